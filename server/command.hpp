@@ -1,0 +1,33 @@
+// Protocol dispatch without I/O: which commands act on a room, and the log
+// entry each room command becomes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "connection.hpp"
+#include "error.hpp"
+#include "hearth/v1/log.pb.h"
+#include "hearth/v1/protocol.pb.h"
+
+namespace hearth {
+
+// A log entry by `actor`, stamped with the current time.
+v1::LogEntry new_entry(const Membership& actor);
+
+// The log entry for a room command (ask, vote, say, mute, ...), or a
+// failure for arguments no room could accept (a zero id, say). Commands that
+// are not plain appends (hello, create, join, leave, ping) are not handled
+// here: for them, and for no command at all, it returns UNKNOWN_COMMAND.
+std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::LogEntry& entry);
+
+// Room ids: 1 to 64 of [A-Za-z0-9_-], so that they are safe in URLs, Redis
+// keys and file names.
+bool valid_room_id(std::string_view room_id);
+
+// A display name as given, trimmed; a failure if it is too long or holds
+// control characters.
+std::optional<Failure> clean_display_name(std::string_view name, std::size_t max_chars, std::string& out);
+
+}  // namespace hearth

@@ -1,0 +1,187 @@
+#include "config.hpp"
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "identity.hpp"
+#include "token.hpp"
+
+namespace hearth {
+namespace {
+
+namespace po = boost::program_options;
+
+// HEARTH_MAX_FRAME_BYTES -> max-frame-bytes, for the options `desc` knows.
+std::string environment_name_to_option(const po::options_description& desc, const std::string& variable) {
+  if (!variable.starts_with("HEARTH_")) return {};
+  std::string option = variable.substr(7);
+  for (char& c : option) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return desc.find_nothrow(option, false) ? option : std::string();
+}
+
+po::options_description server_options(Config& c) {
+  const Limits d;
+  po::options_description desc("hearth-server [options]\n\nEvery option can also be set as HEARTH_<NAME> "
+                               "(e.g. HEARTH_PORT=9000); a flag wins over the environment.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help", "print this help and exit")
+    ("listen", po::value(&c.listen)->default_value(c.listen), "address to listen on")
+    ("port", po::value(&c.port)->default_value(c.port), "TCP port; 0 picks a free one")
+    ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 means one per core")
+    ("engine", po::value(&c.engine)->default_value(c.engine), "where room logs live: memory")
+    ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
+    ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
+    ("idle-timeout", po::value<std::string>()->default_value("300s"), "silence before a ping; as long again for the pong")
+    ("shutdown-grace", po::value<std::string>()->default_value("5s"), "how long clients get to close on SIGTERM")
+    ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")
+    ("max-question-chars", po::value(&c.limits.max_question_chars)->default_value(d.max_question_chars), "longest question")
+    ("max-answer-chars", po::value(&c.limits.max_answer_chars)->default_value(d.max_answer_chars), "longest answer")
+    ("max-message-chars", po::value(&c.limits.max_message_chars)->default_value(d.max_message_chars), "longest chat message")
+    ("max-title-chars", po::value(&c.limits.max_title_chars)->default_value(d.max_title_chars), "longest room title")
+    ("max-name-chars", po::value(&c.limits.max_name_chars)->default_value(d.max_name_chars), "longest display name")
+    ("max-frame-bytes", po::value(&c.limits.max_frame_bytes)->default_value(d.max_frame_bytes),
+     "larger frames are refused with MESSAGE_TOO_LARGE; 16x this closes the connection (1009)")
+    ("send-queue-frames", po::value(&c.limits.send_queue_frames)->default_value(d.send_queue_frames),
+     "frames queued for a slow client before it is closed (4001)")
+    ("max-rooms-per-connection", po::value(&c.limits.max_rooms_per_connection)->default_value(d.max_rooms_per_connection),
+     "rooms one connection may be in")
+    ("snapshot-messages", po::value(&c.limits.snapshot_messages)->default_value(d.snapshot_messages),
+     "recent chat messages in a snapshot");
+  // clang-format on
+  return desc;
+}
+
+std::optional<log::Level> parse_level(const std::string& name) {
+  if (name == "debug") return log::Level::debug;
+  if (name == "info") return log::Level::info;
+  if (name == "warn") return log::Level::warn;
+  if (name == "error") return log::Level::error;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (value < 0) return std::nullopt;
+  const std::string unit = text.substr(used);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(value);
+  if (unit == "m") return std::chrono::minutes(value);
+  if (unit == "h") return std::chrono::hours(value);
+  if (unit == "d") return std::chrono::hours(24 * value);
+  return std::nullopt;
+}
+
+std::optional<Config> parse_config(int argc, const char* const argv[], int& exit_code) {
+  Config config;
+  auto desc = server_options(config);
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::store(po::parse_environment(desc, [&desc](const std::string& variable) {
+                return environment_name_to_option(desc, variable);
+              }),
+              vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\nSub-command:\n  hearth-server token --help   mint a signed token\n";
+      exit_code = 0;
+      return std::nullopt;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "hearth-server: " << e.what() << " (see --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  const auto fail = [&exit_code](const std::string& message) -> std::optional<Config> {
+    std::cerr << "hearth-server: " << message << " (see --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  };
+  if (config.token_secret.size() < 32) {
+    return fail("--token-secret (or HEARTH_TOKEN_SECRET) is required and must be at least 32 bytes");
+  }
+  if (config.engine != "memory") return fail("--engine must be memory");
+  const auto handshake = parse_duration(vm["handshake-timeout"].as<std::string>());
+  const auto idle = parse_duration(vm["idle-timeout"].as<std::string>());
+  const auto grace = parse_duration(vm["shutdown-grace"].as<std::string>());
+  if (!handshake || !idle || !grace) return fail("durations look like 90s, 30m, 2h or 7d");
+  config.handshake_timeout = *handshake;
+  config.idle_timeout = *idle;
+  config.shutdown_grace = *grace;
+  const auto level = parse_level(vm["log-level"].as<std::string>());
+  if (!level) return fail("--log-level must be debug, info, warn or error");
+  config.log_level = *level;
+  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.limits.max_frame_bytes < 1024) return fail("--max-frame-bytes must be at least 1024");
+  if (config.limits.send_queue_frames < 1) return fail("--send-queue-frames must be at least 1");
+  return config;
+}
+
+int run_token_command(int argc, const char* const argv[]) {
+  std::string role, room, name, sub, ttl, secret;
+  po::options_description desc(
+      "hearth-server token --role ROLE --room ID [options]\n\nPrints a signed HS256 token. The secret comes from "
+      "--token-secret or HEARTH_TOKEN_SECRET, as for the server.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help", "print this help and exit")
+    ("role", po::value(&role)->required(), "participant, moderator, host or admin")
+    ("room", po::value(&room)->required(), "the room id, or * for every room")
+    ("name", po::value(&name)->default_value(""), "display name")
+    ("sub", po::value(&sub)->default_value(""), "the user's stable id; default: a new random one")
+    ("ttl", po::value(&ttl)->default_value("2h"), "lifetime: 90s, 30m, 2h, 7d")
+    ("token-secret", po::value(&secret), "HS256 secret (or HEARTH_TOKEN_SECRET)");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::store(po::parse_environment(desc, [&desc](const std::string& variable) {
+                return variable == "HEARTH_TOKEN_SECRET" ? environment_name_to_option(desc, variable) : std::string();
+              }),
+              vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "hearth-server token: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  Claims claims;
+  claims.role = role_from_name(role);
+  if (claims.role == v1::ROLE_UNSPECIFIED) {
+    std::cerr << "hearth-server token: --role must be participant, moderator, host or admin\n";
+    return 2;
+  }
+  const auto lifetime = parse_duration(ttl);
+  if (!lifetime || lifetime->count() == 0) {
+    std::cerr << "hearth-server token: --ttl looks like 90s, 30m, 2h or 7d\n";
+    return 2;
+  }
+  if (secret.size() < 32) {
+    std::cerr << "hearth-server token: --token-secret (or HEARTH_TOKEN_SECRET) of at least 32 bytes is required\n";
+    return 2;
+  }
+  claims.room = room;
+  claims.name = name;
+  claims.sub = sub.empty() ? "user-" + random_hex(8) : sub;
+  claims.exp = std::chrono::duration_cast<std::chrono::seconds>(
+                   (std::chrono::system_clock::now() + *lifetime).time_since_epoch())
+                   .count();
+  std::cout << mint_token(claims, secret) << "\n";
+  return 0;
+}
+
+}  // namespace hearth

@@ -1,0 +1,39 @@
+// Server configuration: every setting is a flag and a HEARTH_* environment
+// variable (flags win); `hearth-server --help` lists them with defaults.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "limits.hpp"
+#include "log.hpp"
+
+namespace hearth {
+
+struct Config {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port (printed at start-up)
+  unsigned threads = 0;       // 0: one per core
+  std::string engine = "memory";
+  std::string token_secret;
+  std::chrono::seconds handshake_timeout{30};
+  std::chrono::seconds idle_timeout{300};
+  std::chrono::seconds shutdown_grace{5};
+  log::Level log_level = log::Level::info;
+  Limits limits;
+};
+
+// Parses `hearth-server [flags]` with HEARTH_* variables from the process
+// environment. Prints help or the error itself and returns an exit code in
+// `exit_code` when the program should stop instead of serving.
+std::optional<Config> parse_config(int argc, const char* const argv[], int& exit_code);
+
+// `hearth-server token ...`: prints a signed token. Returns the exit code.
+int run_token_command(int argc, const char* const argv[]);
+
+// "90s", "30m", "2h", "7d" or plain seconds.
+std::optional<std::chrono::seconds> parse_duration(const std::string& text);
+
+}  // namespace hearth

@@ -1,0 +1,33 @@
+// The single-node engine: room logs in this process's memory, fan-out by
+// direct call. Nothing survives a restart. The default, and the reference
+// the Redis engine is tested against.
+#pragma once
+
+#include <mutex>
+#include <unordered_map>
+
+#include "engine.hpp"
+
+namespace hearth {
+
+class MemoryEngine final : public Engine {
+ public:
+  void append(const std::string& room_id, v1::LogEntry entry, AppendHandler handler) override;
+  void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) override;
+  void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
+  void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
+
+ private:
+  struct RoomLog {
+    std::vector<SequencedEntry> entries;  // seq i+1 at index i
+    std::vector<std::weak_ptr<EngineSubscriber>> subscribers;
+  };
+
+  // Guards rooms_. Entries are delivered while it is held so that two
+  // appends to one room reach every subscriber in sequence order; on_entry
+  // only posts, so this is short.
+  std::mutex mutex_;
+  std::unordered_map<std::string, RoomLog> rooms_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,36 @@
+// One HTTP connection: answers plain requests (/healthz, 404, 405) with
+// keep-alive, and hands WebSocket upgrades on /ws to a WsSession.
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+
+#include "server_context.hpp"
+
+namespace hearth {
+
+// The response to a plain (not upgrade) request. Pure, for tests.
+boost::beast::http::response<boost::beast::http::string_body> respond(
+    const boost::beast::http::request<boost::beast::http::string_body>& request, const ServerContext& context);
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  // `stream` must have a strand as its executor.
+  HttpSession(boost::beast::tcp_stream stream, ServerContext& context);
+  void start();
+
+ private:
+  void read_next();
+  void on_read(boost::beast::error_code error);
+
+  boost::beast::tcp_stream stream_;
+  ServerContext& context_;
+  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,18 @@
+// Server-made identifiers: anonymous user ids, pseudonyms, connection and
+// room ids. All from OpenSSL's CSPRNG, so that none can be guessed.
+#pragma once
+
+#include <string>
+
+namespace hearth {
+
+std::string random_hex(std::size_t bytes);
+// "anon:" and 16 hex digits; token subjects may not start with "anon:".
+std::string new_anonymous_user_id();
+// "Guest-" and four digits, for people who give no name.
+std::string new_pseudonym();
+std::string new_connection_id();
+// Ten characters of [a-z2-9] without look-alikes, for rooms created without an id.
+std::string new_room_id();
+
+}  // namespace hearth

@@ -1,0 +1,28 @@
+// Bounds that keep one user or one room from taking more than its share.
+// Defaults are documented in README.md; every one is a flag (see config.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hearth {
+
+struct Limits {
+  // Text lengths, in Unicode code points.
+  std::size_t max_question_chars = 1000;
+  std::size_t max_answer_chars = 4000;
+  std::size_t max_message_chars = 2000;
+  std::size_t max_title_chars = 200;
+  std::size_t max_name_chars = 40;
+  // A frame above this is drained and answered MESSAGE_TOO_LARGE; one above
+  // hard_frame_factor times this closes the connection with 1009.
+  std::size_t max_frame_bytes = 64 * 1024;
+  std::size_t hard_frame_factor = 16;
+  // Frames queued for one client; past it the client is closed with 4001.
+  std::size_t send_queue_frames = 1024;
+  std::size_t max_rooms_per_connection = 16;
+  // Chat messages included in a snapshot (the most recent).
+  std::size_t snapshot_messages = 200;
+};
+
+}  // namespace hearth

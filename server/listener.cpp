@@ -1,0 +1,47 @@
+#include "listener.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "http_session.hpp"
+#include "log.hpp"
+
+namespace hearth {
+
+namespace asio = boost::asio;
+
+Listener::Listener(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint, ServerContext& context)
+    : io_(io), acceptor_(asio::make_strand(io)), context_(context) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void Listener::start() {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept_next(); });
+}
+
+void Listener::stop() {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+void Listener::accept_next() {
+  // Each connection gets a strand of its own.
+  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](boost::system::error_code error,
+                                                                             asio::ip::tcp::socket socket) {
+    if (error == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (error) {
+      // Out of descriptors, typically: log, and keep accepting.
+      log::warn("accept failed: ", error.message());
+    } else {
+      std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), self->context_)->start();
+    }
+    self->accept_next();
+  });
+}
+
+}  // namespace hearth

@@ -1,0 +1,29 @@
+// Accepts TCP connections and starts an HttpSession, on its own strand, for each.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+
+#include "server_context.hpp"
+
+namespace hearth {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds and listens; throws boost::system::system_error if it cannot.
+  Listener(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, ServerContext& context);
+  void start();
+  // Stops accepting. Any thread.
+  void stop();
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+ private:
+  void accept_next();
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  ServerContext& context_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,22 @@
+// hearth-server: serve, or `hearth-server token ...` to mint a token.
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+#include "codec.hpp"
+#include "config.hpp"
+#include "server.hpp"
+
+int main(int argc, char* argv[]) {
+  try {
+    if (argc > 1 && std::strcmp(argv[1], "token") == 0) return hearth::run_token_command(argc - 1, argv + 1);
+    int exit_code = 0;
+    const auto config = hearth::parse_config(argc, argv, exit_code);
+    if (!config) return exit_code;
+    hearth::quiet_protobuf_logging();
+    return hearth::run_server(*config);
+  } catch (const std::exception& e) {
+    std::cerr << "hearth-server: " << e.what() << "\n";
+    return 1;
+  }
+}

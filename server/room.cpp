@@ -1,0 +1,262 @@
+#include "room.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "command.hpp"
+#include "log.hpp"
+#include "room_registry.hpp"
+
+namespace hearth {
+namespace {
+
+namespace asio = boost::asio;
+
+// Entries per read while catching up with the log.
+constexpr std::size_t kReadPage = 1000;
+
+}  // namespace
+
+Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, RoomRegistry& registry, Limits limits)
+    : id_(std::move(room_id)),
+      strand_(asio::make_strand(executor)),
+      engine_(engine),
+      registry_(registry),
+      state_(id_, limits) {}
+
+// ---------------------------------------------------------------------------
+// Opening: subscribe first, then read, so that nothing falls between the two
+// ---------------------------------------------------------------------------
+
+void Room::start() {
+  asio::post(strand_, [self = shared_from_this()] {
+    self->engine_.subscribe(self->id_, self->weak_from_this());
+    self->engine_.read(self->id_, 0, kReadPage, [self](std::error_code error, std::vector<SequencedEntry> entries) {
+      asio::post(self->strand_, [self, error, entries = std::move(entries)]() mutable {
+        self->on_log_read(error, std::move(entries));
+      });
+    });
+  });
+}
+
+void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entries) {
+  if (error) {
+    // Storage is unreachable: try again shortly; ops keep waiting.
+    log::warn("room log read failed, retrying: ", error.message());
+    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::seconds(1));
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
+      self->engine_.read(self->id_, self->read_until_, kReadPage, [self](std::error_code e, std::vector<SequencedEntry> v) {
+        asio::post(self->strand_, [self, e, v = std::move(v)]() mutable { self->on_log_read(e, std::move(v)); });
+      });
+    });
+    return;
+  }
+  for (const auto& entry : entries) {
+    handle_entry(entry);
+    read_until_ = entry.seq;
+  }
+  if (entries.size() == kReadPage) {
+    engine_.read(id_, read_until_, kReadPage, [self = shared_from_this()](std::error_code e, std::vector<SequencedEntry> v) {
+      asio::post(self->strand_, [self, e, v = std::move(v)]() mutable { self->on_log_read(e, std::move(v)); });
+    });
+    return;
+  }
+  become_ready();
+}
+
+void Room::become_ready() {
+  for (const auto& entry : early_) handle_entry(entry);  // handle_entry skips what the read had
+  early_.clear();
+  ready_ = true;
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& op : waiting) op(*this);
+  maybe_retire();
+}
+
+void Room::run(Op op) {
+  asio::post(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
+    if (self->retired_) {
+      self->registry_.with_room(self->id_, std::move(op));
+    } else if (!self->ready_) {
+      self->waiting_.push_back(std::move(op));
+    } else {
+      op(*self);
+      self->maybe_retire();
+    }
+  });
+}
+
+void Room::maybe_retire() {
+  if (!ready_ || retired_ || state_.exists() || !members_.empty() || !pending_joins_.empty() ||
+      appends_in_flight_ > 0 || !after_applied_.empty()) {
+    return;
+  }
+  retired_ = true;
+  engine_.unsubscribe(id_, this);
+  registry_.forget(id_, this);
+}
+
+// ---------------------------------------------------------------------------
+// Log entries, as they come
+// ---------------------------------------------------------------------------
+
+void Room::on_entry(const std::string&, SequencedEntry entry) {
+  asio::post(strand_, [self = shared_from_this(), entry = std::move(entry)] {
+    if (!self->ready_) self->early_.push_back(entry);
+    else self->handle_entry(entry);
+  });
+}
+
+void Room::handle_entry(const SequencedEntry& sequenced) {
+  if (sequenced.seq <= state_.seq()) return;  // read already, or delivered twice
+  const v1::LogEntry& entry = *sequenced.entry;
+  Applied applied = state_.apply(sequenced.seq, entry);
+  if (applied.event) fan_out(*applied.event, applied.audience);
+  if (!applied.removed_user.empty()) remove_user(applied.removed_user);
+  if (entry.has_joined()) finish_join(entry.joined().connection_id());
+  while (!after_applied_.empty() && after_applied_.begin()->first <= sequenced.seq) {
+    auto fn = std::move(after_applied_.begin()->second);
+    after_applied_.erase(after_applied_.begin());
+    fn();
+  }
+}
+
+void Room::fan_out(const v1::Event& event, const Audience& audience) {
+  // Encoded at most once per encoding; every member gets the same bytes.
+  v1::ServerMessage message;
+  *message.mutable_event() = event;
+  SharedBytes encoded[2];
+  for (const auto& [key, member] : members_) {
+    if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) continue;
+    const Encoding encoding = member.connection->push_encoding();
+    SharedBytes& bytes = encoded[static_cast<int>(encoding)];
+    if (!bytes) bytes = encode_shared(message, encoding);
+    member.connection->send(bytes, encoding);
+  }
+}
+
+void Room::remove_user(const std::string& user_id) {
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (it->second.membership.user_id == user_id) {
+      it->second.connection->removed(id_);
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+void Room::create(Caller caller, const v1::CreateRoom& command) {
+  caller.joining = true;
+  v1::LogEntry entry = new_entry(caller.membership);
+  auto* created = entry.mutable_room_created();
+  created->set_kind(command.kind());
+  created->set_title(command.title());
+  *created->mutable_settings() = command.settings();
+  if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
+  append(caller, std::move(entry), [this, caller](std::uint64_t seq) {
+    // Two creators can race; the log decides who was first.
+    if (state_.created_seq() != seq) return reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
+    join(caller);
+  });
+}
+
+void Room::join(Caller caller) {
+  caller.joining = true;
+  const std::string& connection_id = caller.connection->connection_id();
+  if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id)) {
+    return reply_error(caller, {v1::ALREADY_IN_ROOM, "you are in this room already"});
+  }
+  v1::LogEntry entry = new_entry(caller.membership);
+  entry.mutable_joined()->set_connection_id(connection_id);
+  if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
+  pending_joins_.emplace(connection_id, caller);
+  append(caller, std::move(entry), nullptr);  // finish_join replies
+}
+
+void Room::finish_join(const std::string& connection_id) {
+  const auto it = pending_joins_.find(connection_id);
+  if (it == pending_joins_.end()) return;
+  Caller caller = std::move(it->second);
+  pending_joins_.erase(it);
+  // The entry was appended, but the fold may have refused it (a ban or the
+  // close got there first).
+  if (state_.closed()) return reply_error(caller, {v1::ROOM_CLOSED, "the room is closed"});
+  if (state_.is_banned(caller.membership.user_id)) return reply_error(caller, {v1::BANNED, "you are banned from this room"});
+  caller.joining = false;
+  members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership});
+  caller.connection->joined(id_, shared_from_this(), caller.membership);
+  v1::Ok ok;
+  *ok.mutable_snapshot() = state_.snapshot_for(caller.membership.user_id, caller.membership.role);
+  reply_ok(caller, std::move(ok));
+}
+
+void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
+  const std::string& connection_id = caller.connection->connection_id();
+  const bool member = members_.erase(caller.connection.get()) > 0;
+  // A join still on its way will be applied; the Left after it undoes it.
+  const bool pending = pending_joins_.erase(connection_id) > 0;
+  if (!member && !pending) {
+    if (caller.request_id != 0) reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
+    return;
+  }
+  v1::LogEntry entry = new_entry(caller.membership);
+  entry.mutable_left()->set_connection_id(connection_id);
+  entry.mutable_left()->set_reason(reason);
+  append(caller, std::move(entry), [this, caller](std::uint64_t) {
+    if (caller.request_id == 0) return;
+    v1::Ok ok;
+    ok.mutable_left();
+    reply_ok(caller, std::move(ok));
+  });
+}
+
+void Room::submit(Caller caller, v1::LogEntry entry) {
+  if (!members_.contains(caller.connection.get())) {
+    return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
+  append(caller, std::move(entry), [this, caller](std::uint64_t seq) {
+    v1::Ok ok;
+    ok.mutable_accepted()->set_seq(seq);
+    reply_ok(caller, std::move(ok));
+  });
+}
+
+void Room::append(Caller caller, v1::LogEntry entry, std::function<void(std::uint64_t)> on_applied) {
+  ++appends_in_flight_;
+  engine_.append(id_, std::move(entry), [self = shared_from_this(), caller = std::move(caller),
+                                         on_applied = std::move(on_applied)](std::error_code error, std::uint64_t seq) {
+    asio::post(self->strand_, [self, caller, on_applied, error, seq] {
+      --self->appends_in_flight_;
+      if (error) {
+        self->pending_joins_.erase(caller.connection->connection_id());
+        self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
+      } else if (on_applied) {
+        self->when_applied(seq, [on_applied, seq] { on_applied(seq); });
+      }
+      self->maybe_retire();
+    });
+  });
+}
+
+void Room::when_applied(std::uint64_t seq, std::function<void()> fn) {
+  if (state_.seq() >= seq) fn();
+  else after_applied_.emplace(seq, std::move(fn));
+}
+
+void Room::reply_error(const Caller& caller, const Failure& failure) const {
+  if (caller.joining) caller.connection->join_failed(id_);
+  caller.connection->send(encode_shared(error_reply(caller.request_id, failure), caller.encoding), caller.encoding);
+}
+
+void Room::reply_ok(const Caller& caller, v1::Ok ok) const {
+  caller.connection->send(encode_shared(ok_reply(caller.request_id, std::move(ok)), caller.encoding), caller.encoding);
+}
+
+}  // namespace hearth

@@ -1,0 +1,100 @@
+// One room as seen by this node: its state (a fold of the log), the local
+// connections that are its members, and the fan-out of each new event to
+// them. Everything a Room owns is touched only on its strand; the outside
+// reaches it through run().
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "connection.hpp"
+#include "engine.hpp"
+#include "room_state.hpp"
+
+namespace hearth {
+
+class RoomRegistry;
+
+// Who sent a command, and where the reply goes.
+struct Caller {
+  std::shared_ptr<Connection> connection;
+  Membership membership;
+  std::uint32_t request_id = 0;
+  Encoding encoding = Encoding::json;
+  bool joining = false;  // a failure must tell the connection the join failed
+};
+
+class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {
+ public:
+  using Op = std::function<void(Room&)>;
+
+  Room(std::string room_id, boost::asio::any_io_executor executor, Engine& engine, RoomRegistry& registry,
+       Limits limits);
+
+  // Subscribes and folds the log; ops wait until that is done. Call once.
+  void start();
+
+  // Runs `op` on the room's strand once the room is ready. If this Room has
+  // retired meanwhile, `op` goes to the registry's current Room for the id.
+  void run(Op op);
+
+  // The following must be called on the strand, i.e. from inside an Op.
+
+  void create(Caller caller, const v1::CreateRoom& command);
+  void join(Caller caller);
+  // Stops deliveries at once; replies to the request unless it is 0.
+  void leave(Caller caller, v1::MemberLeft::Reason reason);
+  // Appends a command's entry (actor and time set by the caller) and replies
+  // Accepted once the entry is applied, so that its event reaches the caller
+  // before the reply.
+  void submit(Caller caller, v1::LogEntry entry);
+
+  void on_entry(const std::string& room_id, SequencedEntry entry) override;
+
+  const std::string& id() const { return id_; }
+
+ private:
+  struct LocalMember {
+    std::shared_ptr<Connection> connection;
+    Membership membership;
+  };
+
+  void on_log_read(std::error_code error, std::vector<SequencedEntry> entries);
+  void become_ready();
+  void handle_entry(const SequencedEntry& entry);
+  void fan_out(const v1::Event& event, const Audience& audience);
+  void remove_user(const std::string& user_id);
+  void finish_join(const std::string& connection_id);
+  void append(Caller caller, v1::LogEntry entry, std::function<void(std::uint64_t seq)> on_applied);
+  void when_applied(std::uint64_t seq, std::function<void()> fn);
+  void maybe_retire();
+
+  void reply_error(const Caller& caller, const Failure& failure) const;
+  void reply_ok(const Caller& caller, v1::Ok ok) const;
+
+  const std::string id_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  Engine& engine_;
+  RoomRegistry& registry_;
+  RoomState state_;
+
+  bool ready_ = false;
+  bool retired_ = false;
+  std::vector<Op> waiting_;                  // ops that came before ready
+  std::vector<SequencedEntry> early_;        // live entries that came before ready
+  std::uint64_t read_until_ = 0;             // catch-up read progress
+  std::size_t appends_in_flight_ = 0;
+
+  std::unordered_map<const Connection*, LocalMember> members_;
+  std::unordered_map<std::string, Caller> pending_joins_;   // by connection id
+  std::multimap<std::uint64_t, std::function<void()>> after_applied_;
+};
+
+}  // namespace hearth

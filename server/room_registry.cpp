@@ -1,0 +1,35 @@
+#include "room_registry.hpp"
+
+namespace hearth {
+
+RoomRegistry::RoomRegistry(boost::asio::any_io_executor executor, Engine& engine, Limits limits)
+    : executor_(std::move(executor)), engine_(engine), limits_(limits) {}
+
+void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
+  std::shared_ptr<Room> room;
+  bool created = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = rooms_[room_id];
+    if (!slot) {
+      slot = std::make_shared<Room>(room_id, executor_, engine_, *this, limits_);
+      created = true;
+    }
+    room = slot;
+  }
+  if (created) room->start();
+  room->run(std::move(op));
+}
+
+void RoomRegistry::forget(const std::string& room_id, const Room* room) {
+  std::lock_guard lock(mutex_);
+  const auto it = rooms_.find(room_id);
+  if (it != rooms_.end() && it->second.get() == room) rooms_.erase(it);
+}
+
+std::size_t RoomRegistry::open_rooms() const {
+  std::lock_guard lock(mutex_);
+  return rooms_.size();
+}
+
+}  // namespace hearth

@@ -1,0 +1,38 @@
+// The Rooms this node has open, by id: at most one current Room per id.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine.hpp"
+#include "limits.hpp"
+#include "room.hpp"
+
+namespace hearth {
+
+class RoomRegistry {
+ public:
+  RoomRegistry(boost::asio::any_io_executor executor, Engine& engine, Limits limits);
+
+  // Runs `op` on the room's strand, opening the Room (and reading its log)
+  // first if this node does not have it open.
+  void with_room(const std::string& room_id, Room::Op op);
+
+  // Called by a Room on its strand when it has no members and no work and
+  // the room does not exist: drops it unless a newer Room replaced it.
+  void forget(const std::string& room_id, const Room* room);
+
+  std::size_t open_rooms() const;
+
+ private:
+  boost::asio::any_io_executor executor_;
+  Engine& engine_;
+  Limits limits_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,547 @@
+#include "room_state.hpp"
+
+#include <algorithm>
+
+namespace hearth {
+namespace {
+
+v1::Person person_of(const v1::Actor& actor) {
+  v1::Person person;
+  person.set_user_id(actor.user_id());
+  person.set_display_name(actor.display_name());
+  person.set_role(actor.role());
+  return person;
+}
+
+v1::Person anonymous_person() {
+  v1::Person person;
+  person.set_display_name("Anonymous");
+  person.set_role(v1::ROLE_PARTICIPANT);
+  return person;
+}
+
+Failure fail(v1::ErrorCode code, std::string message) { return Failure{code, std::move(message)}; }
+
+bool may_act_on(v1::Role actor, v1::Role target) {
+  // Ranks follow the enum: participant < moderator < host < admin.
+  return static_cast<int>(actor) > static_cast<int>(target);
+}
+
+}  // namespace
+
+std::size_t count_code_points(const std::string& text) {
+  return static_cast<std::size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+RoomState::RoomState(std::string room_id, Limits limits) : room_id_(std::move(room_id)), limits_(limits) {}
+
+bool RoomState::is_present(const std::string& user_id) const {
+  const auto it = members_.find(user_id);
+  return it != members_.end() && !it->second.connections.empty();
+}
+
+bool RoomState::may_see(const Audience& audience, const std::string& viewer, v1::Role role) {
+  return !audience.staff_only || is_staff(role) || (!viewer.empty() && viewer == audience.also_user);
+}
+
+// ---------------------------------------------------------------------------
+// check: may this entry be appended now?
+// ---------------------------------------------------------------------------
+
+std::optional<Failure> RoomState::check_text(const std::string& text, std::size_t max_chars, const char* what) const {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return fail(v1::INVALID_ARGUMENT, std::string(what) + " is empty");
+  }
+  if (count_code_points(text) > max_chars) {
+    return fail(v1::TEXT_TOO_LONG, std::string(what) + " is longer than " + std::to_string(max_chars) + " characters");
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
+  const v1::Role role = entry.actor().role();
+  if (entry.kind_case() == v1::LogEntry::kRoomCreated) {
+    if (created_) return fail(v1::ROOM_EXISTS, "a room with this id exists already");
+    if (role != v1::ROLE_HOST && role != v1::ROLE_ADMIN) {
+      return fail(v1::PERMISSION_DENIED, "creating a room needs a host or admin token");
+    }
+    const auto kind = entry.room_created().kind();
+    if (kind != v1::ROOM_KIND_AMA && kind != v1::ROOM_KIND_SUPPORT) {
+      return fail(v1::INVALID_ARGUMENT, "kind must be ROOM_KIND_AMA or ROOM_KIND_SUPPORT");
+    }
+    if (count_code_points(entry.room_created().title()) > limits_.max_title_chars) {
+      return fail(v1::TEXT_TOO_LONG, "title is too long");
+    }
+    return std::nullopt;
+  }
+  if (!created_) return fail(v1::ROOM_NOT_FOUND, "no such room");
+  if (entry.kind_case() == v1::LogEntry::kLeft) return std::nullopt;
+  if (closed_) return fail(v1::ROOM_CLOSED, "the room is closed");
+
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kJoined:
+      if (banned_.contains(entry.actor().user_id())) return fail(v1::BANNED, "you are banned from this room");
+      return std::nullopt;
+    case v1::LogEntry::kRoomUpdated:
+    case v1::LogEntry::kRoomClosed:
+      if (role != v1::ROLE_HOST && role != v1::ROLE_ADMIN) {
+        return fail(v1::PERMISSION_DENIED, "only the host may change or close the room");
+      }
+      if (entry.has_room_updated() && count_code_points(entry.room_updated().title()) > limits_.max_title_chars) {
+        return fail(v1::TEXT_TOO_LONG, "title is too long");
+      }
+      return std::nullopt;
+    case v1::LogEntry::kMute:
+    case v1::LogEntry::kBan:
+    case v1::LogEntry::kKick:
+      return check_member_entry(entry);
+    case v1::LogEntry::kAsk:
+    case v1::LogEntry::kVote:
+    case v1::LogEntry::kApprove:
+    case v1::LogEntry::kDismiss:
+    case v1::LogEntry::kPin:
+    case v1::LogEntry::kAnswer:
+    case v1::LogEntry::kMarkAnswered:
+    case v1::LogEntry::kEditQuestion:
+    case v1::LogEntry::kDeleteQuestion:
+      return check_question_entry(entry);
+    case v1::LogEntry::kSay:
+    case v1::LogEntry::kEditMessage:
+    case v1::LogEntry::kDeleteMessage:
+      return check_chat_entry(entry);
+    default:
+      return fail(v1::UNKNOWN_COMMAND, "unknown command");
+  }
+}
+
+std::optional<Failure> RoomState::check_member_entry(const v1::LogEntry& entry) const {
+  const v1::Actor& actor = entry.actor();
+  if (!is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may do this");
+  const std::string& target = entry.has_mute() ? entry.mute().user_id()
+                              : entry.has_ban() ? entry.ban().user_id()
+                                                : entry.kick().user_id();
+  if (target.empty()) return fail(v1::INVALID_ARGUMENT, "user_id is empty");
+  if (target == actor.user_id()) return fail(v1::INVALID_ARGUMENT, "you cannot do this to yourself");
+  const v1::Person* person = known_person(target);
+  if (person == nullptr) return fail(v1::MEMBER_NOT_FOUND, "no such member in this room");
+  if (!may_act_on(actor.role(), person->role())) {
+    return fail(v1::PERMISSION_DENIED, "you may not do this to a member of equal or higher role");
+  }
+  if (entry.has_kick() && !is_present(target)) return fail(v1::MEMBER_NOT_FOUND, "the member is not in the room");
+  return std::nullopt;
+}
+
+std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry) const {
+  const v1::Actor& actor = entry.actor();
+  const bool staff = is_staff(actor.role());
+  if (kind_ != v1::ROOM_KIND_AMA) return fail(v1::WRONG_ROOM_KIND, "questions are for AMA rooms");
+  if (entry.has_ask()) {
+    if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
+    return check_text(entry.ask().text(), limits_.max_question_chars, "question");
+  }
+
+  std::uint64_t id = 0;
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kVote: id = entry.vote().question_id(); break;
+    case v1::LogEntry::kApprove: id = entry.approve().question_id(); break;
+    case v1::LogEntry::kDismiss: id = entry.dismiss().question_id(); break;
+    case v1::LogEntry::kPin: id = entry.pin().question_id(); break;
+    case v1::LogEntry::kAnswer: id = entry.answer().question_id(); break;
+    case v1::LogEntry::kMarkAnswered: id = entry.mark_answered().question_id(); break;
+    case v1::LogEntry::kEditQuestion: id = entry.edit_question().id(); break;
+    case v1::LogEntry::kDeleteQuestion: id = entry.delete_question().question_id(); break;
+    default: break;
+  }
+  const bool staff_action = entry.has_approve() || entry.has_dismiss() || entry.has_pin() || entry.has_answer() ||
+                            entry.has_mark_answered();
+  if (staff_action && !staff) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may do this");
+  if (entry.has_pin() && id == 0) return std::nullopt;  // unpin
+
+  const QuestionRecord* question = find_question(id);
+  // A question the actor may not see does not exist, as far as they know.
+  if (question == nullptr || question->state == v1::QUESTION_STATE_DELETED ||
+      (!staff && !may_see(question_audience(*question), actor.user_id(), actor.role()))) {
+    return fail(v1::QUESTION_NOT_FOUND, "no such question");
+  }
+  const auto state = question->state;
+  const bool own = question->author.user_id() == actor.user_id();
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kVote:
+      if (state != v1::QUESTION_STATE_OPEN && state != v1::QUESTION_STATE_ANSWERED) {
+        return fail(v1::INVALID_STATE, "only approved questions take votes");
+      }
+      return std::nullopt;
+    case v1::LogEntry::kApprove:
+    case v1::LogEntry::kDismiss:
+      if (state != v1::QUESTION_STATE_PENDING) return fail(v1::INVALID_STATE, "the question is not awaiting approval");
+      return std::nullopt;
+    case v1::LogEntry::kPin:
+    case v1::LogEntry::kMarkAnswered:
+      if (state != v1::QUESTION_STATE_OPEN) return fail(v1::INVALID_STATE, "the question is not open");
+      return std::nullopt;
+    case v1::LogEntry::kAnswer:
+      if (state != v1::QUESTION_STATE_OPEN && state != v1::QUESTION_STATE_ANSWERED) {
+        return fail(v1::INVALID_STATE, "only approved questions can be answered");
+      }
+      return check_text(entry.answer().text(), limits_.max_answer_chars, "answer");
+    case v1::LogEntry::kEditQuestion:
+      if (!own) return fail(v1::PERMISSION_DENIED, "you can only edit your own questions");
+      if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
+      if (state != v1::QUESTION_STATE_PENDING && state != v1::QUESTION_STATE_OPEN) {
+        return fail(v1::INVALID_STATE, "answered or dismissed questions cannot be edited");
+      }
+      return check_text(entry.edit_question().text(), limits_.max_question_chars, "question");
+    case v1::LogEntry::kDeleteQuestion:
+      if (!own && !staff) return fail(v1::PERMISSION_DENIED, "you can only delete your own questions");
+      return std::nullopt;
+    default:
+      return fail(v1::UNKNOWN_COMMAND, "unknown command");
+  }
+}
+
+std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) const {
+  const v1::Actor& actor = entry.actor();
+  const bool chat_enabled = kind_ == v1::ROOM_KIND_SUPPORT || settings_.side_chat();
+  if (entry.has_say()) {
+    if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
+    if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
+    const auto& say = entry.say();
+    if (say.reply_to_message_id() != 0 && say.reply_to_question_id() != 0) {
+      return fail(v1::INVALID_ARGUMENT, "reply to a message or a question, not both");
+    }
+    if (say.reply_to_message_id() != 0 && find_message(say.reply_to_message_id()) == nullptr) {
+      return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
+    }
+    if (say.reply_to_question_id() != 0) {
+      const QuestionRecord* question = find_question(say.reply_to_question_id());
+      if (question == nullptr || question_audience(*question).staff_only) {
+        return fail(v1::QUESTION_NOT_FOUND, "no such question to reply to");
+      }
+    }
+    return check_text(say.text(), limits_.max_message_chars, "message");
+  }
+  const std::uint64_t id = entry.has_edit_message() ? entry.edit_message().id() : entry.delete_message().message_id();
+  const MessageRecord* message = find_message(id);
+  if (message == nullptr || message->deleted) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
+  const bool own = message->author.user_id() == actor.user_id();
+  if (entry.has_edit_message()) {
+    if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
+    if (!own) return fail(v1::PERMISSION_DENIED, "you can only edit your own messages");
+    if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
+    return check_text(entry.edit_message().text(), limits_.max_message_chars, "message");
+  }
+  if (!own && !is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "you can only delete your own messages");
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// apply: the fold
+// ---------------------------------------------------------------------------
+
+Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
+  if (seq <= seq_) return {};
+  seq_ = seq;
+  if (check(entry)) return {};  // no longer fits: a raced or stale entry
+
+  Applied out;
+  v1::Event event;
+  event.set_room_id(room_id_);
+  event.set_seq(seq);
+  *event.mutable_at() = entry.at();
+  *event.mutable_actor() = person_of(entry.actor());
+  const std::string& actor_id = entry.actor().user_id();
+
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kRoomCreated: {
+      const auto& created = entry.room_created();
+      created_ = true;
+      created_seq_ = seq;
+      kind_ = created.kind();
+      title_ = created.title();
+      settings_ = created.settings();
+      created_at_ = entry.at();
+      created_by_ = person_of(entry.actor());
+      *event.mutable_room_opened() = room_info();
+      break;
+    }
+    case v1::LogEntry::kRoomUpdated:
+      settings_ = entry.room_updated().settings();
+      if (!entry.room_updated().title().empty()) title_ = entry.room_updated().title();
+      *event.mutable_room_updated() = room_info();
+      break;
+    case v1::LogEntry::kRoomClosed:
+      closed_ = true;
+      *event.mutable_room_closed() = room_info();
+      break;
+    case v1::LogEntry::kJoined: {
+      MemberRecord& member = members_[actor_id];
+      const bool was_present = !member.connections.empty();
+      member.person = person_of(entry.actor());
+      if (!member.connections.insert(entry.joined().connection_id()).second || was_present) return {};
+      *event.mutable_member_joined() = member_view(member);
+      break;
+    }
+    case v1::LogEntry::kLeft: {
+      const auto it = members_.find(actor_id);
+      if (it == members_.end() || it->second.connections.erase(entry.left().connection_id()) == 0 ||
+          !it->second.connections.empty()) {
+        return {};
+      }
+      auto* left = event.mutable_member_left();
+      *left->mutable_person() = it->second.person;
+      left->set_reason(entry.left().reason());
+      break;
+    }
+    case v1::LogEntry::kMute: {
+      const auto& mute = entry.mute();
+      if (mute.muted() == muted_.contains(mute.user_id())) return {};
+      if (mute.muted()) muted_.insert(mute.user_id());
+      else muted_.erase(mute.user_id());
+      *event.mutable_member_muted() = member_view(members_.at(mute.user_id()));
+      break;
+    }
+    case v1::LogEntry::kBan: {
+      const auto& ban = entry.ban();
+      if (ban.banned() == banned_.contains(ban.user_id())) return {};
+      MemberRecord& member = members_.at(ban.user_id());
+      if (ban.banned()) {
+        banned_.insert(ban.user_id());
+        member.connections.clear();
+        out.removed_user = ban.user_id();
+      } else {
+        banned_.erase(ban.user_id());
+      }
+      auto* banned = event.mutable_member_banned();
+      *banned->mutable_person() = member.person;
+      banned->set_banned(ban.banned());
+      break;
+    }
+    case v1::LogEntry::kKick: {
+      MemberRecord& member = members_.at(entry.kick().user_id());
+      member.connections.clear();
+      out.removed_user = entry.kick().user_id();
+      auto* left = event.mutable_member_left();
+      *left->mutable_person() = member.person;
+      left->set_reason(v1::MemberLeft::REASON_KICKED);
+      break;
+    }
+    case v1::LogEntry::kAsk: {
+      QuestionRecord& question = questions_[seq];
+      question.id = seq;
+      question.author = person_of(entry.actor());
+      question.anonymous = entry.ask().anonymous();
+      question.text = entry.ask().text();
+      question.state = settings_.require_approval() && !is_staff(entry.actor().role()) ? v1::QUESTION_STATE_PENDING
+                                                                                        : v1::QUESTION_STATE_OPEN;
+      question.asked_at = entry.at();
+      *event.mutable_question_asked() = question_view(question, "");
+      out.audience = question_audience(question);
+      if (question.anonymous) event.clear_actor();
+      break;
+    }
+    case v1::LogEntry::kVote: {
+      QuestionRecord& question = questions_.at(entry.vote().question_id());
+      const bool changed = entry.vote().up() ? question.voters.insert(actor_id).second
+                                             : question.voters.erase(actor_id) > 0;
+      if (!changed) return {};
+      auto* votes = event.mutable_question_votes();
+      votes->set_question_id(question.id);
+      votes->set_votes(static_cast<std::uint32_t>(question.voters.size()));
+      // Who voted for what is nobody else's business.
+      event.clear_actor();
+      break;
+    }
+    case v1::LogEntry::kPin: {
+      const std::uint64_t id = entry.pin().question_id();
+      if (id == pinned_) return {};
+      auto* pinned = event.mutable_question_pinned();
+      pinned->set_question_id(id);
+      pinned->set_previous_id(pinned_);
+      pinned_ = id;
+      break;
+    }
+    case v1::LogEntry::kApprove:
+    case v1::LogEntry::kDismiss:
+    case v1::LogEntry::kAnswer:
+    case v1::LogEntry::kMarkAnswered:
+    case v1::LogEntry::kEditQuestion:
+    case v1::LogEntry::kDeleteQuestion: {
+      const std::uint64_t id = entry.has_approve()         ? entry.approve().question_id()
+                               : entry.has_dismiss()       ? entry.dismiss().question_id()
+                               : entry.has_answer()        ? entry.answer().question_id()
+                               : entry.has_mark_answered() ? entry.mark_answered().question_id()
+                               : entry.has_edit_question() ? entry.edit_question().id()
+                                                           : entry.delete_question().question_id();
+      QuestionRecord& question = questions_.at(id);
+      // Who saw it before the change must hear of the change (a deleted
+      // pending question stays among staff and its author).
+      out.audience = question_audience(question);
+      if (entry.has_approve()) {
+        question.state = v1::QUESTION_STATE_OPEN;
+        out.audience = {};
+      } else if (entry.has_dismiss()) {
+        question.state = v1::QUESTION_STATE_DISMISSED;
+      } else if (entry.has_answer()) {
+        v1::Answer answer;
+        answer.set_text(entry.answer().text());
+        *answer.mutable_by() = person_of(entry.actor());
+        *answer.mutable_at() = entry.at();
+        question.answer = std::move(answer);
+      } else if (entry.has_mark_answered()) {
+        question.state = v1::QUESTION_STATE_ANSWERED;
+        if (pinned_ == id) pinned_ = 0;
+      } else if (entry.has_edit_question()) {
+        question.text = entry.edit_question().text();
+        question.edited_at = entry.at();
+      } else {
+        question.state = v1::QUESTION_STATE_DELETED;
+        question.text.clear();
+        question.voters.clear();
+        question.answer.reset();
+        if (pinned_ == id) pinned_ = 0;
+      }
+      if (question.anonymous && actor_id == question.author.user_id()) event.clear_actor();
+      if (entry.has_delete_question()) *event.mutable_question_deleted() = question_view(question, "");
+      else *event.mutable_question_updated() = question_view(question, "");
+      break;
+    }
+    case v1::LogEntry::kSay: {
+      MessageRecord& message = messages_[seq];
+      message.id = seq;
+      message.author = person_of(entry.actor());
+      message.text = entry.say().text();
+      message.reply_to_message_id = entry.say().reply_to_message_id();
+      message.reply_to_question_id = entry.say().reply_to_question_id();
+      message.sent_at = entry.at();
+      *event.mutable_message_posted() = message_view(message);
+      break;
+    }
+    case v1::LogEntry::kEditMessage: {
+      MessageRecord& message = messages_.at(entry.edit_message().id());
+      message.text = entry.edit_message().text();
+      message.edited_at = entry.at();
+      *event.mutable_message_edited() = message_view(message);
+      break;
+    }
+    case v1::LogEntry::kDeleteMessage: {
+      MessageRecord& message = messages_.at(entry.delete_message().message_id());
+      message.deleted = true;
+      message.text.clear();
+      *event.mutable_message_deleted() = message_view(message);
+      break;
+    }
+    default:
+      return {};
+  }
+  out.event = std::move(event);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------
+
+const RoomState::QuestionRecord* RoomState::find_question(std::uint64_t id) const {
+  const auto it = questions_.find(id);
+  return it == questions_.end() ? nullptr : &it->second;
+}
+
+const RoomState::MessageRecord* RoomState::find_message(std::uint64_t id) const {
+  const auto it = messages_.find(id);
+  return it == messages_.end() ? nullptr : &it->second;
+}
+
+const v1::Person* RoomState::known_person(const std::string& user_id) const {
+  const auto it = members_.find(user_id);
+  return it == members_.end() ? nullptr : &it->second.person;
+}
+
+Audience RoomState::question_audience(const QuestionRecord& question) const {
+  if (question.state == v1::QUESTION_STATE_PENDING || question.state == v1::QUESTION_STATE_DISMISSED) {
+    return Audience{true, question.author.user_id()};
+  }
+  return {};
+}
+
+v1::RoomInfo RoomState::room_info() const {
+  v1::RoomInfo info;
+  info.set_room_id(room_id_);
+  info.set_kind(kind_);
+  info.set_title(title_);
+  *info.mutable_settings() = settings_;
+  info.set_closed(closed_);
+  *info.mutable_created_at() = created_at_;
+  *info.mutable_created_by() = created_by_;
+  return info;
+}
+
+v1::Member RoomState::member_view(const MemberRecord& member) const {
+  v1::Member view;
+  *view.mutable_person() = member.person;
+  view.set_muted(muted_.contains(member.person.user_id()));
+  return view;
+}
+
+v1::Question RoomState::question_view(const QuestionRecord& question, const std::string& viewer) const {
+  v1::Question view;
+  view.set_id(question.id);
+  view.set_state(question.state);
+  view.set_anonymous(question.anonymous);
+  *view.mutable_asked_at() = question.asked_at;
+  if (question.state == v1::QUESTION_STATE_DELETED) return view;  // tombstone
+  const bool own = !viewer.empty() && viewer == question.author.user_id();
+  *view.mutable_author() = question.anonymous && !own ? anonymous_person() : question.author;
+  view.set_text(question.text);
+  view.set_votes(static_cast<std::uint32_t>(question.voters.size()));
+  view.set_voted_by_me(!viewer.empty() && question.voters.contains(viewer));
+  view.set_pinned(pinned_ == question.id);
+  if (question.edited_at) *view.mutable_edited_at() = *question.edited_at;
+  if (question.answer) *view.mutable_answer() = *question.answer;
+  return view;
+}
+
+v1::ChatMessage RoomState::message_view(const MessageRecord& message) const {
+  v1::ChatMessage view;
+  view.set_id(message.id);
+  view.set_reply_to_message_id(message.reply_to_message_id);
+  view.set_reply_to_question_id(message.reply_to_question_id);
+  *view.mutable_sent_at() = message.sent_at;
+  view.set_deleted(message.deleted);
+  if (message.deleted) return view;  // tombstone
+  *view.mutable_author() = message.author;
+  view.set_text(message.text);
+  if (message.edited_at) *view.mutable_edited_at() = *message.edited_at;
+  return view;
+}
+
+v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role role) const {
+  v1::RoomSnapshot snapshot;
+  *snapshot.mutable_room() = room_info();
+  snapshot.set_seq(seq_);
+  if (const v1::Person* you = known_person(viewer)) *snapshot.mutable_you() = *you;
+  snapshot.set_you_are_muted(muted_.contains(viewer));
+
+  for (const auto& [user_id, member] : members_) {
+    if (!member.connections.empty()) *snapshot.add_members() = member_view(member);
+  }
+  std::sort(snapshot.mutable_members()->begin(), snapshot.mutable_members()->end(),
+            [](const v1::Member& a, const v1::Member& b) { return a.person().user_id() < b.person().user_id(); });
+
+  std::vector<const QuestionRecord*> visible;
+  for (const auto& [id, question] : questions_) {
+    if (may_see(question_audience(question), viewer, role)) visible.push_back(&question);
+  }
+  std::stable_sort(visible.begin(), visible.end(), [](const QuestionRecord* a, const QuestionRecord* b) {
+    return a->voters.size() > b->voters.size();  // ties keep id (age) order
+  });
+  for (const QuestionRecord* question : visible) *snapshot.add_questions() = question_view(*question, viewer);
+
+  const std::size_t skip = messages_.size() > limits_.snapshot_messages ? messages_.size() - limits_.snapshot_messages : 0;
+  auto it = messages_.begin();
+  std::advance(it, static_cast<std::ptrdiff_t>(skip));
+  for (; it != messages_.end(); ++it) *snapshot.add_messages() = message_view(it->second);
+  return snapshot;
+}
+
+}  // namespace hearth

@@ -1,0 +1,140 @@
+// The visible state of one room, as a pure fold of its log.
+//
+// RoomState knows nothing of sockets, threads or storage: it is fed log
+// entries in sequence order and answers what they mean. The same rules serve
+// twice: check() tells the command layer whether an entry may be appended
+// (with a typed error if not), and apply() skips an entry that check() would
+// now refuse, so that entries which raced on the way in (two nodes, two
+// votes) can never corrupt the state. Applying is idempotent where it must
+// be: a vote, a join or a delete applied twice counts once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "error.hpp"
+#include "hearth/v1/log.pb.h"
+#include "hearth/v1/protocol.pb.h"
+#include "limits.hpp"
+
+namespace hearth {
+
+// Who may receive an event.
+struct Audience {
+  bool staff_only = false;  // only hosts, moderators and admins...
+  std::string also_user;    // ...and this user (the author of a pending question)
+};
+
+// What applying one entry changed, as members see it. `event` is empty when
+// nothing visible changed (a duplicate vote, a repeated join).
+struct Applied {
+  std::optional<v1::Event> event;
+  Audience audience;
+  // Members that must leave the room now (kicked or banned), by user id.
+  std::string removed_user;
+};
+
+inline bool is_staff(v1::Role role) {
+  return role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
+}
+
+class RoomState {
+ public:
+  RoomState(std::string room_id, Limits limits);
+
+  // Whether `entry` may be appended now. Membership of the actor is not
+  // checked here (the room's sessions know it); everything else is.
+  std::optional<Failure> check(const v1::LogEntry& entry) const;
+
+  // Applies entry `seq`. Sequences must grow; an entry at or below seq() is
+  // ignored (it was applied already).
+  Applied apply(std::uint64_t seq, const v1::LogEntry& entry);
+
+  // The room as `viewer` (with `role` in this room) sees it now.
+  v1::RoomSnapshot snapshot_for(const std::string& viewer, v1::Role role) const;
+
+  bool exists() const { return created_; }
+  bool closed() const { return closed_; }
+  std::uint64_t seq() const { return seq_; }
+  // The sequence of the entry that created the room (0: none yet).
+  std::uint64_t created_seq() const { return created_seq_; }
+  const std::string& room_id() const { return room_id_; }
+  bool is_banned(const std::string& user_id) const { return banned_.contains(user_id); }
+  bool is_muted(const std::string& user_id) const { return muted_.contains(user_id); }
+  bool is_present(const std::string& user_id) const;
+  // Whether `viewer` with `role` may see an event for `audience`.
+  static bool may_see(const Audience& audience, const std::string& viewer, v1::Role role);
+
+ private:
+  struct MemberRecord {
+    v1::Person person;
+    std::set<std::string> connections;  // present while not empty
+  };
+  struct QuestionRecord {
+    std::uint64_t id = 0;
+    v1::Person author;  // always the real author; hidden on the wire if anonymous
+    bool anonymous = false;
+    std::string text;
+    v1::QuestionState state = v1::QUESTION_STATE_OPEN;
+    std::unordered_set<std::string> voters;
+    google::protobuf::Timestamp asked_at;
+    std::optional<google::protobuf::Timestamp> edited_at;
+    std::optional<v1::Answer> answer;
+  };
+  struct MessageRecord {
+    std::uint64_t id = 0;
+    v1::Person author;
+    std::string text;
+    std::uint64_t reply_to_message_id = 0;
+    std::uint64_t reply_to_question_id = 0;
+    bool deleted = false;
+    google::protobuf::Timestamp sent_at;
+    std::optional<google::protobuf::Timestamp> edited_at;
+  };
+
+  std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;
+  std::optional<Failure> check_chat_entry(const v1::LogEntry& entry) const;
+  std::optional<Failure> check_member_entry(const v1::LogEntry& entry) const;
+  std::optional<Failure> check_text(const std::string& text, std::size_t max_chars, const char* what) const;
+  const QuestionRecord* find_question(std::uint64_t id) const;
+  const MessageRecord* find_message(std::uint64_t id) const;
+
+  v1::RoomInfo room_info() const;
+  v1::Question question_view(const QuestionRecord& question, const std::string& viewer) const;
+  v1::ChatMessage message_view(const MessageRecord& message) const;
+  Audience question_audience(const QuestionRecord& question) const;
+  v1::Member member_view(const MemberRecord& member) const;
+  const v1::Person* known_person(const std::string& user_id) const;
+
+  std::string room_id_;
+  Limits limits_;
+  std::uint64_t seq_ = 0;
+  bool created_ = false;
+  std::uint64_t created_seq_ = 0;
+  bool closed_ = false;
+  v1::RoomKind kind_ = v1::ROOM_KIND_UNSPECIFIED;
+  std::string title_;
+  v1::RoomSettings settings_;
+  google::protobuf::Timestamp created_at_;
+  v1::Person created_by_;
+  std::uint64_t pinned_ = 0;
+
+  // Everyone who ever joined, present or not, by user id (targets for
+  // mute/ban must be known people).
+  std::unordered_map<std::string, MemberRecord> members_;
+  std::unordered_set<std::string> muted_;
+  std::unordered_set<std::string> banned_;
+  std::map<std::uint64_t, QuestionRecord> questions_;
+  std::map<std::uint64_t, MessageRecord> messages_;
+};
+
+// Length of `text` in Unicode code points (`text` is valid UTF-8).
+std::size_t count_code_points(const std::string& text);
+
+}  // namespace hearth

@@ -1,0 +1,69 @@
+#include "server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "engine_memory.hpp"
+#include "listener.hpp"
+#include "log.hpp"
+#include "room_registry.hpp"
+
+namespace hearth {
+
+namespace asio = boost::asio;
+
+int run_server(const Config& config) {
+  log::set_level(config.log_level);
+  asio::io_context io(static_cast<int>(config.threads));
+  MemoryEngine engine;
+  RoomRegistry rooms(io.get_executor(), engine, config.limits);
+  ServerContext context{config, rooms, {}, {}};
+
+  std::shared_ptr<Listener> listener;
+  try {
+    listener = std::make_shared<Listener>(io, asio::ip::tcp::endpoint(asio::ip::make_address(config.listen),
+                                                                      config.port),
+                                          context);
+  } catch (const boost::system::system_error& e) {
+    log::error("cannot listen on ", config.listen, ":", config.port, ": ", e.code().message());
+    return 1;
+  }
+  listener->start();
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  signals.async_wait([&](boost::system::error_code error, int signal) {
+    if (error) return;
+    log::info("signal ", signal, ": shutting down, ", context.sessions.size(), " connections to close");
+    context.shutting_down = true;
+    listener->stop();
+    // Soft first: every client gets a 1001 close frame; forcibly after the grace.
+    deadline.expires_after(config.shutdown_grace);
+    deadline.async_wait([&io](boost::system::error_code e) {
+      if (!e) {
+        log::warn("shutdown grace over; stopping with connections still open");
+        io.stop();
+      }
+    });
+    context.sessions.close_all(CloseCode::going_away, [&io] { io.stop(); });
+  });
+
+  const auto endpoint = listener->local_endpoint();
+  std::cout << "hearth listening on http://" << endpoint.address().to_string() << ":" << endpoint.port()
+            << " (WebSocket: ws://" << endpoint.address().to_string() << ":" << endpoint.port() << "/ws)"
+            << std::endl;
+  log::info("serving with ", config.threads, " threads, engine ", config.engine);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& thread : threads) thread.join();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace hearth

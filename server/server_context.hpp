@@ -1,0 +1,43 @@
+// What every session shares: configuration, the rooms, and the list of open
+// sessions that shutdown walks.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "config.hpp"
+#include "error.hpp"
+#include "room_registry.hpp"
+
+namespace hearth {
+
+class WsSession;
+
+// The open WebSocket sessions, weakly held, so that shutdown can close each.
+class SessionTracker {
+ public:
+  void add(const std::shared_ptr<WsSession>& session);
+  void remove(const WsSession* session);
+  // Asks every open session to close with `code`; `on_empty` runs (once, on
+  // whichever thread removes the last session) when none is left.
+  void close_all(CloseCode code, std::function<void()> on_empty);
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<const WsSession*, std::weak_ptr<WsSession>> sessions_;
+  std::function<void()> on_empty_;
+};
+
+struct ServerContext {
+  const Config& config;
+  RoomRegistry& rooms;
+  SessionTracker sessions;
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace hearth

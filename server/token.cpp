@@ -1,0 +1,170 @@
+#include "token.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <array>
+#include <boost/json.hpp>
+
+namespace hearth {
+namespace {
+
+class TokenCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "hearth.token"; }
+  std::string message(int value) const override {
+    switch (static_cast<TokenError>(value)) {
+      case TokenError::malformed: return "token is malformed";
+      case TokenError::bad_algorithm: return "token algorithm is not HS256";
+      case TokenError::bad_signature: return "token signature does not verify";
+      case TokenError::expired: return "token has expired";
+      case TokenError::wrong_room: return "token is for another room";
+    }
+    return "unknown token error";
+  }
+};
+
+// base64url without padding (RFC 7515 section 2). Hand-written over OpenSSL's
+// plain base64 because OpenSSL 3.0 has no url-safe variant and Boost has no
+// public base64.
+std::string base64url_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+bool base64url_decode(std::string_view text, std::string& out) {
+  if (text.size() % 4 == 1) return false;
+  std::string standard(text);
+  for (char& c : standard) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (c == '+' || c == '/' || c == '=') return false;
+  }
+  const std::size_t padding = (4 - standard.size() % 4) % 4;
+  standard.append(padding, '=');
+  out.assign(3 * standard.size() / 4, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(standard.data()),
+                                static_cast<int>(standard.size()));
+  if (n < 0) return false;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return true;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), digest.data(), &length);
+  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+}
+
+const boost::json::string* string_field(const boost::json::object& object, std::string_view key) {
+  const auto* value = object.if_contains(key);
+  return value ? value->if_string() : nullptr;
+}
+
+}  // namespace
+
+const std::error_category& token_category() noexcept {
+  static const TokenCategory category;
+  return category;
+}
+
+v1::Role role_from_name(std::string_view name) {
+  if (name == "participant") return v1::ROLE_PARTICIPANT;
+  if (name == "moderator") return v1::ROLE_MODERATOR;
+  if (name == "host") return v1::ROLE_HOST;
+  if (name == "admin") return v1::ROLE_ADMIN;
+  return v1::ROLE_UNSPECIFIED;
+}
+
+std::string_view role_name(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_PARTICIPANT: return "participant";
+    case v1::ROLE_MODERATOR: return "moderator";
+    case v1::ROLE_HOST: return "host";
+    case v1::ROLE_ADMIN: return "admin";
+    default: return "unknown";
+  }
+}
+
+std::string mint_token(const Claims& claims, std::string_view secret) {
+  const std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
+  boost::json::object payload{{"sub", claims.sub}, {"role", role_name(claims.role)},
+                              {"room", claims.room}, {"exp", claims.exp}};
+  if (!claims.name.empty()) payload["name"] = claims.name;
+  std::string signing_input = header + "." + base64url_encode(boost::json::serialize(payload));
+  const std::string signature = base64url_encode(hmac_sha256(secret, signing_input));
+  return signing_input + "." + signature;
+}
+
+boost::system::result<Claims, std::error_code> verify_token(std::string_view token, std::string_view secret,
+                                                            std::chrono::system_clock::time_point now) {
+  const auto first_dot = token.find('.');
+  const auto last_dot = token.rfind('.');
+  if (first_dot == std::string_view::npos || first_dot == last_dot) return TokenError::malformed;
+  const std::string_view signing_input = token.substr(0, last_dot);
+
+  std::string header_json, payload_json, signature;
+  if (!base64url_decode(token.substr(0, first_dot), header_json) ||
+      !base64url_decode(token.substr(first_dot + 1, last_dot - first_dot - 1), payload_json) ||
+      !base64url_decode(token.substr(last_dot + 1), signature)) {
+    return TokenError::malformed;
+  }
+
+  boost::system::error_code json_error;
+  const boost::json::value header = boost::json::parse(header_json, json_error);
+  if (json_error || !header.is_object()) return TokenError::malformed;
+  const auto* alg = string_field(header.get_object(), "alg");
+  // Checked before the signature so that "alg":"none" can never pass.
+  if (alg == nullptr || *alg != "HS256") return TokenError::bad_algorithm;
+
+  const std::string expected = hmac_sha256(secret, signing_input);
+  if (signature.size() != expected.size() || CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+    return TokenError::bad_signature;
+  }
+
+  const boost::json::value payload = boost::json::parse(payload_json, json_error);
+  if (json_error || !payload.is_object()) return TokenError::malformed;
+  const auto& object = payload.get_object();
+  const auto* sub = string_field(object, "sub");
+  const auto* role = string_field(object, "role");
+  const auto* room = string_field(object, "room");
+  const auto* name = string_field(object, "name");
+  const auto* exp = object.if_contains("exp");
+  if (sub == nullptr || sub->empty() || role == nullptr || room == nullptr || room->empty() || exp == nullptr) {
+    return TokenError::malformed;
+  }
+  // "anon:" is the namespace of server-assigned anonymous identities.
+  if (sub->starts_with("anon:")) return TokenError::malformed;
+  Claims claims;
+  claims.sub = std::string(*sub);
+  claims.role = role_from_name(*role);
+  if (claims.role == v1::ROLE_UNSPECIFIED) return TokenError::malformed;
+  claims.room = std::string(*room);
+  if (name != nullptr) claims.name = std::string(*name);
+  if (exp->is_int64()) claims.exp = exp->get_int64();
+  else if (exp->is_uint64() && exp->get_uint64() <= INT64_MAX) claims.exp = static_cast<std::int64_t>(exp->get_uint64());
+  else return TokenError::malformed;
+
+  const auto now_seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (now_seconds >= claims.exp) return TokenError::expired;
+  return claims;
+}
+
+std::error_code check_room(const Claims& claims, std::string_view room_id) {
+  if (claims.room == "*" || claims.room == room_id) return {};
+  return TokenError::wrong_room;
+}
+
+}  // namespace hearth

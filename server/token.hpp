@@ -1,0 +1,55 @@
+// Signed identity tokens: HS256 JSON Web Tokens minted by operators (or by a
+// site that embeds Hearth) and checked on Hello/JoinRoom.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <boost/system/result.hpp>
+
+#include "hearth/v1/protocol.pb.h"
+
+namespace hearth {
+
+// What a token says about its bearer. `room` is a room id or "*" (all rooms).
+struct Claims {
+  std::string sub;
+  std::string name;
+  v1::Role role = v1::ROLE_PARTICIPANT;
+  std::string room;
+  std::int64_t exp = 0;  // seconds since the Unix epoch
+};
+
+enum class TokenError {
+  malformed = 1,      // not three base64url parts of JSON with the claims we need
+  bad_algorithm,      // anything but HS256, "none" included
+  bad_signature,
+  expired,
+  wrong_room,
+};
+
+const std::error_category& token_category() noexcept;
+inline std::error_code make_error_code(TokenError e) noexcept { return {static_cast<int>(e), token_category()}; }
+
+// Returns a signed token for `claims`. `secret` must not be empty.
+std::string mint_token(const Claims& claims, std::string_view secret);
+
+// Checks signature, algorithm, shape and expiry at `now`. It does not check
+// the room: see check_room.
+boost::system::result<Claims, std::error_code> verify_token(std::string_view token, std::string_view secret,
+                                                            std::chrono::system_clock::time_point now);
+
+// Whether `claims` are valid for `room_id`: TokenError::wrong_room if not.
+std::error_code check_room(const Claims& claims, std::string_view room_id);
+
+// "host" -> ROLE_HOST and back; ROLE_UNSPECIFIED for an unknown name.
+v1::Role role_from_name(std::string_view name);
+std::string_view role_name(v1::Role role);
+
+}  // namespace hearth
+
+template <>
+struct std::is_error_code_enum<hearth::TokenError> : std::true_type {};

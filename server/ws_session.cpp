@@ -1,0 +1,374 @@
+#include "ws_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/version.hpp>
+
+#include "command.hpp"
+#include "identity.hpp"
+#include "log.hpp"
+
+namespace hearth {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace http = beast::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+Failure token_failure(std::error_code error) {
+  switch (static_cast<TokenError>(error.value())) {
+    case TokenError::expired: return {v1::TOKEN_EXPIRED, "the token has expired"};
+    case TokenError::wrong_room: return {v1::TOKEN_WRONG_ROOM, "the token is for another room"};
+    default: return {v1::TOKEN_INVALID, "the token is not valid"};
+  }
+}
+
+}  // namespace
+
+WsSession::WsSession(beast::tcp_stream stream, ServerContext& context)
+    : ws_(std::move(stream)), context_(context), connection_id_(new_connection_id()) {}
+
+void WsSession::start(http::request<http::string_body> request) {
+  context_.sessions.add(shared_from_this());
+  asio::co_spawn(ws_.get_executor(), run(std::move(request)), [self = shared_from_this()](std::exception_ptr error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        log::error("session ", self->connection_id_, " failed: ", e.what());
+      }
+    }
+    self->finish();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
+  // The HTTP session's timer must not fire on the WebSocket: the stream's own
+  // timeouts (handshake, idle with pings) take over.
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = context_.config.handshake_timeout;
+  timeouts.idle_timeout = context_.config.idle_timeout;
+  timeouts.keep_alive_pings = true;
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& response) { response.set(http::field::server, "hearth"); }));
+  const auto& limits = context_.config.limits;
+  // Above the hard limit Beast closes with 1009; between the soft and the
+  // hard limit read_loop drains the frame and answers MESSAGE_TOO_LARGE.
+  ws_.read_message_max(limits.max_frame_bytes * limits.hard_frame_factor);
+
+  auto [error] = co_await ws_.async_accept(request, use_tuple);
+  if (error) co_return;
+  co_await read_loop();
+}
+
+asio::awaitable<void> WsSession::read_loop() {
+  const std::size_t soft_limit = context_.config.limits.max_frame_bytes;
+  beast::flat_buffer buffer;
+  for (;;) {
+    buffer.clear();
+    bool too_large = false;
+    do {
+      auto [error, bytes] = co_await ws_.async_read_some(buffer, soft_limit + 1, use_tuple);
+      if (error) {
+        if (error != websocket::error::closed) log::debug("session ", connection_id_, " read ended: ", error.message());
+        co_return;
+      }
+      if (buffer.size() > soft_limit) {
+        too_large = true;
+        buffer.clear();  // drain: keep reading the rest of the message, keep none of it
+      }
+    } while (!ws_.is_message_done());
+
+    const Encoding encoding = ws_.got_text() ? Encoding::json : Encoding::binary;
+    push_encoding_.store(encoding, std::memory_order_relaxed);
+    if (too_large) {
+      reply(0, encoding,
+            Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
+      continue;
+    }
+    const auto data = buffer.cdata();
+    on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()), encoding);
+  }
+}
+
+void WsSession::on_frame(std::string_view frame, Encoding encoding) {
+  v1::ClientMessage message;
+  if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
+  if (context_.shutting_down.load()) {
+    return reply(message.request_id(), encoding, Failure{v1::SHUTTING_DOWN, "the server is shutting down"});
+  }
+  dispatch(message, encoding);
+}
+
+void WsSession::dispatch(const v1::ClientMessage& message, Encoding encoding) {
+  using M = v1::ClientMessage;
+  switch (message.command_case()) {
+    case M::kHello: return on_hello(message, encoding);
+    case M::kPing: {
+      v1::Ok ok;
+      ok.mutable_pong();
+      return reply(message.request_id(), encoding, std::move(ok));
+    }
+    case M::kCreateRoom:
+    case M::kJoinRoom: return on_create_or_join(message, encoding);
+    case M::kLeaveRoom: return on_leave(message, encoding);
+    case M::COMMAND_NOT_SET:
+      return reply(message.request_id(), encoding, Failure{v1::UNKNOWN_COMMAND, "no command, or an unknown one"});
+    default: return on_room_command(message, encoding);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
+  if (hello_seen_ || identified_) {
+    return reply(message.request_id(), encoding,
+                 Failure{v1::ALREADY_IDENTIFIED, "hello must come once, before any join"});
+  }
+  const auto& hello = message.hello();
+  std::string name;
+  if (auto failure = clean_display_name(hello.display_name(), context_.config.limits.max_name_chars, name)) {
+    return reply(message.request_id(), encoding, *failure);
+  }
+  if (!hello.token().empty()) {
+    auto claims = verify_token(hello.token(), context_.config.token_secret, std::chrono::system_clock::now());
+    if (!claims) return reply(message.request_id(), encoding, token_failure(claims.error()));
+    claims_ = std::move(*claims);
+    user_id_ = claims_->sub;
+    display_name_ = !name.empty() ? name : !claims_->name.empty() ? claims_->name : new_pseudonym();
+  } else {
+    user_id_ = new_anonymous_user_id();
+    display_name_ = name.empty() ? new_pseudonym() : name;
+  }
+  hello_seen_ = identified_ = true;
+  v1::Ok ok;
+  auto* welcome = ok.mutable_welcome();
+  welcome->set_user_id(user_id_);
+  welcome->set_display_name(display_name_);
+  welcome->set_anonymous(!claims_.has_value());
+  reply(message.request_id(), encoding, std::move(ok));
+}
+
+void WsSession::ensure_identity() {
+  if (identified_) return;
+  user_id_ = new_anonymous_user_id();
+  display_name_ = new_pseudonym();
+  identified_ = true;
+}
+
+std::optional<Failure> WsSession::membership_for(const std::string& room_id, const std::string& token,
+                                                 const std::string& display_name, Membership& out) {
+  std::string name;
+  if (auto failure = clean_display_name(display_name, context_.config.limits.max_name_chars, name)) return failure;
+  std::optional<Claims> claims = claims_;
+  if (!token.empty()) {
+    auto verified = verify_token(token, context_.config.token_secret, std::chrono::system_clock::now());
+    if (!verified) return token_failure(verified.error());
+    // A join token for another identity than the Hello one would make one
+    // connection two people.
+    if (identified_ && verified->sub != user_id_) {
+      return Failure{v1::TOKEN_INVALID, "the token names another user than this connection's"};
+    }
+    claims = std::move(*verified);
+  }
+  if (claims) {
+    if (auto error = check_room(*claims, room_id)) return token_failure(error);
+    if (!identified_) {
+      user_id_ = claims->sub;
+      display_name_ = !claims->name.empty() ? claims->name : new_pseudonym();
+      claims_ = claims;
+      identified_ = true;
+    }
+    out.role = claims->role;
+  } else {
+    ensure_identity();
+    out.role = v1::ROLE_PARTICIPANT;
+  }
+  out.user_id = user_id_;
+  out.display_name = name.empty() ? display_name_ : name;
+  return std::nullopt;
+}
+
+void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding encoding) {
+  const bool create = message.has_create_room();
+  std::string room_id = message.room_id();
+  if (create && room_id.empty()) room_id = new_room_id();
+  if (!valid_room_id(room_id)) {
+    return reply(message.request_id(), encoding,
+                 Failure{v1::INVALID_ARGUMENT, "room_id must be 1-64 characters of A-Z, a-z, 0-9, - and _"});
+  }
+  if (rooms_.contains(room_id)) {
+    return reply(message.request_id(), encoding, Failure{v1::ALREADY_IN_ROOM, "you are in this room already"});
+  }
+  if (rooms_.size() >= context_.config.limits.max_rooms_per_connection) {
+    return reply(message.request_id(), encoding,
+                 Failure{v1::TOO_MANY_ROOMS, "this connection is in as many rooms as it may be"});
+  }
+  Membership membership;
+  const std::string& token = create ? std::string() : message.join_room().token();
+  const std::string& name = create ? std::string() : message.join_room().display_name();
+  if (auto failure = membership_for(room_id, token, name, membership)) {
+    return reply(message.request_id(), encoding, *failure);
+  }
+  rooms_[room_id] = RoomSlot{nullptr, membership};
+  Caller caller{shared_from_this(), membership, message.request_id(), encoding};
+  if (create) {
+    context_.rooms.with_room(room_id, [caller, command = message.create_room()](Room& room) {
+      room.create(caller, command);
+    });
+  } else {
+    context_.rooms.with_room(room_id, [caller](Room& room) { room.join(caller); });
+  }
+}
+
+void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {
+  const auto it = rooms_.find(message.room_id());
+  if (it == rooms_.end() || !it->second.room) {
+    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  auto room = std::move(it->second.room);
+  rooms_.erase(it);
+  room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
+}
+
+void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encoding) {
+  const auto it = rooms_.find(message.room_id());
+  if (it == rooms_.end() || !it->second.room) {
+    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  v1::LogEntry entry = new_entry(it->second.membership);
+  if (auto failure = entry_for_command(message, entry)) return reply(message.request_id(), encoding, *failure);
+  Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable { room.submit(caller, std::move(entry)); });
+}
+
+// ---------------------------------------------------------------------------
+// Calls from rooms (any thread)
+// ---------------------------------------------------------------------------
+
+void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), room_id, room = std::move(room), membership] {
+    if (self->finished_) {
+      // Gone while the join was on its way: leave at once.
+      Caller caller{self, membership, 0, Encoding::json};
+      room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
+      return;
+    }
+    self->rooms_[room_id] = RoomSlot{room, membership};
+  });
+}
+
+void WsSession::join_failed(const std::string& room_id) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), room_id] {
+    const auto it = self->rooms_.find(room_id);
+    if (it != self->rooms_.end() && !it->second.room) self->rooms_.erase(it);
+  });
+}
+
+void WsSession::removed(const std::string& room_id) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), room_id] { self->rooms_.erase(room_id); });
+}
+
+void WsSession::send(SharedBytes frame, Encoding encoding) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), encoding]() mutable {
+    self->enqueue(Outgoing{std::move(frame), encoding});
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Writing and closing (on the strand)
+// ---------------------------------------------------------------------------
+
+void WsSession::reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
+  enqueue(Outgoing{encode_shared(ok_reply(request_id, std::move(ok)), encoding), encoding});
+}
+
+void WsSession::reply(std::uint32_t request_id, Encoding encoding, const Failure& failure) {
+  enqueue(Outgoing{encode_shared(error_reply(request_id, failure), encoding), encoding});
+}
+
+void WsSession::enqueue(Outgoing outgoing) {
+  if (closing_ || finished_) return;
+  if (queue_.size() >= context_.config.limits.send_queue_frames) {
+    log::info("session ", connection_id_, " closed: send queue full (", queue_.size(), " frames)");
+    closing_ = CloseCode::slow_consumer;
+    if (writing_) queue_.erase(queue_.begin() + 1, queue_.end());
+    else queue_.clear();
+    if (!writing_) start_close();
+    return;
+  }
+  queue_.push_back(std::move(outgoing));
+  if (!writing_) write_next();
+}
+
+void WsSession::write_next() {
+  if (queue_.empty()) {
+    if (closing_) start_close();
+    return;
+  }
+  writing_ = true;
+  const Outgoing& next = queue_.front();
+  ws_.binary(next.encoding == Encoding::binary);
+  ws_.async_write(asio::buffer(*next.bytes), [self = shared_from_this()](beast::error_code error, std::size_t) {
+    self->writing_ = false;
+    if (error) {
+      self->queue_.clear();
+      return;  // the read side sees the failure too and finishes
+    }
+    if (!self->queue_.empty()) self->queue_.pop_front();
+    self->write_next();
+  });
+}
+
+void WsSession::close(CloseCode code) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
+    if (self->closing_ || self->finished_) return;
+    self->closing_ = code;
+    if (self->writing_) {
+      self->queue_.erase(self->queue_.begin() + 1, self->queue_.end());
+    } else {
+      self->queue_.clear();
+      self->start_close();
+    }
+  });
+}
+
+void WsSession::start_close() {
+  if (close_started_ || finished_ || !ws_.is_open()) return;
+  close_started_ = true;
+  ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(*closing_)),
+                  [self = shared_from_this()](beast::error_code) {
+                    // The read loop ends on the close handshake (or the
+                    // timeout) and finishes the session.
+                  });
+}
+
+void WsSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  queue_.clear();
+  for (auto& [room_id, slot] : rooms_) {
+    if (!slot.room) continue;  // joined() sees finished_ and leaves
+    Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
+    slot.room->run([caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
+  }
+  rooms_.clear();
+  context_.sessions.remove(this);
+}
+
+}  // namespace hearth

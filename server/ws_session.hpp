@@ -1,0 +1,100 @@
+// One client's WebSocket connection: reads frames, decodes and dispatches
+// commands, and writes replies and events through a bounded queue.
+//
+// Everything here runs on the session's strand (the stream's executor);
+// Connection methods, called by rooms from their own strands, post to it.
+// One write is in flight at a time. A client whose queue passes
+// Limits::send_queue_frames is closed with 4001 rather than let memory grow.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "connection.hpp"
+#include "room.hpp"
+#include "server_context.hpp"
+#include "token.hpp"
+
+namespace hearth {
+
+class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
+ public:
+  // `stream` must have a strand as its executor.
+  WsSession(boost::beast::tcp_stream stream, ServerContext& context);
+
+  // Accepts the upgrade `request` and serves the connection until it ends.
+  void start(boost::beast::http::request<boost::beast::http::string_body> request);
+
+  // Sends a close frame with `code` after the frame being written; queued
+  // frames are dropped. Any thread.
+  void close(CloseCode code);
+
+  void send(SharedBytes frame, Encoding encoding) override;
+  void joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) override;
+  void join_failed(const std::string& room_id) override;
+  void removed(const std::string& room_id) override;
+  Encoding push_encoding() const override { return push_encoding_.load(std::memory_order_relaxed); }
+  const std::string& connection_id() const override { return connection_id_; }
+
+ private:
+  struct Outgoing {
+    SharedBytes bytes;
+    Encoding encoding;
+  };
+  // A room this connection is in; `room` is null while the join is on its way.
+  struct RoomSlot {
+    std::shared_ptr<Room> room;
+    Membership membership;
+  };
+
+  boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> request);
+  boost::asio::awaitable<void> read_loop();
+  void on_frame(std::string_view frame, Encoding encoding);
+  void dispatch(const v1::ClientMessage& message, Encoding encoding);
+  void on_hello(const v1::ClientMessage& message, Encoding encoding);
+  void on_create_or_join(const v1::ClientMessage& message, Encoding encoding);
+  void on_leave(const v1::ClientMessage& message, Encoding encoding);
+  void on_room_command(const v1::ClientMessage& message, Encoding encoding);
+  // The membership for joining `room_id`, or the failure to reply with.
+  std::optional<Failure> membership_for(const std::string& room_id, const std::string& token,
+                                        const std::string& display_name, Membership& out);
+  void ensure_identity();
+
+  void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok);
+  void reply(std::uint32_t request_id, Encoding encoding, const Failure& failure);
+  void enqueue(Outgoing outgoing);
+  void write_next();
+  void start_close();
+  void finish();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  ServerContext& context_;
+  const std::string connection_id_;
+  std::atomic<Encoding> push_encoding_{Encoding::json};
+
+  // Identity: set by Hello, or made anonymous on the first join.
+  bool identified_ = false;
+  bool hello_seen_ = false;
+  std::string user_id_;
+  std::string display_name_;
+  std::optional<Claims> claims_;
+
+  std::unordered_map<std::string, RoomSlot> rooms_;
+
+  std::deque<Outgoing> queue_;
+  bool writing_ = false;
+  std::optional<CloseCode> closing_;
+  bool close_started_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace hearth
