@@ -1,0 +1,142 @@
+#include "server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+#include <stdexcept>
+
+namespace hearth::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stdin_fd) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::setenv("HEARTH_TOKEN_SECRET", ServerProcess::kSecret, 1);
+    if (stdout_fd >= 0) ::dup2(stdout_fd, STDOUT_FILENO);
+    if (stdin_fd >= 0) ::dup2(stdin_fd, STDIN_FILENO);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `timeout` for `pid` to exit (a pidfd becomes readable when it
+// does); returns the wait status.
+std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd pfd{pidfd, POLLIN, 0};
+    ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+    ::close(pidfd);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+  return std::nullopt;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::vector<std::string> args) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::vector<std::string> argv{HEARTH_SERVER_BIN, "--port", "0", "--listen", "127.0.0.1", "--threads", "2",
+                                "--shutdown-grace", "5s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_ = spawn(argv, fds[1], -1);
+  ::close(fds[1]);
+
+  // Read stdout until the address line.
+  std::string output;
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  const std::regex address(R"(hearth listening on http://[0-9.]+:([0-9]+))");
+  std::smatch match;
+  while (!std::regex_search(output, match, address)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd pfd{fds[0], POLLIN, 0};
+    if (left <= 0 || ::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
+    char buffer[512];
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    output.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  if (match.empty()) {
+    ::kill(pid_, SIGKILL);
+    wait_for(pid_, std::chrono::seconds(5));
+    throw std::runtime_error("hearth-server did not start: " + output);
+  }
+  port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait_for(pid_, std::chrono::seconds(10));
+  }
+}
+
+std::optional<int> ServerProcess::stop(std::chrono::seconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  ::kill(pid_, SIGTERM);
+  const auto status = wait_for(pid_, timeout);
+  if (!status) {
+    ::kill(pid_, SIGKILL);
+    wait_for(pid_, std::chrono::seconds(10));
+  }
+  pid_ = -1;
+  if (status && WIFEXITED(*status)) return WEXITSTATUS(*status);
+  return std::nullopt;
+}
+
+std::string run_and_capture(const std::vector<std::string>& argv, const std::string& input) {
+  int out[2], in[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = spawn(argv, out[1], in[0]);
+  ::close(out[1]);
+  ::close(in[0]);
+  if (!input.empty() && ::write(in[1], input.data(), input.size()) != static_cast<ssize_t>(input.size())) {
+    throw std::runtime_error("write to child failed");
+  }
+  ::close(in[1]);
+  std::string output;
+  char buffer[4096];
+  for (;;) {
+    pollfd pfd{out[0], POLLIN, 0};
+    if (::poll(&pfd, 1, 15000) <= 0) break;
+    const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    output.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  const auto status = wait_for(pid, std::chrono::seconds(15));
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    wait_for(pid, std::chrono::seconds(5));
+    throw std::runtime_error(argv[0] + " did not finish");
+  }
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    throw std::runtime_error(argv[0] + " failed; output: " + output);
+  }
+  return output;
+}
+
+std::string ServerProcess::token(const std::string& role, const std::string& room, const std::string& name,
+                                 const std::string& sub, const std::string& ttl) {
+  std::string out = run_and_capture(
+      {HEARTH_SERVER_BIN, "token", "--role", role, "--room", room, "--name", name, "--sub", sub, "--ttl", ttl});
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+}  // namespace hearth::testing

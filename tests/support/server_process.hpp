@@ -1,0 +1,46 @@
+// A real hearth-server process for a test: started on a free port (the
+// server binds port 0 and prints the one it got), stopped by PID.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hearth::testing {
+
+class ServerProcess {
+ public:
+  static constexpr const char* kSecret = "integration-test-secret-0123456789abcdef";
+
+  // Starts hearth-server with `args` added; throws if it does not print its
+  // address within 15 seconds.
+  explicit ServerProcess(std::vector<std::string> args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // Sends SIGTERM and waits; returns the exit code, or nullopt if the
+  // process did not exit normally within `timeout` (it is then killed).
+  std::optional<int> stop(std::chrono::seconds timeout = std::chrono::seconds(15));
+
+  // `hearth-server token ...` with this server's secret.
+  static std::string token(const std::string& role, const std::string& room, const std::string& name,
+                           const std::string& sub, const std::string& ttl = "1h");
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// Runs `argv` with HEARTH_TOKEN_SECRET set; returns its stdout, throws on a
+// non-zero exit.
+std::string run_and_capture(const std::vector<std::string>& argv, const std::string& input = "");
+
+}  // namespace hearth::testing

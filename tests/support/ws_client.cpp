@@ -1,0 +1,212 @@
+#include "ws_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <stdexcept>
+
+namespace hearth::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+WsClient::WsClient(std::uint16_t port, Encoding encoding) : ws_(io_), encoding_(encoding) {
+  auto& tcp = beast::get_lowest_layer(ws_);
+  tcp.expires_after(5s);
+  tcp.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  ws_.read_message_max(64 * 1024 * 1024);
+  ws_.handshake("127.0.0.1:" + std::to_string(port), "/ws");
+  tcp.expires_never();
+}
+
+bool WsClient::run_until(const bool& done, std::chrono::milliseconds timeout) {
+  io_.restart();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_until(deadline);
+  }
+  return done;
+}
+
+std::optional<std::string> WsClient::read_frame(std::chrono::milliseconds timeout, beast::error_code& error) {
+  beast::flat_buffer buffer;
+  bool done = false;
+  beast::get_lowest_layer(ws_).expires_after(timeout);
+  ws_.async_read(buffer, [&](beast::error_code e, std::size_t) {
+    error = e;
+    done = true;
+  });
+  run_until(done, timeout + 1s);
+  beast::get_lowest_layer(ws_).expires_never();
+  if (!done || error) return std::nullopt;
+  last_binary_ = ws_.got_binary();
+  return beast::buffers_to_string(buffer.data());
+}
+
+std::optional<v1::ServerMessage> WsClient::next(std::chrono::milliseconds timeout) {
+  beast::error_code error;
+  const auto frame = read_frame(timeout, error);
+  if (!frame) return std::nullopt;
+  v1::ServerMessage message;
+  const bool ok = last_binary_ ? message.ParseFromString(*frame)
+                               : google::protobuf::util::JsonStringToMessage(*frame, &message).ok();
+  if (!ok) throw std::runtime_error("undecodable frame from the server");
+  return message;
+}
+
+void WsClient::send_raw(const std::string& bytes, bool binary, std::chrono::milliseconds timeout) {
+  ws_.binary(binary);
+  bool done = false;
+  beast::error_code error;
+  beast::get_lowest_layer(ws_).expires_after(timeout);
+  ws_.async_write(asio::buffer(bytes), [&](beast::error_code e, std::size_t) {
+    error = e;
+    done = true;
+  });
+  run_until(done, timeout + 1s);
+  beast::get_lowest_layer(ws_).expires_never();
+  if (!done || error) throw std::runtime_error("write failed: " + error.message());
+}
+
+void WsClient::send(const v1::ClientMessage& message) {
+  send_raw(encode(message, encoding_), encoding_ == Encoding::binary);
+}
+
+v1::Reply WsClient::request(v1::ClientMessage message, std::chrono::milliseconds timeout) {
+  if (message.request_id() == 0) message.set_request_id(next_request_id_++);
+  send(message);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto reply = next(left);
+    if (!reply) break;
+    if (reply->has_event()) {
+      events_.push_back(reply->event());
+      continue;
+    }
+    if (reply->reply().request_id() == message.request_id()) return reply->reply();
+  }
+  throw std::runtime_error("no reply to request " + std::to_string(message.request_id()));
+}
+
+v1::Ok WsClient::request_ok(v1::ClientMessage message, std::chrono::milliseconds timeout) {
+  const auto reply = request(std::move(message), timeout);
+  EXPECT_TRUE(reply.has_ok()) << "error " << v1::ErrorCode_Name(reply.error().code()) << ": " << reply.error().message();
+  return reply.ok();
+}
+
+v1::Error WsClient::request_error(v1::ClientMessage message, std::chrono::milliseconds timeout) {
+  const auto reply = request(std::move(message), timeout);
+  EXPECT_TRUE(reply.has_error()) << "expected an error reply";
+  return reply.error();
+}
+
+v1::Event WsClient::next_event(std::chrono::milliseconds timeout) {
+  return next_event_where([](const v1::Event&) { return true; }, timeout);
+}
+
+v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>& match,
+                                     std::chrono::milliseconds timeout) {
+  while (!events_.empty()) {
+    v1::Event event = std::move(events_.front());
+    events_.pop_front();
+    if (match(event)) return event;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto message = next(left);
+    if (!message) break;
+    if (message->has_event() && match(message->event())) return message->event();
+  }
+  throw std::runtime_error("no matching event in time");
+}
+
+std::optional<std::uint16_t> WsClient::wait_for_close(std::chrono::milliseconds timeout, std::size_t* frames) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    beast::error_code error;
+    const auto frame = read_frame(left, error);
+    if (frame) {
+      if (frames) ++*frames;
+      continue;
+    }
+    // A close frame was received, even if answering it then failed because
+    // the server had already dropped the connection.
+    if (ws_.reason().code != websocket::close_code::none) return static_cast<std::uint16_t>(ws_.reason().code);
+    return std::nullopt;
+  }
+}
+
+void WsClient::close() {
+  bool done = false;
+  ws_.async_close(websocket::close_code::normal, [&](beast::error_code) { done = true; });
+  run_until(done, 5s);
+}
+
+v1::ClientMessage hello(const std::string& token, const std::string& name) {
+  v1::ClientMessage message;
+  message.mutable_hello()->set_token(token);
+  message.mutable_hello()->set_display_name(name);
+  return message;
+}
+
+v1::ClientMessage create_room(const std::string& room_id, v1::RoomKind kind, bool approval, bool side_chat) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  auto* create = message.mutable_create_room();
+  create->set_kind(kind);
+  create->set_title("Test room");
+  create->mutable_settings()->set_require_approval(approval);
+  create->mutable_settings()->set_side_chat(side_chat);
+  return message;
+}
+
+v1::ClientMessage join(const std::string& room_id, const std::string& name, const std::string& token) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  message.mutable_join_room()->set_display_name(name);
+  message.mutable_join_room()->set_token(token);
+  return message;
+}
+
+v1::ClientMessage ask(const std::string& room_id, const std::string& text, bool anonymous) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  message.mutable_ask_question()->set_text(text);
+  message.mutable_ask_question()->set_anonymous(anonymous);
+  return message;
+}
+
+v1::ClientMessage vote(const std::string& room_id, std::uint64_t question_id, bool up) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  message.mutable_vote_question()->set_question_id(question_id);
+  message.mutable_vote_question()->set_up(up);
+  return message;
+}
+
+v1::ClientMessage say(const std::string& room_id, const std::string& text, std::uint64_t reply_to) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  message.mutable_send_message()->set_text(text);
+  message.mutable_send_message()->set_reply_to_message_id(reply_to);
+  return message;
+}
+
+v1::ClientMessage ping() {
+  v1::ClientMessage message;
+  message.mutable_ping();
+  return message;
+}
+
+}  // namespace hearth::testing

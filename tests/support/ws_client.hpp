@@ -1,0 +1,85 @@
+// A WebSocket test client on Beast: speaks either encoding, every wait has a
+// timeout, and events that arrive while waiting for a reply are kept.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "codec.hpp"
+#include "hearth/v1/protocol.pb.h"
+
+namespace hearth::testing {
+
+using namespace std::chrono_literals;
+
+class WsClient {
+ public:
+  // Connects to ws://127.0.0.1:port/ws; throws on failure.
+  explicit WsClient(std::uint16_t port, Encoding encoding = Encoding::json);
+
+  Encoding encoding() const { return encoding_; }
+
+  // Sends `message` (a request id is assigned if it has none) and returns
+  // the reply to it. Events that arrive first are appended to events().
+  // Throws on timeout or if the connection closes.
+  v1::Reply request(v1::ClientMessage message, std::chrono::milliseconds timeout = 5s);
+  // The same, expecting success: fails the calling test otherwise.
+  v1::Ok request_ok(v1::ClientMessage message, std::chrono::milliseconds timeout = 5s);
+  v1::Error request_error(v1::ClientMessage message, std::chrono::milliseconds timeout = 5s);
+
+  void send(const v1::ClientMessage& message);
+  void send_raw(const std::string& bytes, bool binary, std::chrono::milliseconds timeout = 5s);
+
+  // The next server message (from the wire), or nullopt on timeout/close.
+  std::optional<v1::ServerMessage> next(std::chrono::milliseconds timeout = 5s);
+  // The next event, kept ones first; throws on timeout.
+  v1::Event next_event(std::chrono::milliseconds timeout = 5s);
+  // Skips events until one matches; throws on timeout.
+  v1::Event next_event_where(const std::function<bool(const v1::Event&)>& match,
+                             std::chrono::milliseconds timeout = 5s);
+  std::deque<v1::Event>& events() { return events_; }
+
+  // Reads (and drops) frames until the server closes; returns the close
+  // code, or nullopt if nothing closed within `timeout`.
+  std::optional<std::uint16_t> wait_for_close(std::chrono::milliseconds timeout = 10s, std::size_t* frames = nullptr);
+
+  bool last_frame_was_binary() const { return last_binary_; }
+  // Sends later messages in fragments (frames) of at most `bytes`.
+  void fragment_messages(std::size_t bytes) {
+    ws_.auto_fragment(true);
+    ws_.write_buffer_bytes(bytes);
+  }
+  void close();
+
+ private:
+  // Runs the io_context until `done` or the deadline.
+  bool run_until(const bool& done, std::chrono::milliseconds timeout);
+  std::optional<std::string> read_frame(std::chrono::milliseconds timeout, boost::beast::error_code& error);
+
+  boost::asio::io_context io_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  Encoding encoding_;
+  std::uint32_t next_request_id_ = 1;
+  std::deque<v1::Event> events_;
+  bool last_binary_ = false;
+};
+
+// Builders for the commands tests send most.
+v1::ClientMessage hello(const std::string& token, const std::string& name = "");
+v1::ClientMessage create_room(const std::string& room_id, v1::RoomKind kind, bool approval = false,
+                              bool side_chat = false);
+v1::ClientMessage join(const std::string& room_id, const std::string& name = "", const std::string& token = "");
+v1::ClientMessage ask(const std::string& room_id, const std::string& text, bool anonymous = false);
+v1::ClientMessage vote(const std::string& room_id, std::uint64_t question_id, bool up = true);
+v1::ClientMessage say(const std::string& room_id, const std::string& text, std::uint64_t reply_to = 0);
+v1::ClientMessage ping();
+
+}  // namespace hearth::testing

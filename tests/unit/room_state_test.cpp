@@ -1,0 +1,401 @@
+#include "room_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include "command.hpp"
+
+namespace hearth {
+namespace {
+
+Membership host{"host-1", "Dr. Ada", v1::ROLE_HOST};
+Membership moderator{"mod-1", "Mo", v1::ROLE_MODERATOR};
+Membership alice{"anon:a", "Guest-1111", v1::ROLE_PARTICIPANT};
+Membership bob{"anon:b", "Guest-2222", v1::ROLE_PARTICIPANT};
+
+// A room fed entries with consecutive sequence numbers, as a log would.
+class RoomFold : public ::testing::Test {
+ protected:
+  RoomState state{"room-1", Limits{}};
+  std::uint64_t next_seq = 0;
+
+  // Checks and applies; returns the failure check() gave, if any.
+  std::optional<Failure> act(const v1::LogEntry& entry, Applied* applied = nullptr) {
+    auto failure = state.check(entry);
+    if (failure) return failure;
+    Applied result = state.apply(++next_seq, entry);
+    if (applied) *applied = std::move(result);
+    return std::nullopt;
+  }
+  std::uint64_t act_ok(const v1::LogEntry& entry) {
+    auto failure = act(entry);
+    EXPECT_FALSE(failure) << (failure ? failure->message : "");
+    return next_seq;
+  }
+
+  static v1::LogEntry created(v1::RoomKind kind, bool approval = false, bool side_chat = false) {
+    auto entry = new_entry(host);
+    entry.mutable_room_created()->set_kind(kind);
+    entry.mutable_room_created()->set_title("Ask me anything");
+    entry.mutable_room_created()->mutable_settings()->set_require_approval(approval);
+    entry.mutable_room_created()->mutable_settings()->set_side_chat(side_chat);
+    return entry;
+  }
+  static v1::LogEntry joined(const Membership& who, const std::string& connection) {
+    auto entry = new_entry(who);
+    entry.mutable_joined()->set_connection_id(connection);
+    return entry;
+  }
+  static v1::LogEntry ask(const Membership& who, const std::string& text, bool anonymous = false) {
+    auto entry = new_entry(who);
+    entry.mutable_ask()->set_text(text);
+    entry.mutable_ask()->set_anonymous(anonymous);
+    return entry;
+  }
+  static v1::LogEntry vote(const Membership& who, std::uint64_t id, bool up = true) {
+    auto entry = new_entry(who);
+    entry.mutable_vote()->set_question_id(id);
+    entry.mutable_vote()->set_up(up);
+    return entry;
+  }
+  static v1::LogEntry on_question(const Membership& who, v1::QuestionTargetEntry* (v1::LogEntry::*field)(),
+                                  std::uint64_t id) {
+    auto entry = new_entry(who);
+    (entry.*field)()->set_question_id(id);
+    return entry;
+  }
+  static v1::LogEntry say(const Membership& who, const std::string& text, std::uint64_t reply_to = 0) {
+    auto entry = new_entry(who);
+    entry.mutable_say()->set_text(text);
+    entry.mutable_say()->set_reply_to_message_id(reply_to);
+    return entry;
+  }
+
+  void open_ama(bool approval = false) {
+    act_ok(created(v1::ROOM_KIND_AMA, approval));
+    act_ok(joined(host, "c-host"));
+    act_ok(joined(alice, "c-alice"));
+    act_ok(joined(bob, "c-bob"));
+  }
+  const v1::Question& question_in(const v1::RoomSnapshot& snapshot, std::uint64_t id) {
+    for (const auto& question : snapshot.questions()) {
+      if (question.id() == id) return question;
+    }
+    ADD_FAILURE() << "question " << id << " not in snapshot";
+    static v1::Question none;
+    return none;
+  }
+};
+
+TEST_F(RoomFold, RoomMustBeCreatedByHostBeforeAnythingElse) {
+  EXPECT_EQ(state.check(joined(alice, "c"))->code, v1::ROOM_NOT_FOUND);
+  auto by_participant = created(v1::ROOM_KIND_AMA);
+  *by_participant.mutable_actor() = new_entry(alice).actor();
+  EXPECT_EQ(state.check(by_participant)->code, v1::PERMISSION_DENIED);
+  act_ok(created(v1::ROOM_KIND_AMA));
+  EXPECT_EQ(state.check(created(v1::ROOM_KIND_AMA))->code, v1::ROOM_EXISTS);
+  EXPECT_TRUE(state.exists());
+}
+
+TEST_F(RoomFold, JoinAndLeaveCountConnectionsPerIdentity) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  Applied applied;
+  ASSERT_FALSE(act(joined(alice, "c1"), &applied));
+  ASSERT_TRUE(applied.event && applied.event->has_member_joined());
+  ASSERT_FALSE(act(joined(alice, "c2"), &applied));
+  EXPECT_FALSE(applied.event) << "a second tab is not a second member";
+  auto left = new_entry(alice);
+  left.mutable_left()->set_connection_id("c1");
+  ASSERT_FALSE(act(left, &applied));
+  EXPECT_FALSE(applied.event);
+  EXPECT_TRUE(state.is_present(alice.user_id));
+  left.mutable_left()->set_connection_id("c2");
+  ASSERT_FALSE(act(left, &applied));
+  ASSERT_TRUE(applied.event && applied.event->has_member_left());
+  EXPECT_FALSE(state.is_present(alice.user_id));
+}
+
+TEST_F(RoomFold, VoteCountsOncePerIdentityAndCanBeTakenBack) {
+  open_ama();
+  const auto q = act_ok(ask(alice, "How do I start?"));
+  act_ok(vote(alice, q));
+  Applied applied;
+  ASSERT_FALSE(act(vote(alice, q), &applied));
+  EXPECT_FALSE(applied.event) << "a repeated vote changes nothing";
+  act_ok(vote(bob, q));
+  EXPECT_EQ(question_in(state.snapshot_for(bob.user_id, bob.role), q).votes(), 2u);
+  ASSERT_FALSE(act(vote(bob, q, false), &applied));
+  ASSERT_TRUE(applied.event && applied.event->has_question_votes());
+  EXPECT_EQ(applied.event->question_votes().votes(), 1u);
+  EXPECT_FALSE(applied.event->has_actor()) << "votes never say who voted";
+  const auto snapshot = state.snapshot_for(alice.user_id, alice.role);
+  EXPECT_TRUE(question_in(snapshot, q).voted_by_me());
+  EXPECT_FALSE(question_in(state.snapshot_for(bob.user_id, bob.role), q).voted_by_me());
+}
+
+TEST_F(RoomFold, SameEntryDeliveredTwiceIsAppliedOnce) {
+  open_ama();
+  const auto q = act_ok(ask(alice, "Once?"));
+  const auto v = vote(bob, q);
+  ASSERT_TRUE(state.apply(++next_seq, v).event);
+  EXPECT_FALSE(state.apply(next_seq, v).event) << "same sequence again";
+  EXPECT_FALSE(state.apply(next_seq - 1, v).event) << "an older sequence";
+  EXPECT_EQ(question_in(state.snapshot_for("", v1::ROLE_PARTICIPANT), q).votes(), 1u);
+}
+
+TEST_F(RoomFold, SnapshotSortsByVotesThenAge) {
+  open_ama();
+  const auto first = act_ok(ask(alice, "first"));
+  const auto second = act_ok(ask(bob, "second"));
+  const auto third = act_ok(ask(bob, "third"));
+  act_ok(vote(alice, third));
+  const auto snapshot = state.snapshot_for(alice.user_id, alice.role);
+  ASSERT_EQ(snapshot.questions_size(), 3);
+  EXPECT_EQ(snapshot.questions(0).id(), third);
+  EXPECT_EQ(snapshot.questions(1).id(), first);
+  EXPECT_EQ(snapshot.questions(2).id(), second);
+}
+
+TEST_F(RoomFold, ApprovalQueueIsSeenOnlyByStaffAndAuthor) {
+  open_ama(/*approval=*/true);
+  Applied applied;
+  ASSERT_FALSE(act(ask(alice, "pending?"), &applied));
+  const auto q = next_seq;
+  ASSERT_TRUE(applied.event);
+  EXPECT_EQ(applied.event->question_asked().state(), v1::QUESTION_STATE_PENDING);
+  EXPECT_TRUE(RoomState::may_see(applied.audience, alice.user_id, alice.role));
+  EXPECT_TRUE(RoomState::may_see(applied.audience, host.user_id, host.role));
+  EXPECT_FALSE(RoomState::may_see(applied.audience, bob.user_id, bob.role));
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).questions_size(), 0);
+  EXPECT_EQ(state.snapshot_for(moderator.user_id, moderator.role).questions_size(), 1);
+  EXPECT_EQ(state.check(vote(bob, q))->code, v1::QUESTION_NOT_FOUND) << "bob cannot know it exists";
+  EXPECT_EQ(state.check(vote(alice, q))->code, v1::INVALID_STATE);
+  EXPECT_EQ(state.check(on_question(alice, &v1::LogEntry::mutable_approve, q))->code, v1::PERMISSION_DENIED);
+
+  ASSERT_FALSE(act(on_question(host, &v1::LogEntry::mutable_approve, q), &applied));
+  EXPECT_FALSE(applied.audience.staff_only);
+  EXPECT_EQ(applied.event->question_updated().state(), v1::QUESTION_STATE_OPEN);
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).questions_size(), 1);
+  EXPECT_EQ(state.check(on_question(host, &v1::LogEntry::mutable_approve, q))->code, v1::INVALID_STATE);
+}
+
+TEST_F(RoomFold, HostsQuestionsSkipTheQueueAndDismissedOnesStayHidden) {
+  open_ama(/*approval=*/true);
+  const auto own = act_ok(ask(host, "host asks"));
+  EXPECT_EQ(question_in(state.snapshot_for(bob.user_id, bob.role), own).state(), v1::QUESTION_STATE_OPEN);
+  const auto q = act_ok(ask(alice, "spam"));
+  Applied applied;
+  ASSERT_FALSE(act(on_question(moderator, &v1::LogEntry::mutable_dismiss, q), &applied));
+  EXPECT_TRUE(applied.audience.staff_only);
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).questions_size(), 1);
+  EXPECT_EQ(question_in(state.snapshot_for(alice.user_id, alice.role), q).state(), v1::QUESTION_STATE_DISMISSED);
+}
+
+TEST_F(RoomFold, OneQuestionPinnedAtATimeAndAnsweringUnpins) {
+  open_ama();
+  const auto q1 = act_ok(ask(alice, "one"));
+  const auto q2 = act_ok(ask(bob, "two"));
+  EXPECT_EQ(state.check(on_question(alice, &v1::LogEntry::mutable_pin, q1))->code, v1::PERMISSION_DENIED);
+  act_ok(on_question(host, &v1::LogEntry::mutable_pin, q1));
+  Applied applied;
+  ASSERT_FALSE(act(on_question(host, &v1::LogEntry::mutable_pin, q2), &applied));
+  EXPECT_EQ(applied.event->question_pinned().previous_id(), q1);
+  auto snapshot = state.snapshot_for(alice.user_id, alice.role);
+  EXPECT_FALSE(question_in(snapshot, q1).pinned());
+  EXPECT_TRUE(question_in(snapshot, q2).pinned());
+
+  auto answer = new_entry(host);
+  answer.mutable_answer()->set_question_id(q2);
+  answer.mutable_answer()->set_text("Start small.");
+  act_ok(answer);
+  act_ok(on_question(host, &v1::LogEntry::mutable_mark_answered, q2));
+  snapshot = state.snapshot_for(alice.user_id, alice.role);
+  EXPECT_FALSE(question_in(snapshot, q2).pinned());
+  EXPECT_EQ(question_in(snapshot, q2).state(), v1::QUESTION_STATE_ANSWERED);
+  EXPECT_EQ(question_in(snapshot, q2).answer().text(), "Start small.");
+  EXPECT_EQ(question_in(snapshot, q2).answer().by().user_id(), host.user_id);
+  EXPECT_EQ(state.check(on_question(host, &v1::LogEntry::mutable_pin, q2))->code, v1::INVALID_STATE);
+}
+
+TEST_F(RoomFold, AnonymousQuestionsHideTheirAuthorFromEveryoneButTheAuthor) {
+  open_ama();
+  Applied applied;
+  ASSERT_FALSE(act(ask(alice, "a private worry", /*anonymous=*/true), &applied));
+  const auto q = next_seq;
+  EXPECT_FALSE(applied.event->has_actor());
+  EXPECT_EQ(applied.event->question_asked().author().user_id(), "");
+  EXPECT_EQ(applied.event->question_asked().author().display_name(), "Anonymous");
+  EXPECT_EQ(question_in(state.snapshot_for(host.user_id, host.role), q).author().user_id(), "");
+  EXPECT_EQ(question_in(state.snapshot_for(alice.user_id, alice.role), q).author().user_id(), alice.user_id);
+  // The author may still edit it; others may not.
+  auto edit = new_entry(alice);
+  edit.mutable_edit_question()->set_id(q);
+  edit.mutable_edit_question()->set_text("a private worry, edited");
+  ASSERT_FALSE(act(edit, &applied));
+  EXPECT_FALSE(applied.event->has_actor());
+  EXPECT_TRUE(applied.event->question_updated().has_edited_at());
+  *edit.mutable_actor() = new_entry(bob).actor();
+  EXPECT_EQ(state.check(edit)->code, v1::PERMISSION_DENIED);
+}
+
+TEST_F(RoomFold, DeletedItemsBecomeTombstones) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(alice, "ca"));
+  act_ok(joined(bob, "cb"));
+  act_ok(joined(moderator, "cm"));
+  const auto m1 = act_ok(say(alice, "I had a hard week"));
+  const auto m2 = act_ok(say(bob, "me too", m1));
+  auto remove = new_entry(bob);
+  remove.mutable_delete_message()->set_message_id(m1);
+  EXPECT_EQ(state.check(remove)->code, v1::PERMISSION_DENIED) << "only one's own";
+  *remove.mutable_actor() = new_entry(moderator).actor();
+  Applied applied;
+  ASSERT_FALSE(act(remove, &applied));
+  EXPECT_TRUE(applied.event->message_deleted().deleted());
+  EXPECT_EQ(applied.event->message_deleted().text(), "");
+  EXPECT_FALSE(applied.event->message_deleted().has_author());
+  EXPECT_EQ(state.check(remove)->code, v1::MESSAGE_NOT_FOUND) << "deleted twice";
+  const auto snapshot = state.snapshot_for(bob.user_id, bob.role);
+  ASSERT_EQ(snapshot.messages_size(), 2);
+  EXPECT_TRUE(snapshot.messages(0).deleted());
+  EXPECT_EQ(snapshot.messages(0).text(), "");
+  EXPECT_EQ(snapshot.messages(1).id(), m2);
+  EXPECT_EQ(snapshot.messages(1).reply_to_message_id(), m1);
+}
+
+TEST_F(RoomFold, DeletedQuestionLosesTextVotesAndPin) {
+  open_ama();
+  const auto q = act_ok(ask(alice, "delete me"));
+  act_ok(vote(bob, q));
+  act_ok(on_question(host, &v1::LogEntry::mutable_pin, q));
+  act_ok(on_question(alice, &v1::LogEntry::mutable_delete_question, q));
+  const auto& tombstone = question_in(state.snapshot_for(bob.user_id, bob.role), q);
+  EXPECT_EQ(tombstone.state(), v1::QUESTION_STATE_DELETED);
+  EXPECT_EQ(tombstone.text(), "");
+  EXPECT_EQ(tombstone.votes(), 0u);
+  EXPECT_FALSE(tombstone.pinned());
+  EXPECT_EQ(state.check(vote(bob, q))->code, v1::QUESTION_NOT_FOUND);
+}
+
+TEST_F(RoomFold, MutedMembersReadButCannotPost) {
+  open_ama(false);
+  auto mute = new_entry(alice);
+  mute.mutable_mute()->set_user_id(bob.user_id);
+  mute.mutable_mute()->set_muted(true);
+  EXPECT_EQ(state.check(mute)->code, v1::PERMISSION_DENIED);
+  *mute.mutable_actor() = new_entry(moderator).actor();
+  act_ok(joined(moderator, "cm"));
+  Applied applied;
+  ASSERT_FALSE(act(mute, &applied));
+  EXPECT_TRUE(applied.event->member_muted().muted());
+  EXPECT_EQ(state.check(ask(bob, "let me speak"))->code, v1::MUTED);
+  EXPECT_TRUE(state.snapshot_for(bob.user_id, bob.role).you_are_muted());
+  // A moderator cannot mute the host.
+  mute.mutable_mute()->set_user_id(host.user_id);
+  EXPECT_EQ(state.check(mute)->code, v1::PERMISSION_DENIED);
+  mute.mutable_mute()->set_user_id("nobody");
+  EXPECT_EQ(state.check(mute)->code, v1::MEMBER_NOT_FOUND);
+}
+
+TEST_F(RoomFold, BannedIdentityIsRemovedAndCannotRejoin) {
+  open_ama();
+  auto ban = new_entry(host);
+  ban.mutable_ban()->set_user_id(bob.user_id);
+  ban.mutable_ban()->set_banned(true);
+  Applied applied;
+  ASSERT_FALSE(act(ban, &applied));
+  EXPECT_EQ(applied.removed_user, bob.user_id);
+  EXPECT_FALSE(state.is_present(bob.user_id));
+  EXPECT_EQ(state.check(joined(bob, "c-bob-2"))->code, v1::BANNED);
+  // A join that raced the ban is ignored by the fold.
+  EXPECT_FALSE(state.apply(++next_seq, joined(bob, "c-bob-3")).event);
+  EXPECT_FALSE(state.is_present(bob.user_id));
+  ban.mutable_ban()->set_banned(false);
+  act_ok(ban);
+  act_ok(joined(bob, "c-bob-4"));
+  EXPECT_TRUE(state.is_present(bob.user_id));
+}
+
+TEST_F(RoomFold, KickRemovesEveryConnectionButAllowsRejoin) {
+  open_ama();
+  act_ok(joined(bob, "c-bob-tab-2"));
+  auto kick = new_entry(host);
+  kick.mutable_kick()->set_user_id(bob.user_id);
+  Applied applied;
+  ASSERT_FALSE(act(kick, &applied));
+  EXPECT_EQ(applied.event->member_left().reason(), v1::MemberLeft::REASON_KICKED);
+  EXPECT_EQ(applied.removed_user, bob.user_id);
+  EXPECT_FALSE(state.is_present(bob.user_id));
+  EXPECT_EQ(state.check(kick)->code, v1::MEMBER_NOT_FOUND) << "not in the room any more";
+  act_ok(joined(bob, "c-bob-5"));
+}
+
+TEST_F(RoomFold, ClosedRoomRefusesEverythingButLeaving) {
+  open_ama();
+  auto close = new_entry(moderator);
+  close.mutable_room_closed();
+  EXPECT_EQ(state.check(close)->code, v1::PERMISSION_DENIED) << "closing is the host's";
+  *close.mutable_actor() = new_entry(host).actor();
+  act_ok(close);
+  EXPECT_EQ(state.check(ask(alice, "late"))->code, v1::ROOM_CLOSED);
+  EXPECT_EQ(state.check(joined(moderator, "cm"))->code, v1::ROOM_CLOSED);
+  auto left = new_entry(alice);
+  left.mutable_left()->set_connection_id("c-alice");
+  act_ok(left);
+  EXPECT_TRUE(state.snapshot_for(bob.user_id, bob.role).room().closed());
+}
+
+TEST_F(RoomFold, ChatInAmaOnlyWithSideChat) {
+  open_ama();
+  EXPECT_EQ(state.check(say(alice, "hi"))->code, v1::CHAT_DISABLED);
+  auto update = new_entry(host);
+  update.mutable_room_updated()->mutable_settings()->set_side_chat(true);
+  act_ok(update);
+  act_ok(say(alice, "hi"));
+  EXPECT_EQ(state.check(say(alice, "hi", 999))->code, v1::MESSAGE_NOT_FOUND);
+}
+
+TEST_F(RoomFold, SupportRoomsTakeNoQuestions) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  EXPECT_EQ(state.check(ask(alice, "?"))->code, v1::WRONG_ROOM_KIND);
+}
+
+TEST_F(RoomFold, TextLimitsCountCharactersNotBytes) {
+  Limits limits;
+  limits.max_question_chars = 5;
+  RoomState small("r", limits);
+  auto room = created(v1::ROOM_KIND_AMA);
+  ASSERT_FALSE(small.check(room));
+  small.apply(1, room);
+  EXPECT_FALSE(small.check(ask(alice, "héllo"))) << "5 characters, 6 bytes";
+  EXPECT_EQ(small.check(ask(alice, "hello!"))->code, v1::TEXT_TOO_LONG);
+  EXPECT_EQ(small.check(ask(alice, "   "))->code, v1::INVALID_ARGUMENT);
+}
+
+TEST_F(RoomFold, EditsAreMarkedAndOnlyByTheAuthor) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  const auto m = act_ok(say(alice, "typo"));
+  auto edit = new_entry(bob);
+  edit.mutable_edit_message()->set_id(m);
+  edit.mutable_edit_message()->set_text("fixed");
+  EXPECT_EQ(state.check(edit)->code, v1::PERMISSION_DENIED);
+  *edit.mutable_actor() = new_entry(alice).actor();
+  Applied applied;
+  ASSERT_FALSE(act(edit, &applied));
+  EXPECT_EQ(applied.event->message_edited().text(), "fixed");
+  EXPECT_TRUE(applied.event->message_edited().has_edited_at());
+}
+
+TEST_F(RoomFold, FoldIgnoresEntriesThatNoLongerFit) {
+  open_ama();
+  // Appended by a node that had not yet seen that alice is muted.
+  auto mute = new_entry(host);
+  mute.mutable_mute()->set_user_id(alice.user_id);
+  mute.mutable_mute()->set_muted(true);
+  act_ok(mute);
+  EXPECT_FALSE(state.apply(++next_seq, ask(alice, "raced the mute")).event);
+  EXPECT_EQ(state.snapshot_for(host.user_id, host.role).questions_size(), 0);
+  EXPECT_EQ(state.seq(), next_seq) << "the sequence still advances";
+}
+
+}  // namespace
+}  // namespace hearth
