@@ -24,9 +24,7 @@ enum class CloseCode : std::uint16_t {
   going_away = 1001,        // the server is shutting down
   protocol_error = 1002,    // RFC 6455 framing violation (sent by Beast)
   invalid_payload = 1007,   // a text frame that is not UTF-8 (sent by Beast)
-  policy_violation = 1008,
   message_too_big = 1009,   // above the hard frame limit (sent by Beast)
-  internal_error = 1011,
   slow_consumer = 4001,     // the send queue passed its bound
 };
 

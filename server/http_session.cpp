@@ -25,8 +25,10 @@ http::response<http::string_body> make_response(const http::request<http::string
   response.set(http::field::content_type, content_type);
   response.set(http::field::cache_control, "no-store");
   response.keep_alive(request.keep_alive());
-  response.body() = request.method() == http::verb::head ? std::string() : std::move(body);
-  response.prepare_payload();
+  const std::size_t length = body.size();
+  if (request.method() != http::verb::head) response.body() = std::move(body);
+  // HEAD: the length the GET body would have, and no body.
+  response.content_length(length);
   return response;
 }
 
@@ -63,6 +65,14 @@ http::response<http::string_body> respond(const http::request<http::string_body>
                              {"rooms_open", context.rooms.open_rooms()}};
     return make_response(request, stopping ? http::status::service_unavailable : http::status::ok,
                          "application/json", boost::json::serialize(body) + "\n");
+  }
+  if (path == "/" && read_only) {
+    // Until the web client is served here: say what this is and how to use it.
+    return make_response(request, http::status::ok, "text/html; charset=utf-8",
+                         "<!doctype html><meta charset=utf-8><title>Hearth</title>"
+                         "<h1>Hearth is running</h1><p>Clients connect over WebSocket to <code>/ws</code>: "
+                         "try <code>hearth-cli --room ROOM</code>, and see docs/protocol.md for the protocol. "
+                         "Health: <a href=/healthz>/healthz</a>.</p>\n");
   }
   return make_response(request, http::status::not_found, "application/json",
                        error_json("not_found", "no such resource"));

@@ -14,6 +14,8 @@ namespace asio = boost::asio;
 
 // Entries per read while catching up with the log.
 constexpr std::size_t kReadPage = 1000;
+// Refused entries remembered for their appenders (see Room::refusals_).
+constexpr std::size_t kMaxRefusals = 1024;
 
 }  // namespace
 
@@ -115,11 +117,20 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
   if (applied.event) fan_out(*applied.event, applied.audience);
   if (!applied.removed_user.empty()) remove_user(applied.removed_user);
   if (entry.has_joined()) finish_join(entry.joined().connection_id());
-  while (!after_applied_.empty() && after_applied_.begin()->first <= sequenced.seq) {
-    auto fn = std::move(after_applied_.begin()->second);
-    after_applied_.erase(after_applied_.begin());
-    fn();
+  if (applied.refused) {
+    refusals_.emplace(sequenced.seq, std::move(*applied.refused));
+    if (refusals_.size() > kMaxRefusals) refusals_.erase(refusals_.begin());
   }
+  while (!after_applied_.empty() && after_applied_.begin()->first <= sequenced.seq) {
+    auto node = after_applied_.extract(after_applied_.begin());
+    node.mapped()(node.key(), take_refusal(node.key()));
+  }
+}
+
+std::optional<Failure> Room::take_refusal(std::uint64_t seq) {
+  auto node = refusals_.extract(seq);
+  if (node.empty()) return std::nullopt;
+  return std::move(node.mapped());
 }
 
 void Room::fan_out(const v1::Event& event, const Audience& audience) {
@@ -159,7 +170,7 @@ void Room::create(Caller caller, const v1::CreateRoom& command) {
   created->set_title(command.title());
   *created->mutable_settings() = command.settings();
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
-  append(caller, std::move(entry), [this, caller](std::uint64_t seq) {
+  append(caller, std::move(entry), [this, caller](std::uint64_t seq, const std::optional<Failure>&) {
     // Two creators can race; the log decides who was first.
     if (state_.created_seq() != seq) return reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
     join(caller);
@@ -202,14 +213,14 @@ void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
   // A join still on its way will be applied; the Left after it undoes it.
   const bool pending = pending_joins_.erase(connection_id) > 0;
   if (!member && !pending) {
-    if (caller.request_id != 0) reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
+    if (caller.wants_reply) reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
     return;
   }
   v1::LogEntry entry = new_entry(caller.membership);
   entry.mutable_left()->set_connection_id(connection_id);
   entry.mutable_left()->set_reason(reason);
-  append(caller, std::move(entry), [this, caller](std::uint64_t) {
-    if (caller.request_id == 0) return;
+  append(caller, std::move(entry), [this, caller](std::uint64_t, const std::optional<Failure>&) {
+    if (!caller.wants_reply) return;
     v1::Ok ok;
     ok.mutable_left();
     reply_ok(caller, std::move(ok));
@@ -221,14 +232,22 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
     return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
   }
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
-  append(caller, std::move(entry), [this, caller](std::uint64_t seq) {
-    v1::Ok ok;
+  v1::Ok ok;
+  if (state_.changes_nothing(entry)) {
+    // A repeated vote, say: accepted, but nothing to append (seq 0).
+    ok.mutable_accepted()->set_seq(0);
+    return reply_ok(caller, std::move(ok));
+  }
+  append(caller, std::move(entry), [this, caller, ok](std::uint64_t seq, const std::optional<Failure>& refused) mutable {
+    // Something that came first (a mute, a ban, a delete) made the fold
+    // refuse the entry: it changed nothing, and the sender hears why.
+    if (refused) return reply_error(caller, *refused);
     ok.mutable_accepted()->set_seq(seq);
     reply_ok(caller, std::move(ok));
   });
 }
 
-void Room::append(Caller caller, v1::LogEntry entry, std::function<void(std::uint64_t)> on_applied) {
+void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
   ++appends_in_flight_;
   engine_.append(id_, std::move(entry), [self = shared_from_this(), caller = std::move(caller),
                                          on_applied = std::move(on_applied)](std::error_code error, std::uint64_t seq) {
@@ -238,15 +257,15 @@ void Room::append(Caller caller, v1::LogEntry entry, std::function<void(std::uin
         self->pending_joins_.erase(caller.connection->connection_id());
         self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
       } else if (on_applied) {
-        self->when_applied(seq, [on_applied, seq] { on_applied(seq); });
+        self->when_applied(seq, on_applied);
       }
       self->maybe_retire();
     });
   });
 }
 
-void Room::when_applied(std::uint64_t seq, std::function<void()> fn) {
-  if (state_.seq() >= seq) fn();
+void Room::when_applied(std::uint64_t seq, OnApplied fn) {
+  if (state_.seq() >= seq) fn(seq, take_refusal(seq));
   else after_applied_.emplace(seq, std::move(fn));
 }
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +30,7 @@ struct Caller {
   std::uint32_t request_id = 0;
   Encoding encoding = Encoding::json;
   bool joining = false;  // a failure must tell the connection the join failed
+  bool wants_reply = true;  // false for leaves the server makes (disconnects)
 };
 
 class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {
@@ -72,8 +74,12 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void fan_out(const v1::Event& event, const Audience& audience);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);
-  void append(Caller caller, v1::LogEntry entry, std::function<void(std::uint64_t seq)> on_applied);
-  void when_applied(std::uint64_t seq, std::function<void()> fn);
+  // Called once the appended entry is applied, with the reason the fold
+  // refused it, if it did.
+  using OnApplied = std::function<void(std::uint64_t seq, const std::optional<Failure>& refused)>;
+  void append(Caller caller, v1::LogEntry entry, OnApplied on_applied);
+  void when_applied(std::uint64_t seq, OnApplied fn);
+  std::optional<Failure> take_refusal(std::uint64_t seq);
   void maybe_retire();
 
   void reply_error(const Caller& caller, const Failure& failure) const;
@@ -94,7 +100,11 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
 
   std::unordered_map<const Connection*, LocalMember> members_;
   std::unordered_map<std::string, Caller> pending_joins_;   // by connection id
-  std::multimap<std::uint64_t, std::function<void()>> after_applied_;
+  std::multimap<std::uint64_t, OnApplied> after_applied_;
+  // Entries the fold refused, by seq, until their appender hears of it.
+  // Bounded (kMaxRefusals, oldest dropped): refusals of other nodes' entries
+  // are never asked for.
+  std::map<std::uint64_t, Failure> refusals_;
 };
 
 }  // namespace hearth

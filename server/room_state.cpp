@@ -83,6 +83,14 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
     case v1::LogEntry::kJoined:
       if (banned_.contains(entry.actor().user_id())) return fail(v1::BANNED, "you are banned from this room");
       return std::nullopt;
+    default:
+      break;
+  }
+  // Everything else is done by members: someone banned or kicked meanwhile
+  // (their commands may still be on the way) does nothing more.
+  if (banned_.contains(entry.actor().user_id())) return fail(v1::BANNED, "you are banned from this room");
+  if (!is_present(entry.actor().user_id())) return fail(v1::NOT_IN_ROOM, "you are not in this room");
+  switch (entry.kind_case()) {
     case v1::LogEntry::kRoomUpdated:
     case v1::LogEntry::kRoomClosed:
       if (role != v1::ROLE_HOST && role != v1::ROLE_ADMIN) {
@@ -242,7 +250,11 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
 Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
   if (seq <= seq_) return {};
   seq_ = seq;
-  if (check(entry)) return {};  // no longer fits: a raced or stale entry
+  if (auto failure = check(entry)) {  // no longer fits: a raced or stale entry
+    Applied refused;
+    refused.refused = std::move(failure);
+    return refused;
+  }
 
   Applied out;
   v1::Event event;
@@ -277,20 +289,34 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     case v1::LogEntry::kJoined: {
       MemberRecord& member = members_[actor_id];
       const bool was_present = !member.connections.empty();
-      member.person = person_of(entry.actor());
-      if (!member.connections.insert(entry.joined().connection_id()).second || was_present) return {};
+      // The name is that of the first connection while any remains (another
+      // tab does not silently rename a member); the role is the highest any
+      // present connection holds, since roles come per join token.
+      if (!was_present) member.person = person_of(entry.actor());
+      if (!member.connections.emplace(entry.joined().connection_id(), entry.actor().role()).second) return {};
+      if (was_present) {
+        if (static_cast<int>(entry.actor().role()) > static_cast<int>(member.person.role())) {
+          member.person.set_role(entry.actor().role());
+        }
+        return {};
+      }
       *event.mutable_member_joined() = member_view(member);
       break;
     }
     case v1::LogEntry::kLeft: {
       const auto it = members_.find(actor_id);
-      if (it == members_.end() || it->second.connections.erase(entry.left().connection_id()) == 0 ||
-          !it->second.connections.empty()) {
+      if (it == members_.end() || it->second.connections.erase(entry.left().connection_id()) == 0) return {};
+      MemberRecord& member = it->second;
+      if (!member.connections.empty()) {
+        v1::Role highest = v1::ROLE_UNSPECIFIED;
+        for (const auto& [id, role] : member.connections) highest = std::max(highest, role);
+        member.person.set_role(highest);
         return {};
       }
       auto* left = event.mutable_member_left();
-      *left->mutable_person() = it->second.person;
+      *left->mutable_person() = member.person;
       left->set_reason(entry.left().reason());
+      forget_if_gone(actor_id);
       break;
     }
     case v1::LogEntry::kMute: {
@@ -324,6 +350,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       auto* left = event.mutable_member_left();
       *left->mutable_person() = member.person;
       left->set_reason(v1::MemberLeft::REASON_KICKED);
+      forget_if_gone(entry.kick().user_id());
       break;
     }
     case v1::LogEntry::kAsk: {
@@ -332,9 +359,13 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       question.author = person_of(entry.actor());
       question.anonymous = entry.ask().anonymous();
       question.text = entry.ask().text();
-      question.state = settings_.require_approval() && !is_staff(entry.actor().role()) ? v1::QUESTION_STATE_PENDING
-                                                                                        : v1::QUESTION_STATE_OPEN;
+      // Staff skip the queue, except when anonymous: a question that appears
+      // at once would give away that staff asked it.
+      const bool skips_queue = is_staff(entry.actor().role()) && !question.anonymous;
+      question.state = settings_.require_approval() && !skips_queue ? v1::QUESTION_STATE_PENDING
+                                                                    : v1::QUESTION_STATE_OPEN;
       question.asked_at = entry.at();
+      question.ever_public = question.state == v1::QUESTION_STATE_OPEN;
       *event.mutable_question_asked() = question_view(question, "");
       out.audience = question_audience(question);
       if (question.anonymous) event.clear_actor();
@@ -379,6 +410,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       out.audience = question_audience(question);
       if (entry.has_approve()) {
         question.state = v1::QUESTION_STATE_OPEN;
+        question.ever_public = true;
         out.audience = {};
       } else if (entry.has_dismiss()) {
         question.state = v1::QUESTION_STATE_DISMISSED;
@@ -438,6 +470,27 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
   return out;
 }
 
+bool RoomState::changes_nothing(const v1::LogEntry& entry) const {
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kVote: {
+      const QuestionRecord* question = find_question(entry.vote().question_id());
+      return question && entry.vote().up() == question->voters.contains(entry.actor().user_id());
+    }
+    case v1::LogEntry::kPin: return entry.pin().question_id() == pinned_;
+    case v1::LogEntry::kMute: return entry.mute().muted() == muted_.contains(entry.mute().user_id());
+    case v1::LogEntry::kBan: return entry.ban().banned() == banned_.contains(entry.ban().user_id());
+    default: return false;
+  }
+}
+
+// An anonymous identity belongs to one connection: once it is gone it can
+// never come back, so its record goes unless a mute or ban must be kept.
+void RoomState::forget_if_gone(const std::string& user_id) {
+  if (!user_id.starts_with("anon:") || muted_.contains(user_id) || banned_.contains(user_id)) return;
+  const auto it = members_.find(user_id);
+  if (it != members_.end() && it->second.connections.empty()) members_.erase(it);
+}
+
 // ---------------------------------------------------------------------------
 // Views
 // ---------------------------------------------------------------------------
@@ -458,9 +511,9 @@ const v1::Person* RoomState::known_person(const std::string& user_id) const {
 }
 
 Audience RoomState::question_audience(const QuestionRecord& question) const {
-  if (question.state == v1::QUESTION_STATE_PENDING || question.state == v1::QUESTION_STATE_DISMISSED) {
-    return Audience{true, question.author.user_id()};
-  }
+  // A question nobody but staff and its author ever saw stays among them,
+  // tombstone included.
+  if (!question.ever_public) return Audience{true, question.author.user_id()};
   return {};
 }
 

@@ -38,6 +38,9 @@ struct Applied {
   Audience audience;
   // Members that must leave the room now (kicked or banned), by user id.
   std::string removed_user;
+  // Why the entry changed nothing, when check() refused it at apply time
+  // (it raced something that came first: a mute, a ban, a delete).
+  std::optional<Failure> refused;
 };
 
 inline bool is_staff(v1::Role role) {
@@ -56,6 +59,10 @@ class RoomState {
   // ignored (it was applied already).
   Applied apply(std::uint64_t seq, const v1::LogEntry& entry);
 
+  // Whether a checked entry would change nothing (a vote already cast, a
+  // pin of the pinned question): such entries need not be appended.
+  bool changes_nothing(const v1::LogEntry& entry) const;
+
   // The room as `viewer` (with `role` in this room) sees it now.
   v1::RoomSnapshot snapshot_for(const std::string& viewer, v1::Role role) const;
 
@@ -73,13 +80,14 @@ class RoomState {
 
  private:
   struct MemberRecord {
-    v1::Person person;
-    std::set<std::string> connections;  // present while not empty
+    v1::Person person;  // name of the first connection; role the highest present
+    std::map<std::string, v1::Role> connections;  // by connection id; present while not empty
   };
   struct QuestionRecord {
     std::uint64_t id = 0;
     v1::Person author;  // always the real author; hidden on the wire if anonymous
     bool anonymous = false;
+    bool ever_public = false;  // was open to everyone at some point
     std::string text;
     v1::QuestionState state = v1::QUESTION_STATE_OPEN;
     std::unordered_set<std::string> voters;
@@ -110,6 +118,7 @@ class RoomState {
   v1::ChatMessage message_view(const MessageRecord& message) const;
   Audience question_audience(const QuestionRecord& question) const;
   v1::Member member_view(const MemberRecord& member) const;
+  void forget_if_gone(const std::string& user_id);
   const v1::Person* known_person(const std::string& user_id) const;
 
   std::string room_id_;

@@ -115,10 +115,9 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
   if (first_dot == std::string_view::npos || first_dot == last_dot) return TokenError::malformed;
   const std::string_view signing_input = token.substr(0, last_dot);
 
-  std::string header_json, payload_json, signature;
+  std::string header_json, payload_json;
   if (!base64url_decode(token.substr(0, first_dot), header_json) ||
-      !base64url_decode(token.substr(first_dot + 1, last_dot - first_dot - 1), payload_json) ||
-      !base64url_decode(token.substr(last_dot + 1), signature)) {
+      !base64url_decode(token.substr(first_dot + 1, last_dot - first_dot - 1), payload_json)) {
     return TokenError::malformed;
   }
 
@@ -129,8 +128,11 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
   // Checked before the signature so that "alg":"none" can never pass.
   if (alg == nullptr || *alg != "HS256") return TokenError::bad_algorithm;
 
-  const std::string expected = hmac_sha256(secret, signing_input);
-  if (signature.size() != expected.size() || CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+  // Compared as text, in constant time: comparing decoded bytes would accept
+  // other spellings of the same signature (base64's unused low bits).
+  const std::string expected = base64url_encode(hmac_sha256(secret, signing_input));
+  const std::string_view given = token.substr(last_dot + 1);
+  if (given.size() != expected.size() || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
     return TokenError::bad_signature;
   }
 

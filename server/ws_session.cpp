@@ -20,6 +20,8 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace http = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// How long a close handshake may take once the server has started it.
+constexpr auto kCloseTimeout = std::chrono::seconds(10);
 
 Failure token_failure(std::error_code error) {
   switch (static_cast<TokenError>(error.value())) {
@@ -32,7 +34,10 @@ Failure token_failure(std::error_code error) {
 }  // namespace
 
 WsSession::WsSession(beast::tcp_stream stream, ServerContext& context)
-    : ws_(std::move(stream)), context_(context), connection_id_(new_connection_id()) {}
+    : ws_(std::move(stream)),
+      close_timer_(ws_.get_executor()),
+      context_(context),
+      connection_id_(new_connection_id()) {}
 
 void WsSession::start(http::request<http::string_body> request) {
   context_.sessions.add(shared_from_this());
@@ -70,6 +75,9 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
 
   auto [error] = co_await ws_.async_accept(request, use_tuple);
   if (error) co_return;
+  // Shutdown may have reached this session while it was still upgrading.
+  if (context_.shutting_down.load() && !closing_) closing_ = CloseCode::going_away;
+  if (closing_ && !writing_) start_close();
   co_await read_loop();
 }
 
@@ -104,6 +112,7 @@ asio::awaitable<void> WsSession::read_loop() {
 }
 
 void WsSession::on_frame(std::string_view frame, Encoding encoding) {
+  if (closing_) return;  // given up on: no more commands from it
   v1::ClientMessage message;
   if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
   if (context_.shutting_down.load()) {
@@ -186,11 +195,16 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
     claims = std::move(*verified);
   }
   if (claims) {
+    // A Hello token is checked again at every join: it may have expired since.
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    if (now >= claims->exp) return token_failure(TokenError::expired);
     if (auto error = check_room(*claims, room_id)) return token_failure(error);
     if (!identified_) {
+      // The token's subject becomes the connection's identity; its role
+      // stays with this room (claims_ is only ever set by Hello).
       user_id_ = claims->sub;
       display_name_ = !claims->name.empty() ? claims->name : new_pseudonym();
-      claims_ = claims;
       identified_ = true;
     }
     out.role = claims->role;
@@ -265,7 +279,7 @@ void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, M
   asio::post(ws_.get_executor(), [self = shared_from_this(), room_id, room = std::move(room), membership] {
     if (self->finished_) {
       // Gone while the join was on its way: leave at once.
-      Caller caller{self, membership, 0, Encoding::json};
+      Caller caller{self, membership, 0, Encoding::json, false, false};
       room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
       return;
     }
@@ -324,7 +338,10 @@ void WsSession::write_next() {
   writing_ = true;
   const Outgoing& next = queue_.front();
   ws_.binary(next.encoding == Encoding::binary);
-  ws_.async_write(asio::buffer(*next.bytes), [self = shared_from_this()](beast::error_code error, std::size_t) {
+  // The handler holds the bytes: Beast writes from them until it completes,
+  // whatever happens to the queue meanwhile.
+  ws_.async_write(asio::buffer(*next.bytes), [self = shared_from_this(), bytes = next.bytes](beast::error_code error,
+                                                                                             std::size_t) {
     self->writing_ = false;
     if (error) {
       self->queue_.clear();
@@ -339,6 +356,8 @@ void WsSession::close(CloseCode code) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
     if (self->closing_ || self->finished_) return;
     self->closing_ = code;
+    // start_close() does nothing until the upgrade is done; run() calls it
+    // again then.
     if (self->writing_) {
       self->queue_.erase(self->queue_.begin() + 1, self->queue_.end());
     } else {
@@ -351,6 +370,15 @@ void WsSession::close(CloseCode code) {
 void WsSession::start_close() {
   if (close_started_ || finished_ || !ws_.is_open()) return;
   close_started_ = true;
+  // A peer that never reads would keep the close frame (and the write ahead
+  // of it) waiting forever, and its pings keep Beast's idle timer from
+  // firing: give the close a deadline, then drop the connection.
+  close_timer_.expires_after(kCloseTimeout);
+  close_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (error) return;
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  });
   ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(*closing_)),
                   [self = shared_from_this()](beast::error_code) {
                     // The read loop ends on the close handshake (or the
@@ -362,9 +390,14 @@ void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
   queue_.clear();
+  close_timer_.cancel();
+  // A write may still be parked on a peer that stopped reading: closing the
+  // socket ends it (and everything else pending) now.
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().close(ignored);
   for (auto& [room_id, slot] : rooms_) {
     if (!slot.room) continue;  // joined() sees finished_ and leaves
-    Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
+    Caller caller{shared_from_this(), slot.membership, 0, Encoding::json, false, false};
     slot.room->run([caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
   }
   rooms_.clear();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -77,6 +78,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void finish();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::asio::steady_timer close_timer_;
   ServerContext& context_;
   const std::string connection_id_;
   std::atomic<Encoding> push_encoding_{Encoding::json};

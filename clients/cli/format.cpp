@@ -71,9 +71,9 @@ std::string describe_event(const v1::Event& e) {
           << ", id " << e.member_joined().person().user_id() << ")";
       break;
     case v1::Event::kMemberLeft: {
-      static const char* reasons[] = {"left", "left", "disconnected", "was removed", "was banned"};
+      static const char* reasons[] = {"left", "left", "disconnected", "was removed"};
       const int reason = e.member_left().reason();
-      out << e.member_left().person().display_name() << " " << reasons[reason >= 0 && reason <= 4 ? reason : 0];
+      out << e.member_left().person().display_name() << " " << reasons[reason >= 0 && reason <= 3 ? reason : 0];
       break;
     }
     case v1::Event::kMemberMuted:

@@ -3,6 +3,8 @@
 // and the others in the room see nothing of it.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
 
@@ -149,6 +151,44 @@ TEST_F(BadInput, TokensThatGiveNoPrivilege) {
   // Still usable, as a participant.
   const auto snapshot = intruder.request_ok(join(room_)).snapshot();
   EXPECT_EQ(snapshot.you().role(), v1::ROLE_PARTICIPANT);
+}
+
+TEST_F(BadInput, JoinTokenGivesItsRoleInItsRoomOnly) {
+  host_.request_ok(create_room("room-2", v1::ROOM_KIND_SUPPORT));
+  WsClient moderator(server_.port());
+  const auto in_room = moderator.request_ok(join(room_, "", ServerProcess::token("moderator", room_, "Mo", "mo"))).snapshot();
+  EXPECT_EQ(in_room.you().role(), v1::ROLE_MODERATOR);
+  EXPECT_EQ(in_room.you().user_id(), "mo");
+  const auto elsewhere = moderator.request_ok(join("room-2")).snapshot();
+  EXPECT_EQ(elsewhere.you().role(), v1::ROLE_PARTICIPANT);
+  EXPECT_EQ(elsewhere.you().user_id(), "mo") << "one connection, one person";
+  WsClient other(server_.port());
+  other.request_ok(join(room_, "", ServerProcess::token("moderator", room_, "Mo", "mo")));
+  EXPECT_EQ(other.request_error(join("room-2", "", ServerProcess::token("host", "room-2", "X", "someone-else"))).code(),
+            v1::TOKEN_INVALID)
+      << "a token for another person";
+}
+
+TEST_F(BadInput, LeaveWithoutARequestIdStillGetsItsReply) {
+  offender_.send_raw(R"({"roomId": "room-bad", "leaveRoom": {}})", false);
+  const auto reply = offender_.next();
+  ASSERT_TRUE(reply && reply->has_reply());
+  EXPECT_EQ(reply->reply().request_id(), 0u);
+  EXPECT_TRUE(reply->reply().ok().has_left());
+  offender_.send_raw(R"({"roomId": "room-bad", "leaveRoom": {}})", false);
+  const auto again = offender_.next();
+  ASSERT_TRUE(again && again->has_reply());
+  EXPECT_EQ(again->reply().error().code(), v1::NOT_IN_ROOM);
+}
+
+TEST_F(BadInput, HelloTokenThatExpiresLaterGivesNoMorePrivilege) {
+  const std::string token = ServerProcess::token("host", "*", "Brief", "brief", "2s");
+  WsClient brief(server_.port());
+  brief.request_ok(hello(token));
+  // Wait out the token's lifetime itself (its exp claim is whole seconds).
+  std::this_thread::sleep_until(std::chrono::system_clock::now() + 3s);
+  EXPECT_EQ(brief.request_error(create_room("late-room", v1::ROOM_KIND_AMA)).code(), v1::TOKEN_EXPIRED);
+  EXPECT_EQ(brief.request_error(join(room_)).code(), v1::TOKEN_EXPIRED);
 }
 
 TEST_F(BadInput, HelloOnlyOnceAndBeforeJoining) {

@@ -75,6 +75,7 @@ class RoomFold : public ::testing::Test {
     act_ok(joined(host, "c-host"));
     act_ok(joined(alice, "c-alice"));
     act_ok(joined(bob, "c-bob"));
+    act_ok(joined(moderator, "c-mod"));
   }
   const v1::Question& question_in(const v1::RoomSnapshot& snapshot, std::uint64_t id) {
     for (const auto& question : snapshot.questions()) {
@@ -276,6 +277,31 @@ TEST_F(RoomFold, DeletedQuestionLosesTextVotesAndPin) {
   EXPECT_EQ(state.check(vote(bob, q))->code, v1::QUESTION_NOT_FOUND);
 }
 
+TEST_F(RoomFold, DeletedPendingQuestionStaysAmongStaffAndAuthor) {
+  open_ama(/*approval=*/true);
+  const auto q = act_ok(ask(alice, "never approved"));
+  Applied applied;
+  ASSERT_FALSE(act(on_question(alice, &v1::LogEntry::mutable_delete_question, q), &applied));
+  EXPECT_TRUE(applied.audience.staff_only);
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).questions_size(), 0) << "not even a tombstone";
+  EXPECT_EQ(state.snapshot_for(host.user_id, host.role).questions_size(), 1);
+}
+
+TEST_F(RoomFold, SecondConnectionDoesNotRenameTheMember) {
+  open_ama();
+  Membership renamed = alice;
+  renamed.display_name = "Someone Else";
+  Applied applied;
+  ASSERT_FALSE(act(joined(renamed, "c-alice-2"), &applied));
+  EXPECT_FALSE(applied.event);
+  const auto snapshot = state.snapshot_for(bob.user_id, bob.role);
+  for (const auto& member : snapshot.members()) {
+    if (member.person().user_id() == alice.user_id) {
+      EXPECT_EQ(member.person().display_name(), "Guest-1111");
+    }
+  }
+}
+
 TEST_F(RoomFold, MutedMembersReadButCannotPost) {
   open_ama(false);
   auto mute = new_entry(alice);
@@ -356,6 +382,7 @@ TEST_F(RoomFold, ChatInAmaOnlyWithSideChat) {
 
 TEST_F(RoomFold, SupportRoomsTakeNoQuestions) {
   act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(alice, "c-alice"));
   EXPECT_EQ(state.check(ask(alice, "?"))->code, v1::WRONG_ROOM_KIND);
 }
 
@@ -366,6 +393,7 @@ TEST_F(RoomFold, TextLimitsCountCharactersNotBytes) {
   auto room = created(v1::ROOM_KIND_AMA);
   ASSERT_FALSE(small.check(room));
   small.apply(1, room);
+  small.apply(2, joined(alice, "c-alice"));
   EXPECT_FALSE(small.check(ask(alice, "héllo"))) << "5 characters, 6 bytes";
   EXPECT_EQ(small.check(ask(alice, "hello!"))->code, v1::TEXT_TOO_LONG);
   EXPECT_EQ(small.check(ask(alice, "   "))->code, v1::INVALID_ARGUMENT);
@@ -373,6 +401,8 @@ TEST_F(RoomFold, TextLimitsCountCharactersNotBytes) {
 
 TEST_F(RoomFold, EditsAreMarkedAndOnlyByTheAuthor) {
   act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
   const auto m = act_ok(say(alice, "typo"));
   auto edit = new_entry(bob);
   edit.mutable_edit_message()->set_id(m);
@@ -392,9 +422,97 @@ TEST_F(RoomFold, FoldIgnoresEntriesThatNoLongerFit) {
   mute.mutable_mute()->set_user_id(alice.user_id);
   mute.mutable_mute()->set_muted(true);
   act_ok(mute);
-  EXPECT_FALSE(state.apply(++next_seq, ask(alice, "raced the mute")).event);
+  const auto applied = state.apply(++next_seq, ask(alice, "raced the mute"));
+  EXPECT_FALSE(applied.event);
+  ASSERT_TRUE(applied.refused);
+  EXPECT_EQ(applied.refused->code, v1::MUTED) << "the sender can be told why";
   EXPECT_EQ(state.snapshot_for(host.user_id, host.role).questions_size(), 0);
   EXPECT_EQ(state.seq(), next_seq) << "the sequence still advances";
+}
+
+TEST_F(RoomFold, CommandsStillOnTheirWayAfterABanOrKickDoNothing) {
+  open_ama();
+  auto ban = new_entry(host);
+  ban.mutable_ban()->set_user_id(bob.user_id);
+  ban.mutable_ban()->set_banned(true);
+  const auto queued = ask(bob, "posted before the ban landed");
+  ASSERT_FALSE(state.check(queued));
+  act_ok(ban);
+  auto applied = state.apply(++next_seq, queued);
+  EXPECT_FALSE(applied.event);
+  EXPECT_EQ(applied.refused->code, v1::BANNED);
+
+  auto kick = new_entry(host);
+  kick.mutable_kick()->set_user_id(alice.user_id);
+  const auto queued_too = ask(alice, "posted before the kick landed");
+  act_ok(kick);
+  applied = state.apply(++next_seq, queued_too);
+  EXPECT_FALSE(applied.event);
+  EXPECT_EQ(applied.refused->code, v1::NOT_IN_ROOM);
+}
+
+TEST_F(RoomFold, RoleIsTheHighestOfThePresentConnections) {
+  open_ama();
+  Membership alice_as_moderator = alice;
+  alice_as_moderator.role = v1::ROLE_MODERATOR;
+  act_ok(joined(alice_as_moderator, "c-alice-staff"));
+  auto role_of_alice = [&] {
+    const auto snapshot = state.snapshot_for(bob.user_id, bob.role);
+    for (const auto& member : snapshot.members()) {
+      if (member.person().user_id() == alice.user_id) return member.person().role();
+    }
+    return v1::ROLE_UNSPECIFIED;
+  };
+  EXPECT_EQ(role_of_alice(), v1::ROLE_MODERATOR);
+  // So a moderator cannot mute her: equal rank.
+  auto mute = new_entry(moderator);
+  mute.mutable_mute()->set_user_id(alice.user_id);
+  mute.mutable_mute()->set_muted(true);
+  EXPECT_EQ(state.check(mute)->code, v1::PERMISSION_DENIED);
+  auto left = new_entry(alice_as_moderator);
+  left.mutable_left()->set_connection_id("c-alice-staff");
+  act_ok(left);
+  EXPECT_EQ(role_of_alice(), v1::ROLE_PARTICIPANT);
+}
+
+TEST_F(RoomFold, NoOpCommandsAreRecognised) {
+  open_ama();
+  const auto q = act_ok(ask(alice, "q"));
+  EXPECT_FALSE(state.changes_nothing(vote(bob, q)));
+  act_ok(vote(bob, q));
+  EXPECT_TRUE(state.changes_nothing(vote(bob, q)));
+  EXPECT_FALSE(state.changes_nothing(vote(bob, q, false)));
+  EXPECT_TRUE(state.changes_nothing(on_question(host, &v1::LogEntry::mutable_pin, 0)));
+  EXPECT_FALSE(state.changes_nothing(ask(alice, "another")));
+}
+
+TEST_F(RoomFold, AnonymousQuestionsFromStaffWaitInTheQueueToo) {
+  open_ama(/*approval=*/true);
+  Applied applied;
+  ASSERT_FALSE(act(ask(moderator, "asked anonymously", /*anonymous=*/true), &applied));
+  EXPECT_EQ(applied.event->question_asked().state(), v1::QUESTION_STATE_PENDING)
+      << "appearing at once would give away that staff asked it";
+  ASSERT_FALSE(act(ask(moderator, "asked openly"), &applied));
+  EXPECT_EQ(applied.event->question_asked().state(), v1::QUESTION_STATE_OPEN);
+}
+
+TEST_F(RoomFold, AnonymousMembersAreForgottenWhenGoneUnlessMutedOrBanned) {
+  open_ama();
+  auto left = new_entry(alice);
+  left.mutable_left()->set_connection_id("c-alice");
+  act_ok(left);
+  auto mute = new_entry(host);
+  mute.mutable_mute()->set_user_id(alice.user_id);
+  mute.mutable_mute()->set_muted(true);
+  EXPECT_EQ(state.check(mute)->code, v1::MEMBER_NOT_FOUND) << "her identity cannot come back";
+  mute.mutable_mute()->set_user_id(bob.user_id);
+  act_ok(mute);
+  left = new_entry(bob);
+  left.mutable_left()->set_connection_id("c-bob");
+  act_ok(left);
+  EXPECT_TRUE(state.is_muted(bob.user_id));
+  mute.mutable_mute()->set_muted(false);
+  EXPECT_FALSE(state.check(mute)) << "a muted member's record is kept";
 }
 
 }  // namespace
