@@ -269,7 +269,8 @@ TEST_F(RoomFold, DeletedQuestionLosesTextVotesAndPin) {
   act_ok(vote(bob, q));
   act_ok(on_question(host, &v1::LogEntry::mutable_pin, q));
   act_ok(on_question(alice, &v1::LogEntry::mutable_delete_question, q));
-  const auto& tombstone = question_in(state.snapshot_for(bob.user_id, bob.role), q);
+  const auto snapshot = state.snapshot_for(bob.user_id, bob.role);
+  const auto& tombstone = question_in(snapshot, q);
   EXPECT_EQ(tombstone.state(), v1::QUESTION_STATE_DELETED);
   EXPECT_EQ(tombstone.text(), "");
   EXPECT_EQ(tombstone.votes(), 0u);
