@@ -31,7 +31,11 @@ po::options_description server_options(Config& c) {
     ("listen", po::value(&c.listen)->default_value(c.listen), "address to listen on")
     ("port", po::value(&c.port)->default_value(c.port), "TCP port; 0 picks a free one")
     ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 means one per core")
-    ("engine", po::value(&c.engine)->default_value(c.engine), "where room logs live: memory")
+    ("engine", po::value(&c.engine)->default_value(c.engine),
+     "where room logs live: memory (this process) or redis (shared by nodes)")
+    ("redis", po::value(&c.redis_url)->default_value(c.redis_url),
+     "with --engine redis: redis://[:password@]host[:port] or unix:///path/to/socket")
+    ("redis-password", po::value(&c.redis_password), "Redis AUTH password (instead of one in --redis)")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
     ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
     ("idle-timeout", po::value<std::string>()->default_value("300s"), "silence before a ping; as long again for the pong")
@@ -49,7 +53,9 @@ po::options_description server_options(Config& c) {
     ("max-rooms-per-connection", po::value(&c.limits.max_rooms_per_connection)->default_value(d.max_rooms_per_connection),
      "rooms one connection may be in")
     ("snapshot-messages", po::value(&c.limits.snapshot_messages)->default_value(d.snapshot_messages),
-     "recent chat messages in a snapshot");
+     "recent chat messages in a snapshot")
+    ("resume-window", po::value(&c.limits.resume_window)->default_value(d.resume_window),
+     "events per room kept for clients that resume; older resume points get a snapshot");
   // clang-format on
   return desc;
 }
@@ -111,7 +117,7 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   if (config.token_secret.size() < 32) {
     return fail("--token-secret (or HEARTH_TOKEN_SECRET) is required and must be at least 32 bytes");
   }
-  if (config.engine != "memory") return fail("--engine must be memory");
+  if (config.engine != "memory" && config.engine != "redis") return fail("--engine must be memory or redis");
   const auto handshake = parse_duration(vm["handshake-timeout"].as<std::string>());
   const auto idle = parse_duration(vm["idle-timeout"].as<std::string>());
   const auto grace = parse_duration(vm["shutdown-grace"].as<std::string>());

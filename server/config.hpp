@@ -17,6 +17,8 @@ struct Config {
   std::uint16_t port = 8080;  // 0: any free port (printed at start-up)
   unsigned threads = 0;       // 0: one per core
   std::string engine = "memory";
+  std::string redis_url = "redis://127.0.0.1:6379";
+  std::string redis_password;
   std::string token_secret;
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};

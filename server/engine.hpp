@@ -2,15 +2,21 @@
 // far as the implementation goes) log per room, and fan-out of each appended
 // entry to every node that has the room open.
 //
-// Guarantees every implementation gives (tests/unit/engine_conformance.hpp
-// holds them to it):
-//   * append assigns the room's next sequence number, strictly greater than
-//     any before it in that room (not necessarily contiguous), and the entry
-//     is in the log before the handler sees the sequence;
-//   * each subscriber of a room receives every entry appended after its
-//     subscription took effect, in sequence order, at most once. A
-//     subscriber that needs everything must read() the log after
-//     subscribing and drop live entries it has already read;
+// Guarantees every implementation gives (tests/engine/engine_conformance.hpp
+// holds both engines to them):
+//   * append assigns the room's next sequence number: the first entry of a
+//     room is 1 and each next one is exactly one more, so a reader can tell
+//     a gap; the entry is in the log before the handler sees the sequence;
+//   * a room's log has an epoch, a random id fixed by the entry that creates
+//     the room (RoomCreatedEntry.epoch). append refuses (epoch_mismatch) an
+//     entry whose epoch is not the log's: a node never writes into a log that
+//     was lost and recreated under it; and refuses (room_exists) a second
+//     creating entry;
+//   * each subscriber of a room receives entries appended after its
+//     subscription took effect, in sequence order, at most once, possibly
+//     with gaps (pub/sub is lossy): a subscriber fills a gap by read(), and
+//     must read() the log after subscribing and drop live entries it has
+//     already read. After a loss it cannot see, the engine calls on_resync;
 //   * append either stores and publishes the entry, or does neither and
 //     reports an error (memory: never fails);
 //   * handlers and on_entry may run on any thread: a subscriber posts to its
@@ -28,6 +34,16 @@
 
 namespace hearth {
 
+enum class EngineError {
+  unavailable = 1,  // storage unreachable: nothing was written
+  epoch_mismatch,   // the room's log is not the one the caller knows
+  room_exists,      // a second creating entry
+  corrupt,          // storage holds something this server cannot read
+};
+
+const std::error_category& engine_category() noexcept;
+inline std::error_code make_error_code(EngineError e) noexcept { return {static_cast<int>(e), engine_category()}; }
+
 struct SequencedEntry {
   std::uint64_t seq = 0;
   std::shared_ptr<const v1::LogEntry> entry;
@@ -37,6 +53,9 @@ class EngineSubscriber {
  public:
   virtual ~EngineSubscriber() = default;
   virtual void on_entry(const std::string& room_id, SequencedEntry entry) = 0;
+  // Live delivery may have missed entries (the engine lost its subscription
+  // for a while): read the log from where you are.
+  virtual void on_resync(const std::string& room_id) = 0;
 };
 
 class Engine {
@@ -46,7 +65,10 @@ class Engine {
 
   virtual ~Engine() = default;
 
-  virtual void append(const std::string& room_id, v1::LogEntry entry, AppendHandler handler) = 0;
+  // Appends `entry` to the log of `room_id` whose epoch is `epoch` (for the
+  // creating entry: the new log's epoch).
+  virtual void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+                      AppendHandler handler) = 0;
 
   // Entries with seq > after_seq, oldest first, at most `limit`.
   virtual void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) = 0;
@@ -55,6 +77,12 @@ class Engine {
   // receiving. Subscribing twice is harmless.
   virtual void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) = 0;
   virtual void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) = 0;
+
+  // Whether appends can succeed now (for /readyz).
+  virtual bool ready() const = 0;
 };
 
 }  // namespace hearth
+
+template <>
+struct std::is_error_code_enum<hearth::EngineError> : std::true_type {};

@@ -4,20 +4,29 @@
 
 namespace hearth {
 
-void MemoryEngine::append(const std::string& room_id, v1::LogEntry entry, AppendHandler handler) {
+void MemoryEngine::append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+                          AppendHandler handler) {
+  std::error_code error;
   std::uint64_t seq = 0;
   {
     std::lock_guard lock(mutex_);
     RoomLog& log = rooms_[room_id];
-    seq = log.entries.size() + 1;
-    SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry))};
-    log.entries.push_back(stored);
-    std::erase_if(log.subscribers, [](const auto& weak) { return weak.expired(); });
-    for (const auto& weak : log.subscribers) {
-      if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, stored);
+    if (entry.has_room_created() && !log.epoch.empty()) {
+      error = EngineError::room_exists;
+    } else if (!entry.has_room_created() && log.epoch != epoch) {
+      error = EngineError::epoch_mismatch;
+    } else {
+      if (entry.has_room_created()) log.epoch = epoch;
+      seq = log.entries.size() + 1;
+      SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry))};
+      log.entries.push_back(stored);
+      std::erase_if(log.subscribers, [](const auto& weak) { return weak.expired(); });
+      for (const auto& weak : log.subscribers) {
+        if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, stored);
+      }
     }
   }
-  handler({}, seq);
+  handler(error, seq);
 }
 
 void MemoryEngine::read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) {

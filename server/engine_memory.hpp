@@ -12,13 +12,16 @@ namespace hearth {
 
 class MemoryEngine final : public Engine {
  public:
-  void append(const std::string& room_id, v1::LogEntry entry, AppendHandler handler) override;
+  void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+              AppendHandler handler) override;
   void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) override;
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
   void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
+  bool ready() const override { return true; }
 
  private:
   struct RoomLog {
+    std::string epoch;
     std::vector<SequencedEntry> entries;  // seq i+1 at index i
     std::vector<std::weak_ptr<EngineSubscriber>> subscribers;
   };

@@ -66,6 +66,14 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     return make_response(request, stopping ? http::status::service_unavailable : http::status::ok,
                          "application/json", boost::json::serialize(body) + "\n");
   }
+  if (path == "/readyz" && read_only) {
+    // Ready: storage reachable and not shutting down. Load balancers send
+    // new connections only to ready nodes.
+    const bool ready = context.engine.ready() && !context.shutting_down.load();
+    boost::json::object body{{"status", ready ? "ready" : "not_ready"}, {"storage", context.engine.ready()}};
+    return make_response(request, ready ? http::status::ok : http::status::service_unavailable, "application/json",
+                         boost::json::serialize(body) + "\n");
+  }
   if (path == "/" && read_only) {
     // Until the web client is served here: say what this is and how to use it.
     return make_response(request, http::status::ok, "text/html; charset=utf-8",

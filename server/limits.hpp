@@ -23,6 +23,9 @@ struct Limits {
   std::size_t max_rooms_per_connection = 16;
   // Chat messages included in a snapshot (the most recent).
   std::size_t snapshot_messages = 200;
+  // Events a room keeps for clients that reconnect and resume; an older
+  // resume point gets a fresh snapshot instead.
+  std::size_t resume_window = 5000;
 };
 
 }  // namespace hearth

@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "command.hpp"
+#include "identity.hpp"
 #include "log.hpp"
 #include "room_registry.hpp"
 
@@ -24,51 +25,76 @@ Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, 
       strand_(asio::make_strand(executor)),
       engine_(engine),
       registry_(registry),
-      state_(id_, limits) {}
+      state_(id_, limits),
+      limits_(limits) {}
 
 // ---------------------------------------------------------------------------
-// Opening: subscribe first, then read, so that nothing falls between the two
+// Following the log: subscribe first, then read, so that nothing falls
+// between the two; live entries wait while a read is on its way, and a gap
+// in them (pub/sub may lose messages) is filled from the log.
 // ---------------------------------------------------------------------------
 
 void Room::start() {
   asio::post(strand_, [self = shared_from_this()] {
     self->engine_.subscribe(self->id_, self->weak_from_this());
-    self->engine_.read(self->id_, 0, kReadPage, [self](std::error_code error, std::vector<SequencedEntry> entries) {
-      asio::post(self->strand_, [self, error, entries = std::move(entries)]() mutable {
-        self->on_log_read(error, std::move(entries));
-      });
+    self->catch_up();
+  });
+}
+
+void Room::catch_up() {
+  if (reading_ || retired_) return;
+  reading_ = true;
+  engine_.read(id_, state_.seq(), kReadPage, [self = shared_from_this()](std::error_code error,
+                                                                          std::vector<SequencedEntry> entries) {
+    asio::post(self->strand_, [self, error, entries = std::move(entries)]() mutable {
+      self->on_log_read(error, std::move(entries));
     });
   });
 }
 
 void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entries) {
+  reading_ = false;
   if (error) {
     // Storage is unreachable: try again shortly; ops keep waiting.
     log::warn("room log read failed, retrying: ", error.message());
     auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::seconds(1));
-    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
-      self->engine_.read(self->id_, self->read_until_, kReadPage, [self](std::error_code e, std::vector<SequencedEntry> v) {
-        asio::post(self->strand_, [self, e, v = std::move(v)]() mutable { self->on_log_read(e, std::move(v)); });
-      });
-    });
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) { self->catch_up(); });
     return;
   }
-  for (const auto& entry : entries) {
-    handle_entry(entry);
-    read_until_ = entry.seq;
+  if (!entries.empty() && state_.seq() == 0 && entries.front().seq > 1) {
+    history_floor_ = entries.front().seq - 1;  // the log starts later: older events are gone
   }
-  if (entries.size() == kReadPage) {
-    engine_.read(id_, read_until_, kReadPage, [self = shared_from_this()](std::error_code e, std::vector<SequencedEntry> v) {
-      asio::post(self->strand_, [self, e, v = std::move(v)]() mutable { self->on_log_read(e, std::move(v)); });
-    });
-    return;
+  for (const auto& entry : entries) handle_entry(entry);
+  if (entries.size() == kReadPage) return catch_up();
+  if (entries.empty() && !live_.empty() && live_.begin()->first > state_.seq() + 1) {
+    // The log does not have what the gap misses (trimmed away): go on from
+    // what we have rather than wait forever.
+    log::warn("room log has a gap it cannot fill; continuing");
+    history_floor_ = live_.begin()->first - 1;
+    auto next = std::move(live_.begin()->second);
+    live_.erase(live_.begin());
+    handle_entry(next);
   }
-  become_ready();
+  drain_live();
+  if (!ready_ && !reading_) become_ready();
+}
+
+void Room::drain_live() {
+  while (!live_.empty() && !reading_) {
+    const auto it = live_.begin();
+    if (it->first <= state_.seq()) {
+      live_.erase(it);
+    } else if (it->first == state_.seq() + 1) {
+      auto entry = std::move(it->second);
+      live_.erase(it);
+      handle_entry(entry);
+    } else {
+      catch_up();  // the entries before it are in the log by now
+    }
+  }
 }
 
 void Room::become_ready() {
-  for (const auto& entry : early_) handle_entry(entry);  // handle_entry skips what the read had
-  early_.clear();
   ready_ = true;
   auto waiting = std::move(waiting_);
   waiting_.clear();
@@ -99,22 +125,30 @@ void Room::maybe_retire() {
   registry_.forget(id_, this);
 }
 
-// ---------------------------------------------------------------------------
-// Log entries, as they come
-// ---------------------------------------------------------------------------
-
 void Room::on_entry(const std::string&, SequencedEntry entry) {
-  asio::post(strand_, [self = shared_from_this(), entry = std::move(entry)] {
-    if (!self->ready_) self->early_.push_back(entry);
-    else self->handle_entry(entry);
+  asio::post(strand_, [self = shared_from_this(), entry = std::move(entry)]() mutable {
+    if (entry.seq <= self->state_.seq()) return;  // read already, or delivered twice
+    if (self->ready_ && !self->reading_ && self->live_.empty() && entry.seq == self->state_.seq() + 1) {
+      return self->handle_entry(entry);
+    }
+    const auto seq = entry.seq;
+    self->live_.emplace(seq, std::move(entry));
+    if (self->ready_) self->drain_live();
   });
 }
 
+void Room::on_resync(const std::string&) {
+  asio::post(strand_, [self = shared_from_this()] { self->catch_up(); });
+}
+
 void Room::handle_entry(const SequencedEntry& sequenced) {
-  if (sequenced.seq <= state_.seq()) return;  // read already, or delivered twice
+  if (sequenced.seq <= state_.seq()) return;
   const v1::LogEntry& entry = *sequenced.entry;
   Applied applied = state_.apply(sequenced.seq, entry);
-  if (applied.event) fan_out(*applied.event, applied.audience);
+  if (applied.event) {
+    fan_out(*applied.event, applied.audience);
+    remember(*applied.event, applied.audience);
+  }
   if (!applied.removed_user.empty()) remove_user(applied.removed_user);
   if (entry.has_joined()) finish_join(entry.joined().connection_id());
   if (applied.refused) {
@@ -131,6 +165,28 @@ std::optional<Failure> Room::take_refusal(std::uint64_t seq) {
   auto node = refusals_.extract(seq);
   if (node.empty()) return std::nullopt;
   return std::move(node.mapped());
+}
+
+void Room::remember(const v1::Event& event, const Audience& audience) {
+  history_.push_back(HistoryItem{event.seq(), std::make_shared<const v1::Event>(event), audience});
+  while (history_.size() > limits_.resume_window) {
+    history_floor_ = history_.front().seq;
+    history_.pop_front();
+  }
+}
+
+bool Room::replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const {
+  if (from < history_floor_) return false;
+  replayed = 0;
+  v1::ServerMessage message;
+  for (const auto& item : history_) {
+    if (item.seq <= from) continue;
+    if (!RoomState::may_see(item.audience, caller.membership.user_id, caller.membership.role)) continue;
+    *message.mutable_event() = *item.event;
+    caller.connection->send(encode_shared(message, caller.encoding), caller.encoding);
+    ++replayed;
+  }
+  return true;
 }
 
 void Room::fan_out(const v1::Event& event, const Audience& audience) {
@@ -169,6 +225,7 @@ void Room::create(Caller caller, const v1::CreateRoom& command) {
   created->set_kind(command.kind());
   created->set_title(command.title());
   *created->mutable_settings() = command.settings();
+  created->set_epoch(random_hex(8));
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
   append(caller, std::move(entry), [this, caller](std::uint64_t seq, const std::optional<Failure>&) {
     // Two creators can race; the log decides who was first.
@@ -203,7 +260,26 @@ void Room::finish_join(const std::string& connection_id) {
   members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership});
   caller.connection->joined(id_, shared_from_this(), caller.membership);
   v1::Ok ok;
+  auto failure = v1::RESUME_FAILURE_NONE;
+  if (caller.resume) {
+    const auto& from = *caller.resume;
+    std::uint32_t replayed = 0;
+    if (from.epoch() != state_.epoch() || from.seq() > state_.seq()) {
+      failure = v1::RESUME_FAILURE_EPOCH_CHANGED;
+    } else if (!replay(caller, from.seq(), replayed)) {
+      failure = v1::RESUME_FAILURE_TRIMMED;
+    } else {
+      auto* resumed = ok.mutable_resumed();
+      resumed->set_room_id(id_);
+      resumed->set_epoch(state_.epoch());
+      resumed->set_from_seq(from.seq());
+      resumed->set_seq(state_.seq());
+      resumed->set_replayed(replayed);
+      return reply_ok(caller, std::move(ok));
+    }
+  }
   *ok.mutable_snapshot() = state_.snapshot_for(caller.membership.user_id, caller.membership.role);
+  ok.mutable_snapshot()->set_resume_failed(failure);
   reply_ok(caller, std::move(ok));
 }
 
@@ -249,19 +325,48 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
 
 void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
   ++appends_in_flight_;
-  engine_.append(id_, std::move(entry), [self = shared_from_this(), caller = std::move(caller),
-                                         on_applied = std::move(on_applied)](std::error_code error, std::uint64_t seq) {
+  const std::string epoch = entry.has_room_created() ? entry.room_created().epoch() : state_.epoch();
+  engine_.append(id_, epoch, std::move(entry), [self = shared_from_this(), caller = std::move(caller),
+                                                on_applied = std::move(on_applied)](std::error_code error,
+                                                                                    std::uint64_t seq) {
     asio::post(self->strand_, [self, caller, on_applied, error, seq] {
       --self->appends_in_flight_;
       if (error) {
         self->pending_joins_.erase(caller.connection->connection_id());
-        self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
+        if (error == EngineError::room_exists) {
+          self->reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
+        } else if (error == EngineError::epoch_mismatch) {
+          self->reply_error(caller, {v1::ROOM_RESET, "the room's history was lost; join it again"});
+          self->reset();
+        } else {
+          self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
+        }
       } else if (on_applied) {
         self->when_applied(seq, on_applied);
       }
       self->maybe_retire();
     });
   });
+}
+
+void Room::reset() {
+  if (retired_) return;
+  log::warn("room log changed under this node (lost and recreated); members must join again");
+  const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
+  for (auto& [key, member] : members_) {
+    member.connection->send(encode_shared(error_reply(0, failure), member.connection->push_encoding()),
+                            member.connection->push_encoding());
+    member.connection->removed(id_);
+  }
+  members_.clear();
+  for (auto& [connection_id, caller] : pending_joins_) reply_error(caller, failure);
+  pending_joins_.clear();
+  auto waiting = std::move(after_applied_);
+  after_applied_.clear();
+  for (auto& [seq, fn] : waiting) fn(seq, failure);
+  retired_ = true;
+  engine_.unsubscribe(id_, this);
+  registry_.forget(id_, this);
 }
 
 void Room::when_applied(std::uint64_t seq, OnApplied fn) {

@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,12 +26,20 @@ class RoomRegistry;
 
 // Who sent a command, and where the reply goes.
 struct Caller {
+  Caller(std::shared_ptr<Connection> connection_, Membership membership_, std::uint32_t request_id_,
+         Encoding encoding_)
+      : connection(std::move(connection_)),
+        membership(std::move(membership_)),
+        request_id(request_id_),
+        encoding(encoding_) {}
+
   std::shared_ptr<Connection> connection;
   Membership membership;
   std::uint32_t request_id = 0;
   Encoding encoding = Encoding::json;
   bool joining = false;  // a failure must tell the connection the join failed
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
+  std::optional<v1::ResumeFrom> resume;  // a join that asks to resume
 };
 
 class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {
@@ -59,6 +68,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void submit(Caller caller, v1::LogEntry entry);
 
   void on_entry(const std::string& room_id, SequencedEntry entry) override;
+  void on_resync(const std::string& room_id) override;
 
   const std::string& id() const { return id_; }
 
@@ -68,9 +78,23 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
     Membership membership;
   };
 
+  // An event as members saw it, kept for clients that resume.
+  struct HistoryItem {
+    std::uint64_t seq;
+    std::shared_ptr<const v1::Event> event;
+    Audience audience;
+  };
+
+  void catch_up();
   void on_log_read(std::error_code error, std::vector<SequencedEntry> entries);
+  void drain_live();
   void become_ready();
   void handle_entry(const SequencedEntry& entry);
+  void remember(const v1::Event& event, const Audience& audience);
+  // Sends the events after `from` that `caller` may see; false if some are
+  // no longer kept.
+  bool replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const;
+  void reset();
   void fan_out(const v1::Event& event, const Audience& audience);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);
@@ -91,12 +115,15 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   RoomRegistry& registry_;
   RoomState state_;
 
+  const Limits limits_;
   bool ready_ = false;
   bool retired_ = false;
-  std::vector<Op> waiting_;                  // ops that came before ready
-  std::vector<SequencedEntry> early_;        // live entries that came before ready
-  std::uint64_t read_until_ = 0;             // catch-up read progress
+  bool reading_ = false;                          // a catch-up read is on its way
+  std::vector<Op> waiting_;                       // ops that came before ready
+  std::map<std::uint64_t, SequencedEntry> live_;  // held while reading or across a gap
   std::size_t appends_in_flight_ = 0;
+  std::deque<HistoryItem> history_;               // the last resume_window events
+  std::uint64_t history_floor_ = 0;               // events after this seq are all in history_
 
   std::unordered_map<const Connection*, LocalMember> members_;
   std::unordered_map<std::string, Caller> pending_joins_;   // by connection id

@@ -269,6 +269,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       const auto& created = entry.room_created();
       created_ = true;
       created_seq_ = seq;
+      epoch_ = created.epoch();
       kind_ = created.kind();
       title_ = created.title();
       settings_ = created.settings();
@@ -572,6 +573,7 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
   v1::RoomSnapshot snapshot;
   *snapshot.mutable_room() = room_info();
   snapshot.set_seq(seq_);
+  snapshot.set_epoch(epoch_);
   if (const v1::Person* you = known_person(viewer)) *snapshot.mutable_you() = *you;
   snapshot.set_you_are_muted(muted_.contains(viewer));
 

@@ -67,6 +67,7 @@ class RoomState {
   v1::RoomSnapshot snapshot_for(const std::string& viewer, v1::Role role) const;
 
   bool exists() const { return created_; }
+  const std::string& epoch() const { return epoch_; }
   bool closed() const { return closed_; }
   std::uint64_t seq() const { return seq_; }
   // The sequence of the entry that created the room (0: none yet).
@@ -125,6 +126,7 @@ class RoomState {
   Limits limits_;
   std::uint64_t seq_ = 0;
   bool created_ = false;
+  std::string epoch_;
   std::uint64_t created_seq_ = 0;
   bool closed_ = false;
   v1::RoomKind kind_ = v1::ROOM_KIND_UNSPECIFIED;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine_memory.hpp"
+#include "engine_redis.hpp"
 #include "listener.hpp"
 #include "log.hpp"
 #include "room_registry.hpp"
@@ -19,9 +20,25 @@ namespace asio = boost::asio;
 int run_server(const Config& config) {
   log::set_level(config.log_level);
   asio::io_context io(static_cast<int>(config.threads));
-  MemoryEngine engine;
-  RoomRegistry rooms(io.get_executor(), engine, config.limits);
-  ServerContext context{config, rooms, {}, {}};
+  std::unique_ptr<Engine> engine;
+  RedisEngine* redis = nullptr;
+  if (config.engine == "redis") {
+    auto address = RedisAddress::parse(config.redis_url);
+    if (!address) {
+      log::error("--redis must look like redis://[:password@]host[:port] or unix:///path");
+      return 2;
+    }
+    if (!config.redis_password.empty()) address->password = config.redis_password;
+    log::info("engine redis at ", address->describe());
+    auto owned = std::make_unique<RedisEngine>(io.get_executor(), *address);
+    redis = owned.get();
+    engine = std::move(owned);
+  } else {
+    engine = std::make_unique<MemoryEngine>();
+  }
+  RoomRegistry rooms(io.get_executor(), *engine, config.limits);
+  ServerContext context{config, *engine, rooms, {}, {}};
+  if (redis) redis->start();
 
   std::shared_ptr<Listener> listener;
   try {

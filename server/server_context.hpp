@@ -35,6 +35,7 @@ class SessionTracker {
 
 struct ServerContext {
   const Config& config;
+  const Engine& engine;
   RoomRegistry& rooms;
   SessionTracker sessions;
   std::atomic<bool> shutting_down{false};

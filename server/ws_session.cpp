@@ -240,6 +240,7 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   }
   rooms_[room_id] = RoomSlot{nullptr, membership};
   Caller caller{shared_from_this(), membership, message.request_id(), encoding};
+  if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
   if (create) {
     context_.rooms.with_room(room_id, [caller, command = message.create_room()](Room& room) {
       room.create(caller, command);
@@ -279,7 +280,8 @@ void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, M
   asio::post(ws_.get_executor(), [self = shared_from_this(), room_id, room = std::move(room), membership] {
     if (self->finished_) {
       // Gone while the join was on its way: leave at once.
-      Caller caller{self, membership, 0, Encoding::json, false, false};
+      Caller caller{self, membership, 0, Encoding::json};
+      caller.wants_reply = false;
       room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
       return;
     }
@@ -397,7 +399,8 @@ void WsSession::finish() {
   beast::get_lowest_layer(ws_).socket().close(ignored);
   for (auto& [room_id, slot] : rooms_) {
     if (!slot.room) continue;  // joined() sees finished_ and leaves
-    Caller caller{shared_from_this(), slot.membership, 0, Encoding::json, false, false};
+    Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
+    caller.wants_reply = false;
     slot.room->run([caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
   }
   rooms_.clear();

@@ -141,8 +141,10 @@ class Client {
       const std::string frame = beast::buffers_to_string(buffer.data());
       buffer.consume(buffer.size());
       v1::ServerMessage message;
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = true;  // a newer server may send more
       const bool ok = ws_.got_binary() ? message.ParseFromString(frame)
-                                       : google::protobuf::util::JsonStringToMessage(frame, &message).ok();
+                                       : google::protobuf::util::JsonStringToMessage(frame, &message, options).ok();
       if (!ok) {
         std::cout << "(undecodable frame)\n" << std::flush;
         continue;

@@ -53,8 +53,10 @@ std::optional<v1::ServerMessage> WsClient::next(std::chrono::milliseconds timeou
   const auto frame = read_frame(timeout, error);
   if (!frame) return std::nullopt;
   v1::ServerMessage message;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // as a client built before a field was added
   const bool ok = last_binary_ ? message.ParseFromString(*frame)
-                               : google::protobuf::util::JsonStringToMessage(*frame, &message).ok();
+                               : google::protobuf::util::JsonStringToMessage(*frame, &message, options).ok();
   if (!ok) throw std::runtime_error("undecodable frame from the server");
   return message;
 }

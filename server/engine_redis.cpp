@@ -1,0 +1,221 @@
+#include "engine_redis.hpp"
+
+#include <openssl/sha.h>
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+#include "log.hpp"
+
+namespace hearth {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// KEYS[1] log stream, KEYS[2] epoch key. ARGV[1] channel, ARGV[2] epoch,
+// ARGV[3] the LogEntry bytes, ARGV[4] "1" if the entry creates the room.
+// Returns the new entry's id ("0-SEQ").
+constexpr const char* kAppendScript = R"lua(
+local current = redis.call('GET', KEYS[2])
+if ARGV[4] == '1' then
+  if current then return redis.error_reply('HEARTH_EXISTS') end
+  redis.call('SET', KEYS[2], ARGV[2])
+elseif current ~= ARGV[2] then
+  return redis.error_reply('HEARTH_EPOCH')
+end
+local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
+redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. '\n' .. ARGV[3])
+return id
+)lua";
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char byte : digest) {
+    out.push_back(digits[byte >> 4]);
+    out.push_back(digits[byte & 0xF]);
+  }
+  return out;
+}
+
+// "0-42" or "42" -> 42.
+std::optional<std::uint64_t> parse_seq(std::string_view text) {
+  if (text.starts_with("0-")) text.remove_prefix(2);
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+constexpr std::string_view kPrefix = "hearth:{room:";
+constexpr std::string_view kChannelSuffix = "}:events";
+
+}  // namespace
+
+std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
+std::string RedisEngine::epoch_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:epoch"; }
+std::string RedisEngine::channel(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
+}
+
+RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address)
+    : strand_(asio::make_strand(executor)),
+      commands_(std::make_shared<RedisConnection>(strand_, address, "commands")),
+      subscriptions_(std::make_shared<RedisConnection>(strand_, address, "subscriptions")),
+      script_sha_(sha1_hex(kAppendScript)) {}
+
+RedisEngine::~RedisEngine() = default;
+
+void RedisEngine::start() {
+  asio::post(strand_, [this] {
+    commands_->start([this](bool up) {
+      commands_up_ = up;
+      // Load the script ahead of the first append; a Redis restarted without
+      // it answers NOSCRIPT, and run_append falls back to EVAL.
+      if (up) commands_->command({"SCRIPT", "LOAD", kAppendScript}, [](std::error_code, RedisReply) {});
+    });
+    subscriptions_->set_message_handler(
+        [this](const std::string& name, const std::string& payload) { on_message(name, payload); });
+    subscriptions_->set_subscribed_handler([this](const std::string& name) { on_subscribed(name); });
+    subscriptions_->start([this](bool up) {
+      subscriptions_up_ = up;
+      if (!up) return;
+      for (const auto& [room_id, subscribers] : subscribers_) subscriptions_->subscribe(channel(room_id));
+    });
+  });
+}
+
+void RedisEngine::stop() {
+  asio::post(strand_, [this] {
+    commands_->stop();
+    subscriptions_->stop();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Appending and reading
+// ---------------------------------------------------------------------------
+
+void RedisEngine::append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+                         AppendHandler handler) {
+  std::vector<std::string> args{"EVALSHA", script_sha_, "2", log_key(room_id), epoch_key(room_id), channel(room_id),
+                                epoch, entry.SerializeAsString(), entry.has_room_created() ? "1" : "0"};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    run_append(std::move(args), std::move(handler), true);
+  });
+}
+
+void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handler, bool by_sha) {
+  auto retry_args = args;
+  commands_->command(std::move(args), [this, handler = std::move(handler), retry_args = std::move(retry_args),
+                                       by_sha](std::error_code error, RedisReply reply) mutable {
+    if (error) return handler(error, 0);
+    if (reply.is_error()) {
+      if (by_sha && reply.str.starts_with("NOSCRIPT")) {
+        retry_args[0] = "EVAL";
+        retry_args[1] = kAppendScript;
+        return run_append(std::move(retry_args), std::move(handler), false);
+      }
+      if (reply.str.find("HEARTH_EXISTS") != std::string::npos) return handler(EngineError::room_exists, 0);
+      if (reply.str.find("HEARTH_EPOCH") != std::string::npos) return handler(EngineError::epoch_mismatch, 0);
+      // A script error leaves nothing written (the XADD comes after every check).
+      log::error("redis append failed: ", reply.str);
+      return handler(EngineError::unavailable, 0);
+    }
+    const auto seq = parse_seq(reply.str);
+    if (!seq) return handler(EngineError::corrupt, 0);
+    handler({}, *seq);
+  });
+}
+
+void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) {
+  std::vector<std::string> args{"XRANGE", log_key(room_id), "(0-" + std::to_string(after_seq), "+", "COUNT",
+                                std::to_string(limit)};
+  if (after_seq == 0) args[2] = "-";
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (error) return handler(error, {});
+      if (reply.is_error() || reply.type != RedisReply::Type::array) return handler(EngineError::unavailable, {});
+      std::vector<SequencedEntry> entries;
+      entries.reserve(reply.elements.size());
+      for (const auto& item : reply.elements) {
+        // [id, [field, value, ...]]
+        if (item.elements.size() != 2 || item.elements[1].elements.size() < 2) return handler(EngineError::corrupt, {});
+        const auto seq = parse_seq(item.elements[0].str);
+        auto entry = std::make_shared<v1::LogEntry>();
+        if (!seq || !entry->ParseFromString(item.elements[1].elements[1].str)) {
+          return handler(EngineError::corrupt, {});
+        }
+        entries.push_back(SequencedEntry{*seq, std::move(entry)});
+      }
+      handler({}, std::move(entries));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Fan-out
+// ---------------------------------------------------------------------------
+
+void RedisEngine::subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) {
+  asio::post(strand_, [this, room_id, subscriber = std::move(subscriber)]() mutable {
+    auto& list = subscribers_[room_id];
+    const auto* raw = subscriber.lock().get();
+    for (const auto& weak : list) {
+      if (weak.lock().get() == raw) return;
+    }
+    list.push_back(std::move(subscriber));
+    if (list.size() == 1) subscriptions_->subscribe(channel(room_id));
+  });
+}
+
+void RedisEngine::unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) {
+  asio::post(strand_, [this, room_id, subscriber] {
+    const auto it = subscribers_.find(room_id);
+    if (it == subscribers_.end()) return;
+    std::erase_if(it->second, [subscriber](const auto& weak) {
+      const auto locked = weak.lock();
+      return !locked || locked.get() == subscriber;
+    });
+    if (it->second.empty()) {
+      subscribers_.erase(it);
+      subscriptions_->unsubscribe(channel(room_id));
+    }
+  });
+}
+
+void RedisEngine::on_subscribed(const std::string& name) {
+  // Anything published before the subscription took effect is only in the
+  // log: every subscriber reads from where it is.
+  if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return;
+  const std::string room_id = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size());
+  const auto it = subscribers_.find(room_id);
+  if (it == subscribers_.end()) return;
+  for (const auto& weak : it->second) {
+    if (auto subscriber = weak.lock()) subscriber->on_resync(room_id);
+  }
+}
+
+void RedisEngine::on_message(const std::string& name, const std::string& payload) {
+  if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return;
+  const std::string room_id = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size());
+  const auto it = subscribers_.find(room_id);
+  if (it == subscribers_.end()) return;
+  const auto newline = payload.find('\n');
+  const auto seq = newline == std::string::npos ? std::nullopt : parse_seq(std::string_view(payload).substr(0, newline));
+  auto entry = std::make_shared<v1::LogEntry>();
+  if (!seq || !entry->ParseFromArray(payload.data() + newline + 1, static_cast<int>(payload.size() - newline - 1))) {
+    log::error("redis: undecodable message on a room channel; skipping it (the log fills the gap)");
+    return;
+  }
+  // Decoded once per node, shared by every subscriber.
+  const SequencedEntry sequenced{*seq, std::move(entry)};
+  for (const auto& weak : it->second) {
+    if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, sequenced);
+  }
+}
+
+}  // namespace hearth

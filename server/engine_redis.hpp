@@ -1,0 +1,66 @@
+// The multi-node engine: each room's log is a Redis Stream, and every node
+// that has the room open hears of new entries over Redis pub/sub.
+//
+// Keys of one room share the hash tag {room:ID}, so that a Redis Cluster
+// keeps them on one shard:
+//   hearth:{room:ID}:log     the stream; entry ids are 0-SEQ, field "e" holds
+//                            the LogEntry (protobuf)
+//   hearth:{room:ID}:epoch   the log's epoch, set by the creating entry
+//   hearth:{room:ID}:events  the pub/sub channel: "SEQ\n" + LogEntry bytes
+// One Lua script (loaded once, called by SHA) checks the epoch, XADDs and
+// PUBLISHes, so append and publish are atomic and in the same order.
+//
+// Two connections: one for commands (pipelined), one for subscriptions.
+// Both reconnect by themselves; while the command connection is down every
+// append and read fails at once with EngineError::unavailable, and after the
+// subscription connection comes back every subscriber is told to resync.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine.hpp"
+#include "redis_connection.hpp"
+
+namespace hearth {
+
+class RedisEngine final : public Engine {
+ public:
+  RedisEngine(boost::asio::any_io_executor executor, RedisAddress address);
+  ~RedisEngine() override;
+
+  void start();
+  void stop();
+
+  void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+              AppendHandler handler) override;
+  void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) override;
+  void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
+  void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
+  bool ready() const override { return commands_up_ && subscriptions_up_; }
+
+  static std::string log_key(const std::string& room_id);
+  static std::string epoch_key(const std::string& room_id);
+  static std::string channel(const std::string& room_id);
+
+ private:
+  void on_message(const std::string& channel, const std::string& payload);
+  void on_subscribed(const std::string& channel);
+  void run_append(std::vector<std::string> args, AppendHandler handler, bool by_sha);
+
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  std::shared_ptr<RedisConnection> commands_;
+  std::shared_ptr<RedisConnection> subscriptions_;
+  std::atomic<bool> commands_up_{false};
+  std::atomic<bool> subscriptions_up_{false};
+  std::string script_sha_;
+  // On the strand: who listens to which room.
+  std::unordered_map<std::string, std::vector<std::weak_ptr<EngineSubscriber>>> subscribers_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,327 @@
+#include "redis_connection.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/post.hpp>
+#include <regex>
+
+#include "engine.hpp"
+#include "log.hpp"
+
+namespace hearth {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr auto kMinBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+constexpr auto kConnectTimeout = std::chrono::seconds(3);
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Replies and addresses
+// ---------------------------------------------------------------------------
+
+RedisReply RedisReply::from(const redisReply& reply) {
+  RedisReply out;
+  switch (reply.type) {
+    case REDIS_REPLY_STRING: out.type = Type::string; break;
+    case REDIS_REPLY_STATUS: out.type = Type::status; break;
+    case REDIS_REPLY_ERROR: out.type = Type::error; break;
+    case REDIS_REPLY_INTEGER: out.type = Type::integer; break;
+    case REDIS_REPLY_ARRAY: out.type = Type::array; break;
+    default: out.type = Type::nil; break;
+  }
+  if (reply.str != nullptr) out.str.assign(reply.str, reply.len);
+  out.integer = reply.integer;
+  for (std::size_t i = 0; i < reply.elements; ++i) out.elements.push_back(from(*reply.element[i]));
+  return out;
+}
+
+std::optional<RedisAddress> RedisAddress::parse(const std::string& url) {
+  RedisAddress address;
+  if (url.starts_with("unix://")) {
+    address.unix_path = url.substr(7);
+    if (address.unix_path.empty()) return std::nullopt;
+    return address;
+  }
+  static const std::regex pattern(R"(redis://(?:([^:@/]*):([^@/]*)@)?([^:/@]+)(?::([0-9]{1,5}))?/?)");
+  std::smatch match;
+  if (!std::regex_match(url, match, pattern)) return std::nullopt;
+  address.password = match[2];
+  address.host = match[3];
+  if (match[4].matched) address.port = std::stoi(match[4]);
+  if (address.port <= 0 || address.port > 65535) return std::nullopt;
+  return address;
+}
+
+std::string RedisAddress::describe() const {
+  if (!unix_path.empty()) return "unix://" + unix_path;
+  return "redis://" + host + ":" + std::to_string(port);
+}
+
+// ---------------------------------------------------------------------------
+// Connecting
+// ---------------------------------------------------------------------------
+
+struct RedisConnection::Pending {
+  ReplyHandler handler;
+};
+
+RedisConnection::RedisConnection(asio::any_io_executor strand, RedisAddress address, std::string name)
+    : strand_(std::move(strand)),
+      address_(std::move(address)),
+      name_(std::move(name)),
+      reconnect_timer_(strand_),
+      connect_timer_(strand_) {}
+
+RedisConnection::~RedisConnection() {
+  stopped_ = true;
+  if (context_ != nullptr) {
+    context_->data = nullptr;
+    redisAsyncFree(context_);
+  }
+}
+
+void RedisConnection::start(StateHandler on_state) {
+  on_state_ = std::move(on_state);
+  connect();
+}
+
+void RedisConnection::stop() {
+  stopped_ = true;
+  reconnect_timer_.cancel();
+  connect_timer_.cancel();
+  if (context_ != nullptr) {
+    redisAsyncContext* context = context_;
+    context_ = nullptr;
+    redisAsyncFree(context);  // fails what is in flight; calls ev_cleanup
+  }
+  up_ = false;
+}
+
+void RedisConnection::connect() {
+  if (stopped_) return;
+  redisAsyncContext* context = address_.unix_path.empty()
+                                   ? redisAsyncConnect(address_.host.c_str(), address_.port)
+                                   : redisAsyncConnectUnix(address_.unix_path.c_str());
+  if (context == nullptr || context->err) {
+    log::warn("redis ", name_, ": cannot connect to ", address_.describe(), ": ",
+              context ? context->errstr : "out of memory");
+    if (context) redisAsyncFree(context);
+    return schedule_reconnect();
+  }
+  context_ = context;
+  ++generation_;
+  context->data = this;
+  // The hooks must be in place before the connect callback is set: setting it
+  // asks for the first write readiness, which is how hiredis sees the connect.
+  descriptor_.emplace(strand_, context->c.fd);
+  context->ev.data = this;
+  context->ev.addRead = &ev_add_read;
+  context->ev.delRead = &ev_del_read;
+  context->ev.addWrite = &ev_add_write;
+  context->ev.delWrite = &ev_del_write;
+  context->ev.cleanup = &ev_cleanup;
+  redisAsyncSetDisconnectCallback(context, &on_disconnect);
+  redisAsyncSetConnectCallback(context, &on_connect);
+
+  connect_timer_.expires_after(kConnectTimeout);
+  connect_timer_.async_wait([self = shared_from_this(), context](boost::system::error_code error) {
+    if (error || self->context_ != context || self->up_) return;
+    log::warn("redis ", self->name_, ": connect to ", self->address_.describe(), " timed out");
+    self->context_ = nullptr;
+    redisAsyncFree(context);
+    self->went_down("connect timed out");
+  });
+}
+
+void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  if (self == nullptr) return;
+  if (status != REDIS_OK) {
+    // hiredis frees the context after this callback.
+    log::warn("redis ", self->name_, ": cannot connect to ", self->address_.describe(), ": ", context->errstr);
+    self->context_ = nullptr;
+    self->went_down("connect failed");
+    return;
+  }
+  self->connect_timer_.cancel();
+  auto finish = [self] {
+    self->up_ = true;
+    self->backoff_ = kMinBackoff;
+    log::info("redis ", self->name_, ": connected to ", self->address_.describe());
+    if (self->on_state_) self->on_state_(true);
+  };
+  if (self->address_.password.empty()) return finish();
+  // AUTH goes first; nothing else is sent until it is answered.
+  auto* pending = new Pending{[self, finish](std::error_code error, RedisReply reply) {
+    if (error) return;  // the disconnect handles it
+    if (reply.is_error()) {
+      log::error("redis ", self->name_, ": AUTH refused: ", reply.str);
+      if (self->context_) redisAsyncDisconnect(self->context_);
+      return;
+    }
+    finish();
+  }};
+  const char* argv[] = {"AUTH", self->address_.password.c_str()};
+  const size_t lengths[] = {4, self->address_.password.size()};
+  redisAsyncCommandArgv(const_cast<redisAsyncContext*>(context), &on_reply, pending, 2, argv, lengths);
+}
+
+void RedisConnection::on_disconnect(const redisAsyncContext* context, int) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  if (self == nullptr) return;
+  // hiredis frees the context after this callback.
+  self->context_ = nullptr;
+  self->went_down(context->err ? context->errstr : "disconnected");
+}
+
+void RedisConnection::went_down(const char* why) {
+  const bool was_up = up_;
+  up_ = false;
+  if (was_up) {
+    log::warn("redis ", name_, ": connection lost (", why, ")");
+    if (on_state_) on_state_(false);
+  }
+  schedule_reconnect();
+}
+
+void RedisConnection::schedule_reconnect() {
+  if (stopped_) return;
+  // Full jitter: a random wait up to the current backoff, so that many nodes
+  // do not all come back at the same instant.
+  std::uniform_int_distribution<long> spread(kMinBackoff.count() / 2, backoff_.count());
+  reconnect_timer_.expires_after(std::chrono::milliseconds(spread(jitter_)));
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  reconnect_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (!error && !self->stopped_ && self->context_ == nullptr) self->connect();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+void RedisConnection::command(std::vector<std::string> args, ReplyHandler handler) {
+  if (!up_ || context_ == nullptr) {
+    asio::post(strand_, [handler = std::move(handler)] { handler(EngineError::unavailable, {}); });
+    return;
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* pending = new Pending{std::move(handler)};
+  if (redisAsyncCommandArgv(context_, &on_reply, pending, static_cast<int>(argv.size()), argv.data(),
+                            lengths.data()) != REDIS_OK) {
+    auto failed = std::move(pending->handler);
+    delete pending;
+    asio::post(strand_, [failed = std::move(failed)] { failed(EngineError::unavailable, {}); });
+  }
+}
+
+void RedisConnection::on_reply(redisAsyncContext*, void* reply, void* privdata) {
+  std::unique_ptr<Pending> pending(static_cast<Pending*>(privdata));
+  // A null reply: the connection went away with the command in flight.
+  if (reply == nullptr) return pending->handler(EngineError::unavailable, {});
+  pending->handler({}, RedisReply::from(*static_cast<redisReply*>(reply)));
+}
+
+void RedisConnection::subscribe(const std::string& channel) {
+  if (!up_ || context_ == nullptr) return;  // the owner resubscribes on up
+  const char* argv[] = {"SUBSCRIBE", channel.data()};
+  const size_t lengths[] = {9, channel.size()};
+  redisAsyncCommandArgv(context_, &on_subscription_reply, nullptr, 2, argv, lengths);
+}
+
+void RedisConnection::unsubscribe(const std::string& channel) {
+  if (!up_ || context_ == nullptr) return;
+  const char* argv[] = {"UNSUBSCRIBE", channel.data()};
+  const size_t lengths[] = {11, channel.size()};
+  redisAsyncCommandArgv(context_, &on_subscription_reply, nullptr, 2, argv, lengths);
+}
+
+void RedisConnection::on_subscription_reply(redisAsyncContext* context, void* reply, void*) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  if (self == nullptr || reply == nullptr) return;
+  const auto* r = static_cast<redisReply*>(reply);
+  // ["message", channel, payload], or a confirmation ["subscribe", channel, n].
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING) return;
+  const std::string_view kind(r->element[0]->str, r->element[0]->len);
+  if (kind == "subscribe" && self->on_subscribed_) {
+    self->on_subscribed_(std::string(r->element[1]->str, r->element[1]->len));
+    return;
+  }
+  if (kind != "message") return;
+  if (self->on_message_) {
+    self->on_message_(std::string(r->element[1]->str, r->element[1]->len),
+                      std::string(r->element[2]->str, r->element[2]->len));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The event-loop hooks: hiredis says what it wants, Asio tells it when
+// ---------------------------------------------------------------------------
+
+void RedisConnection::arm_read() {
+  if (read_armed_ || !descriptor_) return;
+  read_armed_ = true;
+  descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
+                          [self = shared_from_this(), context = context_,
+                           generation = generation_](boost::system::error_code error) {
+                            if (self->generation_ != generation) return;  // a previous connection's wait
+                            self->read_armed_ = false;
+                            if (error || !self->want_read_) return;
+                            redisAsyncHandleRead(context);  // may free the context
+                            if (self->generation_ == generation && self->want_read_) self->arm_read();
+                          });
+}
+
+void RedisConnection::arm_write() {
+  if (write_armed_ || !descriptor_) return;
+  write_armed_ = true;
+  descriptor_->async_wait(asio::posix::stream_descriptor::wait_write,
+                          [self = shared_from_this(), context = context_,
+                           generation = generation_](boost::system::error_code error) {
+                            if (self->generation_ != generation) return;
+                            self->write_armed_ = false;
+                            if (error || !self->want_write_) return;
+                            redisAsyncHandleWrite(context);  // may free the context
+                            if (self->generation_ == generation && self->want_write_) self->arm_write();
+                          });
+}
+
+void RedisConnection::release_descriptor() {
+  ++generation_;  // waits of this connection, still queued, must not act
+  want_read_ = want_write_ = false;
+  read_armed_ = write_armed_ = false;
+  if (descriptor_) {
+    // hiredis owns the fd and closes it; waits still pending end as aborted.
+    descriptor_->release();
+    descriptor_.reset();
+  }
+}
+
+void RedisConnection::ev_add_read(void* privdata) {
+  auto* self = static_cast<RedisConnection*>(privdata);
+  self->want_read_ = true;
+  self->arm_read();
+}
+
+void RedisConnection::ev_del_read(void* privdata) { static_cast<RedisConnection*>(privdata)->want_read_ = false; }
+
+void RedisConnection::ev_add_write(void* privdata) {
+  auto* self = static_cast<RedisConnection*>(privdata);
+  self->want_write_ = true;
+  self->arm_write();
+}
+
+void RedisConnection::ev_del_write(void* privdata) { static_cast<RedisConnection*>(privdata)->want_write_ = false; }
+
+void RedisConnection::ev_cleanup(void* privdata) { static_cast<RedisConnection*>(privdata)->release_descriptor(); }
+
+}  // namespace hearth

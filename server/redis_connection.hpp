@@ -1,0 +1,130 @@
+// One connection to Redis, driven by the server's own io_context: hiredis'
+// async API with its socket wrapped in an asio::posix::stream_descriptor, so
+// readiness calls redisAsyncHandleRead/Write. No second event loop, no
+// thread of its own.
+//
+// It keeps itself connected: on any failure it reconnects with jittered
+// exponential backoff (100 ms doubling to 5 s), sends AUTH first when a
+// password is set, and tells its owner when it comes up or goes down.
+// Commands are pipelined: each is written at once, replies come in order.
+// While it is down, a command fails at once with EngineError::unavailable;
+// commands in flight when it goes down fail the same way: a caller never
+// waits on a connection that is gone.
+//
+// Every method must be called on the connection's strand (the executor it
+// was made with); every handler runs there.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace hearth {
+
+// A reply, copied out of hiredis' memory so that handlers may keep it.
+struct RedisReply {
+  enum class Type { string, array, integer, nil, status, error };
+  Type type = Type::nil;
+  std::string str;  // string, status and error
+  long long integer = 0;
+  std::vector<RedisReply> elements;
+
+  static RedisReply from(const redisReply& reply);
+  bool is_error() const { return type == Type::error; }
+};
+
+// Where Redis is: redis://[:password@]host[:port] or unix:///path/to/socket.
+struct RedisAddress {
+  std::string host;
+  int port = 6379;
+  std::string unix_path;
+  std::string password;
+
+  // Parses `url`; nullopt if it is not one of the forms above.
+  static std::optional<RedisAddress> parse(const std::string& url);
+  // For logs: never includes the password.
+  std::string describe() const;
+};
+
+class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
+ public:
+  using ReplyHandler = std::function<void(std::error_code, RedisReply)>;
+  using MessageHandler = std::function<void(const std::string& channel, const std::string& payload)>;
+  using StateHandler = std::function<void(bool up)>;
+
+  RedisConnection(boost::asio::any_io_executor strand, RedisAddress address, std::string name);
+  ~RedisConnection();
+
+  // Connects, and keeps reconnecting until stop(). `on_state` hears every
+  // change between up and down.
+  void start(StateHandler on_state);
+  void stop();
+  bool up() const { return up_; }
+
+  // Sends one command (binary-safe arguments).
+  void command(std::vector<std::string> args, ReplyHandler handler);
+
+  // Subscription mode: after subscribe() this connection only carries
+  // (UN)SUBSCRIBE. Messages of every subscribed channel go to `on_message`.
+  // Subscriptions are not replayed by this class: the owner resubscribes when
+  // it hears the connection come up.
+  void set_message_handler(MessageHandler on_message) { on_message_ = std::move(on_message); }
+  // Hears each confirmed SUBSCRIBE, by channel.
+  void set_subscribed_handler(std::function<void(const std::string&)> on_subscribed) {
+    on_subscribed_ = std::move(on_subscribed);
+  }
+  void subscribe(const std::string& channel);
+  void unsubscribe(const std::string& channel);
+
+ private:
+  struct Pending;  // one command's handler, handed to hiredis as privdata
+
+  void connect();
+  void schedule_reconnect();
+  void went_down(const char* why);
+  void arm_read();
+  void arm_write();
+  void release_descriptor();
+
+  static void on_connect(const redisAsyncContext* context, int status);
+  static void on_disconnect(const redisAsyncContext* context, int status);
+  static void on_reply(redisAsyncContext* context, void* reply, void* privdata);
+  static void on_subscription_reply(redisAsyncContext* context, void* reply, void* privdata);
+  static void ev_add_read(void* privdata);
+  static void ev_del_read(void* privdata);
+  static void ev_add_write(void* privdata);
+  static void ev_del_write(void* privdata);
+  static void ev_cleanup(void* privdata);
+
+  boost::asio::any_io_executor strand_;
+  RedisAddress address_;
+  std::string name_;
+  StateHandler on_state_;
+  MessageHandler on_message_;
+  std::function<void(const std::string&)> on_subscribed_;
+
+  redisAsyncContext* context_ = nullptr;
+  std::optional<boost::asio::posix::stream_descriptor> descriptor_;
+  bool want_read_ = false, want_write_ = false;
+  bool read_armed_ = false, write_armed_ = false;
+  bool up_ = false;
+  bool stopped_ = false;
+  std::uint64_t generation_ = 0;  // one per hiredis context (and descriptor)
+  std::chrono::milliseconds backoff_{100};
+  boost::asio::steady_timer reconnect_timer_;
+  boost::asio::steady_timer connect_timer_;
+  std::mt19937 jitter_{std::random_device{}()};
+};
+
+}  // namespace hearth

@@ -1,0 +1,226 @@
+// The engine's guarantees (server/engine.hpp), held against every engine:
+// the memory engine, and the Redis engine against a real redis-server.
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "engine_memory.hpp"
+#include "engine_redis.hpp"
+#include "support/redis_process.hpp"
+
+namespace hearth::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records what a subscriber hears; waits for it with a timeout.
+struct Recorder final : EngineSubscriber {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<SequencedEntry> entries;
+  int resyncs = 0;
+
+  void on_entry(const std::string&, SequencedEntry entry) override {
+    std::lock_guard lock(mutex);
+    entries.push_back(std::move(entry));
+    changed.notify_all();
+  }
+  void on_resync(const std::string&) override {
+    std::lock_guard lock(mutex);
+    ++resyncs;
+    changed.notify_all();
+  }
+  bool wait_for(std::size_t count, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return entries.size() >= count; });
+  }
+  bool wait_for_resync(std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return resyncs > 0; });
+  }
+};
+
+// One engine under test, with an io_context thread for the Redis one.
+class EngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      engine_ = std::make_unique<MemoryEngine>();
+    } else {
+      redis_ = std::make_unique<RedisProcess>();
+      auto engine = std::make_unique<RedisEngine>(io_.get_executor(), *RedisAddress::parse(redis_->url()));
+      engine->start();
+      engine_ = std::move(engine);
+      thread_ = std::thread([this] { io_.run(); });
+      wait_ready();
+    }
+  }
+  void TearDown() override {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    engine_.reset();
+  }
+  void wait_ready() {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    // ready() has no event to await; it turns true within a few ms of start.
+    while (!engine_->ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(engine_->ready());
+  }
+
+  std::pair<std::error_code, std::uint64_t> append(const std::string& room, const std::string& epoch,
+                                                   v1::LogEntry entry) {
+    std::promise<std::pair<std::error_code, std::uint64_t>> done;
+    engine_->append(room, epoch, std::move(entry),
+                    [&](std::error_code error, std::uint64_t seq) { done.set_value({error, seq}); });
+    auto future = done.get_future();
+    if (future.wait_for(5s) != std::future_status::ready) throw std::runtime_error("append timed out");
+    return future.get();
+  }
+  std::uint64_t say(const std::string& room, const std::string& text, const std::string& epoch = "e1") {
+    v1::LogEntry entry;
+    entry.mutable_say()->set_text(text);
+    const auto [error, seq] = append(room, epoch, std::move(entry));
+    EXPECT_FALSE(error) << error.message();
+    return seq;
+  }
+  std::error_code create(const std::string& room, const std::string& epoch = "e1") {
+    v1::LogEntry entry;
+    entry.mutable_room_created()->set_epoch(epoch);
+    return append(room, epoch, std::move(entry)).first;
+  }
+  std::pair<std::error_code, std::vector<SequencedEntry>> read(const std::string& room, std::uint64_t after,
+                                                               std::size_t limit) {
+    std::promise<std::pair<std::error_code, std::vector<SequencedEntry>>> done;
+    engine_->read(room, after, limit, [&](std::error_code error, std::vector<SequencedEntry> entries) {
+      done.set_value({error, std::move(entries)});
+    });
+    auto future = done.get_future();
+    if (future.wait_for(5s) != std::future_status::ready) throw std::runtime_error("read timed out");
+    return future.get();
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{io_.get_executor()};
+  std::thread thread_;
+  std::unique_ptr<RedisProcess> redis_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(EngineTest, SequencesStartAtOneAndGrowByOnePerRoom) {
+  ASSERT_FALSE(create("a"));
+  ASSERT_FALSE(create("b"));
+  EXPECT_EQ(say("a", "1"), 2u);
+  EXPECT_EQ(say("a", "2"), 3u);
+  EXPECT_EQ(say("b", "1"), 2u);
+}
+
+TEST_P(EngineTest, ReadReturnsEntriesAfterASequenceInOrderWithALimit) {
+  ASSERT_FALSE(create("r"));
+  for (int i = 2; i <= 6; ++i) say("r", std::to_string(i));
+  auto [error, entries] = read("r", 2, 2);
+  ASSERT_FALSE(error);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].seq, 3u);
+  EXPECT_EQ(entries[0].entry->say().text(), "3");
+  EXPECT_EQ(entries[1].seq, 4u);
+  std::tie(error, entries) = read("r", 0, 100);
+  EXPECT_EQ(entries.size(), 6u);
+  EXPECT_TRUE(entries[0].entry->has_room_created());
+  std::tie(error, entries) = read("nowhere", 0, 10);
+  EXPECT_FALSE(error);
+  EXPECT_TRUE(entries.empty());
+}
+
+TEST_P(EngineTest, EpochGuardsTheLog) {
+  ASSERT_FALSE(create("r", "epoch-1"));
+  EXPECT_EQ(create("r", "epoch-2"), EngineError::room_exists) << "one creating entry per log";
+  v1::LogEntry entry;
+  entry.mutable_say()->set_text("from a node that knows another log");
+  EXPECT_EQ(append("r", "epoch-2", entry).first, EngineError::epoch_mismatch);
+  EXPECT_EQ(append("missing", "epoch-1", entry).first, EngineError::epoch_mismatch) << "no log at all";
+  const auto [error, entries] = read("r", 0, 10);
+  EXPECT_EQ(entries.size(), 1u) << "refused entries were not written";
+}
+
+TEST_P(EngineTest, SubscribersHearLaterEntriesInOrder) {
+  ASSERT_FALSE(create("r"));
+  auto recorder = std::make_shared<Recorder>();
+  engine_->subscribe("r", recorder);
+  engine_->subscribe("r", recorder);  // twice is harmless
+  if (GetParam() == "redis") {
+    ASSERT_TRUE(recorder->wait_for_resync()) << "told when the subscription took effect";
+  }
+  std::vector<std::uint64_t> sent;
+  for (int i = 0; i < 50; ++i) sent.push_back(say("r", "m" + std::to_string(i)));
+  ASSERT_FALSE(create("other", "x"));
+  say("other", "elsewhere", "x");
+  ASSERT_TRUE(recorder->wait_for(50));
+  std::vector<std::uint64_t> heard;
+  for (const auto& entry : recorder->entries) heard.push_back(entry.seq);
+  EXPECT_EQ(heard, sent);
+  EXPECT_EQ(recorder->entries[7].entry->say().text(), "m7");
+  engine_->unsubscribe("r", recorder.get());
+  const auto last = say("r", "after");
+  // A fresh subscriber proves "after" was published; the old one must not hear it.
+  auto probe = std::make_shared<Recorder>();
+  engine_->subscribe("r", probe);
+  if (GetParam() == "redis") {
+    ASSERT_TRUE(probe->wait_for_resync());
+  }
+  say("r", "probe");
+  ASSERT_TRUE(probe->wait_for(1));
+  EXPECT_EQ(recorder->entries.size(), 50u);
+  EXPECT_GT(last, sent.back());
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "redis"),
+                         [](const auto& param_info) { return param_info.param; });
+
+// Redis only: what happens when it goes away and comes back.
+class RedisEngineOutage : public EngineTest {};
+
+TEST_P(RedisEngineOutage, UnavailableWhileDownNothingLostAndBackByItself) {
+  ASSERT_FALSE(create("r"));
+  const auto before = say("r", "acknowledged before the crash");
+  auto recorder = std::make_shared<Recorder>();
+  engine_->subscribe("r", recorder);
+  ASSERT_TRUE(recorder->wait_for_resync());
+  redis_->kill();
+  // Appends fail fast and typed while Redis is down.
+  std::error_code error;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  v1::LogEntry entry;
+  entry.mutable_say()->set_text("during the outage");
+  do {
+    error = append("r", "e1", entry).first;
+  } while (!error && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(error, EngineError::unavailable);
+  EXPECT_FALSE(engine_->ready());
+
+  redis_->start();  // same port, same AOF
+  wait_ready();
+  const auto [read_error, entries] = read("r", 0, 100);
+  ASSERT_FALSE(read_error);
+  ASSERT_GE(entries.size(), 2u);
+  EXPECT_EQ(entries[1].seq, before);
+  EXPECT_EQ(entries[1].entry->say().text(), "acknowledged before the crash");
+  // The subscription came back by itself and was told to resync.
+  const int resyncs_before = recorder->resyncs;
+  const auto after = say("r", "after the restart");
+  EXPECT_GT(after, before);
+  ASSERT_TRUE(recorder->wait_for(1, 10s));
+  EXPECT_EQ(recorder->entries.back().seq, after);
+  EXPECT_GE(recorder->resyncs, resyncs_before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, RedisEngineOutage, ::testing::Values("redis"),
+                         [](const auto& param_info) { return param_info.param; });
+
+}  // namespace
+}  // namespace hearth::testing

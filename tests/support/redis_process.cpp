@@ -1,0 +1,127 @@
+#include "redis_process.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include "server_process.hpp"
+
+namespace hearth::testing {
+namespace {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+void reap(pid_t pid) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd pfd{pidfd, POLLIN, 0};
+    ::poll(&pfd, 1, 10000);
+    ::close(pidfd);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, WNOHANG);
+}
+
+}  // namespace
+
+RedisProcess::RedisProcess(bool appendonly) : appendonly_(appendonly) {
+  char pattern[] = "/tmp/hearth-redis-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = pattern;
+  // The port was free a moment ago; another test may take it first: retry.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = free_port();
+    if (try_start()) return;
+  }
+  throw std::runtime_error("redis-server did not start");
+}
+
+RedisProcess::~RedisProcess() {
+  kill();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void RedisProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  reap(pid_);
+  pid_ = -1;
+}
+
+void RedisProcess::start() {
+  if (!try_start()) throw std::runtime_error("redis-server did not restart");
+}
+
+bool RedisProcess::try_start() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const std::string port = std::to_string(port_);
+  std::vector<std::string> argv{"/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
+                                "--save", "", "--appendonly", appendonly_ ? "yes" : "no", "--appendfsync", "always",
+                                "--logfile", "", "--daemonize", "no"};
+  std::vector<char*> args;
+  for (auto& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  // Redis logs "Ready to accept connections" once it serves (after loading
+  // its AOF, on a restart).
+  std::string output;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool ready = false;
+  while (!ready) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    pollfd pfd{fds[0], POLLIN, 0};
+    if (left <= 0 || ::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
+    char buffer[1024];
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    output.append(buffer, static_cast<std::size_t>(n));
+    ready = output.find("Ready to accept connections") != std::string::npos;
+  }
+  ::close(fds[0]);  // Redis keeps logging to a closed pipe: it ignores the errors
+  if (!ready) {
+    ::kill(pid_, SIGKILL);
+    reap(pid_);
+    pid_ = -1;
+  }
+  return ready;
+}
+
+std::string RedisProcess::cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{"/usr/bin/redis-cli", "-p", std::to_string(port_)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_and_capture(argv);
+}
+
+}  // namespace hearth::testing

@@ -1,0 +1,42 @@
+// A real redis-server for a test: on a free loopback port, its data in a
+// private folder, stopped by PID. restart() keeps port and data (AOF), as a
+// crash and restart of the same Redis would.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hearth::testing {
+
+class RedisProcess {
+ public:
+  // Starts redis-server; `appendonly` turns AOF on (appendfsync always, so a
+  // test's kill loses nothing acknowledged). Throws if it does not start.
+  explicit RedisProcess(bool appendonly = true);
+  ~RedisProcess();
+  RedisProcess(const RedisProcess&) = delete;
+  RedisProcess& operator=(const RedisProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+
+  // SIGKILL, as a crash would; then start() again on the same port and data.
+  void kill();
+  void start();
+  // Runs redis-cli against this server and returns its output.
+  std::string cli(const std::vector<std::string>& args) const;
+
+ private:
+  bool try_start();
+
+  bool appendonly_;
+  std::string dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace hearth::testing
