@@ -69,10 +69,16 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address)
 
 RedisEngine::~RedisEngine() = default;
 
-void RedisEngine::start() {
+void RedisEngine::check_first_ready() {
+  if (ready() && on_first_ready_) std::exchange(on_first_ready_, nullptr)();
+}
+
+void RedisEngine::start(std::function<void()> on_first_ready) {
+  on_first_ready_ = std::move(on_first_ready);
   asio::post(strand_, [this] {
     commands_->start([this](bool up) {
       commands_up_ = up;
+      check_first_ready();
       // Load the script ahead of the first append; a Redis restarted without
       // it answers NOSCRIPT, and run_append falls back to EVAL.
       if (up) commands_->command({"SCRIPT", "LOAD", kAppendScript}, [](std::error_code, RedisReply) {});
@@ -82,6 +88,7 @@ void RedisEngine::start() {
     subscriptions_->set_subscribed_handler([this](const std::string& name) { on_subscribed(name); });
     subscriptions_->start([this](bool up) {
       subscriptions_up_ = up;
+      check_first_ready();
       if (!up) return;
       for (const auto& [room_id, subscribers] : subscribers_) subscriptions_->subscribe(channel(room_id));
     });

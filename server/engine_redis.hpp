@@ -34,7 +34,8 @@ class RedisEngine final : public Engine {
   RedisEngine(boost::asio::any_io_executor executor, RedisAddress address);
   ~RedisEngine() override;
 
-  void start();
+  // Connects; `on_first_ready` runs once, when both connections are up.
+  void start(std::function<void()> on_first_ready = {});
   void stop();
 
   void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
@@ -59,6 +60,8 @@ class RedisEngine final : public Engine {
   std::atomic<bool> commands_up_{false};
   std::atomic<bool> subscriptions_up_{false};
   std::string script_sha_;
+  std::function<void()> on_first_ready_;
+  void check_first_ready();
   // On the strand: who listens to which room.
   std::unordered_map<std::string, std::vector<std::weak_ptr<EngineSubscriber>>> subscribers_;
 };

@@ -38,6 +38,10 @@ void Listener::accept_next() {
       // Out of descriptors, typically: log, and keep accepting.
       log::warn("accept failed: ", error.message());
     } else {
+      // Small frames go out at once: an event followed by its reply must not
+      // wait for the peer's delayed ACK (Nagle).
+      boost::system::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), self->context_)->start();
     }
     self->accept_next();

@@ -1,4 +1,5 @@
 // hearth-server: serve, or `hearth-server token ...` to mint a token.
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -8,6 +9,9 @@
 #include "server.hpp"
 
 int main(int argc, char* argv[]) {
+  // A closed stdout (a parent that stopped reading) must not kill the server;
+  // sockets use MSG_NOSIGNAL already.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     if (argc > 1 && std::strcmp(argv[1], "token") == 0) return hearth::run_token_command(argc - 1, argv + 1);
     int exit_code = 0;

@@ -38,7 +38,9 @@ int run_server(const Config& config) {
   }
   RoomRegistry rooms(io.get_executor(), *engine, config.limits);
   ServerContext context{config, *engine, rooms, {}, {}};
-  if (redis) redis->start();
+  // "hearth ready" on stdout once storage is reachable: scripts and tests
+  // wait for it rather than poll /readyz.
+  auto announce_ready = [] { std::cout << "hearth ready" << std::endl; };
 
   std::shared_ptr<Listener> listener;
   try {
@@ -74,6 +76,8 @@ int run_server(const Config& config) {
             << " (WebSocket: ws://" << endpoint.address().to_string() << ":" << endpoint.port() << "/ws)"
             << std::endl;
   log::info("serving with ", config.threads, " threads, engine ", config.engine);
+  if (redis) redis->start(announce_ready);
+  else announce_ready();
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });

@@ -7,7 +7,8 @@
 namespace hearth {
 
 // Serves until SIGINT or SIGTERM. Prints "hearth listening on http://ADDR:PORT"
-// to stdout once it accepts connections. Returns the process exit code.
+// to stdout once it accepts connections, and "hearth ready" once its storage
+// is reachable. Returns the process exit code.
 int run_server(const Config& config);
 
 }  // namespace hearth

@@ -70,6 +70,7 @@ class Client {
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
     auto [connect_error, endpoint] = co_await beast::get_lowest_layer(ws_).async_connect(endpoints, use_tuple);
     if (connect_error) co_return fail("cannot connect to " + options_.url + ": " + connect_error.message());
+    beast::get_lowest_layer(ws_).socket().set_option(asio::ip::tcp::no_delay(true));
     auto [handshake_error] = co_await ws_.async_handshake(host + ":" + port, path, use_tuple);
     if (handshake_error) co_return fail("WebSocket handshake failed: " + handshake_error.message());
     beast::get_lowest_layer(ws_).expires_never();

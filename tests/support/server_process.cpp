@@ -59,7 +59,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   // Read stdout until the address line.
   std::string output;
   const auto deadline = Clock::now() + std::chrono::seconds(15);
-  const std::regex address(R"(hearth listening on http://[0-9.]+:([0-9]+))");
+  const std::regex address(R"(hearth listening on http://[0-9.]+:([0-9]+)[\s\S]*hearth ready)");
   std::smatch match;
   while (!std::regex_search(output, match, address)) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

@@ -16,8 +16,8 @@ class ServerProcess {
  public:
   static constexpr const char* kSecret = "integration-test-secret-0123456789abcdef";
 
-  // Starts hearth-server with `args` added; throws if it does not print its
-  // address within 15 seconds.
+  // Starts hearth-server with `args` added; returns once it says it is ready
+  // (listening, storage reachable); throws if that takes over 15 seconds.
   explicit ServerProcess(std::vector<std::string> args = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;

@@ -19,6 +19,7 @@ WsClient::WsClient(std::uint16_t port, Encoding encoding) : ws_(io_), encoding_(
   auto& tcp = beast::get_lowest_layer(ws_);
   tcp.expires_after(5s);
   tcp.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true));
   ws_.read_message_max(64 * 1024 * 1024);
   ws_.handshake("127.0.0.1:" + std::to_string(port), "/ws");
   tcp.expires_never();

@@ -1,0 +1,225 @@
+// Several hearth-server nodes sharing one real redis-server: fan-out across
+// nodes, resume on another node, exact votes, bans that hold everywhere,
+// and Redis outages.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/redis_process.hpp"
+#include "support/server_process.hpp"
+#include "support/ws_client.hpp"
+
+namespace hearth::testing {
+namespace {
+
+std::vector<std::string> redis_args(const RedisProcess& redis) { return {"--engine", "redis", "--redis", redis.url()}; }
+
+v1::ClientMessage join_resuming(const std::string& room, const std::string& epoch, std::uint64_t seq) {
+  auto message = join(room);
+  message.mutable_join_room()->mutable_resume()->set_epoch(epoch);
+  message.mutable_join_room()->mutable_resume()->set_seq(seq);
+  return message;
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  RedisProcess redis_;
+  ServerProcess node_a_{redis_args(redis_)};
+  ServerProcess node_b_{redis_args(redis_)};
+};
+
+TEST_F(Cluster, ClientsOnDifferentNodesSeeTheSameEventsInTheSameOrder) {
+  WsClient host(node_a_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_AMA, false, /*side_chat=*/true));
+  WsClient on_a(node_a_.port());
+  WsClient on_b(node_b_.port(), Encoding::binary);
+  WsClient also_b(node_b_.port());
+  on_a.request_ok(join("r", "Ann"));
+  const auto snapshot_b = on_b.request_ok(join("r", "Ben")).snapshot();
+  EXPECT_EQ(snapshot_b.members_size(), 3) << "members on every node are listed";
+  also_b.request_ok(join("r", "Bo"));
+
+  // Interleaved posts from both nodes.
+  for (int i = 0; i < 20; ++i) {
+    (i % 2 ? on_a : on_b).send(say("r", "message " + std::to_string(i)));
+    (i % 3 ? host : also_b).send(ask("r", "question " + std::to_string(i)));
+  }
+  auto collect = [](WsClient& client) {
+    std::vector<std::pair<std::uint64_t, std::string>> seen;
+    while (seen.size() < 40) {
+      const auto event = client.next_event_where(
+          [](const v1::Event& e) { return e.has_message_posted() || e.has_question_asked(); }, 10s);
+      seen.emplace_back(event.seq(), event.has_message_posted() ? event.message_posted().text()
+                                                                : event.question_asked().text());
+    }
+    return seen;
+  };
+  const auto seen_a = collect(on_a);
+  EXPECT_EQ(collect(on_b), seen_a);
+  EXPECT_EQ(collect(also_b), seen_a);
+  EXPECT_EQ(collect(host), seen_a);
+  for (std::size_t i = 1; i < seen_a.size(); ++i) EXPECT_GT(seen_a[i].first, seen_a[i - 1].first);
+}
+
+TEST_F(Cluster, ResumeOnTheOtherNodeGetsExactlyTheMissedEvents) {
+  WsClient host(node_a_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  std::string epoch;
+  std::uint64_t last_seq = 0;
+  {
+    WsClient reader(node_a_.port());
+    const auto snapshot = reader.request_ok(join("r", "Rae")).snapshot();
+    epoch = snapshot.epoch();
+    last_seq = snapshot.seq();
+    host.request_ok(say("r", "before the disconnect"));
+    last_seq = reader.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }).seq();
+    reader.close();
+  }
+  std::vector<std::uint64_t> missed;
+  for (int i = 0; i < 100; ++i) missed.push_back(host.request_ok(say("r", "missed " + std::to_string(i))).accepted().seq());
+
+  WsClient back(node_b_.port());
+  const auto reply = back.request(join_resuming("r", epoch, last_seq));
+  ASSERT_TRUE(reply.ok().has_resumed()) << reply.DebugString();
+  EXPECT_EQ(reply.ok().resumed().from_seq(), last_seq);
+  std::vector<std::uint64_t> replayed;
+  std::set<std::uint64_t> unique;
+  std::uint64_t previous = last_seq;
+  for (const auto& event : back.events()) {
+    EXPECT_GT(event.seq(), previous) << "in order, nothing twice";
+    previous = event.seq();
+    unique.insert(event.seq());
+    if (event.has_message_posted()) replayed.push_back(event.seq());
+  }
+  EXPECT_EQ(replayed, missed);
+  EXPECT_EQ(unique.size(), back.events().size());
+  EXPECT_EQ(reply.ok().resumed().replayed(), back.events().size());
+  // Then live events, on the new node.
+  back.events().clear();
+  const auto live = host.request_ok(say("r", "live again")).accepted().seq();
+  EXPECT_EQ(back.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }).seq(), live);
+}
+
+TEST_F(Cluster, ResumeFromAnotherEpochOrTooFarBackGetsAFreshSnapshot) {
+  WsClient host(node_a_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  const auto created = host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT)).snapshot();
+  WsClient stale(node_b_.port());
+  const auto reply = stale.request(join_resuming("r", "not-this-epoch", 3));
+  ASSERT_TRUE(reply.ok().has_snapshot());
+  EXPECT_EQ(reply.ok().snapshot().resume_failed(), v1::RESUME_FAILURE_EPOCH_CHANGED);
+  EXPECT_EQ(reply.ok().snapshot().epoch(), created.epoch());
+}
+
+TEST_F(Cluster, VotesFromManyNodesCountExactlyOncePerPerson) {
+  WsClient host(node_a_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_AMA));
+  const auto q = host.request_ok(ask("r", "Vote for me")).accepted().seq();
+
+  constexpr int kVoters = 200;
+  std::vector<std::unique_ptr<WsClient>> voters;
+  for (int i = 0; i < kVoters; ++i) {
+    voters.push_back(std::make_unique<WsClient>(i % 2 ? node_a_.port() : node_b_.port()));
+    voters.back()->request_ok(join("r"));
+  }
+  // All at once: send every vote, then read every reply.
+  std::vector<std::uint32_t> ids;
+  for (auto& voter : voters) {
+    auto message = vote("r", q);
+    message.set_request_id(1000);
+    voter->send(message);
+  }
+  for (auto& voter : voters) {
+    for (;;) {
+      const auto message = voter->next(10s);
+      ASSERT_TRUE(message);
+      if (message->has_reply() && message->reply().request_id() == 1000) {
+        EXPECT_TRUE(message->reply().has_ok());
+        break;
+      }
+    }
+  }
+  // The same person (one token identity) on both nodes votes twice.
+  const std::string pat_a = ServerProcess::token("participant", "r", "Pat", "pat");
+  WsClient pat_on_a(node_a_.port());
+  WsClient pat_on_b(node_b_.port());
+  pat_on_a.request_ok(join("r", "", pat_a));
+  pat_on_b.request_ok(join("r", "", pat_a));
+  pat_on_a.send(vote("r", q));
+  pat_on_b.send(vote("r", q));
+  pat_on_a.next_event_where([](const v1::Event& e) { return e.has_question_votes(); }, 10s);
+
+  WsClient late(node_b_.port());
+  const auto snapshot = late.request_ok(join("r")).snapshot();
+  ASSERT_EQ(snapshot.questions_size(), 1);
+  EXPECT_EQ(snapshot.questions(0).votes(), static_cast<std::uint32_t>(kVoters + 1));
+  WsClient late_a(node_a_.port());
+  EXPECT_EQ(late_a.request_ok(join("r")).snapshot().questions(0).votes(), static_cast<std::uint32_t>(kVoters + 1));
+}
+
+TEST_F(Cluster, ABanOnOneNodeKeepsTheIdentityOutOnTheOther) {
+  WsClient host(node_a_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  const std::string troll_token = ServerProcess::token("participant", "r", "Troll", "troll");
+  WsClient troll(node_b_.port());
+  troll.request_ok(join("r", "", troll_token));
+  host.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+  v1::ClientMessage ban;
+  ban.set_room_id("r");
+  ban.mutable_ban_member()->set_user_id("troll");
+  ban.mutable_ban_member()->set_banned(true);
+  host.request_ok(ban);
+  EXPECT_TRUE(troll.next_event_where([](const v1::Event& e) { return e.has_member_banned(); }).member_banned().banned());
+  EXPECT_EQ(troll.request_error(say("r", "still here?")).code(), v1::NOT_IN_ROOM);
+  WsClient again_b(node_b_.port());
+  EXPECT_EQ(again_b.request_error(join("r", "", troll_token)).code(), v1::BANNED);
+  WsClient again_a(node_a_.port());
+  EXPECT_EQ(again_a.request_error(join("r", "", troll_token)).code(), v1::BANNED);
+}
+
+TEST(ClusterOutage, RedisDownMeansUnavailableAndNothingAcknowledgedIsLost) {
+  RedisProcess redis;
+  ServerProcess node(redis_args(redis));
+  WsClient host(node.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  std::vector<std::uint64_t> acknowledged;
+  for (int i = 0; i < 10; ++i) acknowledged.push_back(host.request_ok(say("r", "kept " + std::to_string(i))).accepted().seq());
+
+  redis.kill();
+  // Until the node notices, a command may still be on its way; after, every
+  // command that needs Redis gets UNAVAILABLE, typed.
+  v1::Reply reply;
+  for (int i = 0; i < 50; ++i) {
+    reply = host.request(say("r", "during the outage"));
+    if (reply.has_error()) break;
+  }
+  ASSERT_TRUE(reply.has_error());
+  EXPECT_EQ(reply.error().code(), v1::UNAVAILABLE);
+  EXPECT_TRUE(host.request_ok(ping()).has_pong()) << "the connection itself is fine";
+
+  redis.start();  // same data (AOF, fsync always)
+  // The node reconnects by itself; the room works again.
+  std::optional<v1::Reply> after;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    after = host.request(say("r", "after the restart"));
+    if (after->has_ok()) break;
+    std::this_thread::sleep_for(100ms);  // reconnect backoff: no event to await from a client
+  }
+  ASSERT_TRUE(after && after->has_ok());
+  WsClient reader(node.port());
+  const auto snapshot = reader.request_ok(join("r")).snapshot();
+  std::vector<std::uint64_t> present;
+  for (const auto& message : snapshot.messages()) {
+    if (message.text().starts_with("kept ")) present.push_back(message.id());
+  }
+  EXPECT_EQ(present, acknowledged);
+}
+
+}  // namespace
+}  // namespace hearth::testing
