@@ -40,6 +40,8 @@ po::options_description server_options(Config& c) {
     ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
     ("idle-timeout", po::value<std::string>()->default_value("300s"), "silence before a ping; as long again for the pong")
     ("shutdown-grace", po::value<std::string>()->default_value("5s"), "how long clients get to close on SIGTERM")
+    ("presence-ttl", po::value<std::string>()->default_value("15s"),
+     "with --engine redis: a node silent this long is dead and its members leave (within 4/3 of it)")
     ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")
     ("max-question-chars", po::value(&c.limits.max_question_chars)->default_value(d.max_question_chars), "longest question")
     ("max-answer-chars", po::value(&c.limits.max_answer_chars)->default_value(d.max_answer_chars), "longest answer")
@@ -121,7 +123,10 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   const auto handshake = parse_duration(vm["handshake-timeout"].as<std::string>());
   const auto idle = parse_duration(vm["idle-timeout"].as<std::string>());
   const auto grace = parse_duration(vm["shutdown-grace"].as<std::string>());
-  if (!handshake || !idle || !grace) return fail("durations look like 90s, 30m, 2h or 7d");
+  const auto presence = parse_duration(vm["presence-ttl"].as<std::string>());
+  if (!handshake || !idle || !grace || !presence) return fail("durations look like 90s, 30m, 2h or 7d");
+  if (presence->count() < 3) return fail("--presence-ttl must be at least 3s");
+  config.presence_ttl = *presence;
   config.handshake_timeout = *handshake;
   config.idle_timeout = *idle;
   config.shutdown_grace = *grace;

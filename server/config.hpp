@@ -23,6 +23,7 @@ struct Config {
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};
+  std::chrono::seconds presence_ttl{15};
   log::Level log_level = log::Level::info;
   Limits limits;
 };

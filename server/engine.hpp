@@ -23,6 +23,7 @@
 //     own strand.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -80,6 +81,17 @@ class Engine {
 
   // Whether appends can succeed now (for /readyz).
   virtual bool ready() const = 0;
+
+  // This node's id. The engine keeps a heartbeat for it (Redis: a key with
+  // an expiry, refreshed at a third of it), so that other nodes can tell
+  // when it died.
+  virtual const std::string& node_id() const = 0;
+  // Which of `node_ids` have no live heartbeat. The memory engine is one
+  // node: nobody else is ever dead.
+  using DeadNodesHandler = std::function<void(std::error_code, std::vector<std::string>)>;
+  virtual void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) = 0;
+  // How often rooms sweep presence (a third of the heartbeat expiry).
+  virtual std::chrono::milliseconds presence_interval() const = 0;
 };
 
 }  // namespace hearth

@@ -18,6 +18,9 @@ class MemoryEngine final : public Engine {
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
   void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
   bool ready() const override { return true; }
+  const std::string& node_id() const override { return node_id_; }
+  void dead_nodes(std::vector<std::string>, DeadNodesHandler handler) override { handler({}, {}); }
+  std::chrono::milliseconds presence_interval() const override { return std::chrono::seconds(10); }
 
  private:
   struct RoomLog {
@@ -29,6 +32,7 @@ class MemoryEngine final : public Engine {
   // Guards rooms_. Entries are delivered while it is held so that two
   // appends to one room reach every subscriber in sequence order; on_entry
   // only posts, so this is short.
+  const std::string node_id_ = "local";
   std::mutex mutex_;
   std::unordered_map<std::string, RoomLog> rooms_;
 };

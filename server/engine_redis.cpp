@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 
+#include "identity.hpp"
 #include "log.hpp"
 
 namespace hearth {
@@ -61,11 +62,44 @@ std::string RedisEngine::channel(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
 }
 
-RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address)
+RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address, std::chrono::milliseconds presence_ttl)
     : strand_(asio::make_strand(executor)),
       commands_(std::make_shared<RedisConnection>(strand_, address, "commands")),
       subscriptions_(std::make_shared<RedisConnection>(strand_, address, "subscriptions")),
-      script_sha_(sha1_hex(kAppendScript)) {}
+      script_sha_(sha1_hex(kAppendScript)),
+      node_id_(random_hex(8)),
+      presence_ttl_(presence_ttl),
+      heartbeat_timer_(strand_) {}
+
+std::string RedisEngine::node_key(const std::string& node_id) { return "hearth:node:" + node_id; }
+
+void RedisEngine::heartbeat() {
+  commands_->command({"SET", node_key(node_id_), "1", "PX", std::to_string(presence_ttl_.count())},
+                     [](std::error_code, RedisReply) {});
+  heartbeat_timer_.expires_after(presence_ttl_ / 3);
+  heartbeat_timer_.async_wait([this](boost::system::error_code error) {
+    if (!error) heartbeat();
+  });
+}
+
+void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) {
+  asio::post(strand_, [this, node_ids = std::move(node_ids), handler = std::move(handler)]() mutable {
+    std::vector<std::string> args{"MGET"};
+    for (const auto& id : node_ids) args.push_back(node_key(id));
+    commands_->command(std::move(args), [node_ids, handler = std::move(handler)](std::error_code error,
+                                                                                RedisReply reply) {
+      if (error) return handler(error, {});
+      if (reply.type != RedisReply::Type::array || reply.elements.size() != node_ids.size()) {
+        return handler(EngineError::unavailable, {});
+      }
+      std::vector<std::string> dead;
+      for (std::size_t i = 0; i < node_ids.size(); ++i) {
+        if (reply.elements[i].type == RedisReply::Type::nil) dead.push_back(node_ids[i]);
+      }
+      handler({}, std::move(dead));
+    });
+  });
+}
 
 RedisEngine::~RedisEngine() = default;
 
@@ -78,6 +112,12 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
   asio::post(strand_, [this] {
     commands_->start([this](bool up) {
       commands_up_ = up;
+      // The heartbeat first, so that this node is alive before any join of
+      // its names it; then on, at a third of the expiry.
+      if (up) {
+        heartbeat_timer_.cancel();
+        heartbeat();
+      }
       check_first_ready();
       // Load the script ahead of the first append; a Redis restarted without
       // it answers NOSCRIPT, and run_append falls back to EVAL.

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <memory>
 #include <string>
@@ -31,7 +32,8 @@ namespace hearth {
 
 class RedisEngine final : public Engine {
  public:
-  RedisEngine(boost::asio::any_io_executor executor, RedisAddress address);
+  // `presence_ttl`: how long a node's heartbeat outlives its last refresh.
+  RedisEngine(boost::asio::any_io_executor executor, RedisAddress address, std::chrono::milliseconds presence_ttl);
   ~RedisEngine() override;
 
   // Connects; `on_first_ready` runs once, when both connections are up.
@@ -44,6 +46,10 @@ class RedisEngine final : public Engine {
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
   void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
   bool ready() const override { return commands_up_ && subscriptions_up_; }
+  const std::string& node_id() const override { return node_id_; }
+  void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override;
+  std::chrono::milliseconds presence_interval() const override { return presence_ttl_ / 3; }
+  static std::string node_key(const std::string& node_id);
 
   static std::string log_key(const std::string& room_id);
   static std::string epoch_key(const std::string& room_id);
@@ -60,6 +66,10 @@ class RedisEngine final : public Engine {
   std::atomic<bool> commands_up_{false};
   std::atomic<bool> subscriptions_up_{false};
   std::string script_sha_;
+  const std::string node_id_;
+  const std::chrono::milliseconds presence_ttl_;
+  boost::asio::steady_timer heartbeat_timer_;
+  void heartbeat();
   std::function<void()> on_first_ready_;
   void check_first_ready();
   // On the strand: who listens to which room.

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <set>
 
 #include "command.hpp"
 #include "identity.hpp"
@@ -26,7 +27,8 @@ Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, 
       engine_(engine),
       registry_(registry),
       state_(id_, limits),
-      limits_(limits) {}
+      limits_(limits),
+      sweep_timer_(strand_) {}
 
 // ---------------------------------------------------------------------------
 // Following the log: subscribe first, then read, so that nothing falls
@@ -96,6 +98,7 @@ void Room::drain_live() {
 
 void Room::become_ready() {
   ready_ = true;
+  schedule_sweep();
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& op : waiting) op(*this);
@@ -121,6 +124,7 @@ void Room::maybe_retire() {
     return;
   }
   retired_ = true;
+  sweep_timer_.cancel();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
 }
@@ -242,6 +246,7 @@ void Room::join(Caller caller) {
   }
   v1::LogEntry entry = new_entry(caller.membership);
   entry.mutable_joined()->set_connection_id(connection_id);
+  entry.mutable_joined()->set_node_id(engine_.node_id());
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
   pending_joins_.emplace(connection_id, caller);
   append(caller, std::move(entry), nullptr);  // finish_join replies
@@ -367,6 +372,52 @@ void Room::reset() {
   retired_ = true;
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
+}
+
+void Room::schedule_sweep() {
+  if (retired_) return;
+  sweep_timer_.expires_after(engine_.presence_interval());
+  sweep_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (!error) self->sweep();
+  });
+}
+
+void Room::sweep() {
+  if (retired_) return;
+  schedule_sweep();
+  const auto present = state_.present_connections();
+  std::set<std::string> local;
+  for (const auto& [key, member] : members_) local.insert(key->connection_id());
+  for (const auto& [connection_id, caller] : pending_joins_) local.insert(connection_id);
+  std::set<std::string> other_nodes;
+  for (const auto& connection : present) {
+    if (connection.node_id != engine_.node_id()) {
+      other_nodes.insert(connection.node_id);
+    } else if (!local.contains(connection.connection_id)) {
+      // Ours, but gone without its Left (it failed during an outage, or the
+      // node shut down before it was written).
+      append_left(connection);
+    }
+  }
+  if (other_nodes.empty()) return;
+  engine_.dead_nodes({other_nodes.begin(), other_nodes.end()},
+                     [self = shared_from_this()](std::error_code error, std::vector<std::string> dead) {
+                       if (error || dead.empty()) return;  // the next sweep tries again
+                       asio::post(self->strand_, [self, dead = std::move(dead)] {
+                         const std::set<std::string> gone(dead.begin(), dead.end());
+                         for (const auto& connection : self->state_.present_connections()) {
+                           if (gone.contains(connection.node_id)) self->append_left(connection);
+                         }
+                       });
+                     });
+}
+
+void Room::append_left(const RoomState::PresentConnection& connection) {
+  v1::LogEntry entry = new_entry(connection.member);
+  entry.mutable_left()->set_connection_id(connection.connection_id);
+  entry.mutable_left()->set_reason(v1::MemberLeft::REASON_DISCONNECTED);
+  // Several nodes may notice at once: the fold applies the first Left only.
+  engine_.append(id_, state_.epoch(), std::move(entry), [](std::error_code, std::uint64_t) {});
 }
 
 void Room::when_applied(std::uint64_t seq, OnApplied fn) {

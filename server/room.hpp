@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
 #include <deque>
@@ -95,6 +96,12 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // no longer kept.
   bool replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const;
   void reset();
+  // Presence: every Engine::presence_interval(), connections that the log
+  // says are present but whose node is dead (or, on this node, that are
+  // gone) get their Left entries appended, by whichever node notices first.
+  void schedule_sweep();
+  void sweep();
+  void append_left(const RoomState::PresentConnection& connection);
   void fan_out(const v1::Event& event, const Audience& audience);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);
@@ -122,6 +129,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   std::vector<Op> waiting_;                       // ops that came before ready
   std::map<std::uint64_t, SequencedEntry> live_;  // held while reading or across a gap
   std::size_t appends_in_flight_ = 0;
+  boost::asio::steady_timer sweep_timer_;
   std::deque<HistoryItem> history_;               // the last resume_window events
   std::uint64_t history_floor_ = 0;               // events after this seq are all in history_
 

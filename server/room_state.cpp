@@ -294,7 +294,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       // tab does not silently rename a member); the role is the highest any
       // present connection holds, since roles come per join token.
       if (!was_present) member.person = person_of(entry.actor());
-      if (!member.connections.emplace(entry.joined().connection_id(), entry.actor().role()).second) return {};
+      const ConnectionRecord connection{entry.actor().role(), entry.joined().node_id()};
+      if (!member.connections.emplace(entry.joined().connection_id(), connection).second) return {};
       if (was_present) {
         if (static_cast<int>(entry.actor().role()) > static_cast<int>(member.person.role())) {
           member.person.set_role(entry.actor().role());
@@ -310,7 +311,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       MemberRecord& member = it->second;
       if (!member.connections.empty()) {
         v1::Role highest = v1::ROLE_UNSPECIFIED;
-        for (const auto& [id, role] : member.connections) highest = std::max(highest, role);
+        for (const auto& [id, connection] : member.connections) highest = std::max(highest, connection.role);
         member.person.set_role(highest);
         return {};
       }
@@ -468,6 +469,17 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       return {};
   }
   out.event = std::move(event);
+  return out;
+}
+
+std::vector<RoomState::PresentConnection> RoomState::present_connections() const {
+  std::vector<PresentConnection> out;
+  for (const auto& [user_id, member] : members_) {
+    for (const auto& [connection_id, connection] : member.connections) {
+      out.push_back(PresentConnection{Membership{user_id, member.person.display_name(), connection.role},
+                                      connection_id, connection.node_id});
+    }
+  }
   return out;
 }
 

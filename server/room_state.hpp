@@ -18,6 +18,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "connection.hpp"
 #include "error.hpp"
 #include "hearth/v1/log.pb.h"
 #include "hearth/v1/protocol.pb.h"
@@ -76,13 +77,25 @@ class RoomState {
   bool is_banned(const std::string& user_id) const { return banned_.contains(user_id); }
   bool is_muted(const std::string& user_id) const { return muted_.contains(user_id); }
   bool is_present(const std::string& user_id) const;
+  // Present connections, for the presence sweep.
+  struct PresentConnection {
+    Membership member;
+    std::string connection_id;
+    std::string node_id;
+  };
+  std::vector<PresentConnection> present_connections() const;
+
   // Whether `viewer` with `role` may see an event for `audience`.
   static bool may_see(const Audience& audience, const std::string& viewer, v1::Role role);
 
  private:
+  struct ConnectionRecord {
+    v1::Role role = v1::ROLE_PARTICIPANT;
+    std::string node_id;
+  };
   struct MemberRecord {
     v1::Person person;  // name of the first connection; role the highest present
-    std::map<std::string, v1::Role> connections;  // by connection id; present while not empty
+    std::map<std::string, ConnectionRecord> connections;  // by connection id; present while not empty
   };
   struct QuestionRecord {
     std::uint64_t id = 0;

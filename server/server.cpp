@@ -30,7 +30,7 @@ int run_server(const Config& config) {
     }
     if (!config.redis_password.empty()) address->password = config.redis_password;
     log::info("engine redis at ", address->describe());
-    auto owned = std::make_unique<RedisEngine>(io.get_executor(), *address);
+    auto owned = std::make_unique<RedisEngine>(io.get_executor(), *address, config.presence_ttl);
     redis = owned.get();
     engine = std::move(owned);
   } else {

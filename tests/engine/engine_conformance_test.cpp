@@ -53,7 +53,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
       engine_ = std::make_unique<MemoryEngine>();
     } else {
       redis_ = std::make_unique<RedisProcess>();
-      auto engine = std::make_unique<RedisEngine>(io_.get_executor(), *RedisAddress::parse(redis_->url()));
+      auto engine = std::make_unique<RedisEngine>(io_.get_executor(), *RedisAddress::parse(redis_->url()), 15s);
       engine->start();
       engine_ = std::move(engine);
       thread_ = std::thread([this] { io_.run(); });

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "support/nginx_process.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
@@ -179,6 +180,50 @@ TEST_F(Cluster, ABanOnOneNodeKeepsTheIdentityOutOnTheOther) {
   EXPECT_EQ(again_b.request_error(join("r", "", troll_token)).code(), v1::BANNED);
   WsClient again_a(node_a_.port());
   EXPECT_EQ(again_a.request_error(join("r", "", troll_token)).code(), v1::BANNED);
+}
+
+TEST(NodeDeath, ClientsResumeThroughNginxAndPresenceDropsTheDeadNodesMembers) {
+  RedisProcess redis;
+  auto args = redis_args(redis);
+  args.insert(args.end(), {"--presence-ttl", "3s"});
+  ServerProcess survivor(args);
+  auto doomed = std::make_unique<ServerProcess>(args);
+  NginxProcess nginx({survivor.port(), doomed->port()});
+
+  WsClient host(survivor.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  auto mover = std::make_unique<WsClient>(doomed->port());
+  const auto snapshot = mover->request_ok(join("r", "Mo")).snapshot();
+  WsClient stayer_gone(doomed->port());
+  const auto gone_id = stayer_gone.request_ok(join("r", "Quinn")).snapshot().you().user_id();
+  host.request_ok(say("r", "seen by both"));
+  const auto last = mover->next_event_where([](const v1::Event& e) { return e.has_message_posted(); }).seq();
+  host.events().clear();
+
+  ::kill(doomed->pid(), SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  // Events while the mover is away.
+  std::vector<std::uint64_t> missed;
+  for (int i = 0; i < 5; ++i) missed.push_back(host.request_ok(say("r", "while away")).accepted().seq());
+
+  // Reconnect through nginx: the dead node refuses, nginx tries the survivor.
+  mover = std::make_unique<WsClient>(nginx.port());
+  const auto reply = mover->request(join_resuming("r", snapshot.epoch(), last));
+  ASSERT_TRUE(reply.ok().has_resumed()) << reply.DebugString();
+  std::vector<std::uint64_t> replayed;
+  for (const auto& event : mover->events()) {
+    if (event.has_message_posted()) replayed.push_back(event.seq());
+  }
+  EXPECT_EQ(replayed, missed);
+
+  // Presence: the dead node's members leave within 4/3 of the TTL (4 s here).
+  const auto left = host.next_event_where(
+      [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == gone_id; }, 8s);
+  const auto after = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  EXPECT_LT(after, 6s) << "documented: within 4/3 of --presence-ttl, plus a sweep";
+  doomed.reset();
 }
 
 TEST(ClusterOutage, RedisDownMeansUnavailableAndNothingAcknowledgedIsLost) {
