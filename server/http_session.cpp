@@ -6,6 +6,9 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 
+#include "command.hpp"
+#include "token.hpp"
+#include "transcript.hpp"
 #include "ws_session.hpp"
 
 namespace hearth {
@@ -116,7 +119,15 @@ void HttpSession::on_read(beast::error_code error) {
       return;
     }
   }
-  auto response = std::make_shared<http::response<http::string_body>>(respond(request, context_));
+  const std::string_view target = request.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path.starts_with("/rooms/") && path.ends_with("/transcript") && request.method() == http::verb::get) {
+    return serve_transcript(request, std::string(path.substr(7, path.size() - 7 - 11)));
+  }
+  send(std::make_shared<http::response<http::string_body>>(respond(request, context_)));
+}
+
+void HttpSession::send(std::shared_ptr<http::response<http::string_body>> response) {
   http::async_write(stream_, *response,
                     [self = shared_from_this(), response](beast::error_code write_error, std::size_t) {
                       if (write_error || !response->keep_alive()) {
@@ -125,6 +136,79 @@ void HttpSession::on_read(beast::error_code error) {
                       }
                       self->read_next();
                     });
+}
+
+// ---------------------------------------------------------------------------
+// Transcripts
+// ---------------------------------------------------------------------------
+
+void HttpSession::serve_transcript(const http::request<http::string_body>& request, const std::string& room_id) {
+  auto fail = [&](http::status status, std::string_view code, std::string_view message) {
+    send(std::make_shared<http::response<http::string_body>>(
+        make_response(request, status, "application/json", error_json(code, message))));
+  };
+  if (!valid_room_id(room_id)) return fail(http::status::not_found, "not_found", "no such room");
+  const std::string_view target = request.target();
+  const auto query = target.find('?') == std::string_view::npos ? std::string_view() : target.substr(target.find('?') + 1);
+  TranscriptFormat format = TranscriptFormat::json;
+  if (query == "format=markdown") format = TranscriptFormat::markdown;
+  else if (!query.empty() && query != "format=json") {
+    return fail(http::status::bad_request, "bad_request", "format must be json or markdown");
+  }
+  // The token travels in the Authorization header, never in the URL (URLs
+  // end up in logs and browser history).
+  const std::string_view authorization = request[http::field::authorization];
+  if (!authorization.starts_with("Bearer ")) {
+    auto response = std::make_shared<http::response<http::string_body>>(make_response(
+        request, http::status::unauthorized, "application/json",
+        error_json("unauthorized", "send a host or moderator token as Authorization: Bearer TOKEN")));
+    response->set(http::field::www_authenticate, "Bearer");
+    return send(response);
+  }
+  const auto claims = verify_token(authorization.substr(7), context_.config.token_secret, std::chrono::system_clock::now());
+  if (!claims) return fail(http::status::unauthorized, "unauthorized", claims.error().message());
+  if (check_room(*claims, room_id) || (claims->role != v1::ROLE_HOST && claims->role != v1::ROLE_MODERATOR &&
+                                       claims->role != v1::ROLE_ADMIN)) {
+    return fail(http::status::forbidden, "forbidden", "transcripts are for the room's hosts and moderators");
+  }
+  auto keep_alive = request.keep_alive();
+  auto version = request.version();
+  auto entries = std::make_shared<std::vector<SequencedEntry>>();
+  // Reads the log page by page, on the session's strand.
+  auto read_from = std::make_shared<std::function<void(std::uint64_t)>>();
+  *read_from = [self = shared_from_this(), room_id, format, entries, read_from, keep_alive,
+                version](std::uint64_t after) {
+    constexpr std::size_t kPage = 1000;
+    self->context_.engine.read(room_id, after, kPage, [=](std::error_code error, std::vector<SequencedEntry> page) {
+      asio::dispatch(self->stream_.get_executor(), [=, page = std::move(page)]() mutable {
+        http::request<http::string_body> head{http::verb::get, "/", version};
+        head.keep_alive(keep_alive);
+        if (error) {
+          *read_from = nullptr;  // break the cycle
+          return self->send(std::make_shared<http::response<http::string_body>>(
+              make_response(head, http::status::service_unavailable, "application/json",
+                            error_json("unavailable", "storage is unavailable"))));
+        }
+        const bool more = page.size() == kPage;
+        const std::uint64_t last = page.empty() ? after : page.back().seq;
+        entries->insert(entries->end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+        if (more) return (*read_from)(last);
+        *read_from = nullptr;
+        if (entries->empty()) {
+          return self->send(std::make_shared<http::response<http::string_body>>(
+              make_response(head, http::status::not_found, "application/json", error_json("not_found", "no such room"))));
+        }
+        const bool markdown = format == TranscriptFormat::markdown;
+        auto response = std::make_shared<http::response<http::string_body>>(
+            make_response(head, http::status::ok, markdown ? "text/markdown; charset=utf-8" : "application/json",
+                          render_transcript(room_id, *entries, format)));
+        response->set(http::field::content_disposition,
+                      "attachment; filename=\"transcript-" + room_id + (markdown ? ".md\"" : ".json\""));
+        self->send(response);
+      });
+    });
+  };
+  (*read_from)(0);
 }
 
 }  // namespace hearth

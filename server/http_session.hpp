@@ -26,6 +26,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void read_next();
   void on_read(boost::beast::error_code error);
+  void send(std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response);
+  // GET /rooms/{id}/transcript: reads the whole log, then answers.
+  void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                        const std::string& room_id);
 
   boost::beast::tcp_stream stream_;
   ServerContext& context_;

@@ -35,7 +35,7 @@ class SessionTracker {
 
 struct ServerContext {
   const Config& config;
-  const Engine& engine;
+  Engine& engine;
   RoomRegistry& rooms;
   SessionTracker sessions;
   std::atomic<bool> shutting_down{false};

@@ -264,6 +264,12 @@ TEST(ClusterOutage, RedisDownMeansUnavailableAndNothingAcknowledgedIsLost) {
     if (message.text().starts_with("kept ")) present.push_back(message.id());
   }
   EXPECT_EQ(present, acknowledged);
+  // The transcript, read from the restarted Redis, has them too.
+  const auto transcript = http_request(node.port(), boost::beast::http::verb::get, "/rooms/r/transcript",
+                                       "Bearer " + ServerProcess::token("host", "r", "Dr. Ada", "ada"));
+  ASSERT_EQ(transcript.result(), boost::beast::http::status::ok);
+  for (int i = 0; i < 10; ++i) EXPECT_NE(transcript.body().find("kept " + std::to_string(i)), std::string::npos);
+  EXPECT_NE(transcript.body().find("after the restart"), std::string::npos);
 }
 
 }  // namespace

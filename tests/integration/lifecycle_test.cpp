@@ -2,11 +2,6 @@
 // keep up instead of growing its queue.
 #include <gtest/gtest.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
-
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
 
@@ -68,21 +63,8 @@ TEST(Lifecycle, SlowConsumerIsClosedWith4001WhileOthersGetEverything) {
 
 TEST(Lifecycle, HttpEndpoints) {
   ServerProcess server;
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  boost::asio::io_context io;
-  auto get = [&](http::verb verb, const std::string& target) {
-    beast::tcp_stream stream(io);
-    stream.expires_after(5s);
-    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server.port()));
-    http::request<http::string_body> request{verb, target, 11};
-    request.set(http::field::host, "localhost");
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
-    return response;
-  };
+  namespace http = boost::beast::http;
+  auto get = [&](http::verb verb, const std::string& target) { return http_request(server.port(), verb, target); };
   const auto health = get(http::verb::get, "/healthz");
   EXPECT_EQ(health.result(), http::status::ok);
   EXPECT_EQ(health[http::field::content_type], "application/json");
@@ -92,6 +74,51 @@ TEST(Lifecycle, HttpEndpoints) {
   EXPECT_EQ(post.result(), http::status::method_not_allowed);
   EXPECT_EQ(post[http::field::allow], "GET, HEAD");
   EXPECT_EQ(get(http::verb::get, "/ws").result(), http::status::upgrade_required);
+  const auto ready = get(http::verb::get, "/readyz");
+  EXPECT_EQ(ready.result(), http::status::ok);
+  EXPECT_NE(ready.body().find(R"("status":"ready")"), std::string::npos);
+}
+
+TEST(Lifecycle, TranscriptsAreForHostsAndModeratorsWithTheirToken) {
+  ServerProcess server;
+  namespace http = boost::beast::http;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_AMA, false, /*side_chat=*/true));
+  WsClient guest(server.port());
+  guest.request_ok(join("r", "Sam"));
+  guest.request_ok(ask("r", "How do I sleep better?"));
+  const auto gone = guest.request_ok(say("r", "an oversharing message")).accepted().seq();
+  v1::ClientMessage remove;
+  remove.set_room_id("r");
+  remove.mutable_delete_message()->set_message_id(gone);
+  host.request_ok(remove);
+
+  const std::string path = "/rooms/r/transcript";
+  EXPECT_EQ(http_request(server.port(), http::verb::get, path).result(), http::status::unauthorized);
+  EXPECT_EQ(http_request(server.port(), http::verb::get, path, "Bearer not-a-token").result(), http::status::unauthorized);
+  const std::string participant = "Bearer " + ServerProcess::token("participant", "r", "P", "p");
+  EXPECT_EQ(http_request(server.port(), http::verb::get, path, participant).result(), http::status::forbidden);
+  const std::string other_room = "Bearer " + ServerProcess::token("host", "other", "H", "h");
+  EXPECT_EQ(http_request(server.port(), http::verb::get, path, other_room).result(), http::status::forbidden);
+
+  const std::string moderator = "Bearer " + ServerProcess::token("moderator", "r", "Mo", "mo");
+  const auto json = http_request(server.port(), http::verb::get, path + "?format=json", moderator);
+  ASSERT_EQ(json.result(), http::status::ok);
+  EXPECT_EQ(json[http::field::content_type], "application/json");
+  EXPECT_NE(json.body().find("How do I sleep better?"), std::string::npos);
+  EXPECT_NE(json.body().find(R"("who":"Sam")"), std::string::npos);
+  EXPECT_EQ(json.body().find("oversharing"), std::string::npos) << "deleted: a tombstone only";
+  EXPECT_NE(json.body().find(R"("deleted":true)"), std::string::npos);
+  const auto markdown = http_request(server.port(), http::verb::get, path + "?format=markdown", moderator);
+  ASSERT_EQ(markdown.result(), http::status::ok);
+  EXPECT_EQ(markdown[http::field::content_type], "text/markdown; charset=utf-8");
+  EXPECT_NE(markdown.body().find("How do I sleep better?"), std::string::npos);
+  EXPECT_EQ(http_request(server.port(), http::verb::get, path + "?format=pdf", moderator).result(),
+            http::status::bad_request);
+  const std::string admin = "Bearer " + ServerProcess::token("admin", "*", "Op", "op");
+  EXPECT_EQ(http_request(server.port(), http::verb::get, "/rooms/none/transcript", admin).result(),
+            http::status::not_found);
 }
 
 }  // namespace

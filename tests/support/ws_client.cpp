@@ -156,6 +156,24 @@ void WsClient::close() {
   run_until(done, 5s);
 }
 
+beast::http::response<beast::http::string_body> http_request(std::uint16_t port, beast::http::verb verb,
+                                                             const std::string& target,
+                                                             const std::string& authorization) {
+  namespace http = beast::http;
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(5s);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> request{verb, target, 11};
+  request.set(http::field::host, "localhost");
+  if (!authorization.empty()) request.set(http::field::authorization, authorization);
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return response;
+}
+
 v1::ClientMessage hello(const std::string& token, const std::string& name) {
   v1::ClientMessage message;
   message.mutable_hello()->set_token(token);

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
 #include <cstdint>
@@ -71,6 +72,12 @@ class WsClient {
   std::deque<v1::Event> events_;
   bool last_binary_ = false;
 };
+
+// One plain HTTP request to 127.0.0.1:port (5 s timeout), with an optional
+// Authorization header.
+boost::beast::http::response<boost::beast::http::string_body> http_request(
+    std::uint16_t port, boost::beast::http::verb verb, const std::string& target,
+    const std::string& authorization = "");
 
 // Builders for the commands tests send most.
 v1::ClientMessage hello(const std::string& token, const std::string& name = "");

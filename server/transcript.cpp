@@ -1,0 +1,227 @@
+#include "transcript.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "token.hpp"
+
+namespace hearth {
+namespace {
+
+namespace json = boost::json;
+using google::protobuf::util::TimeUtil;
+
+// What later entries did to earlier items, learnt in a first pass.
+struct Fates {
+  std::set<std::uint64_t> deleted_questions;
+  std::set<std::uint64_t> deleted_messages;
+  std::map<std::uint64_t, std::string> anonymous_author;  // question id -> its author, if anonymous
+  std::map<std::uint64_t, std::set<std::string>> votes;  // question id -> voters, for the final count
+  std::string title;
+};
+
+Fates learn(const std::vector<SequencedEntry>& entries) {
+  Fates fates;
+  for (const auto& [seq, entry] : entries) {
+    if (entry->has_room_created()) fates.title = entry->room_created().title();
+    if (entry->has_room_updated() && !entry->room_updated().title().empty()) fates.title = entry->room_updated().title();
+    if (entry->has_ask() && entry->ask().anonymous()) fates.anonymous_author[seq] = entry->actor().user_id();
+    if (entry->has_delete_question()) fates.deleted_questions.insert(entry->delete_question().question_id());
+    if (entry->has_delete_message()) fates.deleted_messages.insert(entry->delete_message().message_id());
+    if (entry->has_vote()) {
+      auto& voters = fates.votes[entry->vote().question_id()];
+      if (entry->vote().up()) voters.insert(entry->actor().user_id());
+      else voters.erase(entry->actor().user_id());
+    }
+  }
+  return fates;
+}
+
+// One transcript line, before formatting.
+struct Line {
+  std::uint64_t seq = 0;
+  std::string at;
+  std::string who;       // display name, "Anonymous", or empty
+  std::string user_id;   // empty for anonymous acts
+  std::string role;
+  std::string action;    // e.g. "asked", "deleted message"
+  std::uint64_t item = 0;
+  std::optional<std::string> text;  // nullopt: none, or withheld (deleted)
+  bool tombstone = false;
+  std::string target;    // for moderation: whom
+};
+
+std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const Fates& fates) {
+  Line line;
+  line.seq = seq;
+  line.at = TimeUtil::ToString(entry.at());
+  line.who = entry.actor().display_name();
+  line.user_id = entry.actor().user_id();
+  line.role = std::string(role_name(entry.actor().role()));
+  // The author of an anonymous question stays anonymous in everything they
+  // do to it; a moderator deleting it is named.
+  auto hide_author_of = [&](std::uint64_t question) {
+    const auto it = fates.anonymous_author.find(question);
+    if (it != fates.anonymous_author.end() && it->second == entry.actor().user_id()) {
+      line.who = "Anonymous";
+      line.user_id.clear();
+      line.role.clear();
+    }
+  };
+  auto question_text = [&](std::uint64_t question, const std::string& text) {
+    line.item = question;
+    if (fates.deleted_questions.contains(question)) line.tombstone = true;
+    else line.text = text;
+  };
+  auto message_text = [&](std::uint64_t message, const std::string& text) {
+    line.item = message;
+    if (fates.deleted_messages.contains(message)) line.tombstone = true;
+    else line.text = text;
+  };
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kRoomCreated: line.action = "opened the room"; line.text = entry.room_created().title(); break;
+    case v1::LogEntry::kRoomUpdated:
+      line.action = std::string("changed the settings: approval ") +
+                    (entry.room_updated().settings().require_approval() ? "on" : "off") + ", side chat " +
+                    (entry.room_updated().settings().side_chat() ? "on" : "off");
+      break;
+    case v1::LogEntry::kRoomClosed: line.action = "closed the room"; break;
+    case v1::LogEntry::kJoined: line.action = "joined"; break;
+    case v1::LogEntry::kLeft:
+      line.action = entry.left().reason() == v1::MemberLeft::REASON_LEFT ? "left" : "disconnected";
+      break;
+    case v1::LogEntry::kMute:
+      line.action = entry.mute().muted() ? "muted" : "unmuted";
+      line.target = entry.mute().user_id();
+      break;
+    case v1::LogEntry::kBan:
+      line.action = entry.ban().banned() ? "banned" : "lifted the ban on";
+      line.target = entry.ban().user_id();
+      break;
+    case v1::LogEntry::kKick: line.action = "removed"; line.target = entry.kick().user_id(); break;
+    case v1::LogEntry::kAsk:
+      hide_author_of(seq);
+      line.action = "asked";
+      question_text(seq, entry.ask().text());
+      break;
+    case v1::LogEntry::kVote: return std::nullopt;  // see the final counts
+    case v1::LogEntry::kApprove: line.action = "approved question"; line.item = entry.approve().question_id(); break;
+    case v1::LogEntry::kDismiss: line.action = "dismissed question"; line.item = entry.dismiss().question_id(); break;
+    case v1::LogEntry::kPin:
+      line.action = entry.pin().question_id() ? "is answering question" : "unpinned the question";
+      line.item = entry.pin().question_id();
+      break;
+    case v1::LogEntry::kAnswer:
+      line.action = "answered question";
+      line.item = entry.answer().question_id();
+      line.text = entry.answer().text();
+      break;
+    case v1::LogEntry::kMarkAnswered:
+      line.action = "marked answered question";
+      line.item = entry.mark_answered().question_id();
+      break;
+    case v1::LogEntry::kEditQuestion:
+      hide_author_of(entry.edit_question().id());
+      line.action = "edited question";
+      question_text(entry.edit_question().id(), entry.edit_question().text());
+      break;
+    case v1::LogEntry::kDeleteQuestion:
+      hide_author_of(entry.delete_question().question_id());
+      line.action = "deleted question";
+      line.item = entry.delete_question().question_id();
+      break;
+    case v1::LogEntry::kSay:
+      line.action = entry.say().reply_to_message_id()    ? "replied to message " + std::to_string(entry.say().reply_to_message_id())
+                    : entry.say().reply_to_question_id() ? "replied to question " + std::to_string(entry.say().reply_to_question_id())
+                                                         : "said";
+      message_text(seq, entry.say().text());
+      break;
+    case v1::LogEntry::kEditMessage:
+      line.action = "edited message";
+      message_text(entry.edit_message().id(), entry.edit_message().text());
+      break;
+    case v1::LogEntry::kDeleteMessage:
+      line.action = "deleted message";
+      line.item = entry.delete_message().message_id();
+      break;
+    default: return std::nullopt;
+  }
+  return line;
+}
+
+std::string render_json(const std::string& room_id, const std::vector<Line>& lines, const Fates& fates) {
+  json::array items;
+  for (const auto& line : lines) {
+    json::object item{{"seq", line.seq}, {"at", line.at}, {"who", line.who}, {"action", line.action}};
+    if (!line.user_id.empty()) item["userId"] = line.user_id;
+    if (!line.role.empty()) item["role"] = line.role;
+    if (line.item) item["item"] = line.item;
+    if (line.text) item["text"] = *line.text;
+    if (line.tombstone) item["deleted"] = true;
+    if (!line.target.empty()) item["target"] = line.target;
+    items.push_back(std::move(item));
+  }
+  json::object votes;
+  for (const auto& [question, voters] : fates.votes) {
+    if (!fates.deleted_questions.contains(question)) votes[std::to_string(question)] = voters.size();
+  }
+  json::object out{{"roomId", room_id}, {"title", fates.title}, {"entries", std::move(items)}, {"votes", std::move(votes)}};
+  return json::serialize(out) + "\n";
+}
+
+// Markdown that cannot be broken by what people wrote: their text goes in
+// blockquotes with every line quoted, and markup characters escaped.
+std::string escape_markdown(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (std::string_view("\\`*_{}[]()#+-.!|<>").find(c) != std::string_view::npos) out.push_back('\\');
+    out.push_back(c);
+    if (c == '\n') out += "  > ";
+  }
+  return out;
+}
+
+std::string render_markdown(const std::string& room_id, const std::vector<Line>& lines, const Fates& fates) {
+  std::ostringstream out;
+  out << "# Transcript: " << escape_markdown(fates.title.empty() ? room_id : fates.title) << "\n\n";
+  out << "Room `" << room_id << "`. Times are UTC. Deleted items are shown as tombstones.\n\n";
+  for (const auto& line : lines) {
+    out << "- **#" << line.seq << "** " << line.at.substr(0, 19) << " — **" << escape_markdown(line.who) << "**";
+    if (!line.role.empty() && line.role != "participant") out << " (" << line.role << ")";
+    out << " " << line.action;
+    if (line.item && line.action.find("question") != std::string::npos) out << " " << line.item;
+    if (line.item && line.action.find("message") != std::string::npos && line.action.find("replied") == std::string::npos) {
+      out << " " << line.item;
+    }
+    if (!line.target.empty()) out << " `" << line.target << "`";
+    if (line.action == "asked") out << " question " << line.seq;
+    out << "\n";
+    if (line.tombstone) out << "\n  > *(deleted)*\n\n";
+    else if (line.text && !line.text->empty()) out << "\n  > " << escape_markdown(*line.text) << "\n\n";
+  }
+  if (!fates.votes.empty()) {
+    out << "\n## Votes\n\n";
+    for (const auto& [question, voters] : fates.votes) {
+      if (!fates.deleted_questions.contains(question)) out << "- question " << question << ": " << voters.size() << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string render_transcript(const std::string& room_id, const std::vector<SequencedEntry>& entries,
+                              TranscriptFormat format) {
+  const Fates fates = learn(entries);
+  std::vector<Line> lines;
+  for (const auto& [seq, entry] : entries) {
+    if (auto line = describe(seq, *entry, fates)) lines.push_back(std::move(*line));
+  }
+  return format == TranscriptFormat::json ? render_json(room_id, lines, fates) : render_markdown(room_id, lines, fates);
+}
+
+}  // namespace hearth

@@ -1,0 +1,20 @@
+// A room's transcript, rendered from its log: who joined, asked, answered,
+// said and moderated what, in order. Deleted items appear as tombstones
+// (never their text), anonymous questions without their author, and votes
+// only as the final count of each question: who voted for what is nobody's
+// business, not even the host's.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine.hpp"
+
+namespace hearth {
+
+enum class TranscriptFormat { json, markdown };
+
+std::string render_transcript(const std::string& room_id, const std::vector<SequencedEntry>& entries,
+                              TranscriptFormat format);
+
+}  // namespace hearth

@@ -1,0 +1,114 @@
+#include "transcript.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "command.hpp"
+
+namespace hearth {
+namespace {
+
+Membership host{"ada", "Dr. Ada", v1::ROLE_HOST};
+Membership sam{"anon:1", "Sam", v1::ROLE_PARTICIPANT};
+Membership kim{"anon:2", "Kim", v1::ROLE_PARTICIPANT};
+Membership mo{"mo", "Mo", v1::ROLE_MODERATOR};
+
+class Transcript : public ::testing::Test {
+ protected:
+  std::vector<SequencedEntry> log;
+  std::uint64_t add(v1::LogEntry entry) {
+    log.push_back(SequencedEntry{log.size() + 1, std::make_shared<const v1::LogEntry>(std::move(entry))});
+    return log.size();
+  }
+  std::uint64_t ask(const Membership& who, const std::string& text, bool anonymous = false) {
+    auto entry = new_entry(who);
+    entry.mutable_ask()->set_text(text);
+    entry.mutable_ask()->set_anonymous(anonymous);
+    return add(entry);
+  }
+  boost::json::object json() {
+    return boost::json::parse(render_transcript("r1", log, TranscriptFormat::json)).as_object();
+  }
+  void SetUp() override {
+    auto created = new_entry(host);
+    created.mutable_room_created()->set_title("Sleep *AMA*");
+    add(created);
+  }
+};
+
+TEST_F(Transcript, DeletedItemsAreTombstonesWithoutTheirText) {
+  const auto q = ask(sam, "something I regret");
+  auto remove = new_entry(sam);
+  remove.mutable_delete_question()->set_question_id(q);
+  add(remove);
+  auto say = new_entry(kim);
+  say.mutable_say()->set_text("harmful words");
+  const auto m = add(say);
+  auto remove_message = new_entry(mo);
+  remove_message.mutable_delete_message()->set_message_id(m);
+  add(remove_message);
+
+  const std::string text = render_transcript("r1", log, TranscriptFormat::json) +
+                           render_transcript("r1", log, TranscriptFormat::markdown);
+  EXPECT_EQ(text.find("regret"), std::string::npos);
+  EXPECT_EQ(text.find("harmful"), std::string::npos);
+  const auto entries = json()["entries"].as_array();
+  EXPECT_TRUE(entries[1].as_object().at("deleted").as_bool());
+  EXPECT_EQ(entries[4].as_object().at("who").as_string(), "Mo") << "who deleted it is on record";
+  EXPECT_EQ(entries[4].as_object().at("action").as_string(), "deleted message");
+}
+
+TEST_F(Transcript, AnonymousQuestionsNameNoAuthorEvenForTheHost) {
+  const auto q = ask(sam, "a private worry", /*anonymous=*/true);
+  auto edit = new_entry(sam);
+  edit.mutable_edit_question()->set_id(q);
+  edit.mutable_edit_question()->set_text("a private worry, edited");
+  add(edit);
+  const std::string text = render_transcript("r1", log, TranscriptFormat::json);
+  EXPECT_EQ(text.find("anon:1"), std::string::npos);
+  EXPECT_EQ(text.find("Sam"), std::string::npos);
+  EXPECT_EQ(json()["entries"].as_array()[1].as_object().at("who").as_string(), "Anonymous");
+}
+
+TEST_F(Transcript, VotesAppearOnlyAsFinalCounts) {
+  const auto q = ask(sam, "q");
+  for (const auto* who : {&sam, &kim, &mo}) {
+    auto vote = new_entry(*who);
+    vote.mutable_vote()->set_question_id(q);
+    vote.mutable_vote()->set_up(true);
+    add(vote);
+  }
+  auto unvote = new_entry(kim);
+  unvote.mutable_vote()->set_question_id(q);
+  unvote.mutable_vote()->set_up(false);
+  add(unvote);
+  auto out = json();
+  EXPECT_EQ(out["votes"].as_object().at(std::to_string(q)).as_int64(), 2);
+  for (const auto& entry : out["entries"].as_array()) {
+    EXPECT_EQ(entry.as_object().at("action").as_string().find("vote"), std::string::npos);
+  }
+}
+
+TEST_F(Transcript, ModerationActionsAreListedWithWhoDidThem) {
+  auto ban = new_entry(mo);
+  ban.mutable_ban()->set_user_id("anon:2");
+  ban.mutable_ban()->set_banned(true);
+  add(ban);
+  const auto entry = json()["entries"].as_array()[1].as_object();
+  EXPECT_EQ(entry.at("action").as_string(), "banned");
+  EXPECT_EQ(entry.at("target").as_string(), "anon:2");
+  EXPECT_EQ(entry.at("role").as_string(), "moderator");
+}
+
+TEST_F(Transcript, MarkdownQuotesWhatPeopleWrote) {
+  auto say = new_entry(sam);
+  say.mutable_say()->set_text("# not a heading\n[link](http://x)");
+  add(say);
+  const std::string markdown = render_transcript("r1", log, TranscriptFormat::markdown);
+  EXPECT_NE(markdown.find("# Transcript: Sleep \\*AMA\\*"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("  > \\# not a heading\n  > \\[link\\]\\(http://x\\)"), std::string::npos) << markdown;
+}
+
+}  // namespace
+}  // namespace hearth
