@@ -118,9 +118,12 @@ void Room::run(Op op) {
   });
 }
 
+// A node follows a room only while it has members of it here: the last one
+// gone (and nothing in flight), the Room unsubscribes and leaves the
+// registry; the next join opens a new one from the log.
 void Room::maybe_retire() {
-  if (!ready_ || retired_ || state_.exists() || !members_.empty() || !pending_joins_.empty() ||
-      appends_in_flight_ > 0 || !after_applied_.empty()) {
+  if (!ready_ || retired_ || !members_.empty() || !pending_joins_.empty() || appends_in_flight_ > 0 ||
+      !after_applied_.empty()) {
     return;
   }
   retired_ = true;
@@ -133,11 +136,14 @@ void Room::on_entry(const std::string&, SequencedEntry entry) {
   asio::post(strand_, [self = shared_from_this(), entry = std::move(entry)]() mutable {
     if (entry.seq <= self->state_.seq()) return;  // read already, or delivered twice
     if (self->ready_ && !self->reading_ && self->live_.empty() && entry.seq == self->state_.seq() + 1) {
-      return self->handle_entry(entry);
+      self->handle_entry(entry);
+    } else {
+      const auto seq = entry.seq;
+      self->live_.emplace(seq, std::move(entry));
+      if (self->ready_) self->drain_live();
     }
-    const auto seq = entry.seq;
-    self->live_.emplace(seq, std::move(entry));
-    if (self->ready_) self->drain_live();
+    // The entry may have settled the last thing this Room waited for.
+    self->maybe_retire();
   });
 }
 

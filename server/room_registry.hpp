@@ -21,8 +21,8 @@ class RoomRegistry {
   // first if this node does not have it open.
   void with_room(const std::string& room_id, Room::Op op);
 
-  // Called by a Room on its strand when it has no members and no work and
-  // the room does not exist: drops it unless a newer Room replaced it.
+  // Called by a Room on its strand when it has no local members and no work:
+  // drops it unless a newer Room replaced it.
   void forget(const std::string& room_id, const Room* room);
 
   std::size_t open_rooms() const;

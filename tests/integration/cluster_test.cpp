@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "support/nginx_process.hpp"
 #include "support/redis_process.hpp"
@@ -101,6 +102,52 @@ TEST_F(Cluster, ResumeOnTheOtherNodeGetsExactlyTheMissedEvents) {
   back.events().clear();
   const auto live = host.request_ok(say("r", "live again")).accepted().seq();
   EXPECT_EQ(back.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }).seq(), live);
+}
+
+TEST_F(Cluster, ANodeListensToARoomOnlyWhileItHasMembersOfIt) {
+  const std::string channel = "hearth:{room:r}:events";
+  auto listeners = [&] {
+    // PUBSUB NUMSUB answers "channel\ncount\n".
+    const auto out = redis_.cli({"PUBSUB", "NUMSUB", channel});
+    return std::stoi(out.substr(out.find('\n') + 1));
+  };
+  WsClient host(node_a_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  EXPECT_EQ(listeners(), 1) << "node A only";
+  auto guest = std::make_unique<WsClient>(node_b_.port());
+  guest->request_ok(join("r"));
+  EXPECT_EQ(listeners(), 2);
+  v1::ClientMessage leave;
+  leave.set_room_id("r");
+  leave.mutable_leave_room();
+  guest->request_ok(leave);
+  // The unsubscribe follows the Left entry; wait for it with a bound.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (listeners() != 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(listeners(), 1) << "node B let go when its last member left";
+  // And comes back, rebuilt from the log, for the next one.
+  guest = std::make_unique<WsClient>(node_b_.port());
+  const auto snapshot = guest->request_ok(join("r")).snapshot();
+  EXPECT_EQ(snapshot.members_size(), 2);
+  EXPECT_EQ(listeners(), 2);
+}
+
+TEST_F(Cluster, ResumeTooFarBackGetsAFreshSnapshotSayingSo) {
+  RedisProcess redis;
+  auto args = redis_args(redis);
+  args.insert(args.end(), {"--resume-window", "10"});
+  ServerProcess node(args);
+  WsClient host(node.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  const auto created = host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT)).snapshot();
+  for (int i = 0; i < 20; ++i) host.request_ok(say("r", "m" + std::to_string(i)));
+  WsClient back(node.port());
+  const auto reply = back.request(join_resuming("r", created.epoch(), created.seq()));
+  ASSERT_TRUE(reply.ok().has_snapshot());
+  EXPECT_EQ(reply.ok().snapshot().resume_failed(), v1::RESUME_FAILURE_TRIMMED);
+  EXPECT_EQ(reply.ok().snapshot().messages_size(), 20) << "the fresh snapshot has everything";
+  EXPECT_TRUE(back.events().empty()) << "no partial replay";
 }
 
 TEST_F(Cluster, ResumeFromAnotherEpochOrTooFarBackGetsAFreshSnapshot) {
