@@ -148,26 +148,38 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
     return;
   }
   self->connect_timer_.cancel();
-  auto finish = [self] {
-    self->up_ = true;
-    self->backoff_ = kMinBackoff;
-    log::info("redis ", self->name_, ": connected to ", self->address_.describe());
-    if (self->on_state_) self->on_state_(true);
-  };
-  if (self->address_.password.empty()) return finish();
-  // AUTH goes first; nothing else is sent until it is answered.
-  auto* pending = new Pending{[self, finish](std::error_code error, RedisReply reply) {
-    if (error) return;  // the disconnect handles it
-    if (reply.is_error()) {
-      log::error("redis ", self->name_, ": AUTH refused: ", reply.str);
-      if (self->context_) redisAsyncDisconnect(self->context_);
-      return;
+  // Up only once Redis answers a PING (after AUTH, when a password is set):
+  // a server that refuses us (NOAUTH, a wrong password) is not "up".
+  auto send = [self](std::vector<std::string> args, ReplyHandler handler) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const auto& arg : args) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
     }
-    finish();
-  }};
-  const char* argv[] = {"AUTH", self->address_.password.c_str()};
-  const size_t lengths[] = {4, self->address_.password.size()};
-  redisAsyncCommandArgv(const_cast<redisAsyncContext*>(context), &on_reply, pending, 2, argv, lengths);
+    redisAsyncCommandArgv(self->context_, &on_reply, new Pending{std::move(handler)}, static_cast<int>(argv.size()),
+                          argv.data(), lengths.data());
+  };
+  auto refused = [self](const std::string& what, const RedisReply& reply) {
+    log::error("redis ", self->name_, ": ", what, " refused: ", reply.str);
+    if (self->context_) redisAsyncDisconnect(self->context_);
+  };
+  auto ping = [self, send, refused] {
+    send({"PING"}, [self, refused](std::error_code error, RedisReply reply) {
+      if (error) return;  // the disconnect handles it
+      if (reply.is_error() || reply.str != "PONG") return refused("PING", reply);
+      self->up_ = true;
+      self->backoff_ = kMinBackoff;
+      log::info("redis ", self->name_, ": connected to ", self->address_.describe());
+      if (self->on_state_) self->on_state_(true);
+    });
+  };
+  if (self->address_.password.empty()) return ping();
+  send({"AUTH", self->address_.password}, [ping, refused](std::error_code error, RedisReply reply) {
+    if (error) return;
+    if (reply.is_error()) return refused("AUTH", reply);
+    ping();
+  });
 }
 
 void RedisConnection::on_disconnect(const redisAsyncContext* context, int) {

@@ -219,6 +219,66 @@ TEST_P(RedisEngineOutage, UnavailableWhileDownNothingLostAndBackByItself) {
   EXPECT_GE(recorder->resyncs, resyncs_before);
 }
 
+// Connecting: AUTH with a password, and a unix socket.
+TEST(RedisEngineConnect, Password) {
+  RedisProcess redis(RedisProcess::Options{true, "s3cret-pass", true});
+  auto try_engine = [](const std::string& url) {
+    boost::asio::io_context io;
+    auto address = RedisAddress::parse(url);
+    EXPECT_TRUE(address) << url;
+    RedisEngine engine(io.get_executor(), *address, 15s);
+    engine.start();
+    // Run the loop until the engine is ready or two seconds have passed.
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (!engine.ready() && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+    const bool ready = engine.ready();
+    engine.stop();
+    io.run_for(50ms);
+    return ready;
+  };
+  EXPECT_TRUE(try_engine("redis://:s3cret-pass@127.0.0.1:" + std::to_string(redis.port())));
+  EXPECT_FALSE(try_engine("redis://:wrong@127.0.0.1:" + std::to_string(redis.port())))
+      << "a refused AUTH is not ready";
+  EXPECT_FALSE(try_engine(redis.url())) << "no password: every command is refused";
+}
+
+TEST(RedisEngineConnect, UnixSocket) {
+  RedisProcess redis(RedisProcess::Options{true, "", true});
+  boost::asio::io_context io;
+  RedisEngine engine(io.get_executor(), *RedisAddress::parse("unix://" + redis.socket_path()), 15s);
+  engine.start();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!engine.ready() && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  ASSERT_TRUE(engine.ready());
+  bool done = false;
+  v1::LogEntry created;
+  created.mutable_room_created()->set_epoch("e");
+  engine.append("r", "e", created, [&](std::error_code error, std::uint64_t seq) {
+    EXPECT_FALSE(error);
+    EXPECT_EQ(seq, 1u);
+    done = true;
+  });
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  EXPECT_TRUE(done);
+  engine.stop();
+  io.run_for(50ms);
+}
+
+TEST(RedisAddress, Forms) {
+  const auto plain = RedisAddress::parse("redis://10.0.0.5");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->host, "10.0.0.5");
+  EXPECT_EQ(plain->port, 6379);
+  const auto full = RedisAddress::parse("redis://user:pw@cache:6380/");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->password, "pw");
+  EXPECT_EQ(full->port, 6380);
+  EXPECT_EQ(full->describe(), "redis://cache:6380") << "never the password";
+  EXPECT_EQ(RedisAddress::parse("unix:///run/redis.sock")->unix_path, "/run/redis.sock");
+  EXPECT_FALSE(RedisAddress::parse("http://cache"));
+  EXPECT_FALSE(RedisAddress::parse("redis://cache:99999"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Redis, RedisEngineOutage, ::testing::Values("redis"),
                          [](const auto& param_info) { return param_info.param; });
 

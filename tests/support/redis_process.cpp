@@ -47,7 +47,7 @@ void reap(pid_t pid) {
 
 }  // namespace
 
-RedisProcess::RedisProcess(bool appendonly) : appendonly_(appendonly) {
+RedisProcess::RedisProcess(Options options) : options_(std::move(options)) {
   char pattern[] = "/tmp/hearth-redis-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
@@ -81,8 +81,10 @@ bool RedisProcess::try_start() {
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const std::string port = std::to_string(port_);
   std::vector<std::string> argv{"/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir_,
-                                "--save", "", "--appendonly", appendonly_ ? "yes" : "no", "--appendfsync", "always",
-                                "--logfile", "", "--daemonize", "no"};
+                                "--save", "", "--appendonly", options_.appendonly ? "yes" : "no", "--appendfsync",
+                                "always", "--logfile", "", "--daemonize", "no"};
+  if (!options_.password.empty()) argv.insert(argv.end(), {"--requirepass", options_.password});
+  if (options_.unix_socket) argv.insert(argv.end(), {"--unixsocket", socket_path(), "--unixsocketperm", "700"});
   std::vector<char*> args;
   for (auto& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
@@ -120,6 +122,7 @@ bool RedisProcess::try_start() {
 
 std::string RedisProcess::cli(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{"/usr/bin/redis-cli", "-p", std::to_string(port_)};
+  if (!options_.password.empty()) argv.insert(argv.end(), {"--no-auth-warning", "-a", options_.password});
   argv.insert(argv.end(), args.begin(), args.end());
   return run_and_capture(argv);
 }

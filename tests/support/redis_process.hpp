@@ -15,13 +15,20 @@ class RedisProcess {
  public:
   // Starts redis-server; `appendonly` turns AOF on (appendfsync always, so a
   // test's kill loses nothing acknowledged). Throws if it does not start.
-  explicit RedisProcess(bool appendonly = true);
+  struct Options {
+    bool appendonly = true;
+    std::string password;  // requirepass
+    bool unix_socket = false;
+  };
+  explicit RedisProcess(Options options);
+  RedisProcess() : RedisProcess(Options{}) {}
   ~RedisProcess();
   RedisProcess(const RedisProcess&) = delete;
   RedisProcess& operator=(const RedisProcess&) = delete;
 
   std::uint16_t port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  std::string socket_path() const { return dir_ + "/redis.sock"; }
   pid_t pid() const { return pid_; }
 
   // SIGKILL, as a crash would; then start() again on the same port and data.
@@ -33,7 +40,7 @@ class RedisProcess {
  private:
   bool try_start();
 
-  bool appendonly_;
+  Options options_;
   std::string dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
