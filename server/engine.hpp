@@ -57,6 +57,8 @@ class EngineSubscriber {
   // Live delivery may have missed entries (the engine lost its subscription
   // for a while): read the log from where you are.
   virtual void on_resync(const std::string& room_id) = 0;
+  // The room's log was deleted (Engine::delete_room, on any node).
+  virtual void on_deleted(const std::string& room_id) = 0;
 };
 
 class Engine {
@@ -78,6 +80,10 @@ class Engine {
   // receiving. Subscribing twice is harmless.
   virtual void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) = 0;
   virtual void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) = 0;
+
+  // Removes the room's log and everything kept beside it, and tells every
+  // subscriber on every node. Later appends with the old epoch are refused.
+  virtual void delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) = 0;
 
   // Whether appends can succeed now (for /readyz).
   virtual bool ready() const = 0;

@@ -29,6 +29,23 @@ void MemoryEngine::append(const std::string& room_id, const std::string& epoch, 
   handler(error, seq);
 }
 
+void MemoryEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
+  std::vector<std::shared_ptr<EngineSubscriber>> told;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = rooms_.find(room_id);
+    if (it != rooms_.end()) {
+      for (const auto& weak : it->second.subscribers) {
+        if (auto subscriber = weak.lock()) told.push_back(std::move(subscriber));
+      }
+      it->second.entries.clear();
+      it->second.epoch.clear();
+    }
+  }
+  for (const auto& subscriber : told) subscriber->on_deleted(room_id);
+  handler({});
+}
+
 void MemoryEngine::read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) {
   std::vector<SequencedEntry> out;
   {

@@ -17,6 +17,7 @@ class MemoryEngine final : public Engine {
   void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) override;
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
   void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
+  void delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) override;
   bool ready() const override { return true; }
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string>, DeadNodesHandler handler) override { handler({}, {}); }

@@ -30,6 +30,14 @@ redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. '\n' .. ARGV[3])
 return id
 )lua";
 
+// KEYS: the room's keys. ARGV[1] channel. Deletes them and tells every node
+// (sequence 0 on the channel means "deleted").
+constexpr const char* kDeleteScript = R"lua(
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', ARGV[1], '0\n')
+return 1
+)lua";
+
 std::string sha1_hex(std::string_view text) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
@@ -178,6 +186,16 @@ void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handle
   });
 }
 
+void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
+  std::vector<std::string> args{"EVAL", kDeleteScript, "2", log_key(room_id), epoch_key(room_id), channel(room_id)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && reply.is_error()) error = EngineError::unavailable;
+      handler(error);
+    });
+  });
+}
+
 void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) {
   std::vector<std::string> args{"XRANGE", log_key(room_id), "(0-" + std::to_string(after_seq), "+", "COUNT",
                                 std::to_string(limit)};
@@ -253,6 +271,12 @@ void RedisEngine::on_message(const std::string& name, const std::string& payload
   if (it == subscribers_.end()) return;
   const auto newline = payload.find('\n');
   const auto seq = newline == std::string::npos ? std::nullopt : parse_seq(std::string_view(payload).substr(0, newline));
+  if (seq == 0u) {
+    for (const auto& weak : it->second) {
+      if (auto subscriber = weak.lock()) subscriber->on_deleted(room_id);
+    }
+    return;
+  }
   auto entry = std::make_shared<v1::LogEntry>();
   if (!seq || !entry->ParseFromArray(payload.data() + newline + 1, static_cast<int>(payload.size() - newline - 1))) {
     log::error("redis: undecodable message on a room channel; skipping it (the log fills the gap)");

@@ -4,9 +4,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "command.hpp"
+#include "log.hpp"
 #include "token.hpp"
 #include "transcript.hpp"
 #include "ws_session.hpp"
@@ -124,6 +126,10 @@ void HttpSession::on_read(beast::error_code error) {
   if (path.starts_with("/rooms/") && path.ends_with("/transcript") && request.method() == http::verb::get) {
     return serve_transcript(request, std::string(path.substr(7, path.size() - 7 - 11)));
   }
+  if (path.starts_with("/rooms/") && path.find('/', 7) == std::string_view::npos &&
+      request.method() == http::verb::delete_) {
+    return delete_room(request, std::string(path.substr(7)));
+  }
   send(std::make_shared<http::response<http::string_body>>(respond(request, context_)));
 }
 
@@ -155,21 +161,9 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
   else if (!query.empty() && query != "format=json") {
     return fail(http::status::bad_request, "bad_request", "format must be json or markdown");
   }
-  // The token travels in the Authorization header, never in the URL (URLs
-  // end up in logs and browser history).
-  const std::string_view authorization = request[http::field::authorization];
-  if (!authorization.starts_with("Bearer ")) {
-    auto response = std::make_shared<http::response<http::string_body>>(make_response(
-        request, http::status::unauthorized, "application/json",
-        error_json("unauthorized", "send a host or moderator token as Authorization: Bearer TOKEN")));
-    response->set(http::field::www_authenticate, "Bearer");
-    return send(response);
-  }
-  const auto claims = verify_token(authorization.substr(7), context_.config.token_secret, std::chrono::system_clock::now());
-  if (!claims) return fail(http::status::unauthorized, "unauthorized", claims.error().message());
-  if (check_room(*claims, room_id) || (claims->role != v1::ROLE_HOST && claims->role != v1::ROLE_MODERATOR &&
-                                       claims->role != v1::ROLE_ADMIN)) {
-    return fail(http::status::forbidden, "forbidden", "transcripts are for the room's hosts and moderators");
+  if (!authorize(request, room_id, {v1::ROLE_HOST, v1::ROLE_MODERATOR, v1::ROLE_ADMIN},
+                 "transcripts are for the room's hosts and moderators")) {
+    return;
   }
   auto keep_alive = request.keep_alive();
   auto version = request.version();
@@ -209,6 +203,58 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
     });
   };
   (*read_from)(0);
+}
+
+bool HttpSession::authorize(const http::request<http::string_body>& request, const std::string& room_id,
+                            std::initializer_list<v1::Role> roles, std::string_view why) {
+  // The token travels in the Authorization header, never in the URL (URLs
+  // end up in logs and browser history).
+  const std::string_view authorization = request[http::field::authorization];
+  std::optional<Claims> claims;
+  if (authorization.starts_with("Bearer ")) {
+    auto verified = verify_token(authorization.substr(7), context_.config.token_secret, std::chrono::system_clock::now());
+    if (verified) claims = std::move(*verified);
+  }
+  if (!claims) {
+    auto response = std::make_shared<http::response<http::string_body>>(
+        make_response(request, http::status::unauthorized, "application/json",
+                      error_json("unauthorized", "send a valid token as Authorization: Bearer TOKEN")));
+    response->set(http::field::www_authenticate, "Bearer");
+    send(response);
+    return false;
+  }
+  if (check_room(*claims, room_id) || std::find(roles.begin(), roles.end(), claims->role) == roles.end()) {
+    send(std::make_shared<http::response<http::string_body>>(
+        make_response(request, http::status::forbidden, "application/json", error_json("forbidden", why))));
+    return false;
+  }
+  return true;
+}
+
+void HttpSession::delete_room(const http::request<http::string_body>& request, const std::string& room_id) {
+  if (!valid_room_id(room_id)) {
+    return send(std::make_shared<http::response<http::string_body>>(
+        make_response(request, http::status::not_found, "application/json", error_json("not_found", "no such room"))));
+  }
+  if (!authorize(request, room_id, {v1::ROLE_HOST, v1::ROLE_ADMIN}, "only the room's host or an admin may delete it")) {
+    return;
+  }
+  http::request<http::string_body> head{http::verb::delete_, "/", request.version()};
+  head.keep_alive(request.keep_alive());
+  context_.engine.delete_room(room_id, [self = shared_from_this(), head](std::error_code error) {
+    asio::dispatch(self->stream_.get_executor(), [self, head, error] {
+      if (error) {
+        return self->send(std::make_shared<http::response<http::string_body>>(make_response(
+            head, http::status::service_unavailable, "application/json",
+            error_json("unavailable", "storage is unavailable"))));
+      }
+      log::info("room deleted on request");
+      auto response = std::make_shared<http::response<http::string_body>>(http::status::no_content, head.version());
+      response->set(http::field::server, "hearth");
+      response->keep_alive(head.keep_alive());
+      self->send(response);
+    });
+  });
 }
 
 }  // namespace hearth

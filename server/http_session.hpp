@@ -27,6 +27,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_next();
   void on_read(boost::beast::error_code error);
   void send(std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response);
+  // Whether the request's bearer token holds one of `roles` in `room_id`;
+  // if not, the error response has been sent and it returns false.
+  bool authorize(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                 const std::string& room_id, std::initializer_list<v1::Role> roles, std::string_view why);
+  // DELETE /rooms/{id}: the room's host or an admin removes its log.
+  void delete_room(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                   const std::string& room_id);
   // GET /rooms/{id}/transcript: reads the whole log, then answers.
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);

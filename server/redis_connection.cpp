@@ -279,38 +279,23 @@ void RedisConnection::on_subscription_reply(redisAsyncContext* context, void* re
 // The event-loop hooks: hiredis says what it wants, Asio tells it when
 // ---------------------------------------------------------------------------
 
-void RedisConnection::arm_read() {
-  if (read_armed_ || !descriptor_) return;
-  read_armed_ = true;
-  descriptor_->async_wait(asio::posix::stream_descriptor::wait_read,
-                          [self = shared_from_this(), context = context_,
-                           generation = generation_](boost::system::error_code error) {
-                            if (self->generation_ != generation) return;  // a previous connection's wait
-                            self->read_armed_ = false;
-                            if (error || !self->want_read_) return;
-                            redisAsyncHandleRead(context);  // may free the context
-                            if (self->generation_ == generation && self->want_read_) self->arm_read();
-                          });
-}
-
-void RedisConnection::arm_write() {
-  if (write_armed_ || !descriptor_) return;
-  write_armed_ = true;
-  descriptor_->async_wait(asio::posix::stream_descriptor::wait_write,
-                          [self = shared_from_this(), context = context_,
-                           generation = generation_](boost::system::error_code error) {
-                            if (self->generation_ != generation) return;
-                            self->write_armed_ = false;
-                            if (error || !self->want_write_) return;
-                            redisAsyncHandleWrite(context);  // may free the context
-                            if (self->generation_ == generation && self->want_write_) self->arm_write();
-                          });
+void RedisConnection::arm(Interest& interest, asio::posix::stream_descriptor::wait_type type,
+                          void (*handle)(redisAsyncContext*)) {
+  if (interest.armed || !descriptor_) return;
+  interest.armed = true;
+  descriptor_->async_wait(type, [self = shared_from_this(), &interest, type, handle, context = context_,
+                                 generation = generation_](boost::system::error_code error) {
+    if (self->generation_ != generation) return;  // a previous connection's wait
+    interest.armed = false;
+    if (error || !interest.wanted) return;
+    handle(context);  // may free the context
+    if (self->generation_ == generation && interest.wanted) self->arm(interest, type, handle);
+  });
 }
 
 void RedisConnection::release_descriptor() {
   ++generation_;  // waits of this connection, still queued, must not act
-  want_read_ = want_write_ = false;
-  read_armed_ = write_armed_ = false;
+  read_ = write_ = Interest{};
   if (descriptor_) {
     // hiredis owns the fd and closes it; waits still pending end as aborted.
     descriptor_->release();
@@ -320,19 +305,19 @@ void RedisConnection::release_descriptor() {
 
 void RedisConnection::ev_add_read(void* privdata) {
   auto* self = static_cast<RedisConnection*>(privdata);
-  self->want_read_ = true;
-  self->arm_read();
+  self->read_.wanted = true;
+  self->arm(self->read_, asio::posix::stream_descriptor::wait_read, &redisAsyncHandleRead);
 }
 
-void RedisConnection::ev_del_read(void* privdata) { static_cast<RedisConnection*>(privdata)->want_read_ = false; }
+void RedisConnection::ev_del_read(void* privdata) { static_cast<RedisConnection*>(privdata)->read_.wanted = false; }
 
 void RedisConnection::ev_add_write(void* privdata) {
   auto* self = static_cast<RedisConnection*>(privdata);
-  self->want_write_ = true;
-  self->arm_write();
+  self->write_.wanted = true;
+  self->arm(self->write_, asio::posix::stream_descriptor::wait_write, &redisAsyncHandleWrite);
 }
 
-void RedisConnection::ev_del_write(void* privdata) { static_cast<RedisConnection*>(privdata)->want_write_ = false; }
+void RedisConnection::ev_del_write(void* privdata) { static_cast<RedisConnection*>(privdata)->write_.wanted = false; }
 
 void RedisConnection::ev_cleanup(void* privdata) { static_cast<RedisConnection*>(privdata)->release_descriptor(); }
 

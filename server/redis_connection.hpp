@@ -93,8 +93,14 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void connect();
   void schedule_reconnect();
   void went_down(const char* why);
-  void arm_read();
-  void arm_write();
+  // One direction of readiness: whether hiredis wants it, and whether a wait
+  // for it is armed.
+  struct Interest {
+    bool wanted = false;
+    bool armed = false;
+  };
+  void arm(Interest& interest, boost::asio::posix::stream_descriptor::wait_type type,
+           void (*handle)(redisAsyncContext*));
   void release_descriptor();
 
   static void on_connect(const redisAsyncContext* context, int status);
@@ -116,8 +122,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 
   redisAsyncContext* context_ = nullptr;
   std::optional<boost::asio::posix::stream_descriptor> descriptor_;
-  bool want_read_ = false, want_write_ = false;
-  bool read_armed_ = false, write_armed_ = false;
+  Interest read_, write_;
   bool up_ = false;
   bool stopped_ = false;
   std::uint64_t generation_ = 0;  // one per hiredis context (and descriptor)

@@ -347,8 +347,10 @@ void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
         if (error == EngineError::room_exists) {
           self->reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
         } else if (error == EngineError::epoch_mismatch) {
-          self->reply_error(caller, {v1::ROOM_RESET, "the room's history was lost; join it again"});
-          self->reset();
+          log::warn("room log changed under this node (lost and recreated); members must join again");
+          const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
+          self->reply_error(caller, failure);
+          self->reset(failure);
         } else {
           self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
         }
@@ -360,10 +362,8 @@ void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
   });
 }
 
-void Room::reset() {
+void Room::reset(const Failure& failure) {
   if (retired_) return;
-  log::warn("room log changed under this node (lost and recreated); members must join again");
-  const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
   for (auto& [key, member] : members_) {
     member.connection->send(encode_shared(error_reply(0, failure), member.connection->push_encoding()),
                             member.connection->push_encoding());
@@ -376,8 +376,15 @@ void Room::reset() {
   after_applied_.clear();
   for (auto& [seq, fn] : waiting) fn(seq, failure);
   retired_ = true;
+  sweep_timer_.cancel();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
+}
+
+void Room::on_deleted(const std::string&) {
+  asio::post(strand_, [self = shared_from_this()] {
+    self->reset(Failure{v1::ROOM_NOT_FOUND, "the room was deleted"});
+  });
 }
 
 void Room::schedule_sweep() {

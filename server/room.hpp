@@ -70,6 +70,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
 
   void on_entry(const std::string& room_id, SequencedEntry entry) override;
   void on_resync(const std::string& room_id) override;
+  void on_deleted(const std::string& room_id) override;
 
   const std::string& id() const { return id_; }
 
@@ -95,7 +96,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // Sends the events after `from` that `caller` may see; false if some are
   // no longer kept.
   bool replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const;
-  void reset();
+  // Drops every local member (each gets `failure` pushed with request id 0)
+  // and retires: the log this Room followed is gone.
+  void reset(const Failure& failure);
   // Presence: every Engine::presence_interval(), connections that the log
   // says are present but whose node is dead (or, on this node, that are
   // gone) get their Left entries appended, by whichever node notices first.

@@ -35,6 +35,16 @@ struct Recorder final : EngineSubscriber {
     ++resyncs;
     changed.notify_all();
   }
+  int deletions = 0;
+  void on_deleted(const std::string&) override {
+    std::lock_guard lock(mutex);
+    ++deletions;
+    changed.notify_all();
+  }
+  bool wait_for_deletion(std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return deletions > 0; });
+  }
   bool wait_for(std::size_t count, std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mutex);
     return changed.wait_for(lock, timeout, [&] { return entries.size() >= count; });
@@ -177,6 +187,28 @@ TEST_P(EngineTest, SubscribersHearLaterEntriesInOrder) {
   ASSERT_TRUE(probe->wait_for(1));
   EXPECT_EQ(recorder->entries.size(), 50u);
   EXPECT_GT(last, sent.back());
+}
+
+TEST_P(EngineTest, DeletingARoomRemovesItsLogAndTellsSubscribers) {
+  ASSERT_FALSE(create("r"));
+  say("r", "soon gone");
+  auto recorder = std::make_shared<Recorder>();
+  engine_->subscribe("r", recorder);
+  if (GetParam() == "redis") {
+    ASSERT_TRUE(recorder->wait_for_resync());
+  }
+  std::promise<std::error_code> done;
+  engine_->delete_room("r", [&](std::error_code error) { done.set_value(error); });
+  ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
+  ASSERT_TRUE(recorder->wait_for_deletion());
+  EXPECT_TRUE(read("r", 0, 10).second.empty());
+  if (GetParam() == "redis") {
+    EXPECT_EQ(redis_->cli({"EXISTS", RedisEngine::log_key("r"), RedisEngine::epoch_key("r")}), "0\n");
+  }
+  v1::LogEntry entry;
+  entry.mutable_say()->set_text("from a node that missed the deletion");
+  EXPECT_EQ(append("r", "e1", entry).first, EngineError::epoch_mismatch);
+  EXPECT_FALSE(create("r", "e2")) << "the id can be used again, with a new epoch";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "redis"),

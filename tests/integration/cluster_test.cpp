@@ -133,6 +133,35 @@ TEST_F(Cluster, ANodeListensToARoomOnlyWhileItHasMembersOfIt) {
   EXPECT_EQ(listeners(), 2);
 }
 
+TEST_F(Cluster, DeletingARoomRemovesItsKeysAndTellsItsMembersEverywhere) {
+  namespace http = boost::beast::http;
+  const std::string host_token = ServerProcess::token("host", "r", "Dr. Ada", "ada");
+  WsClient host(node_a_.port());
+  host.request_ok(hello(host_token));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient member(node_b_.port());
+  member.request_ok(join("r"));
+  member.request_ok(say("r", "something to forget"));
+  const std::string participant = "Bearer " + ServerProcess::token("participant", "r", "P", "p");
+  EXPECT_EQ(http_request(node_a_.port(), http::verb::delete_, "/rooms/r", participant).result(), http::status::forbidden);
+  EXPECT_EQ(http_request(node_a_.port(), http::verb::delete_, "/rooms/r", "Bearer " + host_token).result(),
+            http::status::no_content);
+  // The member on the other node is told, and is out of the room.
+  std::optional<v1::ServerMessage> pushed;
+  do {
+    pushed = member.next(5s);
+  } while (pushed && !pushed->has_reply());
+  ASSERT_TRUE(pushed);
+  EXPECT_EQ(pushed->reply().request_id(), 0u);
+  EXPECT_EQ(pushed->reply().error().code(), v1::ROOM_NOT_FOUND);
+  EXPECT_EQ(member.request_error(say("r", "hello?")).code(), v1::NOT_IN_ROOM);
+  EXPECT_EQ(redis_.cli({"EXISTS", "hearth:{room:r}:log", "hearth:{room:r}:epoch"}), "0\n");
+  EXPECT_EQ(http_request(node_b_.port(), http::verb::get, "/rooms/r/transcript", "Bearer " + host_token).result(),
+            http::status::not_found);
+  WsClient late(node_b_.port());
+  EXPECT_EQ(late.request_error(join("r")).code(), v1::ROOM_NOT_FOUND);
+}
+
 TEST_F(Cluster, ResumeTooFarBackGetsAFreshSnapshotSayingSo) {
   RedisProcess redis;
   auto args = redis_args(redis);

@@ -1,12 +1,11 @@
 #include "nginx_process.hpp"
 
+#include "server_process.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,18 +17,6 @@
 
 namespace hearth::testing {
 namespace {
-
-std::uint16_t any_free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 bool accepts(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -60,7 +47,7 @@ NginxProcess::NginxProcess(const std::vector<std::uint16_t>& node_ports) {
   text << in.rdbuf();
   std::string upstreams;
   for (const auto port : node_ports) upstreams += "    server 127.0.0.1:" + std::to_string(port) + ";\n";
-  port_ = any_free_port();
+  port_ = free_port();
   std::string config = replace_all(text.str(), "@PREFIX@", dir_);
   config = replace_all(config, "@LISTEN@", "127.0.0.1:" + std::to_string(port_));
   config = replace_all(config, "@UPSTREAMS@", upstreams);
@@ -87,14 +74,10 @@ NginxProcess::NginxProcess(const std::vector<std::uint16_t>& node_ports) {
 NginxProcess::~NginxProcess() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);  // the master stops its worker
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    if (pidfd >= 0) {
-      pollfd pfd{pidfd, POLLIN, 0};
-      if (::poll(&pfd, 1, 5000) <= 0) ::kill(pid_, SIGKILL);
-      ::close(pidfd);
+    if (!wait_for_exit(pid_, std::chrono::seconds(5))) {
+      ::kill(pid_, SIGKILL);
+      wait_for_exit(pid_, std::chrono::seconds(5));
     }
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);

@@ -1,12 +1,8 @@
 #include "redis_process.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,35 +13,6 @@
 #include "server_process.hpp"
 
 namespace hearth::testing {
-namespace {
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-void reap(pid_t pid) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd >= 0) {
-    pollfd pfd{pidfd, POLLIN, 0};
-    ::poll(&pfd, 1, 10000);
-    ::close(pidfd);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, WNOHANG);
-}
-
-}  // namespace
 
 RedisProcess::RedisProcess(Options options) : options_(std::move(options)) {
   char pattern[] = "/tmp/hearth-redis-XXXXXX";
@@ -68,7 +35,7 @@ RedisProcess::~RedisProcess() {
 void RedisProcess::kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
-  reap(pid_);
+  wait_for_exit(pid_, std::chrono::seconds(10));
   pid_ = -1;
 }
 
@@ -114,7 +81,7 @@ bool RedisProcess::try_start() {
   ::close(fds[0]);  // Redis keeps logging to a closed pipe: it ignores the errors
   if (!ready) {
     ::kill(pid_, SIGKILL);
-    reap(pid_);
+    wait_for_exit(pid_, std::chrono::seconds(10));
     pid_ = -1;
   }
   return ready;

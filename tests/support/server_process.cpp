@@ -1,6 +1,8 @@
 #include "server_process.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -31,9 +33,9 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stdin_fd) {
   return pid;
 }
 
-// Waits up to `timeout` for `pid` to exit (a pidfd becomes readable when it
-// does); returns the wait status.
-std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
+}  // namespace
+
+std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd >= 0) {
     pollfd pfd{pidfd, POLLIN, 0};
@@ -45,7 +47,18 @@ std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
   return std::nullopt;
 }
 
-}  // namespace
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("no free port");
+  return ntohs(address.sin_port);
+}
 
 ServerProcess::ServerProcess(std::vector<std::string> args) {
   int fds[2];
@@ -73,7 +86,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   ::close(fds[0]);
   if (match.empty()) {
     ::kill(pid_, SIGKILL);
-    wait_for(pid_, std::chrono::seconds(5));
+    wait_for_exit(pid_, std::chrono::seconds(5));
     throw std::runtime_error("hearth-server did not start: " + output);
   }
   port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
@@ -82,17 +95,17 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
-    wait_for(pid_, std::chrono::seconds(10));
+    wait_for_exit(pid_, std::chrono::seconds(10));
   }
 }
 
 std::optional<int> ServerProcess::stop(std::chrono::seconds timeout) {
   if (pid_ <= 0) return std::nullopt;
   ::kill(pid_, SIGTERM);
-  const auto status = wait_for(pid_, timeout);
+  const auto status = wait_for_exit(pid_, timeout);
   if (!status) {
     ::kill(pid_, SIGKILL);
-    wait_for(pid_, std::chrono::seconds(10));
+    wait_for_exit(pid_, std::chrono::seconds(10));
   }
   pid_ = -1;
   if (status && WIFEXITED(*status)) return WEXITSTATUS(*status);
@@ -119,10 +132,10 @@ std::string run_and_capture(const std::vector<std::string>& argv, const std::str
     output.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(out[0]);
-  const auto status = wait_for(pid, std::chrono::seconds(15));
+  const auto status = wait_for_exit(pid, std::chrono::seconds(15));
   if (!status) {
     ::kill(pid, SIGKILL);
-    wait_for(pid, std::chrono::seconds(5));
+    wait_for_exit(pid, std::chrono::seconds(5));
     throw std::runtime_error(argv[0] + " did not finish");
   }
   if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {

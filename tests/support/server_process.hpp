@@ -39,6 +39,14 @@ class ServerProcess {
   std::uint16_t port_ = 0;
 };
 
+// A loopback port that was free a moment ago (another process may take it
+// first: callers retry).
+std::uint16_t free_port();
+
+// Waits up to `timeout` for child `pid` to exit (no polling: a pidfd becomes
+// readable when it does) and reaps it; returns its wait status.
+std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
+
 // Runs `argv` with HEARTH_TOKEN_SECRET set; returns its stdout, throws on a
 // non-zero exit.
 std::string run_and_capture(const std::vector<std::string>& argv, const std::string& input = "");
