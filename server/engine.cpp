@@ -12,6 +12,7 @@ class EngineCategory final : public std::error_category {
       case EngineError::epoch_mismatch: return "the room's log is not the one this node knows";
       case EngineError::room_exists: return "the room exists already";
       case EngineError::corrupt: return "storage holds an entry this server cannot read";
+      case EngineError::outcome_unknown: return "the storage connection broke after the command was sent";
     }
     return "unknown engine error";
   }

@@ -40,6 +40,7 @@ enum class EngineError {
   epoch_mismatch,   // the room's log is not the one the caller knows
   room_exists,      // a second creating entry
   corrupt,          // storage holds something this server cannot read
+  outcome_unknown,  // the connection broke after the command was sent: it may have been applied
 };
 
 const std::error_category& engine_category() noexcept;
@@ -48,6 +49,7 @@ inline std::error_code make_error_code(EngineError e) noexcept { return {static_
 struct SequencedEntry {
   std::uint64_t seq = 0;
   std::shared_ptr<const v1::LogEntry> entry;
+  std::string epoch;  // of the log it came from, when the engine says (live entries)
 };
 
 class EngineSubscriber {
@@ -69,9 +71,11 @@ class Engine {
   virtual ~Engine() = default;
 
   // Appends `entry` to the log of `room_id` whose epoch is `epoch` (for the
-  // creating entry: the new log's epoch).
-  virtual void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
-                      AppendHandler handler) = 0;
+  // creating entry: the new log's epoch) and which the caller has read up to
+  // `known_seq`: a log that is shorter than that was rolled back under the
+  // caller (storage lost its last writes), and is refused as epoch_mismatch.
+  virtual void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
+                      v1::LogEntry entry, AppendHandler handler) = 0;
 
   // Entries with seq > after_seq, oldest first, at most `limit`.
   virtual void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) = 0;

@@ -4,8 +4,8 @@
 
 namespace hearth {
 
-void MemoryEngine::append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
-                          AppendHandler handler) {
+void MemoryEngine::append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
+                          v1::LogEntry entry, AppendHandler handler) {
   std::error_code error;
   std::uint64_t seq = 0;
   {
@@ -13,12 +13,12 @@ void MemoryEngine::append(const std::string& room_id, const std::string& epoch, 
     RoomLog& log = rooms_[room_id];
     if (entry.has_room_created() && !log.epoch.empty()) {
       error = EngineError::room_exists;
-    } else if (!entry.has_room_created() && log.epoch != epoch) {
+    } else if (!entry.has_room_created() && (log.epoch != epoch || log.entries.size() < known_seq)) {
       error = EngineError::epoch_mismatch;
     } else {
       if (entry.has_room_created()) log.epoch = epoch;
       seq = log.entries.size() + 1;
-      SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry))};
+      SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry)), epoch};
       log.entries.push_back(stored);
       std::erase_if(log.subscribers, [](const auto& weak) { return weak.expired(); });
       for (const auto& weak : log.subscribers) {

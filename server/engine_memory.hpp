@@ -12,7 +12,7 @@ namespace hearth {
 
 class MemoryEngine final : public Engine {
  public:
-  void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+  void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq, v1::LogEntry entry,
               AppendHandler handler) override;
   void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) override;
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;

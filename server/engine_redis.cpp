@@ -15,18 +15,24 @@ namespace asio = boost::asio;
 namespace {
 
 // KEYS[1] log stream, KEYS[2] epoch key. ARGV[1] channel, ARGV[2] epoch,
-// ARGV[3] the LogEntry bytes, ARGV[4] "1" if the entry creates the room.
-// Returns the new entry's id ("0-SEQ").
+// ARGV[3] the LogEntry bytes, ARGV[4] "1" if the entry creates the room,
+// ARGV[5] the sequence the caller has read up to. Refuses a log whose epoch
+// differs (lost and recreated) or that is shorter than the caller has read
+// (rolled back). Publishes "SEQ EPOCH\n" + the entry; returns "0-SEQ".
 constexpr const char* kAppendScript = R"lua(
 local current = redis.call('GET', KEYS[2])
 if ARGV[4] == '1' then
   if current then return redis.error_reply('HEARTH_EXISTS') end
   redis.call('SET', KEYS[2], ARGV[2])
-elseif current ~= ARGV[2] then
-  return redis.error_reply('HEARTH_EPOCH')
+else
+  if current ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  local last_seq = 0
+  if #last > 0 then last_seq = tonumber(string.sub(last[1][1], 3)) end
+  if last_seq < tonumber(ARGV[5]) then return redis.error_reply('HEARTH_EPOCH') end
 end
 local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
-redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. '\n' .. ARGV[3])
+redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
 return id
 )lua";
 
@@ -84,6 +90,17 @@ std::string RedisEngine::node_key(const std::string& node_id) { return "hearth:n
 void RedisEngine::heartbeat() {
   commands_->command({"SET", node_key(node_id_), "1", "PX", std::to_string(presence_ttl_.count())},
                      [](std::error_code, RedisReply) {});
+  // The echo proves the subscription connection alive: silent for three
+  // rounds, it is dead though TCP has not said so; drop it (it reconnects,
+  // resubscribes, and every room resyncs).
+  if (subscriptions_up_ && commands_up_) {
+    if (std::chrono::steady_clock::now() - last_echo_ > 3 * (presence_ttl_ / 3) + std::chrono::seconds(1)) {
+      log::warn("redis subscriptions: own heartbeat echo not heard; reconnecting");
+      last_echo_ = std::chrono::steady_clock::now();
+      subscriptions_->drop();
+    }
+    commands_->command({"PUBLISH", echo_channel(), "1"}, [](std::error_code, RedisReply) {});
+  }
   heartbeat_timer_.expires_after(presence_ttl_ / 3);
   heartbeat_timer_.async_wait([this](boost::system::error_code error) {
     if (!error) heartbeat();
@@ -138,6 +155,8 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
       subscriptions_up_ = up;
       check_first_ready();
       if (!up) return;
+      last_echo_ = std::chrono::steady_clock::now();
+      subscriptions_->subscribe(echo_channel());
       for (const auto& [room_id, subscribers] : subscribers_) subscriptions_->subscribe(channel(room_id));
     });
   });
@@ -154,10 +173,11 @@ void RedisEngine::stop() {
 // Appending and reading
 // ---------------------------------------------------------------------------
 
-void RedisEngine::append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
-                         AppendHandler handler) {
+void RedisEngine::append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
+                         v1::LogEntry entry, AppendHandler handler) {
   std::vector<std::string> args{"EVALSHA", script_sha_, "2", log_key(room_id), epoch_key(room_id), channel(room_id),
-                                epoch, entry.SerializeAsString(), entry.has_room_created() ? "1" : "0"};
+                                epoch, entry.SerializeAsString(), entry.has_room_created() ? "1" : "0",
+                                std::to_string(known_seq)};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     run_append(std::move(args), std::move(handler), true);
   });
@@ -214,7 +234,7 @@ void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std:
         if (!seq || !entry->ParseFromString(item.elements[1].elements[1].str)) {
           return handler(EngineError::corrupt, {});
         }
-        entries.push_back(SequencedEntry{*seq, std::move(entry)});
+        entries.push_back(SequencedEntry{*seq, std::move(entry), {}});
       }
       handler({}, std::move(entries));
     });
@@ -265,12 +285,20 @@ void RedisEngine::on_subscribed(const std::string& name) {
 }
 
 void RedisEngine::on_message(const std::string& name, const std::string& payload) {
+  if (name == echo_channel()) {
+    last_echo_ = std::chrono::steady_clock::now();
+    return;
+  }
   if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return;
   const std::string room_id = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size());
   const auto it = subscribers_.find(room_id);
   if (it == subscribers_.end()) return;
+  // "SEQ EPOCH\n" + entry, or "0\n" for a deleted room.
   const auto newline = payload.find('\n');
-  const auto seq = newline == std::string::npos ? std::nullopt : parse_seq(std::string_view(payload).substr(0, newline));
+  const std::string_view head = std::string_view(payload).substr(0, newline == std::string::npos ? 0 : newline);
+  const auto space = head.find(' ');
+  const auto seq = newline == std::string::npos ? std::nullopt : parse_seq(head.substr(0, space));
+  const std::string epoch(space == std::string_view::npos ? std::string_view() : head.substr(space + 1));
   if (seq == 0u) {
     for (const auto& weak : it->second) {
       if (auto subscriber = weak.lock()) subscriber->on_deleted(room_id);
@@ -283,7 +311,7 @@ void RedisEngine::on_message(const std::string& name, const std::string& payload
     return;
   }
   // Decoded once per node, shared by every subscriber.
-  const SequencedEntry sequenced{*seq, std::move(entry)};
+  const SequencedEntry sequenced{*seq, std::move(entry), epoch};
   for (const auto& weak : it->second) {
     if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, sequenced);
   }

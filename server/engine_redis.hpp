@@ -40,7 +40,7 @@ class RedisEngine final : public Engine {
   void start(std::function<void()> on_first_ready = {});
   void stop();
 
-  void append(const std::string& room_id, const std::string& epoch, v1::LogEntry entry,
+  void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq, v1::LogEntry entry,
               AppendHandler handler) override;
   void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) override;
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
@@ -70,6 +70,10 @@ class RedisEngine final : public Engine {
   const std::string node_id_;
   const std::chrono::milliseconds presence_ttl_;
   boost::asio::steady_timer heartbeat_timer_;
+  // The subscription connection hears this node's own heartbeat echo; if it
+  // stops, the connection is dead though TCP has not said so yet.
+  std::chrono::steady_clock::time_point last_echo_;
+  std::string echo_channel() const { return "hearth:node:" + node_id_ + ":echo"; }
   void heartbeat();
   std::function<void()> on_first_ready_;
   void check_first_ready();

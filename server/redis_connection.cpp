@@ -17,6 +17,9 @@ namespace {
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 constexpr auto kConnectTimeout = std::chrono::seconds(3);
+// A command unanswered this long means the connection is dead (half-open,
+// or Redis hung): drop it and reconnect.
+constexpr auto kReplyTimeout = std::chrono::seconds(5);
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -74,7 +77,8 @@ RedisConnection::RedisConnection(asio::any_io_executor strand, RedisAddress addr
       address_(std::move(address)),
       name_(std::move(name)),
       reconnect_timer_(strand_),
-      connect_timer_(strand_) {}
+      connect_timer_(strand_),
+      watchdog_(strand_) {}
 
 RedisConnection::~RedisConnection() {
   stopped_ = true;
@@ -93,6 +97,7 @@ void RedisConnection::stop() {
   stopped_ = true;
   reconnect_timer_.cancel();
   connect_timer_.cancel();
+  watchdog_.cancel();
   if (context_ != nullptr) {
     redisAsyncContext* context = context_;
     context_ = nullptr;
@@ -115,6 +120,10 @@ void RedisConnection::connect() {
   context_ = context;
   ++generation_;
   context->data = this;
+  sent_.clear();
+  // TCP keepalive, so that an idle connection whose peer vanished dies too
+  // (a unix socket has no such thing, and hiredis would fail the context).
+  if (address_.unix_path.empty()) redisEnableKeepAlive(&context->c);
   // The hooks must be in place before the connect callback is set: setting it
   // asks for the first write readiness, which is how hiredis sees the connect.
   descriptor_.emplace(strand_, context->c.fd);
@@ -127,9 +136,10 @@ void RedisConnection::connect() {
   redisAsyncSetDisconnectCallback(context, &on_disconnect);
   redisAsyncSetConnectCallback(context, &on_connect);
 
+  // Until Redis answers PING (after AUTH), not just until TCP connects.
   connect_timer_.expires_after(kConnectTimeout);
-  connect_timer_.async_wait([self = shared_from_this(), context](boost::system::error_code error) {
-    if (error || self->context_ != context || self->up_) return;
+  connect_timer_.async_wait([self = shared_from_this(), context, generation = generation_](boost::system::error_code error) {
+    if (error || self->generation_ != generation || self->up_ || self->context_ != context) return;
     log::warn("redis ", self->name_, ": connect to ", self->address_.describe(), " timed out");
     self->context_ = nullptr;
     redisAsyncFree(context);
@@ -147,7 +157,6 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
     self->went_down("connect failed");
     return;
   }
-  self->connect_timer_.cancel();
   // Up only once Redis answers a PING (after AUTH, when a password is set):
   // a server that refuses us (NOAUTH, a wrong password) is not "up".
   auto send = [self](std::vector<std::string> args, ReplyHandler handler) {
@@ -157,8 +166,13 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
       argv.push_back(arg.data());
       lengths.push_back(arg.size());
     }
-    redisAsyncCommandArgv(self->context_, &on_reply, new Pending{std::move(handler)}, static_cast<int>(argv.size()),
-                          argv.data(), lengths.data());
+    auto* pending = new Pending{std::move(handler)};
+    if (redisAsyncCommandArgv(self->context_, &on_reply, pending, static_cast<int>(argv.size()), argv.data(),
+                              lengths.data()) != REDIS_OK) {
+      delete pending;  // the context is going away: the disconnect reconnects
+      return;
+    }
+    self->sent_.push_back(std::chrono::steady_clock::now());
   };
   auto refused = [self](const std::string& what, const RedisReply& reply) {
     log::error("redis ", self->name_, ": ", what, " refused: ", reply.str);
@@ -168,7 +182,9 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
     send({"PING"}, [self, refused](std::error_code error, RedisReply reply) {
       if (error) return;  // the disconnect handles it
       if (reply.is_error() || reply.str != "PONG") return refused("PING", reply);
+      self->connect_timer_.cancel();
       self->up_ = true;
+      self->watch();
       self->backoff_ = kMinBackoff;
       log::info("redis ", self->name_, ": connected to ", self->address_.describe());
       if (self->on_state_) self->on_state_(true);
@@ -201,13 +217,15 @@ void RedisConnection::went_down(const char* why) {
 }
 
 void RedisConnection::schedule_reconnect() {
-  if (stopped_) return;
+  if (stopped_ || reconnect_scheduled_) return;
+  reconnect_scheduled_ = true;
   // Full jitter: a random wait up to the current backoff, so that many nodes
   // do not all come back at the same instant.
   std::uniform_int_distribution<long> spread(kMinBackoff.count() / 2, backoff_.count());
   reconnect_timer_.expires_after(std::chrono::milliseconds(spread(jitter_)));
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   reconnect_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    self->reconnect_scheduled_ = false;
     if (!error && !self->stopped_ && self->context_ == nullptr) self->connect();
   });
 }
@@ -233,13 +251,40 @@ void RedisConnection::command(std::vector<std::string> args, ReplyHandler handle
     auto failed = std::move(pending->handler);
     delete pending;
     asio::post(strand_, [failed = std::move(failed)] { failed(EngineError::unavailable, {}); });
+    return;
   }
+  sent_.push_back(std::chrono::steady_clock::now());
 }
 
-void RedisConnection::on_reply(redisAsyncContext*, void* reply, void* privdata) {
+void RedisConnection::watch() {
+  watchdog_.expires_after(std::chrono::seconds(1));
+  watchdog_.async_wait([self = shared_from_this(), generation = generation_](boost::system::error_code error) {
+    if (error || self->generation_ != generation || !self->up_) return;
+    // Replies come in order: the oldest command still unanswered tells.
+    if (!self->sent_.empty() && std::chrono::steady_clock::now() - self->sent_.front() > kReplyTimeout) {
+      log::warn("redis ", self->name_, ": no reply for ", kReplyTimeout.count(), " s; reconnecting");
+      return self->drop();
+    }
+    self->watch();
+  });
+}
+
+void RedisConnection::drop() {
+  if (context_ == nullptr) return;
+  redisAsyncContext* context = context_;
+  context_ = nullptr;
+  redisAsyncFree(context);  // fails what is in flight; runs on_disconnect if it was connected
+  went_down("dropped");
+}
+
+void RedisConnection::on_reply(redisAsyncContext* context, void* reply, void* privdata) {
   std::unique_ptr<Pending> pending(static_cast<Pending*>(privdata));
-  // A null reply: the connection went away with the command in flight.
-  if (reply == nullptr) return pending->handler(EngineError::unavailable, {});
+  if (auto* self = static_cast<RedisConnection*>(context->data); self != nullptr && !self->sent_.empty()) {
+    self->sent_.pop_front();
+  }
+  // A null reply: the connection went away with the command sent, so Redis
+  // may or may not have run it.
+  if (reply == nullptr) return pending->handler(EngineError::outcome_unknown, {});
   pending->handler({}, RedisReply::from(*static_cast<redisReply*>(reply)));
 }
 

@@ -18,6 +18,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -71,6 +72,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void start(StateHandler on_state);
   void stop();
   bool up() const { return up_; }
+  // Drops the connection now (it reconnects): for an owner that knows it is
+  // dead before TCP does.
+  void drop();
 
   // Sends one command (binary-safe arguments).
   void command(std::vector<std::string> args, ReplyHandler handler);
@@ -91,6 +95,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   struct Pending;  // one command's handler, handed to hiredis as privdata
 
   void connect();
+  void watch();
   void schedule_reconnect();
   void went_down(const char* why);
   // One direction of readiness: whether hiredis wants it, and whether a wait
@@ -125,10 +130,13 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   Interest read_, write_;
   bool up_ = false;
   bool stopped_ = false;
+  bool reconnect_scheduled_ = false;
   std::uint64_t generation_ = 0;  // one per hiredis context (and descriptor)
   std::chrono::milliseconds backoff_{100};
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer connect_timer_;
+  boost::asio::steady_timer watchdog_;
+  std::deque<std::chrono::steady_clock::time_point> sent_;  // send times of unanswered commands
   std::mt19937 jitter_{std::random_device{}()};
 };
 

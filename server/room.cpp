@@ -18,6 +18,8 @@ namespace asio = boost::asio;
 constexpr std::size_t kReadPage = 1000;
 // Refused entries remembered for their appenders (see Room::refusals_).
 constexpr std::size_t kMaxRefusals = 1024;
+// Live entries held while a read is on its way or a gap is being filled.
+constexpr std::size_t kMaxLive = 10000;
 
 }  // namespace
 
@@ -28,7 +30,8 @@ Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, 
       registry_(registry),
       state_(id_, limits),
       limits_(limits),
-      sweep_timer_(strand_) {}
+      sweep_timer_(strand_),
+      retry_timer_(strand_) {}
 
 // ---------------------------------------------------------------------------
 // Following the log: subscribe first, then read, so that nothing falls
@@ -44,8 +47,16 @@ void Room::start() {
 }
 
 void Room::catch_up() {
-  if (reading_ || retired_) return;
+  if (retired_) return;
+  if (reading_) {
+    // A read is on its way, but may have started before what prompted this
+    // one (a resync, a live entry past a gap): read again after it.
+    read_again_ = true;
+    return;
+  }
   reading_ = true;
+  read_again_ = false;
+  live_high_at_read_ = live_.empty() ? 0 : live_.rbegin()->first;
   engine_.read(id_, state_.seq(), kReadPage, [self = shared_from_this()](std::error_code error,
                                                                           std::vector<SequencedEntry> entries) {
     asio::post(self->strand_, [self, error, entries = std::move(entries)]() mutable {
@@ -55,20 +66,29 @@ void Room::catch_up() {
 }
 
 void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entries) {
-  reading_ = false;
+  if (retired_) return;
   if (error) {
-    // Storage is unreachable: try again shortly; ops keep waiting.
-    log::warn("room log read failed, retrying: ", error.message());
-    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::seconds(1));
-    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) { self->catch_up(); });
+    // Storage is unreachable: try again in a second, one retry at a time
+    // (reading_ stays set meanwhile, so live entries just wait); ops wait.
+    if (error == EngineError::corrupt) log::error("room log holds an entry this server cannot read; retrying");
+    retry_timer_.expires_after(std::chrono::seconds(1));
+    retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code) {
+      self->reading_ = false;
+      self->catch_up();
+    });
     return;
   }
+  reading_ = false;
   if (!entries.empty() && state_.seq() == 0 && entries.front().seq > 1) {
     history_floor_ = entries.front().seq - 1;  // the log starts later: older events are gone
   }
   for (const auto& entry : entries) handle_entry(entry);
-  if (entries.size() == kReadPage) return catch_up();
-  if (entries.empty() && !live_.empty() && live_.begin()->first > state_.seq() + 1) {
+  if (entries.size() == kReadPage || read_again_) return catch_up();
+  // A gap the log cannot fill: only a read issued after the entry beyond the
+  // gap arrived can say so (an earlier one may simply predate the missing
+  // entries).
+  if (entries.empty() && !live_.empty() && live_.begin()->first > state_.seq() + 1 &&
+      live_.begin()->first <= live_high_at_read_) {
     // The log does not have what the gap misses (trimmed away): go on from
     // what we have rather than wait forever.
     log::warn("room log has a gap it cannot fill; continuing");
@@ -79,6 +99,7 @@ void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entrie
   }
   drain_live();
   if (!ready_ && !reading_) become_ready();
+  maybe_retire();  // the read may have settled the last thing this Room waited for
 }
 
 void Room::drain_live() {
@@ -92,6 +113,10 @@ void Room::drain_live() {
       handle_entry(entry);
     } else {
       catch_up();  // the entries before it are in the log by now
+      if (!reading_) {
+        live_.clear();  // retired: nothing more to follow
+        return;
+      }
     }
   }
 }
@@ -134,11 +159,20 @@ void Room::maybe_retire() {
 
 void Room::on_entry(const std::string&, SequencedEntry entry) {
   asio::post(strand_, [self = shared_from_this(), entry = std::move(entry)]() mutable {
+    if (self->retired_) return;
+    if (!entry.epoch.empty() && self->state_.exists() && entry.epoch != self->state_.epoch()) {
+      // The log this Room folded is gone: it was lost and created again.
+      log::warn("room log changed under this node (lost and recreated); members must join again");
+      return self->reset(Failure{v1::ROOM_RESET, "the room's history was lost; join it again"});
+    }
     if (entry.seq <= self->state_.seq()) return;  // read already, or delivered twice
     if (self->ready_ && !self->reading_ && self->live_.empty() && entry.seq == self->state_.seq() + 1) {
       self->handle_entry(entry);
     } else {
       const auto seq = entry.seq;
+      // Bounded: past kMaxLive held entries, drop them all and let the log
+      // (which has every one of them) catch the Room up.
+      if (self->live_.size() >= kMaxLive) self->live_.clear();
       self->live_.emplace(seq, std::move(entry));
       if (self->ready_) self->drain_live();
     }
@@ -187,6 +221,13 @@ void Room::remember(const v1::Event& event, const Audience& audience) {
 
 bool Room::replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const {
   if (from < history_floor_) return false;
+  // A replay longer than half the client's send queue would close it as a
+  // slow consumer (and again on every retry): a snapshot is cheaper then.
+  std::size_t count = 0;
+  for (const auto& item : history_) {
+    if (item.seq > from && RoomState::may_see(item.audience, caller.membership.user_id, caller.membership.role)) ++count;
+  }
+  if (count > limits_.send_queue_frames / 2) return false;
   replayed = 0;
   v1::ServerMessage message;
   for (const auto& item : history_) {
@@ -337,7 +378,8 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
 void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
   ++appends_in_flight_;
   const std::string epoch = entry.has_room_created() ? entry.room_created().epoch() : state_.epoch();
-  engine_.append(id_, epoch, std::move(entry), [self = shared_from_this(), caller = std::move(caller),
+  const std::uint64_t known = entry.has_room_created() ? 0 : state_.seq();
+  engine_.append(id_, epoch, known, std::move(entry), [self = shared_from_this(), caller = std::move(caller),
                                                 on_applied = std::move(on_applied)](std::error_code error,
                                                                                     std::uint64_t seq) {
     asio::post(self->strand_, [self, caller, on_applied, error, seq] {
@@ -351,6 +393,10 @@ void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
           const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
           self->reply_error(caller, failure);
           self->reset(failure);
+        } else if (error == EngineError::outcome_unknown) {
+          self->reply_error(caller, {v1::OUTCOME_UNKNOWN,
+                                     "the storage connection broke after the command was sent; it may have been "
+                                     "applied: check the room before retrying"});
         } else {
           self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
         }
@@ -377,6 +423,8 @@ void Room::reset(const Failure& failure) {
   for (auto& [seq, fn] : waiting) fn(seq, failure);
   retired_ = true;
   sweep_timer_.cancel();
+  retry_timer_.cancel();
+  live_.clear();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
 }
@@ -399,6 +447,21 @@ void Room::sweep() {
   if (retired_) return;
   schedule_sweep();
   const auto present = state_.present_connections();
+  std::set<std::string> in_log;
+  for (const auto& connection : present) in_log.insert(connection.connection_id);
+  // Ours, here, but not present in the log: another node took this node for
+  // dead (Redis was out of reach longer than the heartbeat lasts) and wrote
+  // its Left. Join it again, rather than leave a member who hears the room
+  // but may not speak.
+  for (const auto& [key, member] : members_) {
+    if (in_log.contains(key->connection_id()) || state_.is_banned(member.membership.user_id) || state_.closed()) {
+      continue;
+    }
+    v1::LogEntry entry = new_entry(member.membership);
+    entry.mutable_joined()->set_connection_id(key->connection_id());
+    entry.mutable_joined()->set_node_id(engine_.node_id());
+    engine_.append(id_, state_.epoch(), state_.seq(), std::move(entry), [](std::error_code, std::uint64_t) {});
+  }
   std::set<std::string> local;
   for (const auto& [key, member] : members_) local.insert(key->connection_id());
   for (const auto& [connection_id, caller] : pending_joins_) local.insert(connection_id);
@@ -430,7 +493,7 @@ void Room::append_left(const RoomState::PresentConnection& connection) {
   entry.mutable_left()->set_connection_id(connection.connection_id);
   entry.mutable_left()->set_reason(v1::MemberLeft::REASON_DISCONNECTED);
   // Several nodes may notice at once: the fold applies the first Left only.
-  engine_.append(id_, state_.epoch(), std::move(entry), [](std::error_code, std::uint64_t) {});
+  engine_.append(id_, state_.epoch(), state_.seq(), std::move(entry), [](std::error_code, std::uint64_t) {});
 }
 
 void Room::when_applied(std::uint64_t seq, OnApplied fn) {

@@ -128,11 +128,14 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   const Limits limits_;
   bool ready_ = false;
   bool retired_ = false;
-  bool reading_ = false;                          // a catch-up read is on its way
+  bool reading_ = false;                          // a catch-up read is on its way (or its retry)
+  bool read_again_ = false;                       // something asked for a read while one was on its way
+  std::uint64_t live_high_at_read_ = 0;           // highest live seq held when the read was issued
   std::vector<Op> waiting_;                       // ops that came before ready
   std::map<std::uint64_t, SequencedEntry> live_;  // held while reading or across a gap
   std::size_t appends_in_flight_ = 0;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer retry_timer_;
   std::deque<HistoryItem> history_;               // the last resume_window events
   std::uint64_t history_floor_ = 0;               // events after this seq are all in history_
 

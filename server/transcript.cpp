@@ -26,7 +26,7 @@ struct Fates {
 
 Fates learn(const std::vector<SequencedEntry>& entries) {
   Fates fates;
-  for (const auto& [seq, entry] : entries) {
+  for (const auto& [seq, entry, epoch] : entries) {
     if (entry->has_room_created()) fates.title = entry->room_created().title();
     if (entry->has_room_updated() && !entry->room_updated().title().empty()) fates.title = entry->room_updated().title();
     if (entry->has_ask() && entry->ask().anonymous()) fates.anonymous_author[seq] = entry->actor().user_id();
@@ -218,7 +218,7 @@ std::string render_transcript(const std::string& room_id, const std::vector<Sequ
                               TranscriptFormat format) {
   const Fates fates = learn(entries);
   std::vector<Line> lines;
-  for (const auto& [seq, entry] : entries) {
+  for (const auto& [seq, entry, epoch] : entries) {
     if (auto line = describe(seq, *entry, fates)) lines.push_back(std::move(*line));
   }
   return format == TranscriptFormat::json ? render_json(room_id, lines, fates) : render_markdown(room_id, lines, fates);

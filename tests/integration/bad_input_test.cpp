@@ -81,11 +81,12 @@ TEST_F(BadInput, OversizedFrameIsRefusedAndTheConnectionLives) {
 }
 
 TEST_F(BadInput, FrameAboveTheHardLimitClosesWith1009) {
-  // 16 x 4096 is the hard limit. Sent in fragments, so that the server
-  // refuses the message part way and the rest still parses as frames (one
-  // huge frame cut short would end in a reset that races the close frame).
+  // 16 x 4096 is the hard limit. One byte more, in fragments: the server
+  // can only refuse the message at its last fragment, by when the whole of
+  // it has been written (a refusal mid-write would race the close frame
+  // with a reset).
   offender_.fragment_messages(4096);
-  offender_.send_raw(std::string(70000, 'x'), true);
+  offender_.send_raw(std::string(16 * 4096 + 1, 'x'), true);
   EXPECT_EQ(offender_.wait_for_close(), 1009);
   expect_observer_unharmed_after_close();
 }

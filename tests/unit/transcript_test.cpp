@@ -18,7 +18,7 @@ class Transcript : public ::testing::Test {
  protected:
   std::vector<SequencedEntry> log;
   std::uint64_t add(v1::LogEntry entry) {
-    log.push_back(SequencedEntry{log.size() + 1, std::make_shared<const v1::LogEntry>(std::move(entry))});
+    log.push_back(SequencedEntry{log.size() + 1, std::make_shared<const v1::LogEntry>(std::move(entry)), {}});
     return log.size();
   }
   std::uint64_t ask(const Membership& who, const std::string& text, bool anonymous = false) {
