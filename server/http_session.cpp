@@ -1,6 +1,7 @@
 #include "http_session.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -49,6 +50,12 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   const std::string_view path = target.substr(0, target.find('?'));
   const bool read_only = request.method() == http::verb::get || request.method() == http::verb::head;
 
+  if (path == "/readyz" && !read_only) {
+    auto response = make_response(request, http::status::method_not_allowed, "application/json",
+                                  error_json("method_not_allowed", "use GET"));
+    response.set(http::field::allow, "GET, HEAD");
+    return response;
+  }
   if (path == "/healthz" || path == "/ws") {
     if (!read_only) {
       auto response = make_response(request, http::status::method_not_allowed, "application/json",
@@ -123,7 +130,8 @@ void HttpSession::on_read(beast::error_code error) {
   }
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path.starts_with("/rooms/") && path.ends_with("/transcript") && request.method() == http::verb::get) {
+  if (path.size() > 18 && path.starts_with("/rooms/") && path.ends_with("/transcript") &&
+      request.method() == http::verb::get) {
     return serve_transcript(request, std::string(path.substr(7, path.size() - 7 - 11)));
   }
   if (path.starts_with("/rooms/") && path.find('/', 7) == std::string_view::npos &&
@@ -211,7 +219,8 @@ bool HttpSession::authorize(const http::request<http::string_body>& request, con
   // end up in logs and browser history).
   const std::string_view authorization = request[http::field::authorization];
   std::optional<Claims> claims;
-  if (authorization.starts_with("Bearer ")) {
+  // The scheme is case-insensitive (RFC 9110 section 11.1).
+  if (authorization.size() > 7 && boost::beast::iequals(authorization.substr(0, 7), "Bearer ")) {
     auto verified = verify_token(authorization.substr(7), context_.config.token_secret, std::chrono::system_clock::now());
     if (verified) claims = std::move(*verified);
   }

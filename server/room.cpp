@@ -151,6 +151,11 @@ void Room::maybe_retire() {
       !after_applied_.empty()) {
     return;
   }
+  // A Left of ours that failed (storage was out) leaves the connection
+  // present in the log: stay, so that the sweep writes it.
+  for (const auto& connection : state_.present_connections()) {
+    if (connection.node_id == engine_.node_id()) return;
+  }
   retired_ = true;
   sweep_timer_.cancel();
   engine_.unsubscribe(id_, this);
@@ -410,9 +415,10 @@ void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
 
 void Room::reset(const Failure& failure) {
   if (retired_) return;
+  auto push = error_reply(0, failure);
+  push.mutable_reply()->set_room_id(id_);
   for (auto& [key, member] : members_) {
-    member.connection->send(encode_shared(error_reply(0, failure), member.connection->push_encoding()),
-                            member.connection->push_encoding());
+    member.connection->send(encode_shared(push, member.connection->push_encoding()), member.connection->push_encoding());
     member.connection->removed(id_);
   }
   members_.clear();

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "room_state.hpp"
 #include "token.hpp"
 
 namespace hearth {
@@ -20,22 +21,33 @@ struct Fates {
   std::set<std::uint64_t> deleted_questions;
   std::set<std::uint64_t> deleted_messages;
   std::map<std::uint64_t, std::string> anonymous_author;  // question id -> its author, if anonymous
-  std::map<std::uint64_t, std::set<std::string>> votes;  // question id -> voters, for the final count
+  std::map<std::uint64_t, std::uint32_t> votes;  // question id -> final count
   std::string title;
 };
 
-Fates learn(const std::vector<SequencedEntry>& entries) {
+// The entries that took effect (the fold refused none of them and members
+// saw each happen), and what later entries did to earlier items.
+Fates learn(const std::string& room_id, const std::vector<SequencedEntry>& entries,
+            std::vector<const SequencedEntry*>& effective) {
+  Limits unlimited;
+  unlimited.max_question_chars = unlimited.max_answer_chars = unlimited.max_message_chars = SIZE_MAX;
+  unlimited.max_title_chars = SIZE_MAX;
+  RoomState state(room_id, unlimited);
   Fates fates;
-  for (const auto& [seq, entry, epoch] : entries) {
-    if (entry->has_room_created()) fates.title = entry->room_created().title();
-    if (entry->has_room_updated() && !entry->room_updated().title().empty()) fates.title = entry->room_updated().title();
-    if (entry->has_ask() && entry->ask().anonymous()) fates.anonymous_author[seq] = entry->actor().user_id();
-    if (entry->has_delete_question()) fates.deleted_questions.insert(entry->delete_question().question_id());
-    if (entry->has_delete_message()) fates.deleted_messages.insert(entry->delete_message().message_id());
-    if (entry->has_vote()) {
-      auto& voters = fates.votes[entry->vote().question_id()];
-      if (entry->vote().up()) voters.insert(entry->actor().user_id());
-      else voters.erase(entry->actor().user_id());
+  for (const auto& sequenced : entries) {
+    if (!state.apply(sequenced.seq, *sequenced.entry).event) continue;
+    effective.push_back(&sequenced);
+    const auto& entry = *sequenced.entry;
+    if (entry.has_room_created()) fates.title = entry.room_created().title();
+    if (entry.has_room_updated() && !entry.room_updated().title().empty()) fates.title = entry.room_updated().title();
+    if (entry.has_ask() && entry.ask().anonymous()) fates.anonymous_author[sequenced.seq] = entry.actor().user_id();
+    if (entry.has_delete_question()) fates.deleted_questions.insert(entry.delete_question().question_id());
+    if (entry.has_delete_message()) fates.deleted_messages.insert(entry.delete_message().message_id());
+  }
+  const auto final_state = state.snapshot_for("", v1::ROLE_ADMIN);  // kept alive for the loop
+  for (const auto& question : final_state.questions()) {
+    if (question.state() == v1::QUESTION_STATE_OPEN || question.state() == v1::QUESTION_STATE_ANSWERED) {
+      fates.votes[question.id()] = question.votes();
     }
   }
   return fates;
@@ -117,8 +129,7 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       break;
     case v1::LogEntry::kAnswer:
       line.action = "answered question";
-      line.item = entry.answer().question_id();
-      line.text = entry.answer().text();
+      question_text(entry.answer().question_id(), entry.answer().text());
       break;
     case v1::LogEntry::kMarkAnswered:
       line.action = "marked answered question";
@@ -166,9 +177,7 @@ std::string render_json(const std::string& room_id, const std::vector<Line>& lin
     items.push_back(std::move(item));
   }
   json::object votes;
-  for (const auto& [question, voters] : fates.votes) {
-    if (!fates.deleted_questions.contains(question)) votes[std::to_string(question)] = voters.size();
-  }
+  for (const auto& [question, count] : fates.votes) votes[std::to_string(question)] = count;
   json::object out{{"roomId", room_id}, {"title", fates.title}, {"entries", std::move(items)}, {"votes", std::move(votes)}};
   return json::serialize(out) + "\n";
 }
@@ -193,21 +202,19 @@ std::string render_markdown(const std::string& room_id, const std::vector<Line>&
     out << "- **#" << line.seq << "** " << line.at.substr(0, 19) << " — **" << escape_markdown(line.who) << "**";
     if (!line.role.empty() && line.role != "participant") out << " (" << line.role << ")";
     out << " " << line.action;
-    if (line.item && line.action.find("question") != std::string::npos) out << " " << line.item;
-    if (line.item && line.action.find("message") != std::string::npos && line.action.find("replied") == std::string::npos) {
-      out << " " << line.item;
-    }
+    // Actions that name an item end in "question" or "message"; the others
+    // ("asked", "said", "replied to ...") create one, numbered by their seq.
+    if (line.item && (line.action.ends_with("question") || line.action.ends_with("message"))) out << " " << line.item;
     if (!line.target.empty()) out << " `" << line.target << "`";
     if (line.action == "asked") out << " question " << line.seq;
+    if (line.action == "said" || line.action.starts_with("replied")) out << " (message " << line.seq << ")";
     out << "\n";
     if (line.tombstone) out << "\n  > *(deleted)*\n\n";
     else if (line.text && !line.text->empty()) out << "\n  > " << escape_markdown(*line.text) << "\n\n";
   }
   if (!fates.votes.empty()) {
     out << "\n## Votes\n\n";
-    for (const auto& [question, voters] : fates.votes) {
-      if (!fates.deleted_questions.contains(question)) out << "- question " << question << ": " << voters.size() << "\n";
-    }
+    for (const auto& [question, count] : fates.votes) out << "- question " << question << ": " << count << "\n";
   }
   return out.str();
 }
@@ -216,10 +223,11 @@ std::string render_markdown(const std::string& room_id, const std::vector<Line>&
 
 std::string render_transcript(const std::string& room_id, const std::vector<SequencedEntry>& entries,
                               TranscriptFormat format) {
-  const Fates fates = learn(entries);
+  std::vector<const SequencedEntry*> effective;
+  const Fates fates = learn(room_id, entries, effective);
   std::vector<Line> lines;
-  for (const auto& [seq, entry, epoch] : entries) {
-    if (auto line = describe(seq, *entry, fates)) lines.push_back(std::move(*line));
+  for (const auto* sequenced : effective) {
+    if (auto line = describe(sequenced->seq, *sequenced->entry, fates)) lines.push_back(std::move(*line));
   }
   return format == TranscriptFormat::json ? render_json(room_id, lines, fates) : render_markdown(room_id, lines, fates);
 }

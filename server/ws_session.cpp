@@ -232,6 +232,11 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
     return reply(message.request_id(), encoding,
                  Failure{v1::TOO_MANY_ROOMS, "this connection is in as many rooms as it may be"});
   }
+  if (!context_.engine.ready()) {
+    // The room's log cannot be read: say so now rather than leave the join
+    // waiting for storage to come back.
+    return reply(message.request_id(), encoding, Failure{v1::UNAVAILABLE, "storage is unavailable; try again soon"});
+  }
   Membership membership;
   const std::string& token = create ? std::string() : message.join_room().token();
   const std::string& name = create ? std::string() : message.join_room().display_name();
