@@ -295,23 +295,28 @@ void RedisEngine::on_message(const std::string& name, const std::string& payload
   if (it == subscribers_.end()) return;
   // "SEQ EPOCH\n" + entry, or "0\n" for a deleted room.
   const auto newline = payload.find('\n');
-  const std::string_view head = std::string_view(payload).substr(0, newline == std::string::npos ? 0 : newline);
+  const auto undecodable = [] {
+    log::error("redis: undecodable message on a room channel; skipping it (the log fills the gap)");
+  };
+  if (newline == std::string::npos) return undecodable();
+  const std::string_view head = std::string_view(payload).substr(0, newline);
   const auto space = head.find(' ');
-  const auto seq = newline == std::string::npos ? std::nullopt : parse_seq(head.substr(0, space));
-  const std::string epoch(space == std::string_view::npos ? std::string_view() : head.substr(space + 1));
-  if (seq == 0u) {
+  const auto parsed = parse_seq(head.substr(0, space));
+  if (!parsed) return undecodable();
+  const std::uint64_t seq = parsed.value_or(0);
+  if (seq == 0) {
     for (const auto& weak : it->second) {
       if (auto subscriber = weak.lock()) subscriber->on_deleted(room_id);
     }
     return;
   }
+  const std::string epoch(space == std::string_view::npos ? std::string_view() : head.substr(space + 1));
   auto entry = std::make_shared<v1::LogEntry>();
-  if (!seq || !entry->ParseFromArray(payload.data() + newline + 1, static_cast<int>(payload.size() - newline - 1))) {
-    log::error("redis: undecodable message on a room channel; skipping it (the log fills the gap)");
-    return;
+  if (!entry->ParseFromArray(payload.data() + newline + 1, static_cast<int>(payload.size() - newline - 1))) {
+    return undecodable();
   }
   // Decoded once per node, shared by every subscriber.
-  const SequencedEntry sequenced{*seq, std::move(entry), epoch};
+  const SequencedEntry sequenced{seq, std::move(entry), epoch};
   for (const auto& weak : it->second) {
     if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, sequenced);
   }
