@@ -159,21 +159,9 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
   }
   // Up only once Redis answers a PING (after AUTH, when a password is set):
   // a server that refuses us (NOAUTH, a wrong password) is not "up".
-  auto send = [self](std::vector<std::string> args, ReplyHandler handler) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    for (const auto& arg : args) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    auto* pending = new Pending{std::move(handler)};
-    if (redisAsyncCommandArgv(self->context_, &on_reply, pending, static_cast<int>(argv.size()), argv.data(),
-                              lengths.data()) != REDIS_OK) {
-      delete pending;  // the context is going away: the disconnect reconnects
-      return;
-    }
-    self->sent_.push_back(std::chrono::steady_clock::now());
-  };
+  // (Not command(): that one refuses until the connection is up.) A send
+  // that fails means the context is going away: the disconnect reconnects.
+  auto send = [self](std::vector<std::string> args, ReplyHandler handler) { self->send(args, handler); };
   auto refused = [self](const std::string& what, const RedisReply& reply) {
     log::error("redis ", self->name_, ": ", what, " refused: ", reply.str);
     if (self->context_) redisAsyncDisconnect(self->context_);
@@ -239,21 +227,32 @@ void RedisConnection::command(std::vector<std::string> args, ReplyHandler handle
     asio::post(strand_, [handler = std::move(handler)] { handler(EngineError::unavailable, {}); });
     return;
   }
+  if (!send(args, handler)) {
+    asio::post(strand_, [handler = std::move(handler)] { handler(EngineError::unavailable, {}); });
+  }
+}
+
+int RedisConnection::write(const std::vector<std::string>& args, void (*callback)(redisAsyncContext*, void*, void*),
+                           void* privdata) {
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
   for (const auto& arg : args) {
     argv.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  auto* pending = new Pending{std::move(handler)};
-  if (redisAsyncCommandArgv(context_, &on_reply, pending, static_cast<int>(argv.size()), argv.data(),
-                            lengths.data()) != REDIS_OK) {
-    auto failed = std::move(pending->handler);
-    delete pending;
-    asio::post(strand_, [failed = std::move(failed)] { failed(EngineError::unavailable, {}); });
-    return;
+  return redisAsyncCommandArgv(context_, callback, privdata, static_cast<int>(argv.size()), argv.data(),
+                               lengths.data());
+}
+
+bool RedisConnection::send(const std::vector<std::string>& args, ReplyHandler& handler) {
+  auto pending = std::make_unique<Pending>(Pending{std::move(handler)});
+  if (write(args, &on_reply, pending.get()) != REDIS_OK) {
+    handler = std::move(pending->handler);  // back to the caller, unused
+    return false;
   }
+  pending.release();  // hiredis hands it to on_reply, which frees it
   sent_.push_back(std::chrono::steady_clock::now());
+  return true;
 }
 
 void RedisConnection::watch() {
@@ -290,16 +289,12 @@ void RedisConnection::on_reply(redisAsyncContext* context, void* reply, void* pr
 
 void RedisConnection::subscribe(const std::string& channel) {
   if (!up_ || context_ == nullptr) return;  // the owner resubscribes on up
-  const char* argv[] = {"SUBSCRIBE", channel.data()};
-  const size_t lengths[] = {9, channel.size()};
-  redisAsyncCommandArgv(context_, &on_subscription_reply, nullptr, 2, argv, lengths);
+  write({"SUBSCRIBE", channel}, &on_subscription_reply, nullptr);
 }
 
 void RedisConnection::unsubscribe(const std::string& channel) {
   if (!up_ || context_ == nullptr) return;
-  const char* argv[] = {"UNSUBSCRIBE", channel.data()};
-  const size_t lengths[] = {11, channel.size()};
-  redisAsyncCommandArgv(context_, &on_subscription_reply, nullptr, 2, argv, lengths);
+  write({"UNSUBSCRIBE", channel}, &on_subscription_reply, nullptr);
 }
 
 void RedisConnection::on_subscription_reply(redisAsyncContext* context, void* reply, void*) {

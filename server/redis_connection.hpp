@@ -96,6 +96,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 
   void connect();
   void watch();
+  // Writes one command to hiredis' output buffer; REDIS_OK or REDIS_ERR.
+  int write(const std::vector<std::string>& args, void (*callback)(redisAsyncContext*, void*, void*), void* privdata);
+  // write() with a reply handler; on failure `handler` is left to the caller.
+  bool send(const std::vector<std::string>& args, ReplyHandler& handler);
   void schedule_reconnect();
   void went_down(const char* why);
   // One direction of readiness: whether hiredis wants it, and whether a wait
