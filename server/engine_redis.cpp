@@ -162,6 +162,13 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
   });
 }
 
+void RedisEngine::say_goodbye(std::function<void()> done) {
+  asio::post(strand_, [this, done = std::move(done)]() mutable {
+    heartbeat_timer_.cancel();
+    commands_->command({"DEL", node_key(node_id_)}, [done = std::move(done)](std::error_code, RedisReply) { done(); });
+  });
+}
+
 void RedisEngine::stop() {
   asio::post(strand_, [this] {
     commands_->stop();

@@ -39,6 +39,9 @@ class RedisEngine final : public Engine {
   // Connects; `on_first_ready` runs once, when both connections are up.
   void start(std::function<void()> on_first_ready = {});
   void stop();
+  // Deletes this node's heartbeat, so that other nodes sweep whatever
+  // presence it leaves behind at once; then `done` (also if Redis is out).
+  void say_goodbye(std::function<void()> done);
 
   void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq, v1::LogEntry entry,
               AppendHandler handler) override;

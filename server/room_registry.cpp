@@ -22,9 +22,25 @@ void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
 }
 
 void RoomRegistry::forget(const std::string& room_id, const Room* room) {
-  std::lock_guard lock(mutex_);
-  const auto it = rooms_.find(room_id);
-  if (it != rooms_.end() && it->second.get() == room) rooms_.erase(it);
+  std::function<void()> on_empty;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = rooms_.find(room_id);
+    if (it != rooms_.end() && it->second.get() == room) rooms_.erase(it);
+    if (rooms_.empty() && on_empty_) on_empty = std::exchange(on_empty_, nullptr);
+  }
+  if (on_empty) on_empty();  // never under the lock
+}
+
+void RoomRegistry::when_empty(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!rooms_.empty()) {
+      on_empty_ = std::move(fn);
+      return;
+    }
+  }
+  fn();
 }
 
 std::size_t RoomRegistry::open_rooms() const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,12 +28,17 @@ class RoomRegistry {
 
   std::size_t open_rooms() const;
 
+  // Runs `fn` once no Room is open (at once if none is), on whichever thread
+  // closes the last one. For shutdown.
+  void when_empty(std::function<void()> fn);
+
  private:
   boost::asio::any_io_executor executor_;
   Engine& engine_;
   Limits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;
+  std::function<void()> on_empty_;
 };
 
 }  // namespace hearth

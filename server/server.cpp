@@ -68,7 +68,15 @@ int run_server(const Config& config) {
         io.stop();
       }
     });
-    context.sessions.close_all(CloseCode::going_away, [&io] { io.stop(); });
+    // Then the rooms: each retires once the Left entries of its departed
+    // members are written; then this node says goodbye to the other nodes
+    // (its heartbeat goes, so they need not wait for it to expire).
+    context.sessions.close_all(CloseCode::going_away, [&io, &rooms, redis] {
+      rooms.when_empty([&io, redis] {
+        if (redis) redis->say_goodbye([&io] { io.stop(); });
+        else io.stop();
+      });
+    });
   });
 
   const auto endpoint = listener->local_endpoint();

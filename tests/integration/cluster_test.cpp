@@ -162,6 +162,23 @@ TEST_F(Cluster, DeletingARoomRemovesItsKeysAndTellsItsMembersEverywhere) {
   EXPECT_EQ(late.request_error(join("r")).code(), v1::ROOM_NOT_FOUND);
 }
 
+TEST_F(Cluster, ANodeShuttingDownWritesItsMembersDepartureFirst) {
+  WsClient host(node_b_.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient leaving(node_a_.port());
+  const auto id = leaving.request_ok(join("r", "Lee")).snapshot().you().user_id();
+  host.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+  const auto stopped_at = std::chrono::steady_clock::now();
+  ::kill(node_a_.pid(), SIGTERM);
+  EXPECT_EQ(leaving.wait_for_close(), 1001);
+  const auto left = host.next_event_where(
+      [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == id; }, 10s);
+  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 3s) << "written on the way out, not by a sweep 15 s later";
+  EXPECT_EQ(node_a_.stop(), 0);
+}
+
 TEST_F(Cluster, ResumeTooFarBackGetsAFreshSnapshotSayingSo) {
   RedisProcess redis;
   auto args = redis_args(redis);
