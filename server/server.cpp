@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -91,6 +92,12 @@ int run_server(const Config& config) {
   for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& thread : threads) thread.join();
+  // A second SIGTERM while the process winds down must not turn a clean
+  // exit into a death by signal: stop listening for them, then ignore them.
+  boost::system::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   log::info("stopped");
   return 0;
 }

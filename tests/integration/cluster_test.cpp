@@ -176,7 +176,7 @@ TEST_F(Cluster, ANodeShuttingDownWritesItsMembersDepartureFirst) {
       [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == id; }, 10s);
   EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 3s) << "written on the way out, not by a sweep 15 s later";
-  EXPECT_EQ(node_a_.stop(), 0);
+  EXPECT_EQ(node_a_.wait_exit(), 0);
 }
 
 TEST_F(Cluster, ResumeTooFarBackGetsAFreshSnapshotSayingSo) {

@@ -22,7 +22,7 @@ TEST(Lifecycle, SigtermSendsGoingAwayToEveryClientAndExitsZero) {
   EXPECT_EQ(host.wait_for_close(), 1001);
   EXPECT_EQ(guest.wait_for_close(), 1001);
   EXPECT_EQ(idle.wait_for_close(), 1001);
-  EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(server.wait_exit(), 0);
 }
 
 TEST(Lifecycle, SlowConsumerIsClosedWith4001WhileOthersGetEverything) {

@@ -102,6 +102,11 @@ ServerProcess::~ServerProcess() {
 std::optional<int> ServerProcess::stop(std::chrono::seconds timeout) {
   if (pid_ <= 0) return std::nullopt;
   ::kill(pid_, SIGTERM);
+  return wait_exit(timeout);
+}
+
+std::optional<int> ServerProcess::wait_exit(std::chrono::seconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
   const auto status = wait_for_exit(pid_, timeout);
   if (!status) {
     ::kill(pid_, SIGKILL);

@@ -29,6 +29,8 @@ class ServerProcess {
   // Sends SIGTERM and waits; returns the exit code, or nullopt if the
   // process did not exit normally within `timeout` (it is then killed).
   std::optional<int> stop(std::chrono::seconds timeout = std::chrono::seconds(15));
+  // Waits for an exit already under way (the test sent the signal itself).
+  std::optional<int> wait_exit(std::chrono::seconds timeout = std::chrono::seconds(15));
 
   // `hearth-server token ...` with this server's secret.
   static std::string token(const std::string& role, const std::string& room, const std::string& name,
