@@ -70,6 +70,12 @@ constexpr std::string_view kChannelSuffix = "}:events";
 
 }  // namespace
 
+// The room whose events `name` carries; empty for any other channel.
+std::string room_of_channel(std::string_view name) {
+  if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return {};
+  return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size()));
+}
+
 std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
 std::string RedisEngine::epoch_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:epoch"; }
 std::string RedisEngine::channel(const std::string& room_id) {
@@ -282,8 +288,7 @@ void RedisEngine::unsubscribe(const std::string& room_id, const EngineSubscriber
 void RedisEngine::on_subscribed(const std::string& name) {
   // Anything published before the subscription took effect is only in the
   // log: every subscriber reads from where it is.
-  if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return;
-  const std::string room_id = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size());
+  const std::string room_id = room_of_channel(name);
   const auto it = subscribers_.find(room_id);
   if (it == subscribers_.end()) return;
   for (const auto& weak : it->second) {
@@ -296,8 +301,7 @@ void RedisEngine::on_message(const std::string& name, const std::string& payload
     last_echo_ = std::chrono::steady_clock::now();
     return;
   }
-  if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return;
-  const std::string room_id = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size());
+  const std::string room_id = room_of_channel(name);
   const auto it = subscribers_.find(room_id);
   if (it == subscribers_.end()) return;
   // "SEQ EPOCH\n" + entry, or "0\n" for a deleted room.

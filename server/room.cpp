@@ -14,6 +14,21 @@ namespace {
 
 namespace asio = boost::asio;
 
+// A connection's Joined (on `node_id`) or Left entry, by `member`.
+v1::LogEntry joined_entry(const Membership& member, const std::string& connection_id, const std::string& node_id) {
+  v1::LogEntry entry = new_entry(member);
+  entry.mutable_joined()->set_connection_id(connection_id);
+  entry.mutable_joined()->set_node_id(node_id);
+  return entry;
+}
+
+v1::LogEntry left_entry(const Membership& member, const std::string& connection_id, v1::MemberLeft::Reason reason) {
+  v1::LogEntry entry = new_entry(member);
+  entry.mutable_left()->set_connection_id(connection_id);
+  entry.mutable_left()->set_reason(reason);
+  return entry;
+}
+
 // Entries per read while catching up with the log.
 constexpr std::size_t kReadPage = 1000;
 // Refused entries remembered for their appenders (see Room::refusals_).
@@ -296,9 +311,7 @@ void Room::join(Caller caller) {
   if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id)) {
     return reply_error(caller, {v1::ALREADY_IN_ROOM, "you are in this room already"});
   }
-  v1::LogEntry entry = new_entry(caller.membership);
-  entry.mutable_joined()->set_connection_id(connection_id);
-  entry.mutable_joined()->set_node_id(engine_.node_id());
+  v1::LogEntry entry = joined_entry(caller.membership, connection_id, engine_.node_id());
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
   pending_joins_.emplace(connection_id, caller);
   append(caller, std::move(entry), nullptr);  // finish_join replies
@@ -349,10 +362,8 @@ void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
     if (caller.wants_reply) reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
     return;
   }
-  v1::LogEntry entry = new_entry(caller.membership);
-  entry.mutable_left()->set_connection_id(connection_id);
-  entry.mutable_left()->set_reason(reason);
-  append(caller, std::move(entry), [this, caller](std::uint64_t, const std::optional<Failure>&) {
+  append(caller, left_entry(caller.membership, connection_id, reason),
+         [this, caller](std::uint64_t, const std::optional<Failure>&) {
     if (!caller.wants_reply) return;
     v1::Ok ok;
     ok.mutable_left();
@@ -463,10 +474,7 @@ void Room::sweep() {
     if (in_log.contains(key->connection_id()) || state_.is_banned(member.membership.user_id) || state_.closed()) {
       continue;
     }
-    v1::LogEntry entry = new_entry(member.membership);
-    entry.mutable_joined()->set_connection_id(key->connection_id());
-    entry.mutable_joined()->set_node_id(engine_.node_id());
-    engine_.append(id_, state_.epoch(), state_.seq(), std::move(entry), [](std::error_code, std::uint64_t) {});
+    append_repair(joined_entry(member.membership, key->connection_id(), engine_.node_id()));
   }
   std::set<std::string> local;
   for (const auto& [key, member] : members_) local.insert(key->connection_id());
@@ -495,10 +503,12 @@ void Room::sweep() {
 }
 
 void Room::append_left(const RoomState::PresentConnection& connection) {
-  v1::LogEntry entry = new_entry(connection.member);
-  entry.mutable_left()->set_connection_id(connection.connection_id);
-  entry.mutable_left()->set_reason(v1::MemberLeft::REASON_DISCONNECTED);
   // Several nodes may notice at once: the fold applies the first Left only.
+  append_repair(left_entry(connection.member, connection.connection_id, v1::MemberLeft::REASON_DISCONNECTED));
+}
+
+void Room::append_repair(v1::LogEntry entry) {
+  // Nobody waits for a repair: if it fails, the next sweep makes it again.
   engine_.append(id_, state_.epoch(), state_.seq(), std::move(entry), [](std::error_code, std::uint64_t) {});
 }
 

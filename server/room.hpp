@@ -105,6 +105,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void schedule_sweep();
   void sweep();
   void append_left(const RoomState::PresentConnection& connection);
+  void append_repair(v1::LogEntry entry);
   void fan_out(const v1::Event& event, const Audience& audience);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);

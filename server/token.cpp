@@ -159,9 +159,12 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
   else if (exp->is_uint64() && exp->get_uint64() <= INT64_MAX) claims.exp = static_cast<std::int64_t>(exp->get_uint64());
   else return TokenError::malformed;
 
-  const auto now_seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (now_seconds >= claims.exp) return TokenError::expired;
+  if (has_expired(claims, now)) return TokenError::expired;
   return claims;
+}
+
+bool has_expired(const Claims& claims, std::chrono::system_clock::time_point now) {
+  return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() >= claims.exp;
 }
 
 std::error_code check_room(const Claims& claims, std::string_view room_id) {

@@ -42,6 +42,9 @@ std::string mint_token(const Claims& claims, std::string_view secret);
 boost::system::result<Claims, std::error_code> verify_token(std::string_view token, std::string_view secret,
                                                             std::chrono::system_clock::time_point now);
 
+// Whether `claims` have expired at `now` (exp is exclusive).
+bool has_expired(const Claims& claims, std::chrono::system_clock::time_point now);
+
 // Whether `claims` are valid for `room_id`: TokenError::wrong_room if not.
 std::error_code check_room(const Claims& claims, std::string_view room_id);
 

@@ -196,9 +196,7 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
   }
   if (claims) {
     // A Hello token is checked again at every join: it may have expired since.
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
-    if (now >= claims->exp) return token_failure(TokenError::expired);
+    if (has_expired(*claims, std::chrono::system_clock::now())) return token_failure(TokenError::expired);
     if (auto error = check_room(*claims, room_id)) return token_failure(error);
     if (!identified_) {
       // The token's subject becomes the connection's identity; its role
