@@ -42,6 +42,10 @@ po::options_description server_options(Config& c) {
     ("shutdown-grace", po::value<std::string>()->default_value("5s"), "how long clients get to close on SIGTERM")
     ("presence-ttl", po::value<std::string>()->default_value("15s"),
      "with --engine redis: a node silent this long is dead and its members leave (within 4/3 of it)")
+    ("retention-days", po::value(&c.retention_days)->default_value(c.retention_days),
+     "questions and messages older than this are removed, unless a room sets its own; 0 keeps them for ever")
+    ("retention-sweep", po::value<std::string>()->default_value("1h"),
+     "how often this node trims rooms past their retention; 0 never")
     ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")
     ("max-question-chars", po::value(&c.limits.max_question_chars)->default_value(d.max_question_chars), "longest question")
     ("max-answer-chars", po::value(&c.limits.max_answer_chars)->default_value(d.max_answer_chars), "longest answer")
@@ -124,7 +128,12 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   const auto idle = parse_duration(vm["idle-timeout"].as<std::string>());
   const auto grace = parse_duration(vm["shutdown-grace"].as<std::string>());
   const auto presence = parse_duration(vm["presence-ttl"].as<std::string>());
-  if (!handshake || !idle || !grace || !presence) return fail("durations look like 90s, 30m, 2h or 7d");
+  const auto sweep = parse_duration(vm["retention-sweep"].as<std::string>());
+  if (!handshake || !idle || !grace || !presence || !sweep) return fail("durations look like 90s, 30m, 2h or 7d");
+  if (config.retention_days > kMaxRetentionDays) {
+    return fail("--retention-days is at most " + std::to_string(kMaxRetentionDays));
+  }
+  config.retention_sweep = *sweep;
   if (presence->count() < 3) return fail("--presence-ttl must be at least 3s");
   config.presence_ttl = *presence;
   config.handshake_timeout = *handshake;

@@ -24,6 +24,10 @@ struct Config {
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};
   std::chrono::seconds presence_ttl{15};
+  // Rooms whose settings do not say keep questions and messages this many
+  // days (0: for ever); a sweep every retention_sweep (0: never) trims them.
+  std::uint32_t retention_days = 30;
+  std::chrono::seconds retention_sweep{3600};
   log::Level log_level = log::Level::info;
   Limits limits;
 };

@@ -19,6 +19,9 @@
 //     already read. After a loss it cannot see, the engine calls on_resync;
 //   * append either stores and publishes the entry, or does neither and
 //     reports an error (memory: never fails);
+//   * retention may remove a log's oldest entries, but only after a
+//     checkpoint that stands in for them is stored (store_checkpoint): a
+//     reader that finds entries missing at the start loads it;
 //   * handlers and on_entry may run on any thread: a subscriber posts to its
 //     own strand.
 #pragma once
@@ -27,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -77,7 +81,8 @@ class Engine {
   virtual void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
                       v1::LogEntry entry, AppendHandler handler) = 0;
 
-  // Entries with seq > after_seq, oldest first, at most `limit`.
+  // Entries with seq > after_seq, oldest first, at most `limit`. Entries at
+  // or below the stored checkpoint's base_seq may be gone (trimmed).
   virtual void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) = 0;
 
   // The subscriber is held weakly: a destroyed subscriber simply stops
@@ -88,6 +93,19 @@ class Engine {
   // Removes the room's log and everything kept beside it, and tells every
   // subscriber on every node. Later appends with the old epoch are refused.
   virtual void delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) = 0;
+
+  // The room's latest checkpoint, if retention ever stored one.
+  using CheckpointHandler = std::function<void(std::error_code, std::optional<v1::RoomCheckpoint>)>;
+  virtual void load_checkpoint(const std::string& room_id, CheckpointHandler handler) = 0;
+  // Stores `checkpoint` unless the log's epoch is not `epoch`
+  // (epoch_mismatch) or a checkpoint with the same or a later seq is stored
+  // (then nothing changes, and no error), and removes the log's entries at
+  // or below checkpoint.base_seq; in one step.
+  virtual void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
+                                std::function<void(std::error_code)> handler) = 0;
+  // The ids of every room that has a log (for the retention sweep).
+  using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;
+  virtual void list_rooms(RoomsHandler handler) = 0;
 
   // Whether appends can succeed now (for /readyz).
   virtual bool ready() const = 0;

@@ -13,11 +13,11 @@ void MemoryEngine::append(const std::string& room_id, const std::string& epoch, 
     RoomLog& log = rooms_[room_id];
     if (entry.has_room_created() && !log.epoch.empty()) {
       error = EngineError::room_exists;
-    } else if (!entry.has_room_created() && (log.epoch != epoch || log.entries.size() < known_seq)) {
+    } else if (!entry.has_room_created() && (log.epoch != epoch || log.last_seq() < known_seq)) {
       error = EngineError::epoch_mismatch;
     } else {
       if (entry.has_room_created()) log.epoch = epoch;
-      seq = log.entries.size() + 1;
+      seq = log.last_seq() + 1;
       SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry)), epoch};
       log.entries.push_back(stored);
       std::erase_if(log.subscribers, [](const auto& weak) { return weak.expired(); });
@@ -38,7 +38,10 @@ void MemoryEngine::delete_room(const std::string& room_id, std::function<void(st
       for (const auto& weak : it->second.subscribers) {
         if (auto subscriber = weak.lock()) told.push_back(std::move(subscriber));
       }
+      // A room created again under this id starts its sequence at 1.
       it->second.entries.clear();
+      it->second.trimmed = 0;
+      it->second.checkpoint.reset();
       it->second.epoch.clear();
     }
   }
@@ -52,11 +55,54 @@ void MemoryEngine::read(const std::string& room_id, std::uint64_t after_seq, std
     std::lock_guard lock(mutex_);
     const auto it = rooms_.find(room_id);
     if (it != rooms_.end()) {
-      const auto& entries = it->second.entries;
-      for (std::size_t i = after_seq; i < entries.size() && out.size() < limit; ++i) out.push_back(entries[i]);
+      const RoomLog& log = it->second;
+      const std::uint64_t first = std::max(after_seq, log.trimmed) - log.trimmed;  // index of seq after_seq+1
+      for (std::size_t i = first; i < log.entries.size() && out.size() < limit; ++i) out.push_back(log.entries[i]);
     }
   }
   handler({}, std::move(out));
+}
+
+void MemoryEngine::load_checkpoint(const std::string& room_id, CheckpointHandler handler) {
+  std::optional<v1::RoomCheckpoint> checkpoint;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = rooms_.find(room_id);
+    if (it != rooms_.end()) checkpoint = it->second.checkpoint;
+  }
+  handler({}, std::move(checkpoint));
+}
+
+void MemoryEngine::store_checkpoint(const std::string& room_id, const std::string& epoch,
+                                    v1::RoomCheckpoint checkpoint, std::function<void(std::error_code)> handler) {
+  std::error_code error;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = rooms_.find(room_id);
+    if (it == rooms_.end() || it->second.epoch.empty() || it->second.epoch != epoch) {
+      error = EngineError::epoch_mismatch;
+    } else if (!it->second.checkpoint || it->second.checkpoint->seq() < checkpoint.seq()) {
+      RoomLog& log = it->second;
+      const std::uint64_t up_to = std::min(checkpoint.base_seq(), log.last_seq());
+      while (log.trimmed < up_to) {
+        log.entries.pop_front();
+        ++log.trimmed;
+      }
+      log.checkpoint = std::move(checkpoint);
+    }
+  }
+  handler(error);
+}
+
+void MemoryEngine::list_rooms(RoomsHandler handler) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, log] : rooms_) {
+      if (!log.epoch.empty()) ids.push_back(id);
+    }
+  }
+  handler({}, std::move(ids));
 }
 
 void MemoryEngine::subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) {
@@ -78,7 +124,7 @@ void MemoryEngine::unsubscribe(const std::string& room_id, const EngineSubscribe
   });
   // A room that never had an entry leaves nothing behind (someone asked for
   // a room that does not exist).
-  if (it->second.entries.empty() && it->second.subscribers.empty()) rooms_.erase(it);
+  if (it->second.last_seq() == 0 && it->second.subscribers.empty()) rooms_.erase(it);
 }
 
 }  // namespace hearth

@@ -3,6 +3,7 @@
 // the Redis engine is tested against.
 #pragma once
 
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 
@@ -18,6 +19,10 @@ class MemoryEngine final : public Engine {
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
   void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
   void delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) override;
+  void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override;
+  void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
+                        std::function<void(std::error_code)> handler) override;
+  void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return true; }
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string>, DeadNodesHandler handler) override { handler({}, {}); }
@@ -26,7 +31,10 @@ class MemoryEngine final : public Engine {
  private:
   struct RoomLog {
     std::string epoch;
-    std::vector<SequencedEntry> entries;  // seq i+1 at index i
+    std::uint64_t trimmed = 0;           // entries up to this seq are gone
+    std::deque<SequencedEntry> entries;  // seq trimmed+i+1 at index i
+    std::optional<v1::RoomCheckpoint> checkpoint;
+    std::uint64_t last_seq() const { return trimmed + entries.size(); }
     std::vector<std::weak_ptr<EngineSubscriber>> subscribers;
   };
 

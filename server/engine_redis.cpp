@@ -39,8 +39,21 @@ return id
 // KEYS: the room's keys. ARGV[1] channel. Deletes them and tells every node
 // (sequence 0 on the channel means "deleted").
 constexpr const char* kDeleteScript = R"lua(
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('PUBLISH', ARGV[1], '0\n')
+return 1
+)lua";
+
+// KEYS[1] log stream, KEYS[2] epoch key, KEYS[3] checkpoint hash. ARGV[1]
+// epoch, ARGV[2] the checkpoint's seq, ARGV[3] its bytes, ARGV[4] the first
+// stream id to keep ("0-" base_seq+1). Stores the checkpoint unless the log
+// is another one or a later checkpoint is stored, then trims the stream.
+constexpr const char* kCheckpointScript = R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('HEARTH_EPOCH') end
+local stored = redis.call('HGET', KEYS[3], 'seq')
+if stored and tonumber(stored) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'data', ARGV[3])
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4])
 return 1
 )lua";
 
@@ -67,6 +80,7 @@ std::optional<std::uint64_t> parse_seq(std::string_view text) {
 
 constexpr std::string_view kPrefix = "hearth:{room:";
 constexpr std::string_view kChannelSuffix = "}:events";
+constexpr std::string_view kEpochSuffix = "}:epoch";
 
 }  // namespace
 
@@ -77,7 +91,12 @@ std::string room_of_channel(std::string_view name) {
 }
 
 std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
-std::string RedisEngine::epoch_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:epoch"; }
+std::string RedisEngine::epoch_key(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + std::string(kEpochSuffix);
+}
+std::string RedisEngine::checkpoint_key(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + "}:checkpoint";
+}
 std::string RedisEngine::channel(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
 }
@@ -220,7 +239,8 @@ void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handle
 }
 
 void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
-  std::vector<std::string> args{"EVAL", kDeleteScript, "2", log_key(room_id), epoch_key(room_id), channel(room_id)};
+  std::vector<std::string> args{"EVAL", kDeleteScript, "3", log_key(room_id), epoch_key(room_id),
+                                checkpoint_key(room_id), channel(room_id)};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (!error && reply.is_error()) error = EngineError::unavailable;
@@ -252,6 +272,78 @@ void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std:
       handler({}, std::move(entries));
     });
   });
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+// ---------------------------------------------------------------------------
+
+void RedisEngine::load_checkpoint(const std::string& room_id, CheckpointHandler handler) {
+  std::vector<std::string> args{"HGET", checkpoint_key(room_id), "data"};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (error) return handler(error, std::nullopt);
+      if (reply.type == RedisReply::Type::nil) return handler({}, std::nullopt);
+      v1::RoomCheckpoint checkpoint;
+      if (reply.type != RedisReply::Type::string || !checkpoint.ParseFromString(reply.str)) {
+        return handler(EngineError::corrupt, std::nullopt);
+      }
+      handler({}, std::move(checkpoint));
+    });
+  });
+}
+
+void RedisEngine::store_checkpoint(const std::string& room_id, const std::string& epoch,
+                                   v1::RoomCheckpoint checkpoint, std::function<void(std::error_code)> handler) {
+  // Rare (a sweep at most), so plain EVAL: no script cache to keep.
+  std::vector<std::string> args{"EVAL",
+                                kCheckpointScript,
+                                "3",
+                                log_key(room_id),
+                                epoch_key(room_id),
+                                checkpoint_key(room_id),
+                                epoch,
+                                std::to_string(checkpoint.seq()),
+                                checkpoint.SerializeAsString(),
+                                "0-" + std::to_string(checkpoint.base_seq() + 1)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && reply.is_error()) {
+        error = reply.str.find("HEARTH_EPOCH") != std::string::npos ? make_error_code(EngineError::epoch_mismatch)
+                                                                     : make_error_code(EngineError::unavailable);
+      }
+      handler(error);
+    });
+  });
+}
+
+void RedisEngine::list_rooms(RoomsHandler handler) {
+  asio::post(strand_, [this, handler = std::move(handler)]() mutable {
+    scan_rooms("0", {}, std::move(handler));
+  });
+}
+
+void RedisEngine::scan_rooms(std::string cursor, std::vector<std::string> found, RoomsHandler handler) {
+  // Every created room has an epoch key; SCAN walks them a page at a time
+  // without blocking Redis.
+  commands_->command({"SCAN", std::move(cursor), "MATCH", std::string(kPrefix) + "*" + std::string(kEpochSuffix),
+                      "COUNT", "1000"},
+                     [this, found = std::move(found), handler = std::move(handler)](std::error_code error,
+                                                                                    RedisReply reply) mutable {
+                       if (error) return handler(error, {});
+                       if (reply.type != RedisReply::Type::array || reply.elements.size() != 2) {
+                         return handler(EngineError::unavailable, {});
+                       }
+                       for (const auto& key : reply.elements[1].elements) {
+                         std::string_view name = key.str;
+                         if (!name.starts_with(kPrefix) || !name.ends_with(kEpochSuffix)) continue;
+                         name.remove_prefix(kPrefix.size());
+                         name.remove_suffix(kEpochSuffix.size());
+                         found.emplace_back(name);
+                       }
+                       if (reply.elements[0].str == "0") return handler({}, std::move(found));
+                       scan_rooms(reply.elements[0].str, std::move(found), std::move(handler));
+                     });
 }
 
 // ---------------------------------------------------------------------------

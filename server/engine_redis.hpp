@@ -6,6 +6,8 @@
 //   hearth:{room:ID}:log     the stream; entry ids are 0-SEQ, field "e" holds
 //                            the LogEntry (protobuf)
 //   hearth:{room:ID}:epoch   the log's epoch, set by the creating entry
+//   hearth:{room:ID}:checkpoint  a hash {seq, data: RoomCheckpoint}, once
+//                            retention has trimmed the log
 //   hearth:{room:ID}:events  the pub/sub channel: "SEQ\n" + LogEntry bytes
 // One Lua script (loaded once, called by SHA) checks the epoch, XADDs and
 // PUBLISHes, so append and publish are atomic and in the same order.
@@ -49,6 +51,10 @@ class RedisEngine final : public Engine {
   void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override;
   void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override;
   void delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) override;
+  void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override;
+  void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
+                        std::function<void(std::error_code)> handler) override;
+  void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return commands_up_ && subscriptions_up_; }
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override;
@@ -57,12 +63,14 @@ class RedisEngine final : public Engine {
 
   static std::string log_key(const std::string& room_id);
   static std::string epoch_key(const std::string& room_id);
+  static std::string checkpoint_key(const std::string& room_id);
   static std::string channel(const std::string& room_id);
 
  private:
   void on_message(const std::string& channel, const std::string& payload);
   void on_subscribed(const std::string& channel);
   void run_append(std::vector<std::string> args, AppendHandler handler, bool by_sha);
+  void scan_rooms(std::string cursor, std::vector<std::string> found, RoomsHandler handler);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   std::shared_ptr<RedisConnection> commands_;

@@ -156,6 +156,12 @@ void HttpSession::send(std::shared_ptr<http::response<http::string_body>> respon
 // Transcripts
 // ---------------------------------------------------------------------------
 
+void HttpSession::send_unavailable(const http::request<http::string_body>& request) {
+  send(std::make_shared<http::response<http::string_body>>(make_response(
+      request, http::status::service_unavailable, "application/json",
+      error_json("unavailable", "storage is unavailable"))));
+}
+
 void HttpSession::serve_transcript(const http::request<http::string_body>& request, const std::string& room_id) {
   auto fail = [&](http::status status, std::string_view code, std::string_view message) {
     send(std::make_shared<http::response<http::string_body>>(
@@ -176,9 +182,11 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
   auto keep_alive = request.keep_alive();
   auto version = request.version();
   auto entries = std::make_shared<std::vector<SequencedEntry>>();
-  // Reads the log page by page, on the session's strand.
+  auto checkpoint = std::make_shared<std::optional<v1::RoomCheckpoint>>();
+  // Reads the log page by page (after the checkpoint's base, if retention
+  // trimmed it), on the session's strand.
   auto read_from = std::make_shared<std::function<void(std::uint64_t)>>();
-  *read_from = [self = shared_from_this(), room_id, format, entries, read_from, keep_alive,
+  *read_from = [self = shared_from_this(), room_id, format, entries, checkpoint, read_from, keep_alive,
                 version](std::uint64_t after) {
     constexpr std::size_t kPage = 1000;
     self->context_.engine.read(room_id, after, kPage, [=](std::error_code error, std::vector<SequencedEntry> page) {
@@ -187,30 +195,41 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
         head.keep_alive(keep_alive);
         if (error) {
           *read_from = nullptr;  // break the cycle
-          return self->send(std::make_shared<http::response<http::string_body>>(
-              make_response(head, http::status::service_unavailable, "application/json",
-                            error_json("unavailable", "storage is unavailable"))));
+          return self->send_unavailable(head);
         }
         const bool more = page.size() == kPage;
         const std::uint64_t last = page.empty() ? after : page.back().seq;
         entries->insert(entries->end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
         if (more) return (*read_from)(last);
         *read_from = nullptr;
-        if (entries->empty()) {
+        if (entries->empty() && !*checkpoint) {
           return self->send(std::make_shared<http::response<http::string_body>>(
               make_response(head, http::status::not_found, "application/json", error_json("not_found", "no such room"))));
         }
         const bool markdown = format == TranscriptFormat::markdown;
         auto response = std::make_shared<http::response<http::string_body>>(
             make_response(head, http::status::ok, markdown ? "text/markdown; charset=utf-8" : "application/json",
-                          render_transcript(room_id, *entries, format)));
+                          render_transcript(room_id, checkpoint->has_value() ? &**checkpoint : nullptr,
+                                            *entries, format)));
         response->set(http::field::content_disposition,
                       "attachment; filename=\"transcript-" + room_id + (markdown ? ".md\"" : ".json\""));
         self->send(response);
       });
     });
   };
-  (*read_from)(0);
+  context_.engine.load_checkpoint(room_id, [self = shared_from_this(), checkpoint, read_from, keep_alive, version](
+                                               std::error_code error, std::optional<v1::RoomCheckpoint> loaded) {
+    asio::dispatch(self->stream_.get_executor(), [=, loaded = std::move(loaded)]() mutable {
+      if (error) {
+        *read_from = nullptr;
+        http::request<http::string_body> head{http::verb::get, "/", version};
+        head.keep_alive(keep_alive);
+        return self->send_unavailable(head);
+      }
+      *checkpoint = std::move(loaded);
+      (*read_from)(*checkpoint ? (*checkpoint)->base_seq() : 0);
+    });
+  });
 }
 
 bool HttpSession::authorize(const http::request<http::string_body>& request, const std::string& room_id,
@@ -252,11 +271,7 @@ void HttpSession::delete_room(const http::request<http::string_body>& request, c
   head.keep_alive(request.keep_alive());
   context_.engine.delete_room(room_id, [self = shared_from_this(), head](std::error_code error) {
     asio::dispatch(self->stream_.get_executor(), [self, head, error] {
-      if (error) {
-        return self->send(std::make_shared<http::response<http::string_body>>(make_response(
-            head, http::status::service_unavailable, "application/json",
-            error_json("unavailable", "storage is unavailable"))));
-      }
+      if (error) return self->send_unavailable(head);
       log::info("room deleted on request");
       auto response = std::make_shared<http::response<http::string_body>>(http::status::no_content, head.version());
       response->set(http::field::server, "hearth");

@@ -35,6 +35,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void delete_room(const boost::beast::http::request<boost::beast::http::string_body>& request,
                    const std::string& room_id);
   // GET /rooms/{id}/transcript: reads the whole log, then answers.
+  // 503 {"code": "unavailable"}: storage could not be reached.
+  void send_unavailable(const boost::beast::http::request<boost::beast::http::string_body>& request);
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);
 

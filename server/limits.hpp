@@ -7,6 +7,10 @@
 
 namespace hearth {
 
+// The longest retention a room may ask for (RoomSettings.retention_days)
+// and --retention-days may set.
+inline constexpr std::uint32_t kMaxRetentionDays = 3650;
+
 struct Limits {
   // Text lengths, in Unicode code points.
   std::size_t max_question_chars = 1000;

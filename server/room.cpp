@@ -94,8 +94,18 @@ void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entrie
     return;
   }
   reading_ = false;
-  if (!entries.empty() && state_.seq() == 0 && entries.front().seq > 1) {
-    history_floor_ = entries.front().seq - 1;  // the log starts later: older events are gone
+  if (!entries.empty() && entries.front().seq > state_.seq() + 1) {
+    // Retention trimmed the entries this Room needs next; a checkpoint
+    // stands in for them.
+    if (ready_) {
+      // Members have seen events this node can no longer continue exactly.
+      log::warn("room log was trimmed past this node's state; members must join again");
+      return reset(Failure{v1::ROOM_RESET, "this server fell behind the room's retention; join it again"});
+    }
+    if (!checkpoint_tried_) return load_checkpoint();
+    // Nothing stands in for the missing entries: go on from what is there.
+    log::warn("room log starts later than this node's state and has no checkpoint; continuing");
+    history_floor_ = entries.front().seq - 1;
   }
   for (const auto& entry : entries) handle_entry(entry);
   if (entries.size() == kReadPage || read_again_) return catch_up();
@@ -115,6 +125,34 @@ void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entrie
   drain_live();
   if (!ready_ && !reading_) become_ready();
   maybe_retire();  // the read may have settled the last thing this Room waited for
+}
+
+void Room::load_checkpoint() {
+  reading_ = true;  // live entries wait, as for a read
+  engine_.load_checkpoint(id_, [self = shared_from_this()](std::error_code error,
+                                                            std::optional<v1::RoomCheckpoint> checkpoint) {
+    asio::post(self->strand_, [self, error, checkpoint = std::move(checkpoint)] {
+      if (self->retired_) return;
+      if (error) {
+        self->retry_timer_.expires_after(std::chrono::seconds(1));
+        self->retry_timer_.async_wait([self](boost::system::error_code) {
+          if (!self->retired_) self->load_checkpoint();
+        });
+        return;
+      }
+      self->reading_ = false;
+      if (checkpoint && checkpoint->seq() > self->state_.seq()) {
+        // Not ready yet: no member has seen anything of this Room, so its
+        // state may start over from the checkpoint.
+        self->state_ = RoomState::from_data(self->id_, self->limits_, checkpoint->state());
+        self->history_.clear();
+        self->history_floor_ = checkpoint->seq();
+      } else {
+        self->checkpoint_tried_ = true;  // none, or it does not help: the next gap is accepted
+      }
+      self->catch_up();
+    });
+  });
 }
 
 void Room::drain_live() {
@@ -212,6 +250,13 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
   if (applied.event) {
     fan_out(*applied.event, applied.audience);
     remember(*applied.event, applied.audience);
+  }
+  if (applied.event && applied.event->has_items_expired()) {
+    // What retention removed is not replayed to anyone: a resume from
+    // before it gets a fresh snapshot.
+    const std::uint64_t up_to = applied.event->items_expired().up_to_seq();
+    while (!history_.empty() && history_.front().seq <= up_to) history_.pop_front();
+    history_floor_ = std::max(history_floor_, up_to);
   }
   if (!applied.removed_user.empty()) remove_user(applied.removed_user);
   if (entry.has_joined()) finish_join(entry.joined().connection_id());

@@ -88,6 +88,8 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   };
 
   void catch_up();
+  // The log was trimmed past this Room's state: start from its checkpoint.
+  void load_checkpoint();
   void on_log_read(std::error_code error, std::vector<SequencedEntry> entries);
   void drain_live();
   void become_ready();
@@ -131,6 +133,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   bool retired_ = false;
   bool reading_ = false;                          // a catch-up read is on its way (or its retry)
   bool read_again_ = false;                       // something asked for a read while one was on its way
+  bool checkpoint_tried_ = false;                 // load_checkpoint found none that helps
   std::uint64_t live_high_at_read_ = 0;           // highest live seq held when the read was issued
   std::vector<Op> waiting_;                       // ops that came before ready
   std::map<std::uint64_t, SequencedEntry> live_;  // held while reading or across a gap

@@ -59,6 +59,13 @@ std::optional<Failure> RoomState::check_text(const std::string& text, std::size_
   return std::nullopt;
 }
 
+std::optional<Failure> RoomState::check_settings(const v1::RoomSettings& settings) const {
+  if (settings.retention_days() > kMaxRetentionDays) {
+    return fail(v1::INVALID_ARGUMENT, "retention_days is at most " + std::to_string(kMaxRetentionDays));
+  }
+  return std::nullopt;
+}
+
 std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
   const v1::Role role = entry.actor().role();
   if (entry.kind_case() == v1::LogEntry::kRoomCreated) {
@@ -73,10 +80,12 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
     if (count_code_points(entry.room_created().title()) > limits_.max_title_chars) {
       return fail(v1::TEXT_TOO_LONG, "title is too long");
     }
-    return std::nullopt;
+    return check_settings(entry.room_created().settings());
   }
   if (!created_) return fail(v1::ROOM_NOT_FOUND, "no such room");
-  if (entry.kind_case() == v1::LogEntry::kLeft) return std::nullopt;
+  // A Left always fits; a trim is the server's own (rooms closed long ago
+  // are trimmed too).
+  if (entry.kind_case() == v1::LogEntry::kLeft || entry.kind_case() == v1::LogEntry::kTrim) return std::nullopt;
   if (closed_) return fail(v1::ROOM_CLOSED, "the room is closed");
 
   switch (entry.kind_case()) {
@@ -99,7 +108,7 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
       if (entry.has_room_updated() && count_code_points(entry.room_updated().title()) > limits_.max_title_chars) {
         return fail(v1::TEXT_TOO_LONG, "title is too long");
       }
-      return std::nullopt;
+      return entry.has_room_updated() ? check_settings(entry.room_updated().settings()) : std::nullopt;
     case v1::LogEntry::kMute:
     case v1::LogEntry::kBan:
     case v1::LogEntry::kKick:
@@ -218,10 +227,12 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
     if (say.reply_to_message_id() != 0 && say.reply_to_question_id() != 0) {
       return fail(v1::INVALID_ARGUMENT, "reply to a message or a question, not both");
     }
-    if (say.reply_to_message_id() != 0 && find_message(say.reply_to_message_id()) == nullptr) {
+    // A reply may name an item that retention removed: the reply stands
+    // (and the fold of a trimmed log, which never saw the item, agrees).
+    if (say.reply_to_message_id() > trimmed_up_to_ && find_message(say.reply_to_message_id()) == nullptr) {
       return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
     }
-    if (say.reply_to_question_id() != 0) {
+    if (say.reply_to_question_id() > trimmed_up_to_) {
       const QuestionRecord* question = find_question(say.reply_to_question_id());
       if (question == nullptr || question_audience(*question).staff_only) {
         return fail(v1::QUESTION_NOT_FOUND, "no such question to reply to");
@@ -465,6 +476,14 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       *event.mutable_message_deleted() = message_view(message);
       break;
     }
+    case v1::LogEntry::kTrim: {
+      // Only what came before this entry can be trimmed by it.
+      const std::uint64_t up_to = std::min(entry.trim().up_to_seq(), seq - 1);
+      if (!trim(up_to)) return {};
+      event.mutable_items_expired()->set_up_to_seq(up_to);
+      event.clear_actor();
+      break;
+    }
     default:
       return {};
   }
@@ -494,6 +513,15 @@ bool RoomState::changes_nothing(const v1::LogEntry& entry) const {
     case v1::LogEntry::kBan: return entry.ban().banned() == banned_.contains(entry.ban().user_id());
     default: return false;
   }
+}
+
+bool RoomState::trim(std::uint64_t up_to) {
+  if (up_to <= trimmed_up_to_) return false;
+  trimmed_up_to_ = up_to;
+  questions_.erase(questions_.begin(), questions_.upper_bound(up_to));
+  messages_.erase(messages_.begin(), messages_.upper_bound(up_to));
+  if (pinned_ != 0 && pinned_ <= up_to) pinned_ = 0;
+  return true;
 }
 
 // An anonymous identity belongs to one connection: once it is gone it can
@@ -609,6 +637,115 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
   std::advance(it, static_cast<std::ptrdiff_t>(skip));
   for (; it != messages_.end(); ++it) *snapshot.add_messages() = message_view(it->second);
   return snapshot;
+}
+
+}  // namespace hearth
+
+namespace hearth {
+
+// ---------------------------------------------------------------------------
+// Checkpoints
+// ---------------------------------------------------------------------------
+
+v1::RoomStateData RoomState::to_data() const {
+  v1::RoomStateData data;
+  data.set_seq(seq_);
+  data.set_created(created_);
+  data.set_epoch(epoch_);
+  data.set_created_seq(created_seq_);
+  data.set_closed(closed_);
+  data.set_kind(kind_);
+  data.set_title(title_);
+  *data.mutable_settings() = settings_;
+  *data.mutable_created_at() = created_at_;
+  *data.mutable_created_by() = created_by_;
+  data.set_pinned(pinned_);
+  data.set_trimmed_up_to(trimmed_up_to_);
+  for (const auto& [user_id, member] : members_) {
+    auto* out = data.add_members();
+    *out->mutable_person() = member.person;
+    for (const auto& [connection_id, connection] : member.connections) {
+      auto* c = out->add_connections();
+      c->set_connection_id(connection_id);
+      c->set_role(connection.role);
+      c->set_node_id(connection.node_id);
+    }
+  }
+  for (const auto& user_id : muted_) data.add_muted(user_id);
+  for (const auto& user_id : banned_) data.add_banned(user_id);
+  for (const auto& [id, question] : questions_) {
+    auto* out = data.add_questions();
+    out->set_id(question.id);
+    *out->mutable_author() = question.author;
+    out->set_anonymous(question.anonymous);
+    out->set_ever_public(question.ever_public);
+    out->set_text(question.text);
+    out->set_state(question.state);
+    for (const auto& voter : question.voters) out->add_voters(voter);
+    *out->mutable_asked_at() = question.asked_at;
+    if (question.edited_at) *out->mutable_edited_at() = *question.edited_at;
+    if (question.answer) *out->mutable_answer() = *question.answer;
+  }
+  for (const auto& [id, message] : messages_) {
+    auto* out = data.add_messages();
+    out->set_id(message.id);
+    *out->mutable_author() = message.author;
+    out->set_text(message.text);
+    out->set_reply_to_message_id(message.reply_to_message_id);
+    out->set_reply_to_question_id(message.reply_to_question_id);
+    out->set_deleted(message.deleted);
+    *out->mutable_sent_at() = message.sent_at;
+    if (message.edited_at) *out->mutable_edited_at() = *message.edited_at;
+  }
+  return data;
+}
+
+RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::RoomStateData& data) {
+  RoomState state(std::move(room_id), limits);
+  state.seq_ = data.seq();
+  state.created_ = data.created();
+  state.epoch_ = data.epoch();
+  state.created_seq_ = data.created_seq();
+  state.closed_ = data.closed();
+  state.kind_ = data.kind();
+  state.title_ = data.title();
+  state.settings_ = data.settings();
+  state.created_at_ = data.created_at();
+  state.created_by_ = data.created_by();
+  state.pinned_ = data.pinned();
+  state.trimmed_up_to_ = data.trimmed_up_to();
+  for (const auto& member : data.members()) {
+    MemberRecord& record = state.members_[member.person().user_id()];
+    record.person = member.person();
+    for (const auto& c : member.connections()) record.connections[c.connection_id()] = {c.role(), c.node_id()};
+  }
+  state.muted_.insert(data.muted().begin(), data.muted().end());
+  state.banned_.insert(data.banned().begin(), data.banned().end());
+  for (const auto& question : data.questions()) {
+    QuestionRecord& record = state.questions_[question.id()];
+    record.id = question.id();
+    record.author = question.author();
+    record.anonymous = question.anonymous();
+    record.ever_public = question.ever_public();
+    record.text = question.text();
+    record.state = question.state();
+    record.voters.insert(question.voters().begin(), question.voters().end());
+    record.asked_at = question.asked_at();
+    if (question.has_edited_at()) record.edited_at = question.edited_at();
+    if (question.has_answer()) record.answer = question.answer();
+  }
+  for (const auto& message : data.messages()) {
+    MessageRecord& record = state.messages_[message.id()];
+    record.id = message.id();
+    record.author = message.author();
+    record.text = message.text();
+    record.reply_to_message_id = message.reply_to_message_id();
+    record.reply_to_question_id = message.reply_to_question_id();
+    record.deleted = message.deleted();
+    record.sent_at = message.sent_at();
+    if (message.has_edited_at()) record.edited_at = message.edited_at();
+  }
+  return state;
 }
 
 }  // namespace hearth

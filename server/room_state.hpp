@@ -64,12 +64,26 @@ class RoomState {
   // pin of the pinned question): such entries need not be appended.
   bool changes_nothing(const v1::LogEntry& entry) const;
 
+  // Retention: removes every question and message with id at or below
+  // `up_to` (and the pin, if it was one of them). Applying a TrimEntry does
+  // this; the transcript does it to its starting state. False if nothing
+  // was trimmed that was not already.
+  bool trim(std::uint64_t up_to);
+  std::uint64_t trimmed_up_to() const { return trimmed_up_to_; }
+  std::uint32_t retention_days() const { return settings_.retention_days(); }
+
+  // The whole state, for a checkpoint; from_data(to_data()) folds on
+  // exactly as this state would.
+  v1::RoomStateData to_data() const;
+  static RoomState from_data(std::string room_id, Limits limits, const v1::RoomStateData& data);
+
   // The room as `viewer` (with `role` in this room) sees it now.
   v1::RoomSnapshot snapshot_for(const std::string& viewer, v1::Role role) const;
 
   bool exists() const { return created_; }
   const std::string& epoch() const { return epoch_; }
   bool closed() const { return closed_; }
+  const std::string& title() const { return title_; }
   std::uint64_t seq() const { return seq_; }
   // The sequence of the entry that created the room (0: none yet).
   std::uint64_t created_seq() const { return created_seq_; }
@@ -120,6 +134,7 @@ class RoomState {
     std::optional<google::protobuf::Timestamp> edited_at;
   };
 
+  std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
   std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_chat_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_member_entry(const v1::LogEntry& entry) const;
@@ -148,6 +163,7 @@ class RoomState {
   google::protobuf::Timestamp created_at_;
   v1::Person created_by_;
   std::uint64_t pinned_ = 0;
+  std::uint64_t trimmed_up_to_ = 0;  // items at or below it were removed by retention
 
   // Everyone who ever joined, present or not, by user id (targets for
   // mute/ban must be known people).

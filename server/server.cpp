@@ -12,6 +12,7 @@
 #include "engine_redis.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "retention.hpp"
 #include "room_registry.hpp"
 
 namespace hearth {
@@ -39,6 +40,8 @@ int run_server(const Config& config) {
   }
   RoomRegistry rooms(io.get_executor(), *engine, config.limits);
   ServerContext context{config, *engine, rooms, {}, {}};
+  auto retention = std::make_shared<Retention>(io.get_executor(), *engine, config.limits, config.retention_days,
+                                               config.retention_sweep);
   // "hearth ready" on stdout once storage is reachable: scripts and tests
   // wait for it rather than poll /readyz.
   auto announce_ready = [] { std::cout << "hearth ready" << std::endl; };
@@ -61,6 +64,7 @@ int run_server(const Config& config) {
     log::info("signal ", signal, ": shutting down, ", context.sessions.size(), " connections to close");
     context.shutting_down = true;
     listener->stop();
+    retention->stop();
     // Soft first: every client gets a 1001 close frame; forcibly after the grace.
     deadline.expires_after(config.shutdown_grace);
     deadline.async_wait([&io](boost::system::error_code e) {
@@ -87,6 +91,7 @@ int run_server(const Config& config) {
   log::info("serving with ", config.threads, " threads, engine ", config.engine);
   if (redis) redis->start(announce_ready);
   else announce_ready();
+  retention->start();
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });

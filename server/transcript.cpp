@@ -27,13 +27,17 @@ struct Fates {
 
 // The entries that took effect (the fold refused none of them and members
 // saw each happen), and what later entries did to earlier items.
-Fates learn(const std::string& room_id, const std::vector<SequencedEntry>& entries,
-            std::vector<const SequencedEntry*>& effective) {
+Fates learn(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
+            const std::vector<SequencedEntry>& entries, std::vector<const SequencedEntry*>& effective) {
   Limits unlimited;
   unlimited.max_question_chars = unlimited.max_answer_chars = unlimited.max_message_chars = SIZE_MAX;
   unlimited.max_title_chars = SIZE_MAX;
-  RoomState state(room_id, unlimited);
+  // A trimmed log starts after the checkpoint's base: the state there (with
+  // the trim applied, so it holds no questions or messages) comes first.
+  RoomState state = checkpoint ? RoomState::from_data(room_id, unlimited, checkpoint->base())
+                               : RoomState(room_id, unlimited);
   Fates fates;
+  fates.title = state.title();
   for (const auto& sequenced : entries) {
     if (!state.apply(sequenced.seq, *sequenced.entry).event) continue;
     effective.push_back(&sequenced);
@@ -96,10 +100,18 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
   };
   switch (entry.kind_case()) {
     case v1::LogEntry::kRoomCreated: line.action = "opened the room"; line.text = entry.room_created().title(); break;
-    case v1::LogEntry::kRoomUpdated:
-      line.action = std::string("changed the settings: approval ") +
-                    (entry.room_updated().settings().require_approval() ? "on" : "off") + ", side chat " +
-                    (entry.room_updated().settings().side_chat() ? "on" : "off");
+    case v1::LogEntry::kRoomUpdated: {
+      const auto& settings = entry.room_updated().settings();
+      line.action = std::string("changed the settings: approval ") + (settings.require_approval() ? "on" : "off") +
+                    ", side chat " + (settings.side_chat() ? "on" : "off") + ", retention " +
+                    (settings.retention_days() ? std::to_string(settings.retention_days()) + " days" : "default");
+      break;
+    }
+    case v1::LogEntry::kTrim:
+      line.who = "Hearth";
+      line.role.clear();
+      line.action = "removed, as the room's retention asks, everything up to";
+      line.item = entry.trim().up_to_seq();
       break;
     case v1::LogEntry::kRoomClosed: line.action = "closed the room"; break;
     case v1::LogEntry::kJoined: line.action = "joined"; break;
@@ -164,7 +176,8 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
   return line;
 }
 
-std::string render_json(const std::string& room_id, const std::vector<Line>& lines, const Fates& fates) {
+std::string render_json(const std::string& room_id, std::uint64_t trimmed_up_to, const std::vector<Line>& lines,
+                        const Fates& fates) {
   json::array items;
   for (const auto& line : lines) {
     json::object item{{"seq", line.seq}, {"at", line.at}, {"who", line.who}, {"action", line.action}};
@@ -179,6 +192,7 @@ std::string render_json(const std::string& room_id, const std::vector<Line>& lin
   json::object votes;
   for (const auto& [question, count] : fates.votes) votes[std::to_string(question)] = count;
   json::object out{{"roomId", room_id}, {"title", fates.title}, {"entries", std::move(items)}, {"votes", std::move(votes)}};
+  if (trimmed_up_to) out["trimmedUpTo"] = trimmed_up_to;
   return json::serialize(out) + "\n";
 }
 
@@ -194,10 +208,14 @@ std::string escape_markdown(const std::string& text) {
   return out;
 }
 
-std::string render_markdown(const std::string& room_id, const std::vector<Line>& lines, const Fates& fates) {
+std::string render_markdown(const std::string& room_id, std::uint64_t trimmed_up_to, const std::vector<Line>& lines,
+                            const Fates& fates) {
   std::ostringstream out;
   out << "# Transcript: " << escape_markdown(fates.title.empty() ? room_id : fates.title) << "\n\n";
   out << "Room `" << room_id << "`. Times are UTC. Deleted items are shown as tombstones.\n\n";
+  if (trimmed_up_to) {
+    out << "Entries up to #" << trimmed_up_to << " are no longer kept (the room's retention removed them).\n\n";
+  }
   for (const auto& line : lines) {
     out << "- **#" << line.seq << "** " << line.at.substr(0, 19) << " — **" << escape_markdown(line.who) << "**";
     if (!line.role.empty() && line.role != "participant") out << " (" << line.role << ")";
@@ -205,6 +223,7 @@ std::string render_markdown(const std::string& room_id, const std::vector<Line>&
     // Actions that name an item end in "question" or "message"; the others
     // ("asked", "said", "replied to ...") create one, numbered by their seq.
     if (line.item && (line.action.ends_with("question") || line.action.ends_with("message"))) out << " " << line.item;
+    if (line.item && line.action.ends_with("up to")) out << " #" << line.item;
     if (!line.target.empty()) out << " `" << line.target << "`";
     if (line.action == "asked") out << " question " << line.seq;
     if (line.action == "said" || line.action.starts_with("replied")) out << " (message " << line.seq << ")";
@@ -221,15 +240,17 @@ std::string render_markdown(const std::string& room_id, const std::vector<Line>&
 
 }  // namespace
 
-std::string render_transcript(const std::string& room_id, const std::vector<SequencedEntry>& entries,
-                              TranscriptFormat format) {
+std::string render_transcript(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
+                              const std::vector<SequencedEntry>& entries, TranscriptFormat format) {
   std::vector<const SequencedEntry*> effective;
-  const Fates fates = learn(room_id, entries, effective);
+  const Fates fates = learn(room_id, checkpoint, entries, effective);
+  const std::uint64_t trimmed_up_to = checkpoint ? checkpoint->base_seq() : 0;
   std::vector<Line> lines;
   for (const auto* sequenced : effective) {
     if (auto line = describe(sequenced->seq, *sequenced->entry, fates)) lines.push_back(std::move(*line));
   }
-  return format == TranscriptFormat::json ? render_json(room_id, lines, fates) : render_markdown(room_id, lines, fates);
+  return format == TranscriptFormat::json ? render_json(room_id, trimmed_up_to, lines, fates)
+                                          : render_markdown(room_id, trimmed_up_to, lines, fates);
 }
 
 }  // namespace hearth

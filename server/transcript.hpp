@@ -14,7 +14,9 @@ namespace hearth {
 
 enum class TranscriptFormat { json, markdown };
 
-std::string render_transcript(const std::string& room_id, const std::vector<SequencedEntry>& entries,
-                              TranscriptFormat format);
+// `entries` are the log after checkpoint->base_seq when the log was trimmed
+// (checkpoint not null), else the whole log.
+std::string render_transcript(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
+                              const std::vector<SequencedEntry>& entries, TranscriptFormat format);
 
 }  // namespace hearth

@@ -9,8 +9,13 @@
 #include <mutex>
 #include <thread>
 
+#include <google/protobuf/util/time_util.h>
+
+#include "command.hpp"
 #include "engine_memory.hpp"
 #include "engine_redis.hpp"
+#include "retention.hpp"
+#include "room_state.hpp"
 #include "support/redis_process.hpp"
 
 namespace hearth::testing {
@@ -61,6 +66,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "memory") {
       engine_ = std::make_unique<MemoryEngine>();
+      thread_ = std::thread([this] { io_.run(); });
     } else {
       redis_ = std::make_unique<RedisProcess>();
       auto engine = std::make_unique<RedisEngine>(io_.get_executor(), *RedisAddress::parse(redis_->url()), 15s);
@@ -113,6 +119,42 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     auto future = done.get_future();
     if (future.wait_for(5s) != std::future_status::ready) throw std::runtime_error("read timed out");
     return future.get();
+  }
+
+  template <typename T, typename Call>
+  T await(Call call) {
+    std::promise<T> done;
+    call(done);
+    auto future = done.get_future();
+    if (future.wait_for(10s) != std::future_status::ready) throw std::runtime_error("engine call timed out");
+    return future.get();
+  }
+  std::error_code store(const std::string& room, const std::string& epoch, std::uint64_t seq, std::uint64_t base_seq) {
+    v1::RoomCheckpoint checkpoint;
+    checkpoint.set_seq(seq);
+    checkpoint.set_base_seq(base_seq);
+    return await<std::error_code>([&](auto& done) {
+      engine_->store_checkpoint(room, epoch, checkpoint, [&done](std::error_code error) { done.set_value(error); });
+    });
+  }
+  std::optional<v1::RoomCheckpoint> load(const std::string& room) {
+    using Result = std::optional<v1::RoomCheckpoint>;
+    return await<Result>([&](auto& done) {
+      engine_->load_checkpoint(room, [&done](std::error_code error, Result checkpoint) {
+        EXPECT_FALSE(error);
+        done.set_value(std::move(checkpoint));
+      });
+    });
+  }
+  std::vector<std::string> rooms() {
+    auto ids = await<std::vector<std::string>>([&](auto& done) {
+      engine_->list_rooms([&done](std::error_code error, std::vector<std::string> found) {
+        EXPECT_FALSE(error);
+        done.set_value(std::move(found));
+      });
+    });
+    std::sort(ids.begin(), ids.end());
+    return ids;
   }
 
   boost::asio::io_context io_;
@@ -212,6 +254,130 @@ TEST_P(EngineTest, DeletingARoomRemovesItsLogAndTellsSubscribers) {
   entry.mutable_say()->set_text("from a node that missed the deletion");
   EXPECT_EQ(append("r", "e1", entry).first, EngineError::epoch_mismatch);
   EXPECT_FALSE(create("r", "e2")) << "the id can be used again, with a new epoch";
+}
+
+TEST_P(EngineTest, CheckpointStandsInForTheEntriesItTrims) {
+  ASSERT_FALSE(create("r"));
+  for (int i = 2; i <= 5; ++i) say("r", std::to_string(i));
+  ASSERT_FALSE(create("other", "x"));
+  EXPECT_EQ(rooms(), (std::vector<std::string>{"other", "r"}));
+  EXPECT_FALSE(load("r"));
+
+  ASSERT_FALSE(store("r", "e1", 5, 3));
+  auto [error, entries] = read("r", 0, 100);
+  ASSERT_FALSE(error);
+  ASSERT_EQ(entries.size(), 2u) << "entries up to the base are gone";
+  EXPECT_EQ(entries[0].seq, 4u);
+  ASSERT_TRUE(load("r"));
+  EXPECT_EQ(load("r")->seq(), 5u);
+  EXPECT_EQ(load("r")->base_seq(), 3u);
+
+  EXPECT_FALSE(store("r", "e1", 4, 4)) << "an older checkpoint is no error...";
+  EXPECT_EQ(load("r")->seq(), 5u) << "...but is not stored";
+  EXPECT_EQ(read("r", 0, 100).second.size(), 2u) << "and trims nothing";
+  EXPECT_EQ(store("r", "other-epoch", 6, 4), EngineError::epoch_mismatch);
+  EXPECT_EQ(say("r", "6"), 6u) << "the sequence goes on after a trim";
+  EXPECT_EQ(read("r", 3, 100).second.front().seq, 4u);
+
+  std::promise<std::error_code> deleted;
+  engine_->delete_room("r", [&](std::error_code e) { deleted.set_value(e); });
+  ASSERT_EQ(deleted.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(load("r")) << "deleting a room removes its checkpoint";
+  EXPECT_EQ(rooms(), (std::vector<std::string>{"other"}));
+  ASSERT_FALSE(create("r", "e2"));
+  EXPECT_EQ(read("r", 0, 10).second.front().seq, 1u) << "a room created again starts afresh";
+}
+
+// The retention sweep over each engine: entries older than the room's
+// retention go from the log; a node that followed the room all along and one
+// that opens it from the checkpoint end in the same state.
+TEST_P(EngineTest, RetentionTrimsOldEntriesAndEveryFoldAgrees) {
+  using google::protobuf::util::TimeUtil;
+  const Membership host{"host-1", "Dr. Ada", v1::ROLE_HOST};
+  const Membership alice{"user-a", "Alice", v1::ROLE_PARTICIPANT};
+  const auto long_ago = TimeUtil::GetCurrentTime() - TimeUtil::HoursToDuration(24 * 40);
+  std::vector<v1::LogEntry> log;
+  auto add = [&](const Membership& who, bool old) {
+    v1::LogEntry entry = new_entry(who);
+    if (old) *entry.mutable_at() = long_ago;
+    return entry;
+  };
+  auto built = add(host, true);
+  built.mutable_room_created()->set_kind(v1::ROOM_KIND_AMA);
+  built.mutable_room_created()->set_epoch("e1");
+  built.mutable_room_created()->mutable_settings()->set_retention_days(7);
+  log.push_back(built);
+  built = add(host, true);
+  built.mutable_joined()->set_connection_id("c-host");
+  log.push_back(built);
+  built = add(alice, true);
+  built.mutable_joined()->set_connection_id("c-alice");
+  log.push_back(built);
+  built = add(alice, true);
+  built.mutable_ask()->set_text("an old question");  // 4
+  log.push_back(built);
+  built = add(host, true);
+  built.mutable_mute()->set_user_id(alice.user_id);
+  built.mutable_mute()->set_muted(true);
+  log.push_back(built);
+  built = add(host, true);
+  built.mutable_mute()->set_user_id(alice.user_id);  // 6: unmuted
+  log.push_back(built);
+  built = add(host, false);
+  built.mutable_ask()->set_text("a new question");  // 7
+  log.push_back(built);
+  built = add(alice, false);
+  built.mutable_vote()->set_question_id(7);
+  built.mutable_vote()->set_up(true);
+  log.push_back(built);
+  std::uint64_t seq = 0;
+  for (const auto& item : log) {
+    const auto [error, appended] = append("old", "e1", item, seq);
+    ASSERT_FALSE(error) << error.message();
+    seq = appended;
+  }
+  RoomState follower("old", Limits{});
+  const auto before = read("old", 0, 100).second;
+  for (const auto& entry : before) {
+    const auto applied = follower.apply(entry.seq, *entry.entry);
+    EXPECT_FALSE(applied.refused) << entry.seq << ": " << applied.refused->message;
+  }
+  const auto first_view = follower.snapshot_for(host.user_id, host.role);
+  ASSERT_EQ(first_view.questions_size(), 2);
+
+  auto retention = std::make_shared<Retention>(io_.get_executor(), *engine_, Limits{}, 30, 0s);
+  std::promise<void> swept;
+  retention->sweep_now([&] { swept.set_value(); });
+  ASSERT_EQ(swept.get_future().wait_for(10s), std::future_status::ready);
+
+  const auto checkpoint = load("old");
+  ASSERT_TRUE(checkpoint) << "the sweep stored a checkpoint";
+  EXPECT_EQ(checkpoint->base_seq(), 6u) << "everything older than 7 days, no more";
+  const auto kept = read("old", 0, 100).second;
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(kept.front().seq, 7u) << "the old entries are gone from storage";
+  ASSERT_TRUE(kept.back().entry->has_trim());
+  EXPECT_EQ(checkpoint->seq(), kept.back().seq);
+
+  for (const auto& entry : kept) follower.apply(entry.seq, *entry.entry);
+  RoomState opened = RoomState::from_data("old", Limits{}, checkpoint->state());
+  const auto after = read("old", checkpoint->seq(), 100).second;
+  for (const auto& entry : after) opened.apply(entry.seq, *entry.entry);
+  const auto seen = follower.snapshot_for(host.user_id, host.role);
+  EXPECT_EQ(seen.SerializeAsString(), opened.snapshot_for(host.user_id, host.role).SerializeAsString());
+  ASSERT_EQ(seen.questions_size(), 1);
+  EXPECT_EQ(seen.questions(0).text(), "a new question");
+  EXPECT_EQ(seen.questions(0).votes(), 1u);
+  EXPECT_EQ(checkpoint->state().SerializeAsString().find("an old question"), std::string::npos);
+  EXPECT_EQ(checkpoint->base().SerializeAsString().find("an old question"), std::string::npos);
+  if (GetParam() == "redis") {
+    EXPECT_EQ(redis_->cli({"XLEN", RedisEngine::log_key("old")}), std::to_string(kept.size()) + "\n");
+  }
+
+  std::promise<void> again;
+  retention->sweep_now([&] { again.set_value(); });
+  ASSERT_EQ(again.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(read("old", 0, 100).second.size(), kept.size()) << "a second sweep finds nothing more to do";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "redis"),

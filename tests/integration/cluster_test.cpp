@@ -1,11 +1,15 @@
 // Several hearth-server nodes sharing one real redis-server: fan-out across
 // nodes, resume on another node, exact votes, bans that hold everywhere,
 // and Redis outages.
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <set>
 #include <thread>
 
+#include "command.hpp"
+#include "engine_redis.hpp"
 #include "support/nginx_process.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"
@@ -367,6 +371,125 @@ TEST(ClusterOutage, RedisDownMeansUnavailableAndNothingAcknowledgedIsLost) {
   ASSERT_EQ(transcript.result(), boost::beast::http::status::ok);
   for (int i = 0; i < 10; ++i) EXPECT_NE(transcript.body().find("kept " + std::to_string(i)), std::string::npos);
   EXPECT_NE(transcript.body().find("after the restart"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hearth::testing
+
+namespace hearth::testing {
+namespace {
+
+// Writes `entries` (already dated) as a room's log, through the Redis engine
+// as a node would have written them back then.
+void write_log(const RedisProcess& redis, const std::string& room, const std::string& epoch,
+               std::vector<v1::LogEntry> entries) {
+  boost::asio::io_context io;
+  RedisEngine engine(io.get_executor(), *RedisAddress::parse(redis.url()), 15s);
+  bool ready = false;
+  engine.start([&] { ready = true; });
+  const auto run_until = [&io](const bool& flag) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!flag && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
+    ASSERT_TRUE(flag);
+  };
+  run_until(ready);
+  std::uint64_t seq = 0;
+  for (auto& entry : entries) {
+    bool done = false;
+    engine.append(room, epoch, seq, std::move(entry), [&](std::error_code error, std::uint64_t appended) {
+      EXPECT_FALSE(error) << error.message();
+      seq = appended;
+      done = true;
+    });
+    run_until(done);
+  }
+  engine.stop();
+  io.run_for(50ms);
+}
+
+TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
+  using google::protobuf::util::TimeUtil;
+  RedisProcess redis;
+  // Forty days ago someone asked and said something in room "r", whose
+  // retention is a week.
+  const Membership ada{"ada", "Dr. Ada", v1::ROLE_HOST};
+  const Membership pat{"pat", "Pat", v1::ROLE_PARTICIPANT};
+  const auto then = TimeUtil::GetCurrentTime() - TimeUtil::HoursToDuration(24 * 40);
+  std::vector<v1::LogEntry> old;
+  auto add = [&](const Membership& who) -> v1::LogEntry& {
+    old.push_back(new_entry(who));
+    *old.back().mutable_at() = then;
+    return old.back();
+  };
+  auto* created = add(ada).mutable_room_created();
+  created->set_kind(v1::ROOM_KIND_AMA);
+  created->set_epoch("epoch-r");
+  created->mutable_settings()->set_side_chat(true);
+  created->mutable_settings()->set_retention_days(7);
+  add(ada).mutable_joined()->set_connection_id("c-ada");
+  add(pat).mutable_joined()->set_connection_id("c-pat");
+  add(pat).mutable_ask()->set_text("asked forty days ago");  // 4
+  add(pat).mutable_say()->set_text("said forty days ago");   // 5
+  add(pat).mutable_left()->set_connection_id("c-pat");
+  add(ada).mutable_left()->set_connection_id("c-ada");       // 7
+  write_log(redis, "r", "epoch-r", std::move(old));
+
+  // Node A never sweeps: it follows the room while node B trims it.
+  auto args_a = redis_args(redis);
+  args_a.insert(args_a.end(), {"--retention-sweep", "0"});
+  ServerProcess node_a(args_a);
+  WsClient host(node_a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  const auto before = host.request_ok(join("r")).snapshot();
+  ASSERT_EQ(before.questions_size(), 1);
+  ASSERT_EQ(before.messages_size(), 1);
+  const auto today = host.request_ok(ask("r", "asked today")).accepted().seq();
+  WsClient reader(node_a.port());
+  const auto joined = reader.request_ok(join("r", "Rae")).snapshot();
+
+  auto args_b = redis_args(redis);
+  args_b.insert(args_b.end(), {"--retention-sweep", "1s"});
+  ServerProcess node_b(args_b);
+  const auto expired = reader.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
+  EXPECT_EQ(expired.items_expired().up_to_seq(), 7u) << "everything older than a week, nothing newer";
+
+  // The same board on the node that followed along and on one that opens
+  // the room from the checkpoint.
+  WsClient on_a(node_a.port());
+  WsClient on_b(node_b.port());
+  const auto view_a = on_a.request_ok(join("r", "Al")).snapshot();
+  const auto view_b = on_b.request_ok(join("r", "Bo")).snapshot();
+  for (const auto* view : {&view_a, &view_b}) {
+    ASSERT_EQ(view->questions_size(), 1);
+    EXPECT_EQ(view->questions(0).id(), today);
+    EXPECT_EQ(view->messages_size(), 0);
+  }
+
+  // Storage: the old entries are gone, a checkpoint stands in for them.
+  const std::string first = redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "+", "COUNT", "1"});
+  EXPECT_EQ(first.substr(0, first.find('\n')), "0-8");
+  EXPECT_EQ(redis.cli({"EXISTS", RedisEngine::checkpoint_key("r")}), "1\n");
+  EXPECT_EQ(redis.cli({"HGET", RedisEngine::checkpoint_key("r"), "data"}).find("forty days ago"), std::string::npos);
+
+  const auto transcript = http_request(node_b.port(), boost::beast::http::verb::get, "/rooms/r/transcript",
+                                       "Bearer " + ServerProcess::token("host", "r", "Dr. Ada", "ada"));
+  ASSERT_EQ(transcript.result_int(), 200);
+  EXPECT_EQ(transcript.body().find("forty days ago"), std::string::npos);
+  EXPECT_NE(transcript.body().find("asked today"), std::string::npos);
+  EXPECT_NE(transcript.body().find("\"trimmedUpTo\":7"), std::string::npos) << transcript.body();
+
+  // Resuming from before the trim gets a fresh snapshot, on either node;
+  // from after it, node A (which saw the trim) replays.
+  for (const auto port : {node_a.port(), node_b.port()}) {
+    WsClient late(port);
+    const auto reply = late.request_ok(join_resuming("r", before.epoch(), 3));
+    ASSERT_TRUE(reply.has_snapshot());
+    EXPECT_EQ(reply.snapshot().resume_failed(), v1::RESUME_FAILURE_TRIMMED);
+  }
+  WsClient back(node_a.port());
+  const auto resumed = back.request_ok(join_resuming("r", joined.epoch(), joined.seq()));
+  ASSERT_TRUE(resumed.has_resumed());
+  EXPECT_GE(resumed.resumed().replayed(), 1u);
 }
 
 }  // namespace

@@ -381,6 +381,79 @@ TEST_F(RoomFold, ChatInAmaOnlyWithSideChat) {
   EXPECT_EQ(state.check(say(alice, "hi", 999))->code, v1::MESSAGE_NOT_FOUND);
 }
 
+static v1::LogEntry trim_entry(std::uint64_t up_to) {
+  v1::LogEntry entry;
+  entry.mutable_trim()->set_up_to_seq(up_to);
+  return entry;
+}
+
+TEST_F(RoomFold, TrimRemovesOlderItemsAndThePinButKeepsModeration) {
+  open_ama();                                     // 1..5
+  const auto old_question = act_ok(ask(alice, "old"));  // 6
+  act_ok(on_question(host, &v1::LogEntry::mutable_pin, old_question));
+  auto mute = new_entry(host);
+  mute.mutable_mute()->set_user_id(bob.user_id);
+  mute.mutable_mute()->set_muted(true);
+  act_ok(mute);                                   // 8
+  const auto new_question = act_ok(ask(alice, "new"));  // 9
+  Applied applied;
+  ASSERT_FALSE(act(trim_entry(8), &applied));
+  ASSERT_TRUE(applied.event && applied.event->has_items_expired());
+  EXPECT_EQ(applied.event->items_expired().up_to_seq(), 8u);
+  const auto snapshot = state.snapshot_for(alice.user_id, alice.role);
+  ASSERT_EQ(snapshot.questions_size(), 1);
+  EXPECT_EQ(snapshot.questions(0).id(), new_question);
+  EXPECT_FALSE(snapshot.questions(0).pinned());
+  EXPECT_TRUE(state.is_muted(bob.user_id)) << "retention removes content, not moderation";
+  EXPECT_EQ(state.check(vote(bob, old_question))->code, v1::QUESTION_NOT_FOUND);
+  EXPECT_FALSE(act(trim_entry(8), &applied));
+  EXPECT_FALSE(applied.event) << "a second trim to the same point changes nothing";
+  auto too_long = created(v1::ROOM_KIND_AMA);
+  too_long.mutable_room_created()->mutable_settings()->set_retention_days(kMaxRetentionDays + 1);
+  EXPECT_EQ(RoomState("r", Limits{}).check(too_long)->code, v1::INVALID_ARGUMENT);
+}
+
+TEST_F(RoomFold, RepliesToTrimmedMessagesStand) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(alice, "c-alice"));
+  const auto old_message = act_ok(say(alice, "old"));
+  act_ok(trim_entry(old_message));
+  EXPECT_FALSE(act(say(alice, "still about that", old_message)));
+  EXPECT_EQ(state.check(say(alice, "?", old_message + 100))->code, v1::MESSAGE_NOT_FOUND);
+}
+
+TEST_F(RoomFold, CheckpointFoldsOnExactlyAsTheOriginal) {
+  open_ama(true);
+  const auto q1 = act_ok(ask(alice, "first", true));
+  act_ok(on_question(host, &v1::LogEntry::mutable_approve, q1));
+  act_ok(vote(bob, q1));
+  const auto q2 = act_ok(ask(bob, "second"));
+  auto answer = new_entry(host);
+  answer.mutable_answer()->set_question_id(q1);
+  answer.mutable_answer()->set_text("yes");
+  act_ok(answer);
+  act_ok(on_question(host, &v1::LogEntry::mutable_pin, q1));
+  RoomState copy = RoomState::from_data("room-1", Limits{}, state.to_data());
+  const std::vector<v1::LogEntry> more = {on_question(host, &v1::LogEntry::mutable_approve, q2), vote(alice, q2),
+                                          on_question(host, &v1::LogEntry::mutable_pin, q2),
+                                          on_question(host, &v1::LogEntry::mutable_mark_answered, q1), trim_entry(q1)};
+  for (const auto& entry : more) {
+    const auto seq = ++next_seq;
+    const auto a = state.apply(seq, entry);
+    const auto b = copy.apply(seq, entry);
+    EXPECT_EQ(a.event.has_value(), b.event.has_value());
+    if (a.event && b.event) {
+      EXPECT_EQ(a.event->SerializeAsString(), b.event->SerializeAsString());
+    }
+  }
+  for (const auto& viewer : {host, alice, bob}) {
+    EXPECT_EQ(state.snapshot_for(viewer.user_id, viewer.role).SerializeAsString(),
+              copy.snapshot_for(viewer.user_id, viewer.role).SerializeAsString());
+  }
+  EXPECT_EQ(copy.seq(), state.seq());
+  EXPECT_EQ(copy.trimmed_up_to(), q1);
+}
+
 TEST_F(RoomFold, SupportRoomsTakeNoQuestions) {
   act_ok(created(v1::ROOM_KIND_SUPPORT));
   act_ok(joined(alice, "c-alice"));

@@ -28,7 +28,7 @@ class Transcript : public ::testing::Test {
     return add(entry);
   }
   boost::json::object json() {
-    return boost::json::parse(render_transcript("r1", log, TranscriptFormat::json)).as_object();
+    return boost::json::parse(render_transcript("r1", nullptr, log, TranscriptFormat::json)).as_object();
   }
   void SetUp() override {
     auto created = new_entry(host);
@@ -56,8 +56,8 @@ TEST_F(Transcript, DeletedItemsAreTombstonesWithoutTheirText) {
   remove_message.mutable_delete_message()->set_message_id(m);
   add(remove_message);
 
-  const std::string text = render_transcript("r1", log, TranscriptFormat::json) +
-                           render_transcript("r1", log, TranscriptFormat::markdown);
+  const std::string text = render_transcript("r1", nullptr, log, TranscriptFormat::json) +
+                           render_transcript("r1", nullptr, log, TranscriptFormat::markdown);
   EXPECT_EQ(text.find("regret"), std::string::npos);
   EXPECT_EQ(text.find("harmful"), std::string::npos);
   const auto entries = json()["entries"].as_array();
@@ -124,14 +124,14 @@ TEST_F(Transcript, EntriesTheFoldRefusedAreNotInTheTranscript) {
   auto say = new_entry(sam);
   say.mutable_say()->set_text("raced the mute");
   add(say);
-  EXPECT_EQ(render_transcript("r1", log, TranscriptFormat::json).find("raced the mute"), std::string::npos);
+  EXPECT_EQ(render_transcript("r1", nullptr, log, TranscriptFormat::json).find("raced the mute"), std::string::npos);
 }
 
 TEST_F(Transcript, MarkdownQuotesWhatPeopleWrote) {
   auto say = new_entry(sam);
   say.mutable_say()->set_text("# not a heading\n[link](http://x)");
   add(say);
-  const std::string markdown = render_transcript("r1", log, TranscriptFormat::markdown);
+  const std::string markdown = render_transcript("r1", nullptr, log, TranscriptFormat::markdown);
   EXPECT_NE(markdown.find("# Transcript: Sleep \\*AMA\\*"), std::string::npos) << markdown;
   EXPECT_NE(markdown.find("  > \\# not a heading\n  > \\[link\\]\\(http://x\\)"), std::string::npos) << markdown;
 }

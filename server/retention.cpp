@@ -1,0 +1,171 @@
+#include "retention.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+#include <tuple>
+
+#include "log.hpp"
+#include "room_state.hpp"
+
+namespace hearth {
+namespace {
+
+namespace asio = boost::asio;
+using google::protobuf::util::TimeUtil;
+
+constexpr std::size_t kPage = 1000;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Awaits an Engine call that completes with (error, values...), on whatever
+// thread: the coroutine resumes on its own executor.
+template <typename... Values, typename Call>
+asio::awaitable<std::tuple<std::error_code, Values...>> engine_call(Call call) {
+  return asio::async_initiate<decltype(use_tuple), void(std::error_code, Values...)>(
+      [call = std::move(call)](auto handler) mutable {
+        // Engine handlers are std::function (copyable); the coroutine's is not.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        call([shared](std::error_code error, Values... values) {
+          const auto executor = asio::get_associated_executor(*shared);
+          asio::post(executor, [shared, error, ... values = std::move(values)]() mutable {
+            std::move (*shared)(error, std::move(values)...);
+          });
+        });
+      },
+      use_tuple);
+}
+
+asio::awaitable<std::tuple<std::error_code, std::vector<SequencedEntry>>> read_page(Engine& engine,
+                                                                                   const std::string& room_id,
+                                                                                   std::uint64_t after) {
+  return engine_call<std::vector<SequencedEntry>>([&engine, room_id, after](auto done) {
+    engine.read(room_id, after, kPage, std::move(done));
+  });
+}
+
+}  // namespace
+
+Retention::Retention(asio::any_io_executor executor, Engine& engine, Limits limits, std::uint32_t default_days,
+                     std::chrono::seconds interval)
+    : engine_(engine), limits_(limits), default_days_(default_days), interval_(interval), timer_(executor) {}
+
+void Retention::start() {
+  if (interval_.count() == 0) return;
+  asio::co_spawn(timer_.get_executor(), [self = shared_from_this()]() { return self->run(); }, asio::detached);
+}
+
+void Retention::stop() {
+  asio::post(timer_.get_executor(), [self = shared_from_this()] {
+    self->stopped_ = true;
+    self->timer_.cancel();
+  });
+}
+
+void Retention::sweep_now(std::function<void()> done) {
+  asio::co_spawn(
+      timer_.get_executor(),
+      [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->sweep(); },
+      [done = std::move(done)](std::exception_ptr) { done(); });
+}
+
+asio::awaitable<void> Retention::run() {
+  std::mt19937_64 random(std::random_device{}());
+  auto wait = std::chrono::milliseconds(
+      std::uniform_int_distribution<std::int64_t>(0, std::chrono::milliseconds(interval_).count())(random));
+  while (!stopped_) {
+    timer_.expires_after(wait);
+    co_await timer_.async_wait(use_tuple);
+    if (stopped_) break;
+    co_await sweep();
+    wait = interval_;
+  }
+}
+
+asio::awaitable<void> Retention::sweep() {
+  auto [error, rooms] = co_await engine_call<std::vector<std::string>>(
+      [this](auto done) { engine_.list_rooms(std::move(done)); });
+  if (error) {
+    log::warn("retention: cannot list rooms (storage unavailable); trying at the next sweep");
+    co_return;
+  }
+  for (const auto& room_id : rooms) {
+    if (stopped_) co_return;
+    co_await trim_room(room_id);
+  }
+}
+
+asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
+  auto [load_error, checkpoint] = co_await engine_call<std::optional<v1::RoomCheckpoint>>(
+      [this, &room_id](auto done) { engine_.load_checkpoint(room_id, std::move(done)); });
+  if (load_error) co_return;
+  RoomState state = checkpoint ? RoomState::from_data(room_id, limits_, checkpoint->state()) : RoomState(room_id, limits_);
+  RoomState base = checkpoint ? RoomState::from_data(room_id, limits_, checkpoint->base()) : RoomState(room_id, limits_);
+  const std::uint64_t base_seq = checkpoint ? checkpoint->base_seq() : 0;
+
+  // Everything after the base: the entries to trim are among them, and the
+  // fold of the rest brings the state to the log's end.
+  std::vector<SequencedEntry> entries;
+  for (std::uint64_t after = base_seq;;) {
+    auto [error, page] = co_await read_page(engine_, room_id, after);
+    if (error) co_return;
+    if (page.empty()) break;
+    after = page.back().seq;
+    entries.insert(entries.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+    if (page.size() < kPage) break;
+  }
+  for (const auto& entry : entries) state.apply(entry.seq, *entry.entry);
+  if (!state.exists()) co_return;
+
+  const std::uint32_t days = state.retention_days() ? state.retention_days() : default_days_;
+  if (days == 0) co_return;
+  const auto cutoff = TimeUtil::GetCurrentTime() - TimeUtil::SecondsToDuration(std::int64_t{days} * 86400);
+  std::uint64_t up_to = base_seq;
+  for (const auto& entry : entries) {
+    if (entry.entry->at() >= cutoff) break;
+    up_to = entry.seq;
+  }
+  if (up_to <= base_seq) co_return;  // nothing new is old enough
+
+  if (up_to > state.trimmed_up_to()) {
+    // A TrimEntry may already be there (a sweep that stopped before its
+    // checkpoint): then only the checkpoint is missing.
+    v1::LogEntry trim;
+    *trim.mutable_at() = TimeUtil::GetCurrentTime();
+    trim.mutable_trim()->set_up_to_seq(up_to);
+    *trim.mutable_trim()->mutable_before() = cutoff;
+    auto [append_error, seq] = co_await engine_call<std::uint64_t>(
+        [this, &room_id, &state, &trim](auto done) {
+          engine_.append(room_id, state.epoch(), state.seq(), std::move(trim), std::move(done));
+        });
+    if (append_error) co_return;  // deleted, recreated or unreachable: the next sweep sees
+    while (state.seq() < seq) {
+      auto [error, page] = co_await read_page(engine_, room_id, state.seq());
+      if (error || page.empty()) co_return;
+      for (const auto& entry : page) state.apply(entry.seq, *entry.entry);
+    }
+  }
+
+  for (const auto& entry : entries) {
+    if (entry.seq > up_to) break;
+    base.apply(entry.seq, *entry.entry);
+  }
+  base.trim(up_to);
+
+  v1::RoomCheckpoint next;
+  next.set_seq(state.seq());
+  *next.mutable_state() = state.to_data();
+  next.set_base_seq(up_to);
+  *next.mutable_base() = base.to_data();
+  auto [store_error] = co_await engine_call<>([this, &room_id, &state, &next](auto done) {
+    engine_.store_checkpoint(room_id, state.epoch(), std::move(next), std::move(done));
+  });
+  if (store_error) co_return;
+  log::info("retention: trimmed a room's log up to entry ", up_to, " (", days, " days)");
+}
+
+}  // namespace hearth
