@@ -36,6 +36,8 @@ po::options_description server_options(Config& c) {
     ("redis", po::value(&c.redis_url)->default_value(c.redis_url),
      "with --engine redis: redis://[:password@]host[:port] or unix:///path/to/socket")
     ("redis-password", po::value(&c.redis_password), "Redis AUTH password (instead of one in --redis)")
+    ("web-root", po::value(&c.web_root)->default_value(HEARTH_DEFAULT_WEB_ROOT),
+     "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
     ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
     ("idle-timeout", po::value<std::string>()->default_value("300s"), "silence before a ping; as long again for the pong")

@@ -20,6 +20,7 @@ struct Config {
   std::string redis_url = "redis://127.0.0.1:6379";
   std::string redis_password;
   std::string token_secret;
+  std::string web_root;  // the web client's folder; empty: no web client
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};

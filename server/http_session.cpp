@@ -10,6 +10,7 @@
 
 #include "command.hpp"
 #include "log.hpp"
+#include "static_files.hpp"
 #include "token.hpp"
 #include "transcript.hpp"
 #include "ws_session.hpp"
@@ -86,8 +87,9 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     return make_response(request, ready ? http::status::ok : http::status::service_unavailable, "application/json",
                          boost::json::serialize(body) + "\n");
   }
+  if (auto file = serve_static(request, context.config.web_root)) return std::move(*file);
   if (path == "/" && read_only) {
-    // Until the web client is served here: say what this is and how to use it.
+    // No web client configured: say what this is and how to use it.
     return make_response(request, http::status::ok, "text/html; charset=utf-8",
                          "<!doctype html><meta charset=utf-8><title>Hearth</title>"
                          "<h1>Hearth is running</h1><p>Clients connect over WebSocket to <code>/ws</code>: "

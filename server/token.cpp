@@ -103,6 +103,7 @@ std::string mint_token(const Claims& claims, std::string_view secret) {
   boost::json::object payload{{"sub", claims.sub}, {"role", role_name(claims.role)},
                               {"room", claims.room}, {"exp", claims.exp}};
   if (!claims.name.empty()) payload["name"] = claims.name;
+  if (claims.anonymous) payload["anon"] = true;
   std::string signing_input = header + "." + base64url_encode(boost::json::serialize(payload));
   const std::string signature = base64url_encode(hmac_sha256(secret, signing_input));
   return signing_input + "." + signature;
@@ -147,12 +148,17 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
   if (sub == nullptr || sub->empty() || role == nullptr || room == nullptr || room->empty() || exp == nullptr) {
     return TokenError::malformed;
   }
-  // "anon:" is the namespace of server-assigned anonymous identities.
-  if (sub->starts_with("anon:")) return TokenError::malformed;
+  // "anon:" is the namespace of server-assigned anonymous identities: only
+  // tokens the server minted for one (with "anon": true) may name it.
+  const auto* anon = object.if_contains("anon");
+  const bool anonymous = anon != nullptr && anon->is_bool() && anon->get_bool();
+  if (sub->starts_with("anon:") != anonymous) return TokenError::malformed;
   Claims claims;
+  claims.anonymous = anonymous;
   claims.sub = std::string(*sub);
   claims.role = role_from_name(*role);
   if (claims.role == v1::ROLE_UNSPECIFIED) return TokenError::malformed;
+  if (anonymous && (claims.role != v1::ROLE_PARTICIPANT || *room != "*")) return TokenError::malformed;
   claims.room = std::string(*room);
   if (name != nullptr) claims.name = std::string(*name);
   if (exp->is_int64()) claims.exp = exp->get_int64();

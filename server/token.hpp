@@ -21,6 +21,11 @@ struct Claims {
   v1::Role role = v1::ROLE_PARTICIPANT;
   std::string room;
   std::int64_t exp = 0;  // seconds since the Unix epoch
+  // A server-assigned anonymous identity ("anon:..." sub, participant, every
+  // room), handed to its connection in Welcome.resume_token so that the same
+  // person keeps it across reconnects. Only the server mints these: an
+  // "anon:" sub without this claim is refused.
+  bool anonymous = false;
 };
 
 enum class TokenError {

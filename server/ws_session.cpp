@@ -22,6 +22,8 @@ namespace http = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How long a close handshake may take once the server has started it.
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
+// How long an anonymous identity can be resumed after its Welcome.
+constexpr auto kAnonymousIdentityLifetime = std::chrono::hours(24);
 
 Failure token_failure(std::error_code error) {
   switch (static_cast<TokenError>(error.value())) {
@@ -156,9 +158,10 @@ void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
   if (!hello.token().empty()) {
     auto claims = verify_token(hello.token(), context_.config.token_secret, std::chrono::system_clock::now());
     if (!claims) return reply(message.request_id(), encoding, token_failure(claims.error()));
-    claims_ = std::move(*claims);
-    user_id_ = claims_->sub;
-    display_name_ = !name.empty() ? name : !claims_->name.empty() ? claims_->name : new_pseudonym();
+    user_id_ = claims->sub;
+    display_name_ = !name.empty() ? name : !claims->name.empty() ? claims->name : new_pseudonym();
+    // An anonymous identity coming back stays anonymous: no claims to hold.
+    if (!claims->anonymous) claims_ = std::move(*claims);
   } else {
     user_id_ = new_anonymous_user_id();
     display_name_ = name.empty() ? new_pseudonym() : name;
@@ -169,6 +172,19 @@ void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
   welcome->set_user_id(user_id_);
   welcome->set_display_name(display_name_);
   welcome->set_anonymous(!claims_.has_value());
+  if (!claims_) {
+    // Lets this person come back as themselves (same votes, same questions)
+    // after a lost connection: hello with this token.
+    Claims anonymous;
+    anonymous.sub = user_id_;
+    anonymous.name = display_name_;
+    anonymous.room = "*";
+    anonymous.anonymous = true;
+    anonymous.exp = std::chrono::duration_cast<std::chrono::seconds>(
+                        (std::chrono::system_clock::now() + kAnonymousIdentityLifetime).time_since_epoch())
+                        .count();
+    welcome->set_resume_token(mint_token(anonymous, context_.config.token_secret));
+  }
   reply(message.request_id(), encoding, std::move(ok));
 }
 

@@ -158,7 +158,8 @@ void WsClient::close() {
 
 beast::http::response<beast::http::string_body> http_request(std::uint16_t port, beast::http::verb verb,
                                                              const std::string& target,
-                                                             const std::string& authorization) {
+                                                             const std::string& authorization,
+                                                             const std::vector<std::pair<std::string, std::string>>& headers) {
   namespace http = beast::http;
   asio::io_context io;
   beast::tcp_stream stream(io);
@@ -167,9 +168,17 @@ beast::http::response<beast::http::string_body> http_request(std::uint16_t port,
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, "localhost");
   if (!authorization.empty()) request.set(http::field::authorization, authorization);
+  for (const auto& [name, value] : headers) request.set(name, value);
   http::write(stream, request);
   beast::flat_buffer buffer;
   http::response<http::string_body> response;
+  // A HEAD response has a length but no body.
+  if (verb == http::verb::head) {
+    http::response_parser<http::string_body> parser;
+    parser.skip(true);
+    http::read(stream, buffer, parser);
+    return parser.release();
+  }
   http::read(stream, buffer, response);
   return response;
 }

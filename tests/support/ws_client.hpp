@@ -74,10 +74,10 @@ class WsClient {
 };
 
 // One plain HTTP request to 127.0.0.1:port (5 s timeout), with an optional
-// Authorization header.
+// Authorization header and any other headers.
 boost::beast::http::response<boost::beast::http::string_body> http_request(
     std::uint16_t port, boost::beast::http::verb verb, const std::string& target,
-    const std::string& authorization = "");
+    const std::string& authorization = "", const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // Builders for the commands tests send most.
 v1::ClientMessage hello(const std::string& token, const std::string& name = "");

@@ -83,6 +83,31 @@ TEST(Token, MalformedTokensAreRefused) {
       << "anon: ids are the server's";
 }
 
+TEST(Token, AnonymousIdentitiesComeBackOnlyAsTheServerMintedThem) {
+  Claims anonymous;
+  anonymous.sub = "anon:0123456789abcdef";
+  anonymous.name = "Guest-1234";
+  anonymous.room = "*";
+  anonymous.anonymous = true;
+  anonymous.exp = host_claims().exp;
+  const auto verified = verify_token(mint_token(anonymous, secret), secret, now);
+  ASSERT_TRUE(verified);
+  EXPECT_TRUE(verified->anonymous);
+  EXPECT_EQ(verified->sub, anonymous.sub);
+  EXPECT_EQ(verified->name, "Guest-1234");
+
+  auto named = host_claims();
+  named.anonymous = true;  // "anon" claim on a named user
+  EXPECT_EQ(verify_token(mint_token(named, secret), secret, now).error(), TokenError::malformed);
+  auto promoted = anonymous;
+  promoted.role = v1::ROLE_HOST;
+  EXPECT_EQ(verify_token(mint_token(promoted, secret), secret, now).error(), TokenError::malformed)
+      << "an anonymous identity is a participant";
+  auto one_room = anonymous;
+  one_room.room = "r1";
+  EXPECT_EQ(verify_token(mint_token(one_room, secret), secret, now).error(), TokenError::malformed);
+}
+
 TEST(Token, ErrorsHaveACategoryAndMessages) {
   const std::error_code error = TokenError::expired;
   EXPECT_STREQ(error.category().name(), "hearth.token");

@@ -1,0 +1,132 @@
+// A room as this client knows it: a snapshot, then every event applied in
+// order (docs/protocol.md 1.4). Events at or below the known seq are
+// dropped, so a replay after a resume never shows anything twice.
+
+const num = (value) => Number(value || 0);
+
+export function roleName(role) {
+  return { ROLE_HOST: "host", ROLE_MODERATOR: "moderator", ROLE_ADMIN: "admin" }[role] || "participant";
+}
+
+export class Room {
+  constructor(id) {
+    this.id = id;
+    this.reset();
+  }
+
+  reset() {
+    this.info = null;
+    this.epoch = "";
+    this.seq = 0;
+    this.you = null;
+    this.youAreMuted = false;
+    this.members = new Map();    // userId -> {person, muted}
+    this.questions = new Map();  // id (string) -> Question
+    this.messages = new Map();   // id (string) -> ChatMessage
+    this.myVotes = new Set();    // question ids this identity voted for
+    this.removed = null;         // why this client is out of the room, if it is
+  }
+
+  get joined() {
+    return this.info !== null;
+  }
+
+  isStaff() {
+    const role = this.you?.role;
+    return role === "ROLE_HOST" || role === "ROLE_MODERATOR" || role === "ROLE_ADMIN";
+  }
+
+  isHost() {
+    const role = this.you?.role;
+    return role === "ROLE_HOST" || role === "ROLE_ADMIN";
+  }
+
+  applySnapshot(snapshot) {
+    const votes = this.myVotes;
+    this.reset();
+    this.info = snapshot.room;
+    this.epoch = snapshot.epoch;
+    this.seq = num(snapshot.seq);
+    this.you = snapshot.you || null;
+    this.youAreMuted = !!snapshot.youAreMuted;
+    for (const member of snapshot.members || []) this.members.set(member.person.userId, member);
+    for (const question of snapshot.questions || []) {
+      this.questions.set(question.id, question);
+      if (question.votedByMe) this.myVotes.add(question.id);
+    }
+    // The snapshot knows this identity's votes; keep any it confirms.
+    for (const id of votes) if (this.questions.get(id)?.votedByMe) this.myVotes.add(id);
+    for (const message of snapshot.messages || []) this.messages.set(message.id, message);
+  }
+
+  // Applies one event; returns false if it was old (already applied).
+  applyEvent(event) {
+    const seq = num(event.seq);
+    if (seq <= this.seq) return false;
+    this.seq = seq;
+    const you = this.you?.userId;
+    if (event.roomOpened || event.roomUpdated || event.roomClosed) {
+      this.info = event.roomOpened || event.roomUpdated || event.roomClosed;
+    } else if (event.memberJoined) {
+      this.members.set(event.memberJoined.person.userId, event.memberJoined);
+    } else if (event.memberLeft) {
+      const person = event.memberLeft.person;
+      this.members.delete(person.userId);
+      if (person.userId === you && event.memberLeft.reason === "REASON_KICKED") this.removed = "kicked";
+    } else if (event.memberMuted) {
+      this.members.set(event.memberMuted.person.userId, event.memberMuted);
+      if (event.memberMuted.person.userId === you) this.youAreMuted = !!event.memberMuted.muted;
+    } else if (event.memberBanned) {
+      const { person, banned } = event.memberBanned;
+      if (banned) this.members.delete(person.userId);
+      if (banned && person.userId === you) this.removed = "banned";
+    } else if (event.questionAsked || event.questionUpdated || event.questionDeleted) {
+      const question = event.questionAsked || event.questionUpdated || event.questionDeleted;
+      this.questions.set(question.id, question);
+    } else if (event.questionVotes) {
+      const question = this.questions.get(event.questionVotes.questionId);
+      if (question) question.votes = event.questionVotes.votes;
+    } else if (event.questionPinned) {
+      for (const question of this.questions.values()) {
+        question.pinned = question.id === event.questionPinned.questionId;
+      }
+    } else if (event.messagePosted || event.messageEdited || event.messageDeleted) {
+      const message = event.messagePosted || event.messageEdited || event.messageDeleted;
+      this.messages.set(message.id, message);
+    } else if (event.itemsExpired) {
+      const upTo = num(event.itemsExpired.upToSeq);
+      for (const id of [...this.questions.keys()]) if (num(id) <= upTo) this.questions.delete(id);
+      for (const id of [...this.messages.keys()]) if (num(id) <= upTo) this.messages.delete(id);
+    }
+    return true;
+  }
+
+  votedByMe(question) {
+    return this.myVotes.has(question.id);
+  }
+
+  pinned() {
+    for (const question of this.questions.values()) if (question.pinned) return question;
+    return null;
+  }
+
+  // Questions this member may see, best first (or newest first).
+  sortedQuestions(order) {
+    const list = [...this.questions.values()];
+    if (order === "new") return list.sort((a, b) => num(b.id) - num(a.id));
+    return list.sort((a, b) => (b.votes || 0) - (a.votes || 0) || num(a.id) - num(b.id));
+  }
+
+  sortedMessages() {
+    return [...this.messages.values()].sort((a, b) => num(a.id) - num(b.id));
+  }
+
+  sortedMembers() {
+    const rank = { ROLE_ADMIN: 0, ROLE_HOST: 1, ROLE_MODERATOR: 2, ROLE_PARTICIPANT: 3 };
+    return [...this.members.values()].sort(
+      (a, b) =>
+        (rank[a.person.role] ?? 4) - (rank[b.person.role] ?? 4) ||
+        a.person.displayName.localeCompare(b.person.displayName),
+    );
+  }
+}

@@ -1,0 +1,383 @@
+// What a room looks like: the AMA board, the chat, the people, the host's
+// tools and the outbox. Each section is built once (its inputs keep what is
+// typed in them); only its lists are drawn again on every change.
+
+import { h, replaceChildren, time } from "./dom.js";
+import { roleName } from "./room.js";
+
+const RANK = { ROLE_PARTICIPANT: 0, ROLE_MODERATOR: 1, ROLE_HOST: 2, ROLE_ADMIN: 3 };
+
+function once(section, build) {
+  if (!section.parts) section.parts = build();
+  return section.parts;
+}
+
+function authorName(person) {
+  return person?.displayName || "Anonymous";
+}
+
+// ---------------------------------------------------------------------------
+// AMA board
+// ---------------------------------------------------------------------------
+
+export function renderBoard(section, session) {
+  const room = session.room;
+  const parts = once(section, () => {
+    const text = h("textarea", { id: "ask-text", rows: 3, maxlength: 1000, required: true,
+                                 placeholder: "Your question" });
+    const anonymous = h("input", { id: "ask-anonymous", type: "checkbox" });
+    const approvalNote = h("p", { class: "hint" });
+    const ask = h("form", { class: "composer ask", onsubmit: (e) => {
+      e.preventDefault();
+      const value = text.value.trim();
+      if (!value) return;
+      session.post("question", { askQuestion: { text: value, anonymous: anonymous.checked } }, value);
+      text.value = "";
+    } },
+      h("label", { for: "ask-text" }, "Ask a question"),
+      text,
+      h("div", { class: "row" },
+        h("label", { class: "check" }, anonymous, " Post anonymously"),
+        h("button", { type: "submit", id: "ask-button" }, "Ask")),
+      approvalNote);
+    const top = h("button", { type: "button", dataset: { key: "sort-top" },
+                              onclick: () => { session.order = "top"; session.scheduleRender(); } }, "Top");
+    const newest = h("button", { type: "button", dataset: { key: "sort-new" },
+                                 onclick: () => { session.order = "new"; session.scheduleRender(); } }, "Newest");
+    const answerText = h("textarea", { id: "answer-text", rows: 3, maxlength: 4000 });
+    const answerFor = h("p", { class: "answer-for" });
+    const answer = h("form", { class: "composer answer", hidden: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const value = answerText.value.trim();
+      if (!value || !session.answering) return;
+      const ok = await session.command({ answerQuestion: { questionId: session.answering, text: value } });
+      if (ok) {
+        answerText.value = "";
+        session.answering = null;
+        session.scheduleRender();
+      }
+    } },
+      h("label", { for: "answer-text" }, "Your answer"), answerFor, answerText,
+      h("div", { class: "row" },
+        h("button", { type: "submit", id: "answer-button" }, "Post answer"),
+        h("button", { type: "button", class: "quiet",
+                      onclick: () => { session.answering = null; session.scheduleRender(); } }, "Cancel")));
+    const pinned = h("div", { class: "pinned" });
+    const queue = h("div", { class: "queue" });
+    const list = h("ol", { class: "questions", id: "questions" });
+    section.append(pinned, ask, answer, queue,
+      h("div", { class: "sort", role: "group", "aria-label": "Sort questions" }, "Sort: ", top, newest),
+      list);
+    return { ask, text, approvalNote, top, newest, answer, answerFor, answerText, pinned, queue, list };
+  });
+
+  const canPost = !room.youAreMuted && !room.info.closed;
+  parts.ask.hidden = !canPost;
+  parts.approvalNote.textContent = room.info.settings?.requireApproval && !room.isStaff()
+    ? "Questions appear once a host or moderator has approved them." : "";
+  parts.top.setAttribute("aria-pressed", String(session.order === "top"));
+  parts.newest.setAttribute("aria-pressed", String(session.order === "new"));
+
+  const answering = session.answering && room.questions.get(session.answering);
+  parts.answer.hidden = !answering;
+  if (answering) parts.answerFor.textContent = `Answering: ${answering.text}`;
+
+  const pinned = room.pinned();
+  replaceChildren(parts.pinned, pinned
+    ? h("div", { class: "now", id: "answering-now" }, h("span", { class: "badge now" }, "Answering now"),
+        h("p", {}, pinned.text))
+    : null);
+
+  const questions = room.sortedQuestions(session.order);
+  const pending = questions.filter((q) => q.state === "QUESTION_STATE_PENDING");
+  const shown = questions.filter((q) => q.state !== "QUESTION_STATE_PENDING" || !room.isStaff());
+  replaceChildren(parts.queue, room.isStaff() && pending.length
+    ? [h("h2", {}, `Waiting for approval (${pending.length})`),
+       h("ol", { class: "questions pending", id: "approval-queue" }, pending.map((q) => questionItem(q, session)))]
+    : null);
+  replaceChildren(parts.list, shown.length ? shown.map((q) => questionItem(q, session))
+                                           : h("li", { class: "empty" }, "No questions yet."));
+}
+
+function questionItem(question, session) {
+  const room = session.room;
+  const id = question.id;
+  const state = question.state;
+  if (state === "QUESTION_STATE_DELETED") {
+    return h("li", { class: "question deleted", dataset: { id } }, h("p", { class: "tombstone" }, "This question was deleted."));
+  }
+  const staff = room.isStaff();
+  const own = question.author?.userId && question.author.userId === room.you?.userId;
+  const voted = room.votedByMe(question);
+  const votable = state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED";
+  const badges = [];
+  if (question.pinned) badges.push(h("span", { class: "badge now" }, "Answering now"));
+  if (state === "QUESTION_STATE_ANSWERED") badges.push(h("span", { class: "badge answered" }, "Answered"));
+  if (state === "QUESTION_STATE_PENDING") badges.push(h("span", { class: "badge pending" }, "Waiting for approval"));
+  if (state === "QUESTION_STATE_DISMISSED") badges.push(h("span", { class: "badge dismissed" }, "Not taken"));
+
+  const actions = [];
+  const act = (label, payload, key) =>
+    h("button", { type: "button", class: "small", dataset: { key: `${key}-${id}` },
+                  onclick: () => session.command(payload) }, label);
+  if (staff && state === "QUESTION_STATE_PENDING") {
+    actions.push(act("Approve", { approveQuestion: { questionId: id } }, "approve"),
+                 act("Dismiss", { dismissQuestion: { questionId: id } }, "dismiss"));
+  }
+  if (staff && state === "QUESTION_STATE_OPEN") {
+    actions.push(question.pinned ? act("Stop answering", { pinQuestion: { questionId: "0" } }, "unpin")
+                                 : act("Answer now", { pinQuestion: { questionId: id } }, "pin"));
+  }
+  if (staff && (state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED")) {
+    actions.push(h("button", { type: "button", class: "small", dataset: { key: `answer-${id}` }, onclick: () => {
+      session.answering = id;
+      session.scheduleRender();
+      requestAnimationFrame(() => document.getElementById("answer-text")?.focus());
+    } }, question.answer ? "Answer again" : "Write answer"));
+  }
+  if (staff && state === "QUESTION_STATE_OPEN") actions.push(act("Mark answered", { markAnswered: { questionId: id } }, "answered"));
+  if (staff || own) {
+    actions.push(h("button", { type: "button", class: "small danger", dataset: { key: `delete-${id}` }, onclick: () => {
+      if (confirm("Delete this question for everyone?")) session.command({ deleteQuestion: { questionId: id } });
+    } }, "Delete"));
+  }
+
+  return h("li", { class: `question${question.pinned ? " pinned" : ""}`, dataset: { id } },
+    h("button", { type: "button", class: `vote${voted ? " voted" : ""}`, disabled: !votable,
+                  "aria-pressed": String(voted), dataset: { key: `vote-${id}` },
+                  "aria-label": `${voted ? "Remove your vote" : "Vote for this question"} (${question.votes || 0} votes)`,
+                  onclick: () => session.vote(question) },
+      h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, String(question.votes || 0))),
+    h("div", { class: "body" },
+      h("p", { class: "text" }, question.text),
+      h("p", { class: "meta" }, question.anonymous && !own ? "Anonymous" : authorName(question.author),
+        question.anonymous && own ? " (anonymously)" : "", " · ", time(question.askedAt),
+        question.editedAt ? " · edited" : "", " ", badges),
+      question.answer
+        ? h("div", { class: "answer" }, h("p", { class: "meta" }, `${authorName(question.answer.by)} answered`),
+            h("p", { class: "text" }, question.answer.text))
+        : null,
+      actions.length ? h("div", { class: "actions" }, actions) : null));
+}
+
+// ---------------------------------------------------------------------------
+// Chat
+// ---------------------------------------------------------------------------
+
+export function renderChat(section, session) {
+  const room = session.room;
+  const parts = once(section, () => {
+    const list = h("ol", { class: "messages", id: "messages" });
+    const text = h("textarea", { id: "chat-text", rows: 2, maxlength: 2000, placeholder: "Write a message" });
+    const context = h("div", { class: "chat-context" });
+    const form = h("form", { class: "composer chat-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const value = text.value.trim();
+      if (!value) return;
+      if (session.editing) {
+        const ok = await session.command({ editMessage: { messageId: session.editing, text: value } });
+        if (!ok) return;
+        session.editing = null;
+      } else {
+        const payload = { text: value };
+        if (session.replyTo?.messageId) payload.replyToMessageId = session.replyTo.messageId;
+        if (session.replyTo?.questionId) payload.replyToQuestionId = session.replyTo.questionId;
+        session.post("message", { sendMessage: payload }, value);
+        session.replyTo = null;
+      }
+      text.value = "";
+      session.scheduleRender();
+    } },
+      context,
+      h("label", { for: "chat-text", class: "visually-hidden" }, "Message"),
+      text,
+      h("button", { type: "submit", id: "send-button" }, "Send"));
+    text.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    section.append(h("h2", {}, "Chat"), list, form);
+    return { list, text, context, form };
+  });
+  parts.form.hidden = room.youAreMuted || room.info.closed;
+  const replying = session.replyTo?.messageId && room.messages.get(session.replyTo.messageId);
+  replaceChildren(parts.context,
+    session.editing ? h("p", {}, "Editing your message ",
+                        h("button", { type: "button", class: "quiet", onclick: () => {
+                          session.editing = null;
+                          parts.text.value = "";
+                          session.scheduleRender();
+                        } }, "Cancel")) : null,
+    replying ? h("p", {}, `Replying to ${authorName(replying.author)}: `, h("q", {}, replying.text || "(deleted)"), " ",
+                 h("button", { type: "button", class: "quiet",
+                               onclick: () => { session.replyTo = null; session.scheduleRender(); } }, "Cancel")) : null);
+
+  const messages = room.sortedMessages();
+  replaceChildren(parts.list, messages.length ? messages.map((m) => messageItem(m, session, parts))
+                                              : h("li", { class: "empty" }, "No messages yet."));
+}
+
+function messageItem(message, session, parts) {
+  const room = session.room;
+  const id = message.id;
+  if (message.deleted) {
+    return h("li", { class: "message deleted", dataset: { id } }, h("p", { class: "tombstone" }, "Message deleted."));
+  }
+  const own = message.author?.userId === room.you?.userId;
+  const staff = room.isStaff();
+  const parent = message.replyToMessageId !== "0" && message.replyToMessageId
+    ? room.messages.get(message.replyToMessageId) : null;
+  const quote = message.replyToMessageId && message.replyToMessageId !== "0"
+    ? h("p", { class: "reply-to" }, "↪ ", parent && !parent.deleted
+        ? [authorName(parent.author), ": ", parent.text] : "an earlier message that is no longer shown")
+    : message.replyToQuestionId && message.replyToQuestionId !== "0"
+      ? h("p", { class: "reply-to" }, "↪ about question: ", room.questions.get(message.replyToQuestionId)?.text || "(no longer shown)")
+      : null;
+  const actions = [];
+  if (!room.youAreMuted && !room.info.closed) {
+    actions.push(h("button", { type: "button", class: "small quiet", dataset: { key: `reply-${id}` }, onclick: () => {
+      session.replyTo = { messageId: id };
+      session.editing = null;
+      session.scheduleRender();
+      parts.text.focus();
+    } }, "Reply"));
+  }
+  if (own && !room.youAreMuted && !room.info.closed) {
+    actions.push(h("button", { type: "button", class: "small quiet", dataset: { key: `edit-${id}` }, onclick: () => {
+      session.editing = id;
+      session.replyTo = null;
+      parts.text.value = message.text;
+      session.scheduleRender();
+      parts.text.focus();
+    } }, "Edit"));
+  }
+  if (own || staff) {
+    actions.push(h("button", { type: "button", class: "small quiet danger", dataset: { key: `delete-message-${id}` },
+                               onclick: () => {
+      if (confirm("Delete this message for everyone?")) session.command({ deleteMessage: { messageId: id } });
+    } }, "Delete"));
+  }
+  const author = message.author || {};
+  return h("li", { class: `message${own ? " own" : ""}`, dataset: { id } },
+    quote,
+    h("p", { class: "meta" }, h("strong", {}, authorName(author)),
+      author.role && author.role !== "ROLE_PARTICIPANT" ? h("span", { class: "badge role" }, roleName(author.role)) : null,
+      " · ", time(message.sentAt), message.editedAt ? " · edited" : ""),
+    h("p", { class: "text" }, message.text),
+    actions.length ? h("div", { class: "actions" }, actions) : null);
+}
+
+// ---------------------------------------------------------------------------
+// People
+// ---------------------------------------------------------------------------
+
+export function renderMembers(section, session) {
+  const room = session.room;
+  const parts = once(section, () => {
+    const heading = h("h2", {});
+    const list = h("ul", { class: "people", id: "members" });
+    section.append(heading, list);
+    return { heading, list };
+  });
+  const members = room.sortedMembers();
+  parts.heading.textContent = `Here now (${members.length})`;
+  const myRank = RANK[room.you?.role] ?? 0;
+  replaceChildren(parts.list, members.map((member) => {
+    const person = member.person;
+    const userId = person.userId;
+    const actions = [];
+    if (room.isStaff() && userId !== room.you?.userId && (RANK[person.role] ?? 0) < myRank) {
+      actions.push(
+        h("button", { type: "button", class: "small quiet", dataset: { key: `mute-${userId}` },
+                      onclick: () => session.command({ muteMember: { userId, muted: !member.muted } }) },
+          member.muted ? "Unmute" : "Mute"),
+        h("button", { type: "button", class: "small quiet", dataset: { key: `kick-${userId}` },
+                      onclick: () => session.command({ kickMember: { userId } }) }, "Remove"),
+        h("button", { type: "button", class: "small quiet danger", dataset: { key: `ban-${userId}` }, onclick: () => {
+          if (confirm(`Ban ${person.displayName} from this room?`)) session.command({ banMember: { userId, banned: true } });
+        } }, "Ban"));
+    }
+    return h("li", { class: "person", dataset: { user: userId } },
+      h("span", { class: "name" }, person.displayName),
+      person.role !== "ROLE_PARTICIPANT" ? h("span", { class: "badge role" }, roleName(person.role)) : null,
+      member.muted ? h("span", { class: "badge muted" }, "muted") : null,
+      userId === room.you?.userId ? h("span", { class: "you-marker" }, " (you)") : null,
+      actions.length ? h("span", { class: "actions" }, actions) : null);
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Host and moderator tools
+// ---------------------------------------------------------------------------
+
+export function renderHostTools(section, session) {
+  const room = session.room;
+  const parts = once(section, () => {
+    const approval = h("input", { type: "checkbox", id: "setting-approval", onchange: () => update() });
+    const sideChat = h("input", { type: "checkbox", id: "setting-side-chat", onchange: () => update() });
+    const update = () =>
+      session.command({ updateRoom: { settings: { ...room.info.settings, requireApproval: approval.checked,
+                                                  sideChat: sideChat.checked } } });
+    const settings = h("div", { class: "settings" },
+      h("label", { class: "check" }, approval, " Review questions first"),
+      h("label", { class: "check" }, sideChat, " Side chat"));
+    const close = h("button", { type: "button", class: "danger", id: "close-room", onclick: () => {
+      if (confirm("Close the room for everyone? Nobody can post afterwards.")) session.command({ closeRoom: {} });
+    } }, "Close the room");
+    const downloads = h("p", { class: "downloads" }, "Transcript: ",
+      h("button", { type: "button", class: "small", id: "download-json", onclick: () => download(session, "json") }, "JSON"),
+      " ",
+      h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
+        "Markdown"));
+    section.append(h("h2", {}, "Room tools"), settings, downloads, close);
+    return { approval, sideChat, settings, close };
+  });
+  const host = room.isHost() && !room.info.closed;
+  parts.settings.hidden = !host;
+  parts.close.hidden = !host;
+  parts.approval.checked = !!room.info.settings?.requireApproval;
+  parts.sideChat.checked = !!room.info.settings?.sideChat;
+  parts.sideChat.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
+  parts.approval.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
+}
+
+async function download(session, format) {
+  const response = await fetch(`/rooms/${encodeURIComponent(session.roomId)}/transcript?format=${format}`, {
+    headers: { Authorization: `Bearer ${session.token}` },
+  });
+  if (!response.ok) {
+    session.notice = "The transcript could not be downloaded.";
+    session.scheduleRender();
+    return;
+  }
+  const blob = await response.blob();
+  const link = h("a", { href: URL.createObjectURL(blob),
+                        download: `transcript-${session.roomId}.${format === "json" ? "json" : "md"}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+// ---------------------------------------------------------------------------
+// Outbox: what this client sent that is not confirmed yet
+// ---------------------------------------------------------------------------
+
+export function renderOutbox(container, session) {
+  const labels = {
+    queued: "Waiting for the connection…",
+    sending: "Sending…",
+    unconfirmed: "Not confirmed yet: will be checked and sent again if needed",
+    failed: "Not sent",
+  };
+  replaceChildren(container, session.outbox.map((item) =>
+    h("div", { class: `outbox-item ${item.status}`, dataset: { status: item.status } },
+      h("p", {}, h("strong", {}, labels[item.status]), item.error ? ` (${item.error})` : "", ": ", h("q", {}, item.text)),
+      item.status === "failed"
+        ? h("div", { class: "actions" },
+            h("button", { type: "button", class: "small", onclick: () => session.retry(item) }, "Send again"),
+            h("button", { type: "button", class: "small quiet", onclick: () => session.forget(item) }, "Discard"))
+        : null)));
+}

@@ -1,0 +1,162 @@
+// What the browser tests share: real redis-server and hearth-server
+// processes on free ports (stopped by PID when the test ends), tokens minted
+// by hearth-server itself, and Debian's Chromium driven by playwright-core.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SERVER_BIN = process.env.HEARTH_SERVER_BIN || join(here, "../../build/ci/server/hearth-server");
+export const WEB_ROOT = join(here, "../../clients/web");
+export const OUTPUT = process.env.HEARTH_BROWSER_OUTPUT || join(here, "../../build/browser-output");
+const SECRET = "browser-test-secret-0123456789abcdefgh";
+const CHROMIUM = process.env.HEARTH_CHROMIUM || "/usr/bin/chromium";
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Resolves once `child` prints a line matching `pattern` (rejects after
+// `timeoutMs` or if it exits first).
+function waitForLine(child, pattern, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`${what}: no "${pattern}" within ${timeoutMs} ms:\n${seen}`)), timeoutMs);
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      const match = pattern.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", (chunk) => (seen += chunk.toString()));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code}) before "${pattern}":\n${seen}`));
+    });
+  });
+}
+
+// Everything a test starts, stopped in reverse order by `stopAll`.
+export class Processes {
+  constructor() {
+    this.children = [];
+    this.dirs = [];
+  }
+
+  async redis() {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), "hearth-browser-redis-"));
+    this.dirs.push(dir);
+    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+    this.children.push(child);
+    await waitForLine(child, /Ready to accept connections/, 10000, "redis-server");
+    return `redis://127.0.0.1:${port}`;
+  }
+
+  // A hearth-server node; `port` 0 picks one. Resolves with {child, url, port}.
+  async server({ port = 0, redis = "" } = {}) {
+    const args = ["--port", String(port), "--token-secret", SECRET, "--web-root", WEB_ROOT, "--threads", "2"];
+    if (redis) args.push("--engine", "redis", "--redis", redis);
+    const child = spawn(SERVER_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.children.push(child);
+    const listening = waitForLine(child, /hearth listening on (http:\/\/[0-9.]+:(\d+))/, 15000, "hearth-server");
+    await waitForLine(child, /hearth ready/, 15000, "hearth-server");
+    const match = await listening;
+    return { child, url: match[1], port: Number(match[2]) };
+  }
+
+  kill(child, signal = "SIGKILL") {
+    return new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill(signal);
+    });
+  }
+
+  async stopAll() {
+    for (const child of this.children.reverse()) await this.kill(child, "SIGTERM");
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function token(role, room, name, sub) {
+  return execFileSync(SERVER_BIN, ["token", "--role", role, "--room", room, "--name", name, "--sub", sub, "--ttl", "1h"],
+                      { env: { ...process.env, HEARTH_TOKEN_SECRET: SECRET } }).toString().trim();
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Without these, Chromium reaches out to Google at start-up, which a
+    // closed test network refuses.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+}
+
+// A page in a browser context of its own (its own storage: another person),
+// 360 px wide for phones. Page errors fail the test.
+export async function person(browser, { mobile = false } = {}) {
+  const context = await browser.newContext({ viewport: mobile ? { width: 360, height: 740 } : { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") page.errors.push(message.text());
+  });
+  return page;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(OUTPUT, { recursive: true });
+  await page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: true });
+}
+
+// Opens room `roomId` at `base` and joins it as `name` (empty: pseudonym),
+// with `staffToken` in the link's fragment if given.
+export async function joinRoom(page, base, roomId, name, staffToken = "") {
+  await page.goto(`${base}/r/${roomId}${staffToken ? `#token=${staffToken}` : ""}`);
+  await page.fill("#display-name", name);
+  await page.click("#join-button");
+  await page.waitForSelector('#connection[data-state="open"]');
+  await page.waitForFunction(() => window.hearth?.room.joined);
+}
+
+// What a page shows of the board, in a form that can be compared across
+// viewers: every question (id, text, votes, state badges, answer), sorted by id.
+export function board(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("#questions .question")]
+      .map((li) => ({
+        id: li.dataset.id,
+        text: li.querySelector(".body > .text")?.textContent ?? "",
+        votes: li.querySelector(".vote .count")?.textContent ?? "",
+        badges: [...li.querySelectorAll(".badge")].map((b) => b.textContent).sort().join(","),
+        answer: li.querySelector(".answer .text")?.textContent ?? "",
+      }))
+      .sort((a, b) => Number(a.id) - Number(b.id)));
+}
+
+export function chat(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("#messages .message")].map((li) => ({
+      id: li.dataset.id,
+      text: li.querySelector(".text")?.textContent ?? li.querySelector(".tombstone")?.textContent ?? "",
+    })));
+}

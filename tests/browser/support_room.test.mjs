@@ -1,0 +1,75 @@
+// A peer-support room: people chat, reply and edit; a moderator deletes a
+// message, which becomes a tombstone on every page.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { Processes, launch, person, token, joinRoom, chat, screenshot } from "./support.mjs";
+
+const processes = new Processes();
+let browser;
+after(async () => {
+  await browser?.close();
+  await processes.stopAll();
+});
+
+async function send(page, text) {
+  await page.fill("#chat-text", text);
+  await page.press("#chat-text", "Enter");
+  await page.waitForSelector(`#messages .message .text:text-is("${text}")`);
+}
+
+test("support room: chat, reply, edit, and a moderator's delete reach every page", { timeout: 120000 }, async () => {
+  const { url } = await processes.server();
+  browser = await launch();
+
+  const host = await person(browser);
+  await host.goto(`${url}/#token=${token("host", "*", "Sam", "sam")}`);
+  await host.fill("#new-title", "Tuesday evening group");
+  await host.fill("#new-id", "tuesday");
+  await host.selectOption("#new-kind", "ROOM_KIND_SUPPORT");
+  await host.click('form:has(#new-title) button[type="submit"]');
+  await host.waitForURL(`${url}/r/tuesday`);
+  await joinRoom(host, url, "tuesday", "");
+
+  const moderator = await person(browser);
+  await joinRoom(moderator, url, "tuesday", "", token("moderator", "tuesday", "Mo", "mo"));
+  const ria = await person(browser, { mobile: true });
+  await joinRoom(ria, url, "tuesday", "Ria");
+  const troll = await person(browser);
+  await joinRoom(troll, url, "tuesday", "Tee");
+
+  // Roles in the member list.
+  await ria.waitForSelector('#members .person:has-text("Mo") .badge.role:text-is("moderator")');
+  await ria.waitForSelector('#members .person:has-text("Sam") .badge.role:text-is("host")');
+
+  await send(ria, "Hi all, first time here.");
+  await send(troll, "something hurtful");
+  // A reply, then an edit of one's own message.
+  await host.locator('#messages .message:has-text("first time here") button:has-text("Reply")').click();
+  await send(host, "Welcome, Ria. Glad you came.");
+  await ria.waitForSelector('#messages .message:has-text("Glad you came") .reply-to:has-text("first time here")');
+  await ria.locator('#messages .message:has-text("first time here") button:has-text("Edit")').click();
+  await ria.fill("#chat-text", "Hi all, first time here. A bit nervous.");
+  await ria.press("#chat-text", "Enter");
+  for (const page of [host, moderator, troll]) {
+    await page.waitForSelector('#messages .message:has-text("A bit nervous") .meta:has-text("edited")');
+  }
+
+  // The moderator removes the hurtful message.
+  moderator.once("dialog", (dialog) => dialog.accept());
+  await moderator.locator('#messages .message:has-text("something hurtful") button:has-text("Delete")').click();
+  for (const page of [host, moderator, ria, troll]) {
+    await page.waitForSelector('#messages .message.deleted .tombstone');
+    assert.equal(await page.locator("#messages").getByText("something hurtful").count(), 0);
+  }
+  const chats = await Promise.all([host, moderator, ria, troll].map(chat));
+  for (const other of chats.slice(1)) assert.deepEqual(other, chats[0], "every page shows the same chat");
+  assert.equal(chats[0].length, 3);
+
+  // Participants get no moderation buttons; the moderator does.
+  assert.equal(await ria.locator('#members button:has-text("Ban")').count(), 0);
+  assert.ok(await moderator.locator('#members .person:has-text("Tee") button:has-text("Mute")').count() > 0);
+
+  await screenshot(moderator, "support-moderator");
+  await screenshot(ria, "support-participant-360px");
+  for (const page of [host, moderator, ria, troll]) assert.deepEqual(page.errors, []);
+});
