@@ -69,6 +69,26 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   assert.equal(await ria.locator('#members button:has-text("Ban")').count(), 0);
   assert.ok(await moderator.locator('#members .person:has-text("Tee") button:has-text("Mute")').count() > 0);
 
+  // The moderator mutes Tee: Tee can read but no longer write.
+  await moderator.locator('#members .person:has-text("Tee") button:has-text("Mute")').click();
+  await troll.waitForSelector(".you >> text=muted");
+  assert.equal(await troll.isVisible("#chat-text"), false, "a muted member has no message box");
+  await ria.waitForSelector('#members .person:has-text("Tee") .badge.muted');
+
+  // The host downloads the transcript: the deleted message is a tombstone.
+  const [download] = await Promise.all([host.waitForEvent("download"), host.click("#download-markdown")]);
+  const chunks = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+  const transcript = Buffer.concat(chunks).toString();
+  assert.match(transcript, /A bit nervous/);
+  assert.doesNotMatch(transcript, /something hurtful/);
+
+  // And closes the room: everyone sees it, nobody can post.
+  host.once("dialog", (dialog) => dialog.accept());
+  await host.click("#close-room");
+  for (const page of [host, moderator, ria, troll]) await page.waitForSelector(".you >> text=this room is closed");
+  assert.equal(await ria.isVisible("#chat-text"), false);
+
   await screenshot(moderator, "support-moderator");
   await screenshot(ria, "support-participant-360px");
   for (const page of [host, moderator, ria, troll]) assert.deepEqual(page.errors, []);

@@ -164,11 +164,19 @@ class Session {
     this.renderQueued = false;
     this.fatal = null;
     this.notice = "";
+    this.noticeTimer = null;
+    this.socket = 0;          // counts sockets: work for an old one is dropped
+    this.identified = false;  // this socket has said hello
+    this.joining = false;
   }
 
   start() {
     this.connection.addEventListener("state", (e) => this.showState(e.detail));
-    this.connection.addEventListener("opened", () => this.rejoin());
+    this.connection.addEventListener("opened", () => {
+      this.socket += 1;
+      this.identified = false;
+      this.rejoin();
+    });
     this.connection.addEventListener("event", (e) => this.onEvent(e.detail));
     this.connection.addEventListener("push", (e) => this.onPush(e.detail));
     window.hearth = this;  // for the browser tests and the curious
@@ -187,9 +195,14 @@ class Session {
 
   // A fresh socket: identify, then join, resuming from the last event seen.
   async rejoin() {
-    if (this.fatal) return;
+    if (this.fatal || this.joining) return;
+    this.joining = true;
+    const socket = this.socket;
     try {
-      await this.identify();
+      if (!this.identified) {
+        await this.identify();
+        this.identified = true;
+      }
       const join = { displayName: this.name };
       const wasJoined = this.room.joined;
       if (wasJoined) join.resume = { epoch: this.room.epoch, seq: String(this.room.seq) };
@@ -198,7 +211,7 @@ class Session {
         this.room.applySnapshot(ok.snapshot);
         const failed = ok.snapshot.resumeFailed;
         if (wasJoined && failed && failed !== "RESUME_FAILURE_NONE") {
-          this.notice = "Reconnected. Some updates could not be replayed, so this is the room as it is now.";
+          this.setNotice("Reconnected. Some updates could not be replayed, so this is the room as it is now.");
         }
       }
       if (wasJoined) announce("Reconnected.");
@@ -206,9 +219,18 @@ class Session {
       this.scheduleRender();
       this.flushOutbox(true);
     } catch (error) {
-      if (error instanceof Disconnected) return;  // the next "opened" tries again
-      this.onJoinError(error);
+      // Lost meanwhile: the next "opened" tries again.
+      if (!(error instanceof Disconnected) && socket === this.socket) this.onJoinError(error);
+    } finally {
+      this.joining = false;
     }
+  }
+
+  setNotice(text) {
+    this.notice = text;
+    clearTimeout(this.noticeTimer);
+    if (text) this.noticeTimer = setTimeout(() => this.setNotice(""), 10000);
+    this.scheduleRender();
   }
 
   async identify() {
@@ -239,10 +261,12 @@ class Session {
       if (error.code.startsWith("TOKEN_")) sessionStorage.removeItem(tokenKey(this.roomId));
       return this.stop(messages[error.code]);
     }
-    // Storage out or the like: try again in a moment.
-    this.notice = `Could not join yet (${error.message}). Trying again…`;
-    this.scheduleRender();
-    setTimeout(() => this.connection.isOpen && this.rejoin(), 2000);
+    // Storage out or the like: try again in a moment, on this socket.
+    this.setNotice(`Could not join yet (${error.message}). Trying again…`);
+    const socket = this.socket;
+    setTimeout(() => {
+      if (socket === this.socket && this.connection.isOpen) this.rejoin();
+    }, 2000);
   }
 
   stop(reason) {
@@ -275,13 +299,12 @@ class Session {
     if (reply.error.code === "ROOM_RESET") {
       // The room's history on the server was lost or left behind: start over.
       this.room.reset();
-      this.notice = "The room was reloaded from the server.";
+      this.setNotice("The room was reloaded from the server.");
       this.rejoin();
     } else if (reply.error.code === "ROOM_NOT_FOUND") {
       this.stop("This room was deleted.");
     } else {
-      this.notice = reply.error.message;
-      this.scheduleRender();
+      this.setNotice(reply.error.message);
     }
   }
 
@@ -292,8 +315,7 @@ class Session {
     try {
       return await this.connection.request({ roomId: this.roomId, ...payload });
     } catch (error) {
-      this.notice = error instanceof Disconnected ? "Not connected: try again in a moment." : error.message;
-      this.scheduleRender();
+      this.setNotice(error instanceof Disconnected ? "Not connected: try again in a moment." : error.message);
       return null;
     }
   }

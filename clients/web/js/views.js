@@ -348,8 +348,7 @@ async function download(session, format) {
     headers: { Authorization: `Bearer ${session.token}` },
   });
   if (!response.ok) {
-    session.notice = "The transcript could not be downloaded.";
-    session.scheduleRender();
+    session.setNotice("The transcript could not be downloaded.");
     return;
   }
   const blob = await response.blob();
