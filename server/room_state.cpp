@@ -524,8 +524,9 @@ bool RoomState::trim(std::uint64_t up_to) {
   return true;
 }
 
-// An anonymous identity belongs to one connection: once it is gone it can
-// never come back, so its record goes unless a mute or ban must be kept.
+// An anonymous identity that left keeps no record (nobody needs its name
+// any more; if it comes back with its resume token, its Joined entry makes a
+// new one), unless a mute or ban must be kept.
 void RoomState::forget_if_gone(const std::string& user_id) {
   if (!user_id.starts_with("anon:") || muted_.contains(user_id) || banned_.contains(user_id)) return;
   const auto it = members_.find(user_id);
