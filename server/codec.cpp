@@ -60,6 +60,7 @@ v1::ServerMessage error_reply(std::uint32_t request_id, const Failure& failure) 
   reply->set_request_id(request_id);
   reply->mutable_error()->set_code(failure.code);
   reply->mutable_error()->set_message(failure.message);
+  reply->mutable_error()->set_retry_after_ms(failure.retry_after_ms);
   return message;
 }
 

@@ -36,6 +36,11 @@ po::options_description server_options(Config& c) {
     ("redis", po::value(&c.redis_url)->default_value(c.redis_url),
      "with --engine redis: redis://[:password@]host[:port] or unix:///path/to/socket")
     ("redis-password", po::value(&c.redis_password), "Redis AUTH password (instead of one in --redis)")
+    ("allowed-origins", po::value<std::string>()->default_value(""),
+     "comma-separated browser origins allowed to connect (e.g. https://hearth.example.org), * for any; "
+     "empty: this server's own origin only")
+    ("trust-proxy", po::bool_switch(&c.trust_proxy),
+     "take the client address from X-Real-IP on connections from loopback (a reverse proxy there)")
     ("web-root", po::value(&c.web_root)->default_value(HEARTH_DEFAULT_WEB_ROOT),
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
@@ -63,7 +68,19 @@ po::options_description server_options(Config& c) {
     ("snapshot-messages", po::value(&c.limits.snapshot_messages)->default_value(d.snapshot_messages),
      "recent chat messages in a snapshot")
     ("resume-window", po::value(&c.limits.resume_window)->default_value(d.resume_window),
-     "events per room kept for clients that resume; older resume points get a snapshot");
+     "events per room kept for clients that resume; older resume points get a snapshot")
+    ("message-rate", po::value(&c.limits.message_rate)->default_value(d.message_rate),
+     "messages a second one connection may send on average (RATE_LIMITED past it)")
+    ("message-burst", po::value(&c.limits.message_burst)->default_value(d.message_burst),
+     "messages one connection may send at once")
+    ("identity-message-rate", po::value(&c.limits.identity_message_rate)->default_value(d.identity_message_rate),
+     "messages a second one identity may send over all its connections to this node")
+    ("identity-message-burst", po::value(&c.limits.identity_message_burst)->default_value(d.identity_message_burst),
+     "messages one identity may send at once")
+    ("max-connections-per-ip", po::value(&c.limits.max_connections_per_ip)->default_value(d.max_connections_per_ip),
+     "WebSocket connections open at once from one address (429 past it); 0 for no limit")
+    ("max-pending-questions", po::value(&c.limits.max_pending_questions)->default_value(d.max_pending_questions),
+     "questions of one person awaiting approval in a room (TOO_MANY_PENDING past it)");
   // clang-format on
   return desc;
 }
@@ -136,6 +153,19 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
     return fail("--retention-days is at most " + std::to_string(kMaxRetentionDays));
   }
   config.retention_sweep = *sweep;
+  std::string origins = vm["allowed-origins"].as<std::string>();
+  for (std::size_t start = 0; start <= origins.size();) {
+    const auto comma = std::min(origins.find(',', start), origins.size());
+    std::string origin = origins.substr(start, comma - start);
+    origin.erase(0, origin.find_first_not_of(' '));
+    origin.erase(origin.find_last_not_of(' ') + 1);
+    if (!origin.empty()) config.allowed_origins.push_back(origin);
+    start = comma + 1;
+  }
+  if (config.limits.message_rate <= 0 || config.limits.message_burst < 1 || config.limits.identity_message_rate <= 0 ||
+      config.limits.identity_message_burst < 1) {
+    return fail("message rates must be above 0 and bursts at least 1");
+  }
   if (presence->count() < 3) return fail("--presence-ttl must be at least 3s");
   config.presence_ttl = *presence;
   config.handshake_timeout = *handshake;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "limits.hpp"
 #include "log.hpp"
@@ -21,6 +22,13 @@ struct Config {
   std::string redis_password;
   std::string token_secret;
   std::string web_root;  // the web client's folder; empty: no web client
+  // Browser origins allowed to open WebSockets ("*": any). Empty: only the
+  // server's own origin (the Origin's host equals the Host header). A client
+  // that sends no Origin (not a browser) is not checked.
+  std::vector<std::string> allowed_origins;
+  // Behind a reverse proxy on loopback: take the client's address from its
+  // X-Real-IP header (for the per-address connection limit).
+  bool trust_proxy = false;
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};

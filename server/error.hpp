@@ -15,6 +15,7 @@ namespace hearth {
 struct Failure {
   v1::ErrorCode code = v1::INTERNAL;
   std::string message;
+  std::uint32_t retry_after_ms = 0;  // limits: when trying again can succeed
 };
 
 // WebSocket close codes the server sends. 1000-2999 are RFC 6455's; 4000-4999

@@ -100,6 +100,31 @@ http::response<http::string_body> respond(const http::request<http::string_body>
                        error_json("not_found", "no such resource"));
 }
 
+bool origin_allowed(const http::request<http::string_body>& request, const Config& config) {
+  const std::string_view origin = request[http::field::origin];
+  if (origin.empty()) return true;  // not a browser: nothing to hijack
+  const auto& allowed = config.allowed_origins;
+  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;
+  if (!allowed.empty()) return std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+  // Same origin: scheme://HOST where HOST is what the request was sent to.
+  const std::string_view host = request[http::field::host];
+  if (host.empty()) return false;
+  const auto scheme_end = origin.find("://");
+  return scheme_end != std::string_view::npos && origin.substr(scheme_end + 3) == host &&
+         (origin.substr(0, scheme_end) == "http" || origin.substr(0, scheme_end) == "https");
+}
+
+std::string HttpSession::client_address(const http::request<http::string_body>& request) {
+  beast::error_code error;
+  const auto peer = stream_.socket().remote_endpoint(error);
+  if (error) return "unknown";
+  if (context_.config.trust_proxy && peer.address().is_loopback()) {
+    const std::string_view real = request["X-Real-IP"];
+    if (!real.empty()) return std::string(real);
+  }
+  return peer.address().to_string();
+}
+
 HttpSession::HttpSession(beast::tcp_stream stream, ServerContext& context)
     : stream_(std::move(stream)), context_(context) {}
 
@@ -124,9 +149,24 @@ void HttpSession::on_read(beast::error_code error) {
   if (beast::websocket::is_upgrade(request)) {
     const std::string_view target = request.target();
     if (target.substr(0, target.find('?')) == "/ws" && !context_.shutting_down.load()) {
+      // Cross-site WebSocket hijacking: a page elsewhere may not use a
+      // visitor's browser to talk to us.
+      if (!origin_allowed(request, context_.config)) {
+        return send(std::make_shared<http::response<http::string_body>>(make_response(
+            request, http::status::forbidden, "application/json",
+            error_json("origin_not_allowed", "this page's origin may not connect to this server"))));
+      }
+      const std::string address = client_address(request);
+      if (!context_.connections_per_address.try_add(address, context_.config.limits.max_connections_per_ip)) {
+        auto response = std::make_shared<http::response<http::string_body>>(make_response(
+            request, http::status::too_many_requests, "application/json",
+            error_json("too_many_connections", "too many connections from your address")));
+        response->set(http::field::retry_after, "10");
+        return send(response);
+      }
       // The bytes already read belong to the HTTP request alone: a client
       // may not send WebSocket frames before the 101 response.
-      std::make_shared<WsSession>(std::move(stream_), context_)->start(std::move(request));
+      std::make_shared<WsSession>(std::move(stream_), context_, address)->start(std::move(request));
       return;
     }
   }

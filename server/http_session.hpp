@@ -35,6 +35,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void delete_room(const boost::beast::http::request<boost::beast::http::string_body>& request,
                    const std::string& room_id);
   // GET /rooms/{id}/transcript: reads the whole log, then answers.
+  // Who is connecting, for the per-address limit: the peer, or behind a
+  // trusted proxy its X-Real-IP. Never logged.
+  std::string client_address(const boost::beast::http::request<boost::beast::http::string_body>& request);
   // 503 {"code": "unavailable"}: storage could not be reached.
   void send_unavailable(const boost::beast::http::request<boost::beast::http::string_body>& request);
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,

@@ -10,6 +10,8 @@ namespace hearth {
 // The longest retention a room may ask for (RoomSettings.retention_days)
 // and --retention-days may set.
 inline constexpr std::uint32_t kMaxRetentionDays = 3650;
+// The longest slow mode a room may set (RoomSettings.slow_mode_seconds).
+inline constexpr std::uint32_t kMaxSlowModeSeconds = 3600;
 
 struct Limits {
   // Text lengths, in Unicode code points.
@@ -25,6 +27,17 @@ struct Limits {
   // Frames queued for one client; past it the client is closed with 4001.
   std::size_t send_queue_frames = 1024;
   std::size_t max_rooms_per_connection = 16;
+  // Frames a connection may send: `message_rate` a second on average, up to
+  // `message_burst` at once; past it, RATE_LIMITED. The same again for one
+  // identity over all its connections on a node.
+  double message_rate = 10;
+  double message_burst = 30;
+  double identity_message_rate = 20;
+  double identity_message_burst = 60;
+  // WebSocket connections open at once from one client address (0: any).
+  std::size_t max_connections_per_ip = 50;
+  // Questions of one identity awaiting approval in a room.
+  std::size_t max_pending_questions = 5;
   // Chat messages included in a snapshot (the most recent).
   std::size_t snapshot_messages = 200;
   // Events a room keeps for clients that reconnect and resume; an older

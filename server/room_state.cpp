@@ -1,9 +1,13 @@
 #include "room_state.hpp"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 
 namespace hearth {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 v1::Person person_of(const v1::Actor& actor) {
   v1::Person person;
@@ -63,7 +67,24 @@ std::optional<Failure> RoomState::check_settings(const v1::RoomSettings& setting
   if (settings.retention_days() > kMaxRetentionDays) {
     return fail(v1::INVALID_ARGUMENT, "retention_days is at most " + std::to_string(kMaxRetentionDays));
   }
+  if (settings.slow_mode_seconds() > kMaxSlowModeSeconds) {
+    return fail(v1::INVALID_ARGUMENT, "slow_mode_seconds is at most " + std::to_string(kMaxSlowModeSeconds));
+  }
   return std::nullopt;
+}
+
+// Slow mode counts by the entries' own times, so every node (and a re-check
+// at apply time) decides alike.
+std::optional<Failure> RoomState::check_slow_mode(const v1::LogEntry& entry) const {
+  const std::uint32_t seconds = settings_.slow_mode_seconds();
+  if (seconds == 0 || is_staff(entry.actor().role())) return std::nullopt;
+  const auto it = last_post_.find(entry.actor().user_id());
+  if (it == last_post_.end()) return std::nullopt;
+  const auto next = it->second + TimeUtil::SecondsToDuration(seconds);
+  if (entry.at() >= next) return std::nullopt;
+  Failure failure = fail(v1::SLOW_MODE, "slow mode: one post every " + std::to_string(seconds) + " seconds");
+  failure.retry_after_ms = static_cast<std::uint32_t>(TimeUtil::DurationToMilliseconds(next - entry.at()));
+  return failure;
 }
 
 std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
@@ -155,7 +176,20 @@ std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry
   if (kind_ != v1::ROOM_KIND_AMA) return fail(v1::WRONG_ROOM_KIND, "questions are for AMA rooms");
   if (entry.has_ask()) {
     if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
-    return check_text(entry.ask().text(), limits_.max_question_chars, "question");
+    if (auto failure = check_text(entry.ask().text(), limits_.max_question_chars, "question")) return failure;
+    if (auto failure = check_slow_mode(entry)) return failure;
+    // Only questions that will wait count: staff skip the queue unless anonymous.
+    const bool will_wait = settings_.require_approval() && (!staff || entry.ask().anonymous());
+    if (will_wait) {
+      const auto pending = std::count_if(questions_.begin(), questions_.end(), [&](const auto& item) {
+        return item.second.state == v1::QUESTION_STATE_PENDING && item.second.author.user_id() == actor.user_id();
+      });
+      if (static_cast<std::size_t>(pending) >= limits_.max_pending_questions) {
+        return fail(v1::TOO_MANY_PENDING, std::to_string(limits_.max_pending_questions) +
+                                              " of your questions already await approval");
+      }
+    }
+    return std::nullopt;
   }
 
   std::uint64_t id = 0;
@@ -223,6 +257,7 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
   if (entry.has_say()) {
     if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
     if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
+    if (auto failure = check_slow_mode(entry)) return failure;
     const auto& say = entry.say();
     if (say.reply_to_message_id() != 0 && say.reply_to_question_id() != 0) {
       return fail(v1::INVALID_ARGUMENT, "reply to a message or a question, not both");
@@ -367,6 +402,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       break;
     }
     case v1::LogEntry::kAsk: {
+      if (!is_staff(entry.actor().role())) last_post_[actor_id] = entry.at();
       QuestionRecord& question = questions_[seq];
       question.id = seq;
       question.author = person_of(entry.actor());
@@ -452,6 +488,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       break;
     }
     case v1::LogEntry::kSay: {
+      if (!is_staff(entry.actor().role())) last_post_[actor_id] = entry.at();
       MessageRecord& message = messages_[seq];
       message.id = seq;
       message.author = person_of(entry.actor());
@@ -673,6 +710,7 @@ v1::RoomStateData RoomState::to_data() const {
     }
   }
   for (const auto& user_id : muted_) data.add_muted(user_id);
+  for (const auto& [user_id, at] : last_post_) (*data.mutable_last_posts())[user_id] = at;
   for (const auto& user_id : banned_) data.add_banned(user_id);
   for (const auto& [id, question] : questions_) {
     auto* out = data.add_questions();
@@ -721,6 +759,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     for (const auto& c : member.connections()) record.connections[c.connection_id()] = {c.role(), c.node_id()};
   }
   state.muted_.insert(data.muted().begin(), data.muted().end());
+  for (const auto& [user_id, at] : data.last_posts()) state.last_post_[user_id] = at;
   state.banned_.insert(data.banned().begin(), data.banned().end());
   for (const auto& question : data.questions()) {
     QuestionRecord& record = state.questions_[question.id()];

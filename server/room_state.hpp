@@ -135,6 +135,7 @@ class RoomState {
   };
 
   std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
+  std::optional<Failure> check_slow_mode(const v1::LogEntry& entry) const;
   std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_chat_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_member_entry(const v1::LogEntry& entry) const;
@@ -170,6 +171,8 @@ class RoomState {
   std::unordered_map<std::string, MemberRecord> members_;
   std::unordered_set<std::string> muted_;
   std::unordered_set<std::string> banned_;
+  // When each participant last asked or chatted (for slow mode).
+  std::unordered_map<std::string, google::protobuf::Timestamp> last_post_;
   std::map<std::uint64_t, QuestionRecord> questions_;
   std::map<std::uint64_t, MessageRecord> messages_;
 };

@@ -39,7 +39,7 @@ int run_server(const Config& config) {
     engine = std::make_unique<MemoryEngine>();
   }
   RoomRegistry rooms(io.get_executor(), *engine, config.limits);
-  ServerContext context{config, *engine, rooms, {}, {}};
+  ServerContext context(config, *engine, rooms);
   auto retention = std::make_shared<Retention>(io.get_executor(), *engine, config.limits, config.retention_days,
                                                config.retention_sweep);
   // "hearth ready" on stdout once storage is reachable: scripts and tests

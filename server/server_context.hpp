@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "error.hpp"
+#include "rate_limit.hpp"
 #include "room_registry.hpp"
 
 namespace hearth {
@@ -34,11 +35,21 @@ class SessionTracker {
 };
 
 struct ServerContext {
+  ServerContext(const Config& config_, Engine& engine_, RoomRegistry& rooms_)
+      : config(config_),
+        engine(engine_),
+        rooms(rooms_),
+        identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst) {}
+
   const Config& config;
   Engine& engine;
   RoomRegistry& rooms;
   SessionTracker sessions;
   std::atomic<bool> shutting_down{false};
+  // Per-identity message budgets and open connections per address, shared
+  // by every session of this node.
+  KeyedBuckets identity_buckets;
+  ConnectionCounter connections_per_address;
 };
 
 }  // namespace hearth

@@ -104,7 +104,9 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       const auto& settings = entry.room_updated().settings();
       line.action = std::string("changed the settings: approval ") + (settings.require_approval() ? "on" : "off") +
                     ", side chat " + (settings.side_chat() ? "on" : "off") + ", retention " +
-                    (settings.retention_days() ? std::to_string(settings.retention_days()) + " days" : "default");
+                    (settings.retention_days() ? std::to_string(settings.retention_days()) + " days" : "default") +
+                    ", slow mode " +
+                    (settings.slow_mode_seconds() ? std::to_string(settings.slow_mode_seconds()) + " s" : "off");
       break;
     }
     case v1::LogEntry::kTrim:

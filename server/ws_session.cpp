@@ -35,11 +35,13 @@ Failure token_failure(std::error_code error) {
 
 }  // namespace
 
-WsSession::WsSession(beast::tcp_stream stream, ServerContext& context)
+WsSession::WsSession(beast::tcp_stream stream, ServerContext& context, std::string address)
     : ws_(std::move(stream)),
       close_timer_(ws_.get_executor()),
       context_(context),
-      connection_id_(new_connection_id()) {}
+      connection_id_(new_connection_id()),
+      address_(std::move(address)),
+      bucket_(context.config.limits.message_rate, context.config.limits.message_burst) {}
 
 void WsSession::start(http::request<http::string_body> request) {
   context_.sessions.add(shared_from_this());
@@ -119,6 +121,18 @@ void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
   if (context_.shutting_down.load()) {
     return reply(message.request_id(), encoding, Failure{v1::SHUTTING_DOWN, "the server is shutting down"});
+  }
+  // Budgets: this connection's, then its identity's on this node. Leaving
+  // is always allowed.
+  if (!message.has_leave_room()) {
+    const auto now = Clock::now();
+    auto wait = bucket_.take(now);
+    if (!wait && identified_) wait = context_.identity_buckets.take(user_id_, now);
+    if (wait) {
+      Failure failure{v1::RATE_LIMITED, "too many messages: slow down"};
+      failure.retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait->count()));
+      return reply(message.request_id(), encoding, failure);
+    }
   }
   dispatch(message, encoding);
 }
@@ -410,6 +424,7 @@ void WsSession::start_close() {
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
+  context_.connections_per_address.remove(address_);
   queue_.clear();
   close_timer_.cancel();
   // A write may still be parked on a peer that stopped reading: closing the

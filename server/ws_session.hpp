@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "connection.hpp"
+#include "rate_limit.hpp"
 #include "room.hpp"
 #include "server_context.hpp"
 #include "token.hpp"
@@ -30,7 +31,9 @@ namespace hearth {
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
  public:
   // `stream` must have a strand as its executor.
-  WsSession(boost::beast::tcp_stream stream, ServerContext& context);
+  // `address` has been counted in context.connections_per_address; the
+  // session uncounts it when it ends.
+  WsSession(boost::beast::tcp_stream stream, ServerContext& context, std::string address);
 
   // Accepts the upgrade `request` and serves the connection until it ends.
   void start(boost::beast::http::request<boost::beast::http::string_body> request);
@@ -81,6 +84,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   boost::asio::steady_timer close_timer_;
   ServerContext& context_;
   const std::string connection_id_;
+  const std::string address_;
+  TokenBucket bucket_;  // this connection's message budget
   std::atomic<Encoding> push_encoding_{Encoding::json};
 
   // Identity: set by Hello, or made anonymous on the first join.

@@ -1,5 +1,6 @@
 #include "server_process.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -66,6 +67,15 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   std::vector<std::string> argv{HEARTH_SERVER_BIN, "--port", "0", "--listen", "127.0.0.1", "--threads", "2",
                                 "--shutdown-grace", "5s"};
   argv.insert(argv.end(), args.begin(), args.end());
+  // Most tests send faster than any person and open more connections than
+  // one person would: the abuse limits are off unless a test sets them
+  // (the limit tests do).
+  const std::pair<const char*, const char*> unlimited[] = {
+      {"--message-rate", "1000000"}, {"--message-burst", "1000000"}, {"--identity-message-rate", "1000000"},
+      {"--identity-message-burst", "1000000"}, {"--max-connections-per-ip", "0"}};
+  for (const auto& [flag, value] : unlimited) {
+    if (std::find(args.begin(), args.end(), flag) == args.end()) argv.insert(argv.end(), {flag, value});
+  }
   pid_ = spawn(argv, fds[1], -1);
   ::close(fds[1]);
 

@@ -1,5 +1,7 @@
 #include "room_state.hpp"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <gtest/gtest.h>
 
 #include "command.hpp"
@@ -452,6 +454,46 @@ TEST_F(RoomFold, CheckpointFoldsOnExactlyAsTheOriginal) {
   }
   EXPECT_EQ(copy.seq(), state.seq());
   EXPECT_EQ(copy.trimmed_up_to(), q1);
+}
+
+TEST_F(RoomFold, PendingQuestionsPerPersonAreCapped) {
+  Limits limits;
+  limits.max_pending_questions = 2;
+  state = RoomState("room-1", limits);
+  open_ama(/*approval=*/true);
+  act_ok(ask(alice, "one"));
+  act_ok(ask(alice, "two"));
+  EXPECT_EQ(state.check(ask(alice, "three"))->code, v1::TOO_MANY_PENDING);
+  EXPECT_FALSE(state.check(ask(bob, "mine"))) << "per person";
+  EXPECT_FALSE(state.check(ask(host, "staff skip the queue")));
+  act_ok(on_question(host, &v1::LogEntry::mutable_approve, next_seq - 1));
+  EXPECT_FALSE(state.check(ask(alice, "three"))) << "an approved one frees a place";
+}
+
+TEST_F(RoomFold, SlowModePacesParticipantsByTheirEntriesTimes) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  auto update = new_entry(host);
+  update.mutable_room_updated()->mutable_settings()->set_slow_mode_seconds(30);
+  act_ok(update);
+  auto first = say(alice, "first");
+  act_ok(first);
+  auto soon = say(alice, "too soon");
+  *soon.mutable_at() = first.at() + google::protobuf::util::TimeUtil::SecondsToDuration(10);
+  const auto failure = state.check(soon);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->code, v1::SLOW_MODE);
+  EXPECT_EQ(failure->retry_after_ms, 20000u);
+  EXPECT_FALSE(state.check(say(host, "staff are not paced")));
+  auto later = say(alice, "later");
+  *later.mutable_at() = first.at() + google::protobuf::util::TimeUtil::SecondsToDuration(30);
+  EXPECT_FALSE(state.check(later));
+  // A checkpoint keeps the pace.
+  const RoomState copy = RoomState::from_data("room-1", Limits{}, state.to_data());
+  EXPECT_EQ(copy.check(soon)->code, v1::SLOW_MODE);
+  update.mutable_room_updated()->mutable_settings()->set_slow_mode_seconds(kMaxSlowModeSeconds + 1);
+  EXPECT_EQ(state.check(update)->code, v1::INVALID_ARGUMENT);
 }
 
 TEST_F(RoomFold, SupportRoomsTakeNoQuestions) {

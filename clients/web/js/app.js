@@ -351,8 +351,19 @@ class Session {
       this.connection.request({ roomId: this.roomId, ...item.payload }).then(
         () => this.forget(item),
         (error) => {
-          if (error instanceof Disconnected) item.status = error.sent ? "unconfirmed" : "queued";
-          else {
+          if (error instanceof Disconnected) {
+            item.status = error.sent ? "unconfirmed" : "queued";
+          } else if (error.retryAfterMs > 0) {
+            // A limit (slow mode, too fast): sent by itself when it allows.
+            item.status = "waiting";
+            item.error = error.message;
+            setTimeout(() => {
+              if (item.status !== "waiting") return;
+              item.status = "queued";
+              item.error = "";
+              this.flushOutbox(false);
+            }, error.retryAfterMs + 100);
+          } else {
             item.status = "failed";
             item.error = error.message;
           }
@@ -440,6 +451,8 @@ class Session {
       h("p", { class: "you" }, "You are ", h("strong", {}, you?.displayName || "…"),
         you && you.role !== "ROLE_PARTICIPANT" ? ` (${roleName(you.role)})` : "",
         room.youAreMuted ? " · muted: you can read and vote, not post" : "",
+        room.info.settings?.slowModeSeconds && !room.isStaff()
+          ? ` · slow mode: one post every ${room.info.settings.slowModeSeconds} seconds` : "",
         room.info.closed ? " · this room is closed" : ""));
     const isAma = room.info.kind === "ROOM_KIND_AMA";
     a.board.hidden = !isAma;

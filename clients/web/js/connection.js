@@ -24,6 +24,8 @@ export class ServerError extends Error {
   constructor(error) {
     super(error.message || error.code);
     this.code = error.code;
+    // Limits say when the same command can succeed (RATE_LIMITED, SLOW_MODE).
+    this.retryAfterMs = error.retryAfterMs || 0;
   }
 }
 

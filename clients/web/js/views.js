@@ -319,10 +319,16 @@ export function renderHostTools(section, session) {
     const sideChat = h("input", { type: "checkbox", id: "setting-side-chat", onchange: () => update() });
     const update = () =>
       session.command({ updateRoom: { settings: { ...room.info.settings, requireApproval: approval.checked,
-                                                  sideChat: sideChat.checked } } });
+                                                  sideChat: sideChat.checked,
+                                                  slowModeSeconds: Number(slowMode.value) } } });
+    const slowMode = h("select", { id: "setting-slow-mode", onchange: () => update() },
+      h("option", { value: "0" }, "off"), h("option", { value: "10" }, "10 seconds"),
+      h("option", { value: "30" }, "30 seconds"), h("option", { value: "60" }, "1 minute"),
+      h("option", { value: "300" }, "5 minutes"));
     const settings = h("div", { class: "settings" },
       h("label", { class: "check" }, approval, " Review questions first"),
-      h("label", { class: "check" }, sideChat, " Side chat"));
+      h("label", { class: "check" }, sideChat, " Side chat"),
+      h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode);
     const close = h("button", { type: "button", class: "danger", id: "close-room", onclick: () => {
       if (confirm("Close the room for everyone? Nobody can post afterwards.")) session.command({ closeRoom: {} });
     } }, "Close the room");
@@ -332,13 +338,18 @@ export function renderHostTools(section, session) {
       h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
         "Markdown"));
     section.append(h("h2", {}, "Room tools"), settings, downloads, close);
-    return { approval, sideChat, settings, close };
+    return { approval, sideChat, slowMode, settings, close };
   });
   const host = room.isHost() && !room.info.closed;
   parts.settings.hidden = !host;
   parts.close.hidden = !host;
   parts.approval.checked = !!room.info.settings?.requireApproval;
   parts.sideChat.checked = !!room.info.settings?.sideChat;
+  const slow = String(room.info.settings?.slowModeSeconds || 0);
+  if (![...parts.slowMode.options].some((option) => option.value === slow)) {
+    parts.slowMode.append(h("option", { value: slow }, `${slow} seconds`));
+  }
+  parts.slowMode.value = slow;
   parts.sideChat.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
   parts.approval.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
 }
@@ -369,6 +380,7 @@ export function renderOutbox(container, session) {
     queued: "Waiting for the connection…",
     sending: "Sending…",
     unconfirmed: "Not confirmed yet: will be checked and sent again if needed",
+    waiting: "Will be sent in a moment",
     failed: "Not sent",
   };
   replaceChildren(container, session.outbox.map((item) =>

@@ -1,0 +1,71 @@
+// Abuse limits that count over time or across connections: token buckets
+// (per connection, per identity) and open connections per client address.
+//
+// Hand-written: a token bucket is a dozen lines, and none of the Debian
+// packages we use has one. Everything here is per node: with several nodes,
+// an identity spread over all of them gets each node's allowance.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace hearth {
+
+using Clock = std::chrono::steady_clock;
+
+// `rate` tokens a second, holding at most `burst`; starts full.
+class TokenBucket {
+ public:
+  TokenBucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
+
+  // Takes a token if there is one (nullopt); otherwise takes nothing and
+  // says how long until there will be one.
+  std::optional<std::chrono::milliseconds> take(Clock::time_point now);
+  // Whether the bucket is full at `now` (an idle key can be forgotten).
+  bool full(Clock::time_point now) const;
+
+ private:
+  void refill(Clock::time_point now);
+
+  double rate_;
+  double burst_;
+  double tokens_;
+  Clock::time_point last_{};
+};
+
+// One bucket per key (a user id), shared by every connection on this node.
+// Thread-safe. Buckets that have filled up again are forgotten now and then,
+// so memory follows the active keys only.
+class KeyedBuckets {
+ public:
+  KeyedBuckets(double rate, double burst) : rate_(rate), burst_(burst) {}
+  std::optional<std::chrono::milliseconds> take(const std::string& key, Clock::time_point now);
+  std::size_t size() const;
+
+ private:
+  double rate_;
+  double burst_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, TokenBucket> buckets_;
+  std::size_t takes_since_sweep_ = 0;
+};
+
+// Open connections per client address. Thread-safe.
+class ConnectionCounter {
+ public:
+  // Counts one more connection from `address`, unless `max` (0: no limit)
+  // are open already.
+  bool try_add(const std::string& address, std::size_t max);
+  void remove(const std::string& address);
+  std::size_t count(const std::string& address) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::size_t> open_;
+};
+
+}  // namespace hearth

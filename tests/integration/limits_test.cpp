@@ -1,0 +1,123 @@
+// Abuse limits and access rules at the connection: each one gives the
+// offender its documented error, while another member of the same room
+// keeps receiving everything.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/server_process.hpp"
+#include "support/ws_client.hpp"
+
+namespace hearth::testing {
+namespace {
+
+namespace http = boost::beast::http;
+
+// A WebSocket upgrade request by hand (with `origin`, if any): its status.
+unsigned upgrade_status(std::uint16_t port, const std::string& origin = "") {
+  std::vector<std::pair<std::string, std::string>> headers{
+      {"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  if (!origin.empty()) headers.emplace_back("Origin", origin);
+  return http_request(port, http::verb::get, "/ws", "", headers).result_int();
+}
+
+TEST(Limits, AFloodingConnectionIsSlowedAndNobodyElseNotices) {
+  ServerProcess server({"--message-rate", "2", "--message-burst", "5"});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient observer(server.port());
+  observer.request_ok(join("r", "Obi"));
+  WsClient flooder(server.port());
+  flooder.request_ok(join("r", "Flo"));
+
+  std::vector<std::uint64_t> accepted;
+  std::uint32_t retry_after = 0;
+  int limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    const auto reply = flooder.request(say("r", "flood " + std::to_string(i)));
+    if (reply.has_ok()) {
+      accepted.push_back(reply.ok().accepted().seq());
+    } else {
+      ASSERT_EQ(reply.error().code(), v1::RATE_LIMITED);
+      retry_after = reply.error().retry_after_ms();
+      ++limited;
+    }
+  }
+  EXPECT_GE(limited, 10) << "most of a burst of 20 is refused";
+  EXPECT_LE(accepted.size(), 8u);
+  EXPECT_GT(retry_after, 0u) << "the client is told when to try again";
+  EXPECT_LE(retry_after, 1000u);
+
+  // Everyone else is unaffected: the host posts freely, the observer gets
+  // every accepted message, in order.
+  // (hello and create spent two of the host's five; three more are free)
+  for (int i = 0; i < 3; ++i) accepted.push_back(host.request_ok(say("r", "host " + std::to_string(i))).accepted().seq());
+  std::vector<std::uint64_t> seen;
+  while (seen.size() < accepted.size()) {
+    seen.push_back(observer.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }).seq());
+  }
+  std::sort(accepted.begin(), accepted.end());
+  EXPECT_EQ(seen, accepted);
+
+  // After the wait it was given, the flooder may speak again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(retry_after + 50));
+  EXPECT_TRUE(flooder.request(say("r", "calmer now")).has_ok());
+}
+
+TEST(Limits, OneIdentityOverManyConnectionsSharesOneBudget) {
+  ServerProcess server({"--identity-message-rate", "1", "--identity-message-burst", "6"});
+  const std::string token = ServerProcess::token("participant", "*", "Multi", "multi");
+  std::vector<std::unique_ptr<WsClient>> tabs;
+  for (int i = 0; i < 3; ++i) {
+    tabs.push_back(std::make_unique<WsClient>(server.port()));
+    tabs.back()->request_ok(hello(token));
+  }
+  int ok = 0, limited = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (auto& tab : tabs) {
+      const auto reply = tab->request(ping());
+      if (reply.has_ok()) ++ok;
+      else if (reply.error().code() == v1::RATE_LIMITED) ++limited;
+    }
+  }
+  EXPECT_LE(ok, 8) << "18 pings over three connections, one budget of 6 (plus refill)";
+  EXPECT_GE(limited, 10);
+  WsClient someone_else(server.port());
+  EXPECT_TRUE(someone_else.request(ping()).has_ok());
+}
+
+TEST(Limits, ConnectionsPerAddressAreCapped) {
+  ServerProcess server({"--max-connections-per-ip", "3"});
+  std::vector<std::unique_ptr<WsClient>> open;
+  for (int i = 0; i < 3; ++i) open.push_back(std::make_unique<WsClient>(server.port()));
+  EXPECT_EQ(upgrade_status(server.port()), 429u);
+  EXPECT_TRUE(open.front()->request(ping()).has_ok()) << "the open ones are unharmed";
+  open.front()->close();
+  open.erase(open.begin());
+  // The server counts the closed one out once its session ends.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  unsigned status = 0;
+  while (std::chrono::steady_clock::now() < deadline && (status = upgrade_status(server.port())) != 101) {
+    std::this_thread::sleep_for(20ms);  // no event to await: the count is internal
+  }
+  EXPECT_EQ(status, 101u);
+}
+
+TEST(Access, CrossSiteWebSocketsAreRefused) {
+  ServerProcess server;
+  const std::string own = "http://localhost";  // http_request's Host header
+  EXPECT_EQ(upgrade_status(server.port(), "https://evil.example"), 403u);
+  EXPECT_EQ(upgrade_status(server.port(), "null"), 403u);
+  EXPECT_EQ(upgrade_status(server.port(), own), 101u) << "the server's own pages";
+  EXPECT_EQ(upgrade_status(server.port()), 101u) << "no Origin: not a browser";
+
+  ServerProcess listed({"--allowed-origins", "https://app.example, https://other.example"});
+  EXPECT_EQ(upgrade_status(listed.port(), "https://app.example"), 101u);
+  EXPECT_EQ(upgrade_status(listed.port(), "https://other.example"), 101u);
+  EXPECT_EQ(upgrade_status(listed.port(), "https://evil.example"), 403u);
+}
+
+}  // namespace
+}  // namespace hearth::testing
