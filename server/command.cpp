@@ -1,5 +1,8 @@
 #include "command.hpp"
 
+#include "passcode.hpp"
+#include "room_state.hpp"
+
 #include <google/protobuf/util/time_util.h>
 
 #include "room_state.hpp"
@@ -21,13 +24,25 @@ v1::LogEntry new_entry(const Membership& actor) {
   return entry;
 }
 
+std::optional<Failure> check_passcode(std::string_view passcode) {
+  const auto length = count_code_points(std::string(passcode));
+  if (length < 4 || length > 128) return Failure{v1::INVALID_ARGUMENT, "a passcode has 4 to 128 characters"};
+  return std::nullopt;
+}
+
 std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::LogEntry& entry) {
   using M = v1::ClientMessage;
   switch (message.command_case()) {
     case M::kUpdateRoom: {
+      const auto& update = message.update_room();
       auto* out = entry.mutable_room_updated();
-      *out->mutable_settings() = message.update_room().settings();
-      out->set_title(message.update_room().title());
+      *out->mutable_settings() = update.settings();
+      out->set_title(update.title());
+      if (!update.passcode().empty()) {
+        if (auto failure = check_passcode(update.passcode())) return failure;
+        out->set_passcode_hash(hash_passcode(update.passcode()));
+      }
+      out->set_remove_passcode(update.remove_passcode());
       return std::nullopt;
     }
     case M::kCloseRoom:

@@ -22,6 +22,9 @@ v1::LogEntry new_entry(const Membership& actor);
 // here: for them, and for no command at all, it returns UNKNOWN_COMMAND.
 std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::LogEntry& entry);
 
+// A passcode someone set for a room: 4 to 128 characters.
+std::optional<Failure> check_passcode(std::string_view passcode);
+
 // Room ids: 1 to 64 of [A-Za-z0-9_-], so that they are safe in URLs, Redis
 // keys and file names.
 bool valid_room_id(std::string_view room_id);

@@ -17,6 +17,9 @@ struct Membership {
   std::string user_id;
   std::string display_name;
   v1::Role role = v1::ROLE_PARTICIPANT;
+  // May enter this room if it is private: a valid invite, a token naming
+  // the room, or a staff token (the passcode is checked by the room).
+  bool admitted = false;
 };
 
 class Connection {

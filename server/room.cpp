@@ -7,6 +7,7 @@
 #include "command.hpp"
 #include "identity.hpp"
 #include "log.hpp"
+#include "passcode.hpp"
 #include "room_registry.hpp"
 
 namespace hearth {
@@ -342,6 +343,10 @@ void Room::create(Caller caller, const v1::CreateRoom& command) {
   created->set_title(command.title());
   *created->mutable_settings() = command.settings();
   created->set_epoch(random_hex(8));
+  if (!command.passcode().empty()) {
+    if (auto failure = check_passcode(command.passcode())) return reply_error(caller, *failure);
+    created->set_passcode_hash(hash_passcode(command.passcode()));
+  }
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
   append(caller, std::move(entry), [this, caller](std::uint64_t seq, const std::optional<Failure>&) {
     // Two creators can race; the log decides who was first.
@@ -358,6 +363,14 @@ void Room::join(Caller caller) {
   }
   v1::LogEntry entry = joined_entry(caller.membership, connection_id, engine_.node_id());
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
+  if (state_.invite_only() && !caller.membership.admitted) {
+    if (caller.passcode.empty() || !state_.has_passcode()) {
+      return reply_error(caller, {v1::INVITE_REQUIRED, "this room is private: join with an invite or its passcode"});
+    }
+    if (!passcode_matches(caller.passcode, state_.passcode_hash())) {
+      return reply_error(caller, {v1::PASSCODE_WRONG, "that is not the room's passcode"});
+    }
+  }
   pending_joins_.emplace(connection_id, caller);
   append(caller, std::move(entry), nullptr);  // finish_join replies
 }

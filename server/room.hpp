@@ -41,6 +41,7 @@ struct Caller {
   bool joining = false;  // a failure must tell the connection the join failed
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
   std::optional<v1::ResumeFrom> resume;  // a join that asks to resume
+  std::string passcode;                  // a join to a private room
 };
 
 class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {

@@ -319,6 +319,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       kind_ = created.kind();
       title_ = created.title();
       settings_ = created.settings();
+      passcode_hash_ = created.passcode_hash();
       created_at_ = entry.at();
       created_by_ = person_of(entry.actor());
       *event.mutable_room_opened() = room_info();
@@ -326,6 +327,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     }
     case v1::LogEntry::kRoomUpdated:
       settings_ = entry.room_updated().settings();
+      if (entry.room_updated().remove_passcode()) passcode_hash_.clear();
+      else if (!entry.room_updated().passcode_hash().empty()) passcode_hash_ = entry.room_updated().passcode_hash();
       if (!entry.room_updated().title().empty()) title_ = entry.room_updated().title();
       *event.mutable_room_updated() = room_info();
       break;
@@ -605,6 +608,7 @@ v1::RoomInfo RoomState::room_info() const {
   info.set_closed(closed_);
   *info.mutable_created_at() = created_at_;
   *info.mutable_created_by() = created_by_;
+  info.set_has_passcode(!passcode_hash_.empty());
   return info;
 }
 
@@ -699,6 +703,7 @@ v1::RoomStateData RoomState::to_data() const {
   *data.mutable_created_by() = created_by_;
   data.set_pinned(pinned_);
   data.set_trimmed_up_to(trimmed_up_to_);
+  data.set_passcode_hash(passcode_hash_);
   for (const auto& [user_id, member] : members_) {
     auto* out = data.add_members();
     *out->mutable_person() = member.person;
@@ -753,6 +758,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
   state.created_by_ = data.created_by();
   state.pinned_ = data.pinned();
   state.trimmed_up_to_ = data.trimmed_up_to();
+  state.passcode_hash_ = data.passcode_hash();
   for (const auto& member : data.members()) {
     MemberRecord& record = state.members_[member.person().user_id()];
     record.person = member.person();

@@ -71,6 +71,10 @@ class RoomState {
   bool trim(std::uint64_t up_to);
   std::uint64_t trimmed_up_to() const { return trimmed_up_to_; }
   std::uint32_t retention_days() const { return settings_.retention_days(); }
+  // Private rooms: joining needs an invite, the passcode or a token for it.
+  bool invite_only() const { return settings_.invite_only(); }
+  bool has_passcode() const { return !passcode_hash_.empty(); }
+  const std::string& passcode_hash() const { return passcode_hash_; }
 
   // The whole state, for a checkpoint; from_data(to_data()) folds on
   // exactly as this state would.
@@ -165,6 +169,7 @@ class RoomState {
   v1::Person created_by_;
   std::uint64_t pinned_ = 0;
   std::uint64_t trimmed_up_to_ = 0;  // items at or below it were removed by retention
+  std::string passcode_hash_;        // server/passcode.hpp; empty: no passcode
 
   // Everyone who ever joined, present or not, by user id (targets for
   // mute/ban must be known people).

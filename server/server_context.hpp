@@ -39,7 +39,8 @@ struct ServerContext {
       : config(config_),
         engine(engine_),
         rooms(rooms_),
-        identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst) {}
+        identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst),
+        passcode_buckets(kPasscodeRate, kPasscodeBurst) {}
 
   const Config& config;
   Engine& engine;
@@ -49,6 +50,7 @@ struct ServerContext {
   // Per-identity message budgets and open connections per address, shared
   // by every session of this node.
   KeyedBuckets identity_buckets;
+  KeyedBuckets passcode_buckets;
   ConnectionCounter connections_per_address;
 };
 

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <array>
+#include <optional>
 #include <boost/json.hpp>
 
 namespace hearth {
@@ -98,19 +99,18 @@ std::string_view role_name(v1::Role role) {
   }
 }
 
-std::string mint_token(const Claims& claims, std::string_view secret) {
+namespace {
+
+std::string sign(const boost::json::object& payload, std::string_view secret) {
   const std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
-  boost::json::object payload{{"sub", claims.sub}, {"role", role_name(claims.role)},
-                              {"room", claims.room}, {"exp", claims.exp}};
-  if (!claims.name.empty()) payload["name"] = claims.name;
-  if (claims.anonymous) payload["anon"] = true;
   std::string signing_input = header + "." + base64url_encode(boost::json::serialize(payload));
   const std::string signature = base64url_encode(hmac_sha256(secret, signing_input));
   return signing_input + "." + signature;
 }
 
-boost::system::result<Claims, std::error_code> verify_token(std::string_view token, std::string_view secret,
-                                                            std::chrono::system_clock::time_point now) {
+// The payload of a well-formed HS256 token signed with `secret`.
+boost::system::result<boost::json::object, std::error_code> signed_payload(std::string_view token,
+                                                                           std::string_view secret) {
   const auto first_dot = token.find('.');
   const auto last_dot = token.rfind('.');
   if (first_dot == std::string_view::npos || first_dot == last_dot) return TokenError::malformed;
@@ -137,15 +137,44 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
     return TokenError::bad_signature;
   }
 
-  const boost::json::value payload = boost::json::parse(payload_json, json_error);
+  boost::json::value payload = boost::json::parse(payload_json, json_error);
   if (json_error || !payload.is_object()) return TokenError::malformed;
-  const auto& object = payload.get_object();
+  return std::move(payload.get_object());
+}
+
+std::optional<std::int64_t> exp_of(const boost::json::object& object) {
+  const auto* exp = object.if_contains("exp");
+  if (exp == nullptr) return std::nullopt;
+  if (exp->is_int64()) return exp->get_int64();
+  if (exp->is_uint64() && exp->get_uint64() <= INT64_MAX) return static_cast<std::int64_t>(exp->get_uint64());
+  return std::nullopt;
+}
+
+std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point now) {
+  return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string mint_token(const Claims& claims, std::string_view secret) {
+  boost::json::object payload{{"sub", claims.sub}, {"role", role_name(claims.role)},
+                              {"room", claims.room}, {"exp", claims.exp}};
+  if (!claims.name.empty()) payload["name"] = claims.name;
+  if (claims.anonymous) payload["anon"] = true;
+  return sign(payload, secret);
+}
+
+boost::system::result<Claims, std::error_code> verify_token(std::string_view token, std::string_view secret,
+                                                            std::chrono::system_clock::time_point now) {
+  auto verified = signed_payload(token, secret);
+  if (!verified) return verified.error();
+  const auto& object = *verified;
   const auto* sub = string_field(object, "sub");
   const auto* role = string_field(object, "role");
   const auto* room = string_field(object, "room");
   const auto* name = string_field(object, "name");
-  const auto* exp = object.if_contains("exp");
-  if (sub == nullptr || sub->empty() || role == nullptr || room == nullptr || room->empty() || exp == nullptr) {
+  const auto exp = exp_of(object);
+  if (sub == nullptr || sub->empty() || role == nullptr || room == nullptr || room->empty() || !exp) {
     return TokenError::malformed;
   }
   // "anon:" is the namespace of server-assigned anonymous identities: only
@@ -161,16 +190,29 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
   if (anonymous && (claims.role != v1::ROLE_PARTICIPANT || *room != "*")) return TokenError::malformed;
   claims.room = std::string(*room);
   if (name != nullptr) claims.name = std::string(*name);
-  if (exp->is_int64()) claims.exp = exp->get_int64();
-  else if (exp->is_uint64() && exp->get_uint64() <= INT64_MAX) claims.exp = static_cast<std::int64_t>(exp->get_uint64());
-  else return TokenError::malformed;
-
+  claims.exp = *exp;
   if (has_expired(claims, now)) return TokenError::expired;
   return claims;
 }
 
+std::string mint_invite(const std::string& room_id, std::int64_t exp, std::string_view secret) {
+  return sign(boost::json::object{{"inv", room_id}, {"exp", exp}}, secret);
+}
+
+boost::system::result<std::string, std::error_code> verify_invite(std::string_view token, std::string_view secret,
+                                                                  std::chrono::system_clock::time_point now) {
+  auto verified = signed_payload(token, secret);
+  if (!verified) return verified.error();
+  const auto* room = string_field(*verified, "inv");
+  const auto exp = exp_of(*verified);
+  // An invite names a room and no one: it is never an identity token.
+  if (room == nullptr || room->empty() || !exp || verified->contains("sub")) return TokenError::malformed;
+  if (seconds_since_epoch(now) >= *exp) return TokenError::expired;
+  return std::string(*room);
+}
+
 bool has_expired(const Claims& claims, std::chrono::system_clock::time_point now) {
-  return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() >= claims.exp;
+  return seconds_since_epoch(now) >= claims.exp;
 }
 
 std::error_code check_room(const Claims& claims, std::string_view room_id) {

@@ -47,6 +47,14 @@ std::string mint_token(const Claims& claims, std::string_view secret);
 boost::system::result<Claims, std::error_code> verify_token(std::string_view token, std::string_view secret,
                                                             std::chrono::system_clock::time_point now);
 
+// Invites to a private room: {"inv": room, "exp"}, signed like identity
+// tokens but naming no one (verify_token refuses them, and verify_invite
+// refuses identity tokens).
+std::string mint_invite(const std::string& room_id, std::int64_t exp, std::string_view secret);
+// The room the invite is for.
+boost::system::result<std::string, std::error_code> verify_invite(std::string_view token, std::string_view secret,
+                                                                  std::chrono::system_clock::time_point now);
+
 // Whether `claims` have expired at `now` (exp is exclusive).
 bool has_expired(const Claims& claims, std::chrono::system_clock::time_point now);
 

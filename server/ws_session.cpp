@@ -1,5 +1,7 @@
 #include "ws_session.hpp"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -24,6 +26,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
 // How long an anonymous identity can be resumed after its Welcome.
 constexpr auto kAnonymousIdentityLifetime = std::chrono::hours(24);
+constexpr auto kDefaultInviteLifetime = std::chrono::seconds(7 * 24 * 3600);
+constexpr auto kMaxInviteLifetime = std::chrono::seconds(30 * 24 * 3600);
 
 Failure token_failure(std::error_code error) {
   switch (static_cast<TokenError>(error.value())) {
@@ -41,7 +45,8 @@ WsSession::WsSession(beast::tcp_stream stream, ServerContext& context, std::stri
       context_(context),
       connection_id_(new_connection_id()),
       address_(std::move(address)),
-      bucket_(context.config.limits.message_rate, context.config.limits.message_burst) {}
+      bucket_(context.config.limits.message_rate, context.config.limits.message_burst),
+      passcode_bucket_(kPasscodeRate, kPasscodeBurst) {}
 
 void WsSession::start(http::request<http::string_body> request) {
   context_.sessions.add(shared_from_this());
@@ -149,6 +154,7 @@ void WsSession::dispatch(const v1::ClientMessage& message, Encoding encoding) {
     case M::kCreateRoom:
     case M::kJoinRoom: return on_create_or_join(message, encoding);
     case M::kLeaveRoom: return on_leave(message, encoding);
+    case M::kCreateInvite: return on_create_invite(message, encoding);
     case M::COMMAND_NOT_SET:
       return reply(message.request_id(), encoding, Failure{v1::UNKNOWN_COMMAND, "no command, or an unknown one"});
     default: return on_room_command(message, encoding);
@@ -236,6 +242,9 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
       identified_ = true;
     }
     out.role = claims->role;
+    // A token that names this room, or says its bearer is staff, admits to
+    // a private room; a generic participant token ("*") does not.
+    out.admitted = claims->room == room_id || is_staff(claims->role);
   } else {
     ensure_identity();
     out.role = v1::ROLE_PARTICIPANT;
@@ -271,8 +280,31 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   if (auto failure = membership_for(room_id, token, name, membership)) {
     return reply(message.request_id(), encoding, *failure);
   }
+  if (create) membership.admitted = true;
+  if (!create && !message.join_room().invite().empty()) {
+    auto invited = verify_invite(message.join_room().invite(), context_.config.token_secret,
+                                 std::chrono::system_clock::now());
+    if (!invited) return reply(message.request_id(), encoding, token_failure(invited.error()));
+    if (*invited != room_id) return reply(message.request_id(), encoding, token_failure(TokenError::wrong_room));
+    membership.admitted = true;
+  }
+  std::string passcode;
+  if (!create && !message.join_room().passcode().empty() && !membership.admitted) {
+    // Guessing is slow: a few tries, then one every 12 seconds, per
+    // connection and per identity.
+    const auto now = Clock::now();
+    auto wait = passcode_bucket_.take(now);
+    if (!wait) wait = context_.passcode_buckets.take(user_id_, now);
+    if (wait) {
+      Failure failure{v1::RATE_LIMITED, "too many passcode attempts: wait a little"};
+      failure.retry_after_ms = static_cast<std::uint32_t>(wait->count());
+      return reply(message.request_id(), encoding, failure);
+    }
+    passcode = message.join_room().passcode();
+  }
   rooms_[room_id] = RoomSlot{nullptr, membership};
   Caller caller{shared_from_this(), membership, message.request_id(), encoding};
+  caller.passcode = std::move(passcode);
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
   if (create) {
     context_.rooms.with_room(room_id, [caller, command = message.create_room()](Room& room) {
@@ -281,6 +313,28 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   } else {
     context_.rooms.with_room(room_id, [caller](Room& room) { room.join(caller); });
   }
+}
+
+void WsSession::on_create_invite(const v1::ClientMessage& message, Encoding encoding) {
+  const auto it = rooms_.find(message.room_id());
+  if (it == rooms_.end() || !it->second.room) {
+    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  if (!is_staff(it->second.membership.role)) {
+    return reply(message.request_id(), encoding,
+                 Failure{v1::PERMISSION_DENIED, "only hosts and moderators may invite"});
+  }
+  const std::uint32_t asked = message.create_invite().ttl_seconds();
+  if (asked > kMaxInviteLifetime.count()) {
+    return reply(message.request_id(), encoding, Failure{v1::INVALID_ARGUMENT, "an invite lasts 30 days at most"});
+  }
+  const auto lifetime = asked == 0 ? kDefaultInviteLifetime : std::chrono::seconds(asked);
+  const auto expires = std::chrono::system_clock::now() + lifetime;
+  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires.time_since_epoch()).count();
+  v1::Ok ok;
+  ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, context_.config.token_secret));
+  *ok.mutable_invite()->mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(exp);
+  reply(message.request_id(), encoding, std::move(ok));
 }
 
 void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {

@@ -67,6 +67,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void on_hello(const v1::ClientMessage& message, Encoding encoding);
   void on_create_or_join(const v1::ClientMessage& message, Encoding encoding);
   void on_leave(const v1::ClientMessage& message, Encoding encoding);
+  void on_create_invite(const v1::ClientMessage& message, Encoding encoding);
   void on_room_command(const v1::ClientMessage& message, Encoding encoding);
   // The membership for joining `room_id`, or the failure to reply with.
   std::optional<Failure> membership_for(const std::string& room_id, const std::string& token,
@@ -85,7 +86,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   ServerContext& context_;
   const std::string connection_id_;
   const std::string address_;
-  TokenBucket bucket_;  // this connection's message budget
+  TokenBucket bucket_;           // this connection's message budget
+  TokenBucket passcode_bucket_;  // its passcode guesses
   std::atomic<Encoding> push_encoding_{Encoding::json};
 
   // Identity: set by Hello, or made anonymous on the first join.

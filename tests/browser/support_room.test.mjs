@@ -83,6 +83,26 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   assert.match(transcript, /A bit nervous/);
   assert.doesNotMatch(transcript, /something hurtful/);
 
+  // The host makes the room private: a newcomer needs the invite link.
+  await host.check("#setting-private");
+  await host.waitForFunction(() => window.hearth.room.info.settings.inviteOnly === true);
+  await host.click("#create-invite");
+  const inviteLink = await host.inputValue("#invite-link");
+  assert.match(inviteLink, /\/r\/tuesday#invite=/);
+  const newcomer = await person(browser);
+  await newcomer.goto(`${url}/r/tuesday`);
+  await newcomer.click("#join-button");
+  await newcomer.waitForSelector("#passcode");
+  assert.match(await newcomer.textContent(".private .notice"), /private/);
+  await newcomer.goto("about:blank");  // then the link, as from a message
+  await newcomer.goto(inviteLink);
+  await newcomer.waitForSelector("#join-button");
+  assert.equal(new URL(newcomer.url()).hash, "", "the invite leaves the address bar");
+  await newcomer.fill("#display-name", "Neo");
+  await newcomer.click("#join-button");
+  await newcomer.waitForFunction(() => window.hearth?.room.joined);
+  await ria.waitForSelector('#members .person:has-text("Neo")');
+
   // And closes the room: everyone sees it, nobody can post.
   host.once("dialog", (dialog) => dialog.accept());
   await host.click("#close-room");
@@ -90,6 +110,7 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   assert.equal(await ria.isVisible("#chat-text"), false);
 
   await screenshot(moderator, "support-moderator");
+  await screenshot(host, "support-host");
   await screenshot(ria, "support-participant-360px");
-  for (const page of [host, moderator, ria, troll]) assert.deepEqual(page.errors, []);
+  for (const page of [host, moderator, ria, troll, newcomer]) assert.deepEqual(page.errors, []);
 });

@@ -3,6 +3,7 @@
 // keeps receiving everything.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "support/server_process.hpp"
@@ -117,6 +118,76 @@ TEST(Access, CrossSiteWebSocketsAreRefused) {
   EXPECT_EQ(upgrade_status(listed.port(), "https://app.example"), 101u);
   EXPECT_EQ(upgrade_status(listed.port(), "https://other.example"), 101u);
   EXPECT_EQ(upgrade_status(listed.port(), "https://evil.example"), 403u);
+}
+
+
+v1::ClientMessage join_with(const std::string& room, const std::string& invite, const std::string& passcode) {
+  auto message = join(room);
+  message.mutable_join_room()->set_invite(invite);
+  message.mutable_join_room()->set_passcode(passcode);
+  return message;
+}
+
+TEST(Access, PrivateRoomsNeedAnInviteThePasscodeOrATokenForThem) {
+  ServerProcess server;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "group", "Sam", "sam")));
+  auto create = create_room("group", v1::ROOM_KIND_SUPPORT);
+  create.mutable_create_room()->mutable_settings()->set_invite_only(true);
+  create.mutable_create_room()->set_passcode("tuesday-evening");
+  const auto snapshot = host.request_ok(create).snapshot();
+  EXPECT_TRUE(snapshot.room().has_passcode());
+  EXPECT_TRUE(snapshot.room().settings().invite_only());
+  WsClient member(server.port());
+  member.request_ok(join_with("group", "", "tuesday-evening"));
+
+  WsClient stranger(server.port());
+  EXPECT_EQ(stranger.request_error(join("group")).code(), v1::INVITE_REQUIRED);
+  EXPECT_EQ(stranger.request_error(join(
+                "group", "", ServerProcess::token("participant", "*", "Any", "any"))).code(),
+            v1::TOKEN_INVALID) << "another identity's token on an identified connection";
+  WsClient generic(server.port());
+  EXPECT_EQ(generic.request_error(join("group", "", ServerProcess::token("participant", "*", "Gen", "gen"))).code(),
+            v1::INVITE_REQUIRED) << "a token for every room is not an invitation to this one";
+
+  // Guessing: five wrong tries, then the server makes you wait.
+  WsClient guesser(server.port());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(guesser.request_error(join_with("group", "", "guess-" + std::to_string(i))).code(), v1::PASSCODE_WRONG);
+  }
+  const auto limited = guesser.request_error(join_with("group", "", "tuesday-evening"));
+  EXPECT_EQ(limited.code(), v1::RATE_LIMITED) << "even the right one waits";
+  EXPECT_GT(limited.retry_after_ms(), 1000u);
+
+  // An invite from the host lets anyone in; it is for this room only.
+  const auto invite = host.request_ok([] {
+    v1::ClientMessage message;
+    message.set_room_id("group");
+    message.mutable_create_invite()->set_ttl_seconds(3600);
+    return message;
+  }()).invite();
+  ASSERT_FALSE(invite.token().empty());
+  WsClient invited(server.port());
+  invited.request_ok(join_with("group", invite.token(), ""));
+  WsClient elsewhere(server.port());
+  EXPECT_EQ(elsewhere.request_error(join_with("other", invite.token(), "")).code(), v1::TOKEN_WRONG_ROOM);
+  EXPECT_EQ(member.request_error([] {
+              v1::ClientMessage message;
+              message.set_room_id("group");
+              message.mutable_create_invite();
+              return message;
+            }()).code(),
+            v1::PERMISSION_DENIED) << "participants cannot invite";
+  WsClient named(server.port());
+  named.request_ok(join("group", "", ServerProcess::token("participant", "group", "Nia", "nia")));
+
+  // The member already inside heard every join and nothing else happened.
+  std::set<std::string> joined;
+  while (joined.size() < 2) {
+    joined.insert(member.next_event_where([](const v1::Event& e) { return e.has_member_joined(); })
+                      .member_joined().person().display_name());
+  }
+  EXPECT_TRUE(joined.contains("Nia"));
 }
 
 }  // namespace

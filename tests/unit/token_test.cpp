@@ -108,6 +108,18 @@ TEST(Token, AnonymousIdentitiesComeBackOnlyAsTheServerMintedThem) {
   EXPECT_EQ(verify_token(mint_token(one_room, secret), secret, now).error(), TokenError::malformed);
 }
 
+TEST(Token, InvitesNameARoomAndNobody) {
+  const auto invite = mint_invite("group", host_claims().exp, secret);
+  const auto room = verify_invite(invite, secret, now);
+  ASSERT_TRUE(room);
+  EXPECT_EQ(*room, "group");
+  EXPECT_EQ(verify_token(invite, secret, now).error(), TokenError::malformed) << "an invite is no identity";
+  EXPECT_EQ(verify_invite(mint_token(host_claims(), secret), secret, now).error(), TokenError::malformed)
+      << "an identity token is no invite";
+  EXPECT_EQ(verify_invite(mint_invite("group", 1000, secret), secret, now).error(), TokenError::expired);
+  EXPECT_EQ(verify_invite(invite, "another-secret-of-enough-length-0123456789", now).error(), TokenError::bad_signature);
+}
+
 TEST(Token, ErrorsHaveACategoryAndMessages) {
   const std::error_code error = TokenError::expired;
   EXPECT_STREQ(error.category().name(), "hearth.token");

@@ -27,11 +27,17 @@ function tokenKey(roomId) {
   return `hearth.token.${roomId}`;
 }
 
-// #token=... -> session storage (for this room, or for creating rooms).
+function inviteKey(roomId) {
+  return `hearth.invite.${roomId}`;
+}
+
+// #token=... (staff) or #invite=... (a private room's invite) -> this tab's
+// session storage, and out of the address bar.
 function takeTokenFromFragment(roomId) {
-  const match = /^#token=([A-Za-z0-9_.-]+)$/.exec(location.hash);
+  const match = /^#(token|invite)=([A-Za-z0-9_.-]+)$/.exec(location.hash);
   if (!match) return;
-  sessionStorage.setItem(tokenKey(roomId || "new"), match[1]);
+  const key = match[1] === "invite" ? inviteKey(roomId) : tokenKey(roomId || "new");
+  sessionStorage.setItem(key, match[2]);
   history.replaceState(null, "", location.pathname + location.search);
 }
 
@@ -113,23 +119,29 @@ async function createRoom({ token, roomId, title, kind, settings }) {
 // A room
 // ---------------------------------------------------------------------------
 
-function showJoin(roomId) {
+function showJoin(roomId, { passcodeNeeded = "" } = {}) {
   takeTokenFromFragment(roomId);
   titleBadge.textContent = roomId;
   const token = sessionStorage.getItem(tokenKey(roomId));
   const nameInput = h("input", { id: "display-name", maxlength: 40, autocomplete: "nickname",
                                  value: sessionStorage.getItem("hearth.name") || "" });
   const tokenInput = h("input", { id: "staff-token", type: "password", autocomplete: "off" });
+  const passcodeInput = h("input", { id: "passcode", type: "password", autocomplete: "off", maxlength: 128 });
   const form = h("form", { class: "card join", onsubmit: (e) => {
     e.preventDefault();
     const name = nameInput.value.trim();
     sessionStorage.setItem("hearth.name", name);
     const staff = tokenInput.value.trim() || token || "";
     if (tokenInput.value.trim()) sessionStorage.setItem(tokenKey(roomId), staff);
-    new Session(roomId, { name, token: staff }).start();
+    new Session(roomId, { name, token: staff, passcode: passcodeInput.value }).start();
   } },
     h("h1", {}, "Join the room"),
     h("p", { class: "room-id" }, roomId),
+    passcodeNeeded
+      ? h("div", { class: "private" },
+          h("p", { class: "notice", role: "alert" }, passcodeNeeded),
+          h("label", { for: "passcode" }, "Passcode"), passcodeInput)
+      : null,
     h("label", { for: "display-name" }, "Your name to display (optional)"),
     nameInput,
     h("p", { class: "hint" },
@@ -145,14 +157,17 @@ function showJoin(roomId) {
           tokenInput),
     h("button", { type: "submit", id: "join-button" }, "Join"));
   replaceChildren(main, form);
-  nameInput.focus();
+  (passcodeNeeded ? passcodeInput : nameInput).focus();
 }
 
 class Session {
-  constructor(roomId, { name, token }) {
+  constructor(roomId, { name, token, passcode = "" }) {
     this.roomId = roomId;
     this.name = name;
     this.token = token;
+    // A private room: how this tab gets in again after a lost connection.
+    this.invite = sessionStorage.getItem(inviteKey(roomId)) || "";
+    this.passcode = passcode;
     this.room = new Room(roomId);
     this.connection = new Connection(wsUrl());
     this.outbox = [];  // questions and messages on their way: never silently lost
@@ -204,6 +219,8 @@ class Session {
         this.identified = true;
       }
       const join = { displayName: this.name };
+      if (this.invite) join.invite = this.invite;
+      if (this.passcode) join.passcode = this.passcode;
       const wasJoined = this.room.joined;
       if (wasJoined) join.resume = { epoch: this.room.epoch, seq: String(this.room.seq) };
       const ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
@@ -257,6 +274,15 @@ class Session {
       TOKEN_INVALID: "This sign-in is not valid.",
       TOKEN_WRONG_ROOM: "This sign-in is for another room.",
     };
+    if (error.code === "INVITE_REQUIRED" || error.code === "PASSCODE_WRONG") {
+      this.connection.stop();
+      return showJoin(this.roomId, { passcodeNeeded: error.code === "PASSCODE_WRONG"
+        ? "That is not the passcode. Try again, or ask the host for an invite link."
+        : "This room is private. Enter its passcode, or ask the host for an invite link." });
+    }
+    if (error.code === "RATE_LIMITED" && this.passcode) {
+      return this.stop(`Too many tries. Wait ${Math.ceil(error.retryAfterMs / 1000)} seconds, then try again.`);
+    }
     if (messages[error.code]) {
       if (error.code.startsWith("TOKEN_")) sessionStorage.removeItem(tokenKey(this.roomId));
       return this.stop(messages[error.code]);
@@ -476,4 +502,8 @@ function route() {
   showHome();
 }
 
+// A link with a token or invite opened over this very page: start afresh.
+window.addEventListener("hashchange", () => {
+  if (/^#(token|invite)=/.test(location.hash)) location.reload();
+});
 route();

@@ -319,7 +319,7 @@ export function renderHostTools(section, session) {
     const sideChat = h("input", { type: "checkbox", id: "setting-side-chat", onchange: () => update() });
     const update = () =>
       session.command({ updateRoom: { settings: { ...room.info.settings, requireApproval: approval.checked,
-                                                  sideChat: sideChat.checked,
+                                                  sideChat: sideChat.checked, inviteOnly: inviteOnly.checked,
                                                   slowModeSeconds: Number(slowMode.value) } } });
     const slowMode = h("select", { id: "setting-slow-mode", onchange: () => update() },
       h("option", { value: "0" }, "off"), h("option", { value: "10" }, "10 seconds"),
@@ -329,6 +329,31 @@ export function renderHostTools(section, session) {
       h("label", { class: "check" }, approval, " Review questions first"),
       h("label", { class: "check" }, sideChat, " Side chat"),
       h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode);
+    const inviteOnly = h("input", { type: "checkbox", id: "setting-private", onchange: () => update() });
+    const passcode = h("input", { id: "setting-passcode", type: "password", autocomplete: "new-password",
+                                  maxlength: 128, placeholder: "4 to 128 characters" });
+    const setPasscode = h("form", { class: "passcode-form", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!passcode.value) return;
+      const ok = await session.command({ updateRoom: { settings: room.info.settings, passcode: passcode.value } });
+      if (ok) {
+        passcode.value = "";
+        session.setNotice("The passcode is set.");
+      }
+    } },
+      h("label", { for: "setting-passcode" }, "Passcode for the private room"), passcode,
+      h("button", { type: "submit", class: "small" }, "Set passcode"));
+    const inviteLink = h("input", { id: "invite-link", readonly: true, hidden: true });
+    const invite = h("button", { type: "button", class: "small", id: "create-invite", onclick: async () => {
+      const ok = await session.command({ createInvite: { ttlSeconds: 7 * 24 * 3600 } });
+      if (!ok) return;
+      inviteLink.value = `${location.origin}/r/${encodeURIComponent(session.roomId)}#invite=${ok.invite.token}`;
+      inviteLink.hidden = false;
+      inviteLink.select();
+    } }, "Create an invite link (7 days)");
+    const access = h("div", { class: "access" },
+      h("label", { class: "check" }, inviteOnly, " Private: only with an invite or the passcode"),
+      setPasscode, invite, inviteLink);
     const close = h("button", { type: "button", class: "danger", id: "close-room", onclick: () => {
       if (confirm("Close the room for everyone? Nobody can post afterwards.")) session.command({ closeRoom: {} });
     } }, "Close the room");
@@ -337,11 +362,15 @@ export function renderHostTools(section, session) {
       " ",
       h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
         "Markdown"));
-    section.append(h("h2", {}, "Room tools"), settings, downloads, close);
-    return { approval, sideChat, slowMode, settings, close };
+    section.append(h("h2", {}, "Room tools"), settings, access, downloads, close);
+    return { approval, sideChat, slowMode, inviteOnly, settings, access, close };
   });
   const host = room.isHost() && !room.info.closed;
   parts.settings.hidden = !host;
+  parts.inviteOnly.checked = !!room.info.settings?.inviteOnly;
+  parts.inviteOnly.parentElement.hidden = !host;
+  parts.access.querySelector(".passcode-form").hidden = !host;
+  parts.access.hidden = room.info.closed;
   parts.close.hidden = !host;
   parts.approval.checked = !!room.info.settings?.requireApproval;
   parts.sideChat.checked = !!room.info.settings?.sideChat;
