@@ -164,9 +164,34 @@ void HttpSession::on_read(beast::error_code error) {
         response->set(http::field::retry_after, "10");
         return send(response);
       }
+      // A token may come in the Sec-WebSocket-Protocol header instead of a
+      // hello ("hearth.v1, hearth.token.JWT"): checked before the upgrade.
+      WsSession::Handshake handshake;
+      std::string_view offered = request[http::field::sec_websocket_protocol];
+      while (!offered.empty()) {
+        const auto comma = offered.find(',');
+        std::string_view item = offered.substr(0, comma);
+        offered = comma == std::string_view::npos ? std::string_view() : offered.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item == "hearth.v1") handshake.subprotocol = "hearth.v1";
+        if (item.starts_with("hearth.token.")) {
+          auto claims = verify_token(item.substr(13), context_.config.token_secret, std::chrono::system_clock::now());
+          if (!claims) {
+            context_.connections_per_address.remove(address);
+            const bool expired = claims.error() == TokenError::expired;
+            return send(std::make_shared<http::response<http::string_body>>(make_response(
+                request, http::status::unauthorized, "application/json",
+                error_json(expired ? "token_expired" : "token_invalid",
+                           expired ? "the token has expired" : "the token is not valid"))));
+          }
+          handshake.claims = std::move(*claims);
+        }
+      }
       // The bytes already read belong to the HTTP request alone: a client
       // may not send WebSocket frames before the 101 response.
-      std::make_shared<WsSession>(std::move(stream_), context_, address)->start(std::move(request));
+      std::make_shared<WsSession>(std::move(stream_), context_, address, std::move(handshake))
+          ->start(std::move(request));
       return;
     }
   }

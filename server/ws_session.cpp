@@ -39,14 +39,24 @@ Failure token_failure(std::error_code error) {
 
 }  // namespace
 
-WsSession::WsSession(beast::tcp_stream stream, ServerContext& context, std::string address)
+WsSession::WsSession(beast::tcp_stream stream, ServerContext& context, std::string address, Handshake handshake)
     : ws_(std::move(stream)),
       close_timer_(ws_.get_executor()),
       context_(context),
       connection_id_(new_connection_id()),
       address_(std::move(address)),
+      subprotocol_(std::move(handshake.subprotocol)),
       bucket_(context.config.limits.message_rate, context.config.limits.message_burst),
-      passcode_bucket_(kPasscodeRate, kPasscodeBurst) {}
+      passcode_bucket_(kPasscodeRate, kPasscodeBurst) {
+  if (handshake.claims) {
+    // As a hello with this token: the identity is fixed; a hello now would
+    // be a second one.
+    user_id_ = handshake.claims->sub;
+    display_name_ = !handshake.claims->name.empty() ? handshake.claims->name : new_pseudonym();
+    if (!handshake.claims->anonymous) claims_ = std::move(handshake.claims);
+    hello_seen_ = identified_ = true;
+  }
+}
 
 void WsSession::start(http::request<http::string_body> request) {
   context_.sessions.add(shared_from_this());
@@ -75,8 +85,10 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
   timeouts.idle_timeout = context_.config.idle_timeout;
   timeouts.keep_alive_pings = true;
   ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& response) { response.set(http::field::server, "hearth"); }));
+  ws_.set_option(websocket::stream_base::decorator([subprotocol = subprotocol_](websocket::response_type& response) {
+    response.set(http::field::server, "hearth");
+    if (!subprotocol.empty()) response.set(http::field::sec_websocket_protocol, subprotocol);
+  }));
   const auto& limits = context_.config.limits;
   // Above the hard limit Beast closes with 1009; between the soft and the
   // hard limit read_loop drains the frame and answers MESSAGE_TOO_LARGE.

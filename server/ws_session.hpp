@@ -31,9 +31,17 @@ namespace hearth {
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
  public:
   // `stream` must have a strand as its executor.
+  // What the upgrade request settled: the subprotocol to answer with, and
+  // the identity of a token given in Sec-WebSocket-Protocol (then the
+  // connection is identified as if by a hello with it).
+  struct Handshake {
+    std::string subprotocol;
+    std::optional<Claims> claims;
+  };
+
   // `address` has been counted in context.connections_per_address; the
   // session uncounts it when it ends.
-  WsSession(boost::beast::tcp_stream stream, ServerContext& context, std::string address);
+  WsSession(boost::beast::tcp_stream stream, ServerContext& context, std::string address, Handshake handshake);
 
   // Accepts the upgrade `request` and serves the connection until it ends.
   void start(boost::beast::http::request<boost::beast::http::string_body> request);
@@ -86,6 +94,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   ServerContext& context_;
   const std::string connection_id_;
   const std::string address_;
+  const std::string subprotocol_;
   TokenBucket bucket_;           // this connection's message budget
   TokenBucket passcode_bucket_;  // its passcode guesses
   std::atomic<Encoding> push_encoding_{Encoding::json};

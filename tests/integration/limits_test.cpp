@@ -190,5 +190,24 @@ TEST(Access, PrivateRoomsNeedAnInviteThePasscodeOrATokenForThem) {
   EXPECT_TRUE(joined.contains("Nia"));
 }
 
+
+TEST(Access, ATokenMayComeInTheSubprotocolHeaderInsteadOfTheUrl) {
+  ServerProcess server;
+  const std::string token = ServerProcess::token("host", "r", "Dr. Ada", "ada");
+  WsClient host(server.port(), Encoding::json, "hearth.v1, hearth.token." + token);
+  EXPECT_EQ(host.subprotocol(), "hearth.v1") << "the server names the protocol it speaks, never the token";
+  const auto snapshot = host.request_ok(create_room("r", v1::ROOM_KIND_AMA)).snapshot();
+  EXPECT_EQ(snapshot.you().user_id(), "ada");
+  EXPECT_EQ(snapshot.you().role(), v1::ROLE_HOST);
+  EXPECT_EQ(host.request_error(hello("")).code(), v1::ALREADY_IDENTIFIED) << "the header was the hello";
+
+  std::vector<std::pair<std::string, std::string>> headers{
+      {"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}, {"Sec-WebSocket-Protocol", "hearth.v1, hearth.token.forged"}};
+  const auto refused = http_request(server.port(), http::verb::get, "/ws", "", headers);
+  EXPECT_EQ(refused.result_int(), 401);
+  EXPECT_NE(refused.body().find("token_invalid"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hearth::testing

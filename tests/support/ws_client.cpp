@@ -15,13 +15,21 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
-WsClient::WsClient(std::uint16_t port, Encoding encoding) : ws_(io_), encoding_(encoding) {
+WsClient::WsClient(std::uint16_t port, Encoding encoding, const std::string& subprotocols)
+    : ws_(io_), encoding_(encoding) {
   auto& tcp = beast::get_lowest_layer(ws_);
   tcp.expires_after(5s);
   tcp.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   tcp.socket().set_option(asio::ip::tcp::no_delay(true));
   ws_.read_message_max(64 * 1024 * 1024);
-  ws_.handshake("127.0.0.1:" + std::to_string(port), "/ws");
+  if (!subprotocols.empty()) {
+    ws_.set_option(beast::websocket::stream_base::decorator([subprotocols](beast::websocket::request_type& request) {
+      request.set(beast::http::field::sec_websocket_protocol, subprotocols);
+    }));
+  }
+  beast::websocket::response_type response;
+  ws_.handshake(response, "127.0.0.1:" + std::to_string(port), "/ws");
+  subprotocol_ = std::string(response[beast::http::field::sec_websocket_protocol]);
   tcp.expires_never();
 }
 

@@ -24,7 +24,9 @@ using namespace std::chrono_literals;
 class WsClient {
  public:
   // Connects to ws://127.0.0.1:port/ws; throws on failure.
-  explicit WsClient(std::uint16_t port, Encoding encoding = Encoding::json);
+  explicit WsClient(std::uint16_t port, Encoding encoding = Encoding::json, const std::string& subprotocols = "");
+  // The subprotocol the server chose in its 101 response.
+  const std::string& subprotocol() const { return subprotocol_; }
 
   Encoding encoding() const { return encoding_; }
 
@@ -71,6 +73,7 @@ class WsClient {
   std::uint32_t next_request_id_ = 1;
   std::deque<v1::Event> events_;
   bool last_binary_ = false;
+  std::string subprotocol_;
 };
 
 // One plain HTTP request to 127.0.0.1:port (5 s timeout), with an optional
