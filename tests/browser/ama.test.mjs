@@ -44,8 +44,11 @@ test("an AMA from the host's home page to an answered question, the same on ever
   await pat.waitForSelector("#questions .badge.pending");
   assert.equal(await pat.locator("#questions .question").count(), 1, "Pat sees only their own pending question");
 
-  for (let i = 0; i < 2; ++i) await host.locator("#approval-queue button:has-text('Approve')").first().click();
-  await host.waitForSelector("#approval-queue", { state: "detached" });
+  // One at a time: each approval redraws the queue.
+  for (let left = 2; left > 0; --left) {
+    await host.locator("#approval-queue button:has-text('Approve')").first().click();
+    await host.waitForFunction((n) => document.querySelectorAll("#approval-queue .question").length === n, left - 1);
+  }
   for (const page of [host, pat, anon]) await page.waitForSelector("#questions .question >> nth=1");
 
   // Votes: the anonymous participant and the host vote for Pat's question.
