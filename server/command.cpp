@@ -24,6 +24,25 @@ v1::LogEntry new_entry(const Membership& actor) {
   return entry;
 }
 
+bool flag_crisis(v1::LogEntry& entry, const CrisisPhrases& phrases) {
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kAsk:
+      entry.mutable_ask()->set_flagged(phrases.matches(entry.ask().text()));
+      return entry.ask().flagged();
+    case v1::LogEntry::kSay:
+      entry.mutable_say()->set_flagged(phrases.matches(entry.say().text()));
+      return entry.say().flagged();
+    case v1::LogEntry::kEditQuestion:
+      entry.mutable_edit_question()->set_flagged(phrases.matches(entry.edit_question().text()));
+      return entry.edit_question().flagged();
+    case v1::LogEntry::kEditMessage:
+      entry.mutable_edit_message()->set_flagged(phrases.matches(entry.edit_message().text()));
+      return entry.edit_message().flagged();
+    default:
+      return false;
+  }
+}
+
 std::optional<Failure> check_passcode(std::string_view passcode) {
   const auto length = count_code_points(std::string(passcode));
   if (length < 4 || length > 128) return Failure{v1::INVALID_ARGUMENT, "a passcode has 4 to 128 characters"};
@@ -47,6 +66,10 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
     }
     case M::kCloseRoom:
       entry.mutable_room_closed();
+      return std::nullopt;
+    case M::kReleaseMessage:
+      if (message.release_message().message_id() == 0) return Failure{v1::INVALID_ARGUMENT, "message_id is required"};
+      entry.mutable_release_message()->set_message_id(message.release_message().message_id());
       return std::nullopt;
     case M::kAskQuestion:
       entry.mutable_ask()->set_text(message.ask_question().text());

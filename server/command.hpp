@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "connection.hpp"
+#include "crisis.hpp"
 #include "error.hpp"
 #include "hearth/v1/log.pb.h"
 #include "hearth/v1/protocol.pb.h"
@@ -21,6 +22,10 @@ v1::LogEntry new_entry(const Membership& actor);
 // are not plain appends (hello, create, join, leave, ping) are not handled
 // here: for them, and for no command at all, it returns UNKNOWN_COMMAND.
 std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::LogEntry& entry);
+
+// Sets the crisis flag of a question, message or edit whose text matches
+// `phrases`; true if it did.
+bool flag_crisis(v1::LogEntry& entry, const CrisisPhrases& phrases);
 
 // A passcode someone set for a room: 4 to 128 characters.
 std::optional<Failure> check_passcode(std::string_view passcode);

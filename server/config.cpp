@@ -41,6 +41,10 @@ po::options_description server_options(Config& c) {
      "empty: this server's own origin only")
     ("trust-proxy", po::bool_switch(&c.trust_proxy),
      "take the client address from X-Real-IP on connections from loopback (a reverse proxy there)")
+    ("crisis-phrases", po::value(&c.crisis_phrases)->default_value(HEARTH_DEFAULT_CRISIS_PHRASES),
+     "crisis phrases: a folder of *.txt files (one per locale) or one file; empty turns detection off")
+    ("crisis-resources", po::value(&c.crisis_resources)->default_value(HEARTH_DEFAULT_CRISIS_RESOURCES),
+     "text file of support and helplines sent privately to someone whose words match a crisis phrase")
     ("web-root", po::value(&c.web_root)->default_value(HEARTH_DEFAULT_WEB_ROOT),
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")

@@ -22,6 +22,10 @@ struct Config {
   std::string redis_password;
   std::string token_secret;
   std::string web_root;  // the web client's folder; empty: no web client
+  // Crisis phrases (a folder of *.txt, or one file; empty: none) and the
+  // words of support sent to whoever writes one.
+  std::string crisis_phrases;
+  std::string crisis_resources;
   // Browser origins allowed to open WebSockets ("*": any). Empty: only the
   // server's own origin (the Origin's host equals the Host header). A client
   // that sends no Origin (not a browser) is not checked.

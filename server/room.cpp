@@ -249,8 +249,8 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
   const v1::LogEntry& entry = *sequenced.entry;
   Applied applied = state_.apply(sequenced.seq, entry);
   if (applied.event) {
-    fan_out(*applied.event, applied.audience);
-    remember(*applied.event, applied.audience);
+    fan_out(*applied.event, applied.audience, applied.staff_event);
+    remember(*applied.event, applied.audience, applied.staff_event);
   }
   if (applied.event && applied.event->has_items_expired()) {
     // What retention removed is not replayed to anyone: a resume from
@@ -277,8 +277,9 @@ std::optional<Failure> Room::take_refusal(std::uint64_t seq) {
   return std::move(node.mapped());
 }
 
-void Room::remember(const v1::Event& event, const Audience& audience) {
-  history_.push_back(HistoryItem{event.seq(), std::make_shared<const v1::Event>(event), audience});
+void Room::remember(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event) {
+  history_.push_back(HistoryItem{event.seq(), std::make_shared<const v1::Event>(event), audience,
+                                 staff_event ? std::make_shared<const v1::Event>(*staff_event) : nullptr});
   while (history_.size() > limits_.resume_window) {
     history_floor_ = history_.front().seq;
     history_.pop_front();
@@ -296,26 +297,31 @@ bool Room::replay(const Caller& caller, std::uint64_t from, std::uint32_t& repla
   if (count > limits_.send_queue_frames / 2) return false;
   replayed = 0;
   v1::ServerMessage message;
+  const bool staff = is_staff(caller.membership.role);
   for (const auto& item : history_) {
     if (item.seq <= from) continue;
     if (!RoomState::may_see(item.audience, caller.membership.user_id, caller.membership.role)) continue;
-    *message.mutable_event() = *item.event;
+    *message.mutable_event() = staff && item.staff_event ? *item.staff_event : *item.event;
     caller.connection->send(encode_shared(message, caller.encoding), caller.encoding);
     ++replayed;
   }
   return true;
 }
 
-void Room::fan_out(const v1::Event& event, const Audience& audience) {
-  // Encoded at most once per encoding; every member gets the same bytes.
+void Room::fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event) {
+  // Encoded at most once per encoding (and per variant); every member gets
+  // the same bytes as the others like them.
   v1::ServerMessage message;
   *message.mutable_event() = event;
-  SharedBytes encoded[2];
+  v1::ServerMessage staff_message;
+  if (staff_event) *staff_message.mutable_event() = *staff_event;
+  SharedBytes encoded[2][2];
   for (const auto& [key, member] : members_) {
     if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) continue;
+    const int variant = staff_event && is_staff(member.membership.role) ? 1 : 0;
     const Encoding encoding = member.connection->push_encoding();
-    SharedBytes& bytes = encoded[static_cast<int>(encoding)];
-    if (!bytes) bytes = encode_shared(message, encoding);
+    SharedBytes& bytes = encoded[variant][static_cast<int>(encoding)];
+    if (!bytes) bytes = encode_shared(variant ? staff_message : message, encoding);
     member.connection->send(bytes, encoding);
   }
 }
@@ -445,6 +451,7 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
     // refuse the entry: it changed nothing, and the sender hears why.
     if (refused) return reply_error(caller, *refused);
     ok.mutable_accepted()->set_seq(seq);
+    ok.mutable_accepted()->set_support(caller.support);
     reply_ok(caller, std::move(ok));
   });
 }

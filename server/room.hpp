@@ -42,6 +42,7 @@ struct Caller {
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
   std::optional<v1::ResumeFrom> resume;  // a join that asks to resume
   std::string passcode;                  // a join to a private room
+  std::string support;                   // words of support for Accepted (crisis)
 };
 
 class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {
@@ -86,6 +87,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
     std::uint64_t seq;
     std::shared_ptr<const v1::Event> event;
     Audience audience;
+    std::shared_ptr<const v1::Event> staff_event;  // what staff got instead, if anything
   };
 
   void catch_up();
@@ -95,7 +97,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void drain_live();
   void become_ready();
   void handle_entry(const SequencedEntry& entry);
-  void remember(const v1::Event& event, const Audience& audience);
+  void remember(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
   // Sends the events after `from` that `caller` may see; false if some are
   // no longer kept.
   bool replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const;
@@ -109,7 +111,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void sweep();
   void append_left(const RoomState::PresentConnection& connection);
   void append_repair(v1::LogEntry entry);
-  void fan_out(const v1::Event& event, const Audience& audience);
+  void fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);
   // Called once the appended entry is applied, with the reason the fold

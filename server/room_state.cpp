@@ -147,6 +147,7 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
     case v1::LogEntry::kSay:
     case v1::LogEntry::kEditMessage:
     case v1::LogEntry::kDeleteMessage:
+    case v1::LogEntry::kReleaseMessage:
       return check_chat_entry(entry);
     default:
       return fail(v1::UNKNOWN_COMMAND, "unknown command");
@@ -264,8 +265,11 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
     }
     // A reply may name an item that retention removed: the reply stands
     // (and the fold of a trimmed log, which never saw the item, agrees).
-    if (say.reply_to_message_id() > trimmed_up_to_ && find_message(say.reply_to_message_id()) == nullptr) {
-      return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
+    if (say.reply_to_message_id() > trimmed_up_to_) {
+      const MessageRecord* parent = find_message(say.reply_to_message_id());
+      if (parent == nullptr || !may_see(message_audience(*parent), actor.user_id(), actor.role())) {
+        return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
+      }
     }
     if (say.reply_to_question_id() > trimmed_up_to_) {
       const QuestionRecord* question = find_question(say.reply_to_question_id());
@@ -275,10 +279,21 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
     }
     return check_text(say.text(), limits_.max_message_chars, "message");
   }
-  const std::uint64_t id = entry.has_edit_message() ? entry.edit_message().id() : entry.delete_message().message_id();
+  const std::uint64_t id = entry.has_edit_message()      ? entry.edit_message().id()
+                           : entry.has_release_message() ? entry.release_message().message_id()
+                                                         : entry.delete_message().message_id();
   const MessageRecord* message = find_message(id);
-  if (message == nullptr || message->deleted) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
+  // A held message does not exist for those who cannot see it.
+  if (message == nullptr || message->deleted ||
+      (message->held && !is_staff(actor.role()) && message->author.user_id() != actor.user_id())) {
+    return fail(v1::MESSAGE_NOT_FOUND, "no such message");
+  }
   const bool own = message->author.user_id() == actor.user_id();
+  if (entry.has_release_message()) {
+    if (!is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may release messages");
+    if (!message->held) return fail(v1::INVALID_STATE, "the message is not held");
+    return std::nullopt;
+  }
   if (entry.has_edit_message()) {
     if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
     if (!own) return fail(v1::PERMISSION_DENIED, "you can only edit your own messages");
@@ -417,6 +432,11 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       question.state = settings_.require_approval() && !skips_queue ? v1::QUESTION_STATE_PENDING
                                                                     : v1::QUESTION_STATE_OPEN;
       question.asked_at = entry.at();
+      question.flagged = entry.ask().flagged();
+      // A room that holds what may be a crisis lets a moderator see it first.
+      if (question.flagged && settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD) {
+        question.state = v1::QUESTION_STATE_PENDING;
+      }
       question.ever_public = question.state == v1::QUESTION_STATE_OPEN;
       *event.mutable_question_asked() = question_view(question, "");
       out.audience = question_audience(question);
@@ -478,6 +498,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       } else if (entry.has_edit_question()) {
         question.text = entry.edit_question().text();
         question.edited_at = entry.at();
+        question.flagged = question.flagged || entry.edit_question().flagged();
       } else {
         question.state = v1::QUESTION_STATE_DELETED;
         question.text.clear();
@@ -499,6 +520,9 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       message.reply_to_message_id = entry.say().reply_to_message_id();
       message.reply_to_question_id = entry.say().reply_to_question_id();
       message.sent_at = entry.at();
+      message.flagged = entry.say().flagged();
+      message.held = message.flagged && settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD;
+      out.audience = message_audience(message);
       *event.mutable_message_posted() = message_view(message);
       break;
     }
@@ -506,11 +530,21 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       MessageRecord& message = messages_.at(entry.edit_message().id());
       message.text = entry.edit_message().text();
       message.edited_at = entry.at();
+      message.flagged = message.flagged || entry.edit_message().flagged();
+      out.audience = message_audience(message);
+      *event.mutable_message_edited() = message_view(message);
+      break;
+    }
+    case v1::LogEntry::kReleaseMessage: {
+      MessageRecord& message = messages_.at(entry.release_message().message_id());
+      message.held = false;
+      // Everyone now gets the whole message (clients upsert by id).
       *event.mutable_message_edited() = message_view(message);
       break;
     }
     case v1::LogEntry::kDeleteMessage: {
       MessageRecord& message = messages_.at(entry.delete_message().message_id());
+      out.audience = message_audience(message);  // who saw it hears it went
       message.deleted = true;
       message.text.clear();
       *event.mutable_message_deleted() = message_view(message);
@@ -527,8 +561,34 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     default:
       return {};
   }
+  // Staff see a crisis flag on the item, with an alert; nobody else does.
+  if (const auto alert = crisis_alert(entry, seq)) {
+    v1::Event staff = event;
+    if (staff.has_question_asked()) staff.mutable_question_asked()->set_flagged(true);
+    if (staff.has_question_updated()) staff.mutable_question_updated()->set_flagged(true);
+    if (staff.has_message_posted()) staff.mutable_message_posted()->set_flagged(true);
+    if (staff.has_message_edited()) staff.mutable_message_edited()->set_flagged(true);
+    *staff.mutable_alert() = *alert;
+    out.staff_event = std::move(staff);
+  }
   out.event = std::move(event);
   return out;
+}
+
+std::optional<v1::Alert> RoomState::crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const {
+  v1::Alert alert;
+  alert.set_kind(v1::Alert::KIND_CRISIS);
+  if (entry.has_ask() && entry.ask().flagged()) alert.set_question_id(seq);
+  else if (entry.has_edit_question() && entry.edit_question().flagged()) alert.set_question_id(entry.edit_question().id());
+  else if (entry.has_say() && entry.say().flagged()) alert.set_message_id(seq);
+  else if (entry.has_edit_message() && entry.edit_message().flagged()) alert.set_message_id(entry.edit_message().id());
+  else return std::nullopt;
+  return alert;
+}
+
+Audience RoomState::message_audience(const MessageRecord& message) const {
+  if (message.held) return Audience{true, message.author.user_id()};
+  return {};
 }
 
 std::vector<RoomState::PresentConnection> RoomState::present_connections() const {
@@ -645,6 +705,7 @@ v1::ChatMessage RoomState::message_view(const MessageRecord& message) const {
   *view.mutable_sent_at() = message.sent_at;
   view.set_deleted(message.deleted);
   if (message.deleted) return view;  // tombstone
+  view.set_held(message.held);
   *view.mutable_author() = message.author;
   view.set_text(message.text);
   if (message.edited_at) *view.mutable_edited_at() = *message.edited_at;
@@ -672,12 +733,22 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
   std::stable_sort(visible.begin(), visible.end(), [](const QuestionRecord* a, const QuestionRecord* b) {
     return a->voters.size() > b->voters.size();  // ties keep id (age) order
   });
-  for (const QuestionRecord* question : visible) *snapshot.add_questions() = question_view(*question, viewer);
+  for (const QuestionRecord* question : visible) {
+    auto* view = snapshot.add_questions();
+    *view = question_view(*question, viewer);
+    view->set_flagged(is_staff(role) && question->flagged && question->state != v1::QUESTION_STATE_DELETED);
+  }
 
   const std::size_t skip = messages_.size() > limits_.snapshot_messages ? messages_.size() - limits_.snapshot_messages : 0;
   auto it = messages_.begin();
   std::advance(it, static_cast<std::ptrdiff_t>(skip));
-  for (; it != messages_.end(); ++it) *snapshot.add_messages() = message_view(it->second);
+  const bool staff = is_staff(role);
+  for (; it != messages_.end(); ++it) {
+    if (!may_see(message_audience(it->second), viewer, role)) continue;
+    auto* message = snapshot.add_messages();
+    *message = message_view(it->second);
+    message->set_flagged(staff && it->second.flagged && !it->second.deleted);
+  }
   return snapshot;
 }
 
@@ -729,6 +800,7 @@ v1::RoomStateData RoomState::to_data() const {
     *out->mutable_asked_at() = question.asked_at;
     if (question.edited_at) *out->mutable_edited_at() = *question.edited_at;
     if (question.answer) *out->mutable_answer() = *question.answer;
+    out->set_flagged(question.flagged);
   }
   for (const auto& [id, message] : messages_) {
     auto* out = data.add_messages();
@@ -740,6 +812,8 @@ v1::RoomStateData RoomState::to_data() const {
     out->set_deleted(message.deleted);
     *out->mutable_sent_at() = message.sent_at;
     if (message.edited_at) *out->mutable_edited_at() = *message.edited_at;
+    out->set_flagged(message.flagged);
+    out->set_held(message.held);
   }
   return data;
 }
@@ -779,6 +853,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     record.asked_at = question.asked_at();
     if (question.has_edited_at()) record.edited_at = question.edited_at();
     if (question.has_answer()) record.answer = question.answer();
+    record.flagged = question.flagged();
   }
   for (const auto& message : data.messages()) {
     MessageRecord& record = state.messages_[message.id()];
@@ -790,6 +865,8 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     record.deleted = message.deleted();
     record.sent_at = message.sent_at();
     if (message.has_edited_at()) record.edited_at = message.edited_at();
+    record.flagged = message.flagged();
+    record.held = message.held();
   }
   return state;
 }

@@ -39,6 +39,9 @@ struct Applied {
   Audience audience;
   // Members that must leave the room now (kicked or banned), by user id.
   std::string removed_user;
+  // What staff get instead of `event` (with Event.alert and the item's
+  // crisis flag), when the entry was flagged; may_see(audience) still holds.
+  std::optional<v1::Event> staff_event;
   // Why the entry changed nothing, when check() refused it at apply time
   // (it raced something that came first: a mute, a ban, a delete).
   std::optional<Failure> refused;
@@ -126,6 +129,7 @@ class RoomState {
     google::protobuf::Timestamp asked_at;
     std::optional<google::protobuf::Timestamp> edited_at;
     std::optional<v1::Answer> answer;
+    bool flagged = false;  // matched a crisis phrase
   };
   struct MessageRecord {
     std::uint64_t id = 0;
@@ -136,6 +140,8 @@ class RoomState {
     bool deleted = false;
     google::protobuf::Timestamp sent_at;
     std::optional<google::protobuf::Timestamp> edited_at;
+    bool flagged = false;  // matched a crisis phrase
+    bool held = false;     // staff and author only, until released
   };
 
   std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
@@ -151,6 +157,8 @@ class RoomState {
   v1::Question question_view(const QuestionRecord& question, const std::string& viewer) const;
   v1::ChatMessage message_view(const MessageRecord& message) const;
   Audience question_audience(const QuestionRecord& question) const;
+  Audience message_audience(const MessageRecord& message) const;
+  std::optional<v1::Alert> crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const;
   v1::Member member_view(const MemberRecord& member) const;
   void forget_if_gone(const std::string& user_id);
   const v1::Person* known_person(const std::string& user_id) const;

@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -39,7 +40,25 @@ int run_server(const Config& config) {
     engine = std::make_unique<MemoryEngine>();
   }
   RoomRegistry rooms(io.get_executor(), *engine, config.limits);
-  ServerContext context(config, *engine, rooms);
+  CrisisPhrases crisis;
+  std::string resources;
+  if (!config.crisis_phrases.empty()) {
+    std::string error;
+    auto loaded = CrisisPhrases::load(config.crisis_phrases, error);
+    if (!loaded) {
+      log::error("--crisis-phrases: ", error);
+      return 2;
+    }
+    crisis = std::move(*loaded);
+    std::ifstream in(config.crisis_resources);
+    if (!in) {
+      log::error("--crisis-resources: cannot read ", config.crisis_resources);
+      return 2;
+    }
+    resources.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    log::info("crisis phrases: ", crisis.size());
+  }
+  ServerContext context(config, *engine, rooms, std::move(crisis), std::move(resources));
   auto retention = std::make_shared<Retention>(io.get_executor(), *engine, config.limits, config.retention_days,
                                                config.retention_sweep);
   // "hearth ready" on stdout once storage is reachable: scripts and tests

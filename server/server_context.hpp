@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "config.hpp"
+#include "crisis.hpp"
 #include "error.hpp"
 #include "rate_limit.hpp"
 #include "room_registry.hpp"
@@ -35,16 +36,21 @@ class SessionTracker {
 };
 
 struct ServerContext {
-  ServerContext(const Config& config_, Engine& engine_, RoomRegistry& rooms_)
+  ServerContext(const Config& config_, Engine& engine_, RoomRegistry& rooms_, CrisisPhrases crisis_ = {},
+                std::string crisis_resources_ = {})
       : config(config_),
         engine(engine_),
         rooms(rooms_),
+        crisis(std::move(crisis_)),
+        crisis_resources(std::move(crisis_resources_)),
         identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst),
         passcode_buckets(kPasscodeRate, kPasscodeBurst) {}
 
   const Config& config;
   Engine& engine;
   RoomRegistry& rooms;
+  const CrisisPhrases crisis;
+  const std::string crisis_resources;
   SessionTracker sessions;
   std::atomic<bool> shutting_down{false};
   // Per-identity message budgets and open connections per address, shared

@@ -173,6 +173,10 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       line.action = "deleted message";
       line.item = entry.delete_message().message_id();
       break;
+    case v1::LogEntry::kReleaseMessage:
+      line.action = "released message";
+      line.item = entry.release_message().message_id();
+      break;
     default: return std::nullopt;
   }
   return line;

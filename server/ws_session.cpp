@@ -368,6 +368,10 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   v1::LogEntry entry = new_entry(it->second.membership);
   if (auto failure = entry_for_command(message, entry)) return reply(message.request_id(), encoding, *failure);
   Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  // Words that suggest someone may be in danger: the entry carries the flag
+  // (the room's policy and its staff act on it), and the writer gets words
+  // of support with the reply.
+  if (flag_crisis(entry, context_.crisis)) caller.support = context_.crisis_resources;
   it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable { room.submit(caller, std::move(entry)); });
 }
 

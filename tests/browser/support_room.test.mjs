@@ -54,6 +54,16 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
     await page.waitForSelector('#messages .message:has-text("A bit nervous") .meta:has-text("edited")');
   }
 
+  // Ria writes words that suggest a crisis: she gets support, the
+  // moderator an alert; the others see nothing of either.
+  await send(ria, "Some nights I just want to end my life.");
+  await ria.waitForSelector("#support >> text=You are not alone");
+  assert.match(await ria.textContent("#support"), /988/);
+  await moderator.waitForSelector("#alerts .alert >> text=Someone may be in crisis");
+  await moderator.waitForSelector('#messages .message.flagged:has-text("end my life") .badge.flagged');
+  assert.equal(await troll.isVisible("#alerts"), false);
+  assert.equal(await troll.locator("#messages .badge.flagged").count(), 0, "the flag is for staff only");
+
   // The moderator removes the hurtful message.
   moderator.once("dialog", (dialog) => dialog.accept());
   await moderator.locator('#messages .message:has-text("something hurtful") button:has-text("Delete")').click();
@@ -63,7 +73,7 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   }
   const chats = await Promise.all([host, moderator, ria, troll].map(chat));
   for (const other of chats.slice(1)) assert.deepEqual(other, chats[0], "every page shows the same chat");
-  assert.equal(chats[0].length, 3);
+  assert.equal(chats[0].length, 4);
 
   // Participants get no moderation buttons; the moderator does.
   assert.equal(await ria.locator('#members button:has-text("Ban")').count(), 0);

@@ -496,6 +496,65 @@ TEST_F(RoomFold, SlowModePacesParticipantsByTheirEntriesTimes) {
   EXPECT_EQ(state.check(update)->code, v1::INVALID_ARGUMENT);
 }
 
+TEST_F(RoomFold, CrisisHoldKeepsAFlaggedMessageAmongStaffUntilReleased) {
+  auto room = created(v1::ROOM_KIND_SUPPORT);
+  room.mutable_room_created()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+  act_ok(room);
+  act_ok(joined(moderator, "c-mod"));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
+  auto worrying = say(alice, "I want to end my life");
+  worrying.mutable_say()->set_flagged(true);
+  Applied applied;
+  ASSERT_FALSE(act(worrying, &applied));
+  const auto id = next_seq;
+  EXPECT_TRUE(applied.audience.staff_only);
+  EXPECT_EQ(applied.audience.also_user, alice.user_id) << "the writer still sees their own words";
+  EXPECT_FALSE(applied.event->message_posted().flagged()) << "the flag is for staff only";
+  EXPECT_TRUE(applied.event->message_posted().held());
+  ASSERT_TRUE(applied.staff_event);
+  EXPECT_TRUE(applied.staff_event->message_posted().flagged());
+  EXPECT_EQ(applied.staff_event->alert().kind(), v1::Alert::KIND_CRISIS);
+  EXPECT_EQ(applied.staff_event->alert().message_id(), id);
+
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).messages_size(), 0) << "held from others";
+  EXPECT_EQ(state.snapshot_for(alice.user_id, alice.role).messages(0).flagged(), false);
+  EXPECT_TRUE(state.snapshot_for(moderator.user_id, moderator.role).messages(0).flagged());
+  EXPECT_EQ(state.check(say(bob, "re", id))->code, v1::MESSAGE_NOT_FOUND) << "no replies to what you cannot see";
+
+  auto release = new_entry(bob);
+  release.mutable_release_message()->set_message_id(id);
+  EXPECT_EQ(state.check(release)->code, v1::MESSAGE_NOT_FOUND);
+  *release.mutable_actor() = new_entry(moderator).actor();
+  ASSERT_FALSE(act(release, &applied));
+  EXPECT_FALSE(applied.audience.staff_only) << "released: everyone";
+  EXPECT_FALSE(applied.event->message_edited().held());
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).messages_size(), 1);
+  EXPECT_EQ(state.check(release)->code, v1::INVALID_STATE);
+  const RoomState copy = RoomState::from_data("room-1", Limits{}, state.to_data());
+  EXPECT_TRUE(copy.snapshot_for(moderator.user_id, moderator.role).messages(0).flagged()) << "kept in checkpoints";
+}
+
+TEST_F(RoomFold, CrisisDeliverShowsTheQuestionButAlertsStaff) {
+  open_ama();
+  auto worrying = ask(alice, "Is it normal to feel suicidal at night?");
+  worrying.mutable_ask()->set_flagged(true);
+  Applied applied;
+  ASSERT_FALSE(act(worrying, &applied));
+  EXPECT_FALSE(applied.audience.staff_only);
+  EXPECT_EQ(applied.event->question_asked().state(), v1::QUESTION_STATE_OPEN);
+  ASSERT_TRUE(applied.staff_event);
+  EXPECT_EQ(applied.staff_event->alert().question_id(), next_seq);
+  EXPECT_FALSE(state.snapshot_for(bob.user_id, bob.role).questions(0).flagged());
+  EXPECT_TRUE(state.snapshot_for(host.user_id, host.role).questions(0).flagged());
+
+  auto hold = new_entry(host);
+  hold.mutable_room_updated()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+  act_ok(hold);
+  ASSERT_FALSE(act(worrying, &applied));
+  EXPECT_EQ(applied.event->question_asked().state(), v1::QUESTION_STATE_PENDING) << "held: waits for approval";
+}
+
 TEST_F(RoomFold, SupportRoomsTakeNoQuestions) {
   act_ok(created(v1::ROOM_KIND_SUPPORT));
   act_ok(joined(alice, "c-alice"));

@@ -7,7 +7,7 @@
 import { Connection, Disconnected, ServerError } from "./connection.js";
 import { Room, roleName } from "./room.js";
 import { h, replaceChildren } from "./dom.js";
-import { renderBoard, renderChat, renderMembers, renderOutbox, renderHostTools } from "./views.js";
+import { renderBoard, renderCare, renderChat, renderMembers, renderOutbox, renderHostTools } from "./views.js";
 
 const main = document.getElementById("main");
 const connectionBadge = document.getElementById("connection");
@@ -180,6 +180,8 @@ class Session {
     this.fatal = null;
     this.notice = "";
     this.noticeTimer = null;
+    this.support = "";   // crisis resources sent to this person
+    this.alerts = [];    // crisis alerts for staff
     this.socket = 0;          // counts sockets: work for an old one is dropped
     this.identified = false;  // this socket has said hello
     this.joining = false;
@@ -312,6 +314,11 @@ class Session {
       const question = this.room.questions.get(event.questionPinned.questionId);
       if (question) announce(`Answering now: ${question.text}`);
     }
+    if (event.alert && this.room.isStaff()) {
+      // Someone may need help now: tell staff at once, with a way to the item.
+      this.alerts.push(event.alert);
+      announce("Alert: someone may be in crisis. See the alert at the top of the page.");
+    }
     if (this.room.removed) {
       return this.stop(this.room.removed === "banned" ? "You were banned from this room." :
                                                         "A moderator removed you from this room.");
@@ -375,7 +382,12 @@ class Session {
       item.status = "sending";
       item.sentAfter = this.room.seq;
       this.connection.request({ roomId: this.roomId, ...item.payload }).then(
-        () => this.forget(item),
+        (ok) => {
+          // Words that suggested a crisis: the server sends support for this
+          // person alone.
+          if (ok.accepted?.support) this.showSupport(ok.accepted.support);
+          this.forget(item);
+        },
         (error) => {
           if (error instanceof Disconnected) {
             item.status = error.sent ? "unconfirmed" : "queued";
@@ -418,6 +430,12 @@ class Session {
     return !author || !author.userId || author.userId === this.room.you?.userId;
   }
 
+  showSupport(text) {
+    this.support = text;
+    this.scheduleRender();
+    announce("Support is available. See the message at the top of the page.");
+  }
+
   forget(item) {
     this.outbox = this.outbox.filter((other) => other !== item);
     this.scheduleRender();
@@ -434,6 +452,8 @@ class Session {
   buildLayout() {
     this.areas = {
       notice: h("p", { class: "notice", role: "status", hidden: true }),
+      support: h("section", { class: "support", id: "support", hidden: true, "aria-label": "Support" }),
+      alerts: h("section", { class: "alerts", id: "alerts", hidden: true, "aria-label": "Alerts" }),
       status: h("div", { class: "room-status" }),
       board: h("section", { class: "board", "aria-label": "Questions" }),
       chat: h("section", { class: "chat", "aria-label": "Chat" }),
@@ -443,7 +463,7 @@ class Session {
     };
     const a = this.areas;
     replaceChildren(main, h("div", { class: "room" },
-      a.notice, a.status,
+      a.notice, a.support, a.alerts, a.status,
       h("div", { class: "columns" },
         h("div", { class: "primary" }, a.board, a.chat, a.outbox),
         h("aside", { class: "secondary" }, a.host, a.members))));
@@ -490,6 +510,7 @@ class Session {
     a.host.hidden = !room.isStaff();
     if (room.isStaff()) renderHostTools(a.host, this);
     renderOutbox(a.outbox, this);
+    renderCare(a.support, a.alerts, this);
   }
 }
 

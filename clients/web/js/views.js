@@ -112,6 +112,7 @@ function questionItem(question, session) {
   const votable = state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED";
   const badges = [];
   if (question.pinned) badges.push(h("span", { class: "badge now" }, "Answering now"));
+  if (question.flagged) badges.push(h("span", { class: "badge flagged" }, "May need support"));
   if (state === "QUESTION_STATE_ANSWERED") badges.push(h("span", { class: "badge answered" }, "Answered"));
   if (state === "QUESTION_STATE_PENDING") badges.push(h("span", { class: "badge pending" }, "Waiting for approval"));
   if (state === "QUESTION_STATE_DISMISSED") badges.push(h("span", { class: "badge dismissed" }, "Not taken"));
@@ -259,12 +260,20 @@ function messageItem(message, session, parts) {
       if (confirm("Delete this message for everyone?")) session.command({ deleteMessage: { messageId: id } });
     } }, "Delete"));
   }
+  if (staff && message.held) {
+    actions.unshift(h("button", { type: "button", class: "small", dataset: { key: `release-${id}` },
+                                  onclick: () => session.command({ releaseMessage: { messageId: id } }) },
+      "Release to everyone"));
+  }
   const author = message.author || {};
-  return h("li", { class: `message${own ? " own" : ""}`, dataset: { id } },
+  return h("li", { class: `message${own ? " own" : ""}${message.flagged ? " flagged" : ""}`, dataset: { id } },
     quote,
     h("p", { class: "meta" }, h("strong", {}, authorName(author)),
       author.role && author.role !== "ROLE_PARTICIPANT" ? h("span", { class: "badge role" }, roleName(author.role)) : null,
-      " · ", time(message.sentAt), message.editedAt ? " · edited" : ""),
+      " · ", time(message.sentAt), message.editedAt ? " · edited" : "",
+      message.flagged ? h("span", { class: "badge flagged" }, "May need support") : null,
+      message.held ? h("span", { class: "badge pending" },
+                       own && !staff ? "Only the moderators see this for now" : "Held for a moderator") : null),
     h("p", { class: "text" }, message.text),
     actions.length ? h("div", { class: "actions" }, actions) : null);
 }
@@ -320,15 +329,20 @@ export function renderHostTools(section, session) {
     const update = () =>
       session.command({ updateRoom: { settings: { ...room.info.settings, requireApproval: approval.checked,
                                                   sideChat: sideChat.checked, inviteOnly: inviteOnly.checked,
-                                                  slowModeSeconds: Number(slowMode.value) } } });
+                                                  slowModeSeconds: Number(slowMode.value),
+                                                  crisisPolicy: crisis.value } } });
     const slowMode = h("select", { id: "setting-slow-mode", onchange: () => update() },
       h("option", { value: "0" }, "off"), h("option", { value: "10" }, "10 seconds"),
       h("option", { value: "30" }, "30 seconds"), h("option", { value: "60" }, "1 minute"),
       h("option", { value: "300" }, "5 minutes"));
+    const crisis = h("select", { id: "setting-crisis", onchange: () => update() },
+      h("option", { value: "CRISIS_POLICY_DELIVER" }, "show it, and alert hosts and moderators"),
+      h("option", { value: "CRISIS_POLICY_HOLD" }, "hold it for a moderator, and alert them"));
     const settings = h("div", { class: "settings" },
       h("label", { class: "check" }, approval, " Review questions first"),
       h("label", { class: "check" }, sideChat, " Side chat"),
-      h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode);
+      h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode,
+      h("label", { for: "setting-crisis" }, "When someone's words suggest a crisis"), crisis);
     const inviteOnly = h("input", { type: "checkbox", id: "setting-private", onchange: () => update() });
     const passcode = h("input", { id: "setting-passcode", type: "password", autocomplete: "new-password",
                                   maxlength: 128, placeholder: "4 to 128 characters" });
@@ -363,7 +377,7 @@ export function renderHostTools(section, session) {
       h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
         "Markdown"));
     section.append(h("h2", {}, "Room tools"), settings, access, downloads, close);
-    return { approval, sideChat, slowMode, inviteOnly, settings, access, close };
+    return { approval, sideChat, slowMode, crisis, inviteOnly, settings, access, close };
   });
   const host = room.isHost() && !room.info.closed;
   parts.settings.hidden = !host;
@@ -379,6 +393,7 @@ export function renderHostTools(section, session) {
     parts.slowMode.append(h("option", { value: slow }, `${slow} seconds`));
   }
   parts.slowMode.value = slow;
+  parts.crisis.value = room.info.settings?.crisisPolicy || "CRISIS_POLICY_DELIVER";
   parts.sideChat.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
   parts.approval.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
 }
@@ -398,6 +413,40 @@ async function download(session, format) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+// ---------------------------------------------------------------------------
+// Care: support for someone whose words suggested a crisis, alerts for staff
+// ---------------------------------------------------------------------------
+
+export function renderCare(support, alerts, session) {
+  support.hidden = !session.support;
+  replaceChildren(support, session.support
+    ? [h("h2", {}, "You are not alone"),
+       ...session.support.split("\n").filter(Boolean).map((line) => h("p", {}, line)),
+       h("button", { type: "button", class: "small quiet", onclick: () => {
+         session.support = "";
+         session.scheduleRender();
+       } }, "Close")]
+    : null);
+  const room = session.room;
+  alerts.hidden = session.alerts.length === 0;
+  replaceChildren(alerts, session.alerts.map((alert, index) => {
+    const question = alert.questionId && alert.questionId !== "0" ? room.questions.get(alert.questionId) : null;
+    const message = alert.messageId && alert.messageId !== "0" ? room.messages.get(alert.messageId) : null;
+    const item = question || message;
+    return h("div", { class: "alert", role: "alert" },
+      h("p", {}, h("strong", {}, "Someone may be in crisis. "),
+        item ? [authorName(item.author), " wrote: ", h("q", {}, item.text)] : "The item is no longer shown."),
+      h("div", { class: "actions" },
+        item ? h("button", { type: "button", class: "small", onclick: () => {
+          document.querySelector(`[data-id="${CSS.escape(item.id)}"]`)?.scrollIntoView({ block: "center" });
+        } }, "Show it") : null,
+        h("button", { type: "button", class: "small quiet", onclick: () => {
+          session.alerts.splice(index, 1);
+          session.scheduleRender();
+        } }, "Dismiss")));
+  }));
 }
 
 // ---------------------------------------------------------------------------

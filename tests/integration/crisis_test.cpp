@@ -1,0 +1,65 @@
+// Someone writes words that suggest they may be in danger: they privately
+// get words of support and where to find help, the room's staff get an
+// alert that points at the item, and (with the hold policy) nobody else
+// sees it until a moderator releases it.
+#include <gtest/gtest.h>
+
+#include "support/server_process.hpp"
+#include "support/ws_client.hpp"
+
+namespace hearth::testing {
+namespace {
+
+TEST(Crisis, SenderGetsSupportStaffGetAnAlertOthersWaitForAModerator) {
+  ServerProcess server;  // the shipped English phrases and resources
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "group", "Sam", "sam")));
+  auto create = create_room("group", v1::ROOM_KIND_SUPPORT);
+  create.mutable_create_room()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+  host.request_ok(create);
+  WsClient moderator(server.port());
+  moderator.request_ok(join("group", "", ServerProcess::token("moderator", "group", "Mo", "mo")));
+  WsClient writer(server.port());
+  writer.request_ok(join("group", "Ria"));
+  WsClient other(server.port());
+  other.request_ok(join("group", "Obi"));
+
+  const auto ok = writer.request_ok(say("group", "Honestly I don't want to live anymore."));
+  const auto id = ok.accepted().seq();
+  EXPECT_NE(ok.accepted().support().find("988"), std::string::npos) << "helplines, for the writer alone";
+  const auto own = writer.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
+  EXPECT_TRUE(own.message_posted().held());
+  EXPECT_FALSE(own.message_posted().flagged());
+  EXPECT_FALSE(own.has_alert());
+
+  const auto alert = moderator.next_event_where([](const v1::Event& e) { return e.has_alert(); });
+  EXPECT_EQ(alert.alert().kind(), v1::Alert::KIND_CRISIS);
+  EXPECT_EQ(alert.alert().message_id(), id);
+  EXPECT_TRUE(alert.message_posted().flagged());
+  EXPECT_EQ(alert.message_posted().text(), "Honestly I don't want to live anymore.");
+
+  // Ordinary messages flow on; the other member never saw the held one.
+  const auto later = host.request_ok(say("group", "Thanks for coming tonight.")).accepted();
+  EXPECT_TRUE(later.support().empty());
+  const auto first_seen = other.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
+  EXPECT_EQ(first_seen.seq(), later.seq()) << "the held message did not reach them";
+
+  // The moderator releases it: now everyone sees it, still without a flag.
+  v1::ClientMessage release;
+  release.set_room_id("group");
+  release.mutable_release_message()->set_message_id(id);
+  moderator.request_ok(release);
+  const auto released = other.next_event_where([](const v1::Event& e) { return e.has_message_edited(); });
+  EXPECT_EQ(released.message_edited().id(), id);
+  EXPECT_FALSE(released.message_edited().held());
+  EXPECT_FALSE(released.message_edited().flagged());
+  EXPECT_EQ(other.request_error(release).code(), v1::PERMISSION_DENIED);
+
+  // The transcript keeps the moderator's action.
+  const auto transcript = http_request(server.port(), boost::beast::http::verb::get, "/rooms/group/transcript",
+                                       "Bearer " + ServerProcess::token("host", "group", "Sam", "sam"));
+  EXPECT_NE(transcript.body().find("released message"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hearth::testing
