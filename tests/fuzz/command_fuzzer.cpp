@@ -37,6 +37,9 @@ RoomState make_room(v1::RoomKind kind) {
     e.mutable_room_created()->set_title("Fuzz");
     e.mutable_room_created()->mutable_settings()->set_require_approval(true);
     e.mutable_room_created()->mutable_settings()->set_side_chat(true);
+    if (kind == v1::ROOM_KIND_SUPPORT) {
+      e.mutable_room_created()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+    }
   });
   for (const auto* who : {&kHost, &kAlice, &kModerator}) {
     apply(*who, [&](v1::LogEntry& e) { e.mutable_joined()->set_connection_id("c-" + who->user_id); });
@@ -44,6 +47,10 @@ RoomState make_room(v1::RoomKind kind) {
   apply(kAlice, [](v1::LogEntry& e) { e.mutable_ask()->set_text("pending?"); });           // 5
   apply(kHost, [](v1::LogEntry& e) { e.mutable_ask()->set_text("open question"); });       // 6
   apply(kAlice, [](v1::LogEntry& e) { e.mutable_say()->set_text("hello"); });              // 7
+  apply(kAlice, [](v1::LogEntry& e) {                                                       // 8: held
+    e.mutable_say()->set_text("I want to end my life");
+    e.mutable_say()->set_flagged(true);
+  });
   apply(kHost, [](v1::LogEntry& e) { e.mutable_pin()->set_question_id(6); });
   apply(kModerator, [](v1::LogEntry& e) { e.mutable_delete_message()->set_message_id(7); });
   return state;
@@ -70,6 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   v1::LogEntry entry = new_entry(sender);
   if (entry_for_command(message, entry)) return 0;
+  static const CrisisPhrases phrases = CrisisPhrases::of({"end my life", "suicide", "hurt myself"});
+  flag_crisis(entry, phrases);
   for (const auto kind : {v1::ROOM_KIND_AMA, v1::ROOM_KIND_SUPPORT}) {
     RoomState state = make_room(kind);
     if (state.check(entry)) continue;
