@@ -67,6 +67,17 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
     case M::kCloseRoom:
       entry.mutable_room_closed();
       return std::nullopt;
+    case M::kReportItem: {
+      const auto& report = message.report_item();
+      if ((report.question_id() == 0) == (report.message_id() == 0)) {
+        return Failure{v1::INVALID_ARGUMENT, "report a question or a message: one of the two ids"};
+      }
+      auto* out = entry.mutable_report();
+      out->set_question_id(report.question_id());
+      out->set_message_id(report.message_id());
+      out->set_reason(report.reason());
+      return std::nullopt;
+    }
     case M::kReleaseMessage:
       if (message.release_message().message_id() == 0) return Failure{v1::INVALID_ARGUMENT, "message_id is required"};
       entry.mutable_release_message()->set_message_id(message.release_message().message_id());

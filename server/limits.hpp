@@ -12,6 +12,8 @@ namespace hearth {
 inline constexpr std::uint32_t kMaxRetentionDays = 3650;
 // The longest slow mode a room may set (RoomSettings.slow_mode_seconds).
 inline constexpr std::uint32_t kMaxSlowModeSeconds = 3600;
+// The longest reason a report may give, in characters.
+inline constexpr std::size_t kMaxReportReasonChars = 500;
 
 struct Limits {
   // Text lengths, in Unicode code points.

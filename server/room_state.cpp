@@ -149,9 +149,36 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
     case v1::LogEntry::kDeleteMessage:
     case v1::LogEntry::kReleaseMessage:
       return check_chat_entry(entry);
+    case v1::LogEntry::kReport:
+      return check_report(entry);
     default:
       return fail(v1::UNKNOWN_COMMAND, "unknown command");
   }
+}
+
+std::optional<Failure> RoomState::check_report(const v1::LogEntry& entry) const {
+  const auto& report = entry.report();
+  const v1::Actor& actor = entry.actor();
+  if (count_code_points(report.reason()) > kMaxReportReasonChars) {
+    return fail(v1::TEXT_TOO_LONG, "a reason is at most " + std::to_string(kMaxReportReasonChars) + " characters");
+  }
+  const v1::Person* author = nullptr;
+  if (report.question_id() != 0) {
+    const QuestionRecord* question = find_question(report.question_id());
+    if (question == nullptr || question->state == v1::QUESTION_STATE_DELETED ||
+        !may_see(question_audience(*question), actor.user_id(), actor.role())) {
+      return fail(v1::QUESTION_NOT_FOUND, "no such question");
+    }
+    author = &question->author;
+  } else {
+    const MessageRecord* message = find_message(report.message_id());
+    if (message == nullptr || message->deleted || !may_see(message_audience(*message), actor.user_id(), actor.role())) {
+      return fail(v1::MESSAGE_NOT_FOUND, "no such message");
+    }
+    author = &message->author;
+  }
+  if (author->user_id() == actor.user_id()) return fail(v1::INVALID_ARGUMENT, "you cannot report what you wrote");
+  return std::nullopt;
 }
 
 std::optional<Failure> RoomState::check_member_entry(const v1::LogEntry& entry) const {
@@ -535,6 +562,24 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       *event.mutable_message_edited() = message_view(message);
       break;
     }
+    case v1::LogEntry::kReport: {
+      const auto& report = entry.report();
+      std::unordered_set<std::string>& reporters = report.question_id() != 0
+                                                      ? questions_.at(report.question_id()).reporters
+                                                      : messages_.at(report.message_id()).reporters;
+      if (!reporters.insert(actor_id).second) return {};
+      auto* reported = event.mutable_item_reported();
+      reported->set_question_id(report.question_id());
+      reported->set_message_id(report.message_id());
+      reported->set_reports(static_cast<std::uint32_t>(reporters.size()));
+      reported->set_reason(report.reason());
+      auto* alert = event.mutable_alert();
+      alert->set_kind(v1::Alert::KIND_REPORT);
+      alert->set_question_id(report.question_id());
+      alert->set_message_id(report.message_id());
+      out.audience = Audience{true, {}};  // staff only: not even the author
+      break;
+    }
     case v1::LogEntry::kReleaseMessage: {
       MessageRecord& message = messages_.at(entry.release_message().message_id());
       message.held = false;
@@ -611,6 +656,16 @@ bool RoomState::changes_nothing(const v1::LogEntry& entry) const {
     case v1::LogEntry::kPin: return entry.pin().question_id() == pinned_;
     case v1::LogEntry::kMute: return entry.mute().muted() == muted_.contains(entry.mute().user_id());
     case v1::LogEntry::kBan: return entry.ban().banned() == banned_.contains(entry.ban().user_id());
+    case v1::LogEntry::kReport: {
+      const auto& report = entry.report();
+      const auto& reporter = entry.actor().user_id();
+      if (report.question_id() != 0) {
+        const QuestionRecord* question = find_question(report.question_id());
+        return question && question->reporters.contains(reporter);
+      }
+      const MessageRecord* message = find_message(report.message_id());
+      return message && message->reporters.contains(reporter);
+    }
     default: return false;
   }
 }
@@ -737,6 +792,7 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
     auto* view = snapshot.add_questions();
     *view = question_view(*question, viewer);
     view->set_flagged(is_staff(role) && question->flagged && question->state != v1::QUESTION_STATE_DELETED);
+    if (is_staff(role)) view->set_reports(static_cast<std::uint32_t>(question->reporters.size()));
   }
 
   const std::size_t skip = messages_.size() > limits_.snapshot_messages ? messages_.size() - limits_.snapshot_messages : 0;
@@ -748,6 +804,7 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
     auto* message = snapshot.add_messages();
     *message = message_view(it->second);
     message->set_flagged(staff && it->second.flagged && !it->second.deleted);
+    if (staff) message->set_reports(static_cast<std::uint32_t>(it->second.reporters.size()));
   }
   return snapshot;
 }
@@ -801,6 +858,7 @@ v1::RoomStateData RoomState::to_data() const {
     if (question.edited_at) *out->mutable_edited_at() = *question.edited_at;
     if (question.answer) *out->mutable_answer() = *question.answer;
     out->set_flagged(question.flagged);
+    for (const auto& reporter : question.reporters) out->add_reporters(reporter);
   }
   for (const auto& [id, message] : messages_) {
     auto* out = data.add_messages();
@@ -814,6 +872,7 @@ v1::RoomStateData RoomState::to_data() const {
     if (message.edited_at) *out->mutable_edited_at() = *message.edited_at;
     out->set_flagged(message.flagged);
     out->set_held(message.held);
+    for (const auto& reporter : message.reporters) out->add_reporters(reporter);
   }
   return data;
 }
@@ -854,6 +913,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     if (question.has_edited_at()) record.edited_at = question.edited_at();
     if (question.has_answer()) record.answer = question.answer();
     record.flagged = question.flagged();
+    record.reporters.insert(question.reporters().begin(), question.reporters().end());
   }
   for (const auto& message : data.messages()) {
     MessageRecord& record = state.messages_[message.id()];
@@ -867,6 +927,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     if (message.has_edited_at()) record.edited_at = message.edited_at();
     record.flagged = message.flagged();
     record.held = message.held();
+    record.reporters.insert(message.reporters().begin(), message.reporters().end());
   }
   return state;
 }

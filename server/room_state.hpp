@@ -130,6 +130,7 @@ class RoomState {
     std::optional<google::protobuf::Timestamp> edited_at;
     std::optional<v1::Answer> answer;
     bool flagged = false;  // matched a crisis phrase
+    std::unordered_set<std::string> reporters;
   };
   struct MessageRecord {
     std::uint64_t id = 0;
@@ -142,10 +143,12 @@ class RoomState {
     std::optional<google::protobuf::Timestamp> edited_at;
     bool flagged = false;  // matched a crisis phrase
     bool held = false;     // staff and author only, until released
+    std::unordered_set<std::string> reporters;
   };
 
   std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
   std::optional<Failure> check_slow_mode(const v1::LogEntry& entry) const;
+  std::optional<Failure> check_report(const v1::LogEntry& entry) const;
   std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_chat_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_member_entry(const v1::LogEntry& entry) const;

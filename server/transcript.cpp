@@ -177,6 +177,11 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       line.action = "released message";
       line.item = entry.release_message().message_id();
       break;
+    case v1::LogEntry::kReport:
+      line.action = entry.report().question_id() ? "reported question" : "reported message";
+      line.item = entry.report().question_id() ? entry.report().question_id() : entry.report().message_id();
+      if (!entry.report().reason().empty()) line.text = entry.report().reason();
+      break;
     default: return std::nullopt;
   }
   return line;

@@ -64,6 +64,14 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   assert.equal(await troll.isVisible("#alerts"), false);
   assert.equal(await troll.locator("#messages .badge.flagged").count(), 0, "the flag is for staff only");
 
+  // Ria reports the hurtful message; the moderator sees it in the queue.
+  ria.once("dialog", (dialog) => dialog.accept("unkind"));
+  await ria.locator('#messages .message:has-text("something hurtful") button:has-text("Report")').click();
+  await ria.waitForSelector(".notice >> text=The moderators have your report");
+  await moderator.waitForSelector("#alerts .alert >> text=A member reported this");
+  await moderator.waitForSelector('#attention li:has-text("something hurtful") >> text=Reported (1)');
+  assert.equal(await troll.locator("text=Reported").count(), 0, "the reported person is not told");
+
   // The moderator removes the hurtful message.
   moderator.once("dialog", (dialog) => dialog.accept());
   await moderator.locator('#messages .message:has-text("something hurtful") button:has-text("Delete")').click();

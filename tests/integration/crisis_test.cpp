@@ -55,10 +55,31 @@ TEST(Crisis, SenderGetsSupportStaffGetAnAlertOthersWaitForAModerator) {
   EXPECT_FALSE(released.message_edited().flagged());
   EXPECT_EQ(other.request_error(release).code(), v1::PERMISSION_DENIED);
 
+  // A member reports the writer's message: staff hear it, with who and why;
+  // the writer does not.
+  v1::ClientMessage report;
+  report.set_room_id("group");
+  report.mutable_report_item()->set_message_id(id);
+  report.mutable_report_item()->set_reason("testing reports");
+  other.request_ok(report);
+  const auto reported = moderator.next_event_where([](const v1::Event& e) { return e.has_item_reported(); });
+  EXPECT_EQ(reported.alert().kind(), v1::Alert::KIND_REPORT);
+  EXPECT_EQ(reported.item_reported().message_id(), id);
+  EXPECT_EQ(reported.item_reported().reason(), "testing reports");
+  EXPECT_EQ(reported.actor().display_name(), "Obi");
+  EXPECT_EQ(other.request_ok(report).accepted().seq(), 0u) << "twice is once";
+  const auto after = writer.request_ok(say("group", "still here")).accepted().seq();
+  for (;;) {
+    const auto event = writer.next_event();
+    EXPECT_FALSE(event.has_item_reported()) << "the reported person is not told who reported them";
+    if (event.seq() >= after) break;
+  }
+
   // The transcript keeps the moderator's action.
   const auto transcript = http_request(server.port(), boost::beast::http::verb::get, "/rooms/group/transcript",
                                        "Bearer " + ServerProcess::token("host", "group", "Sam", "sam"));
   EXPECT_NE(transcript.body().find("released message"), std::string::npos);
+  EXPECT_NE(transcript.body().find("reported message"), std::string::npos);
 }
 
 }  // namespace

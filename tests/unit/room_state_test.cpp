@@ -555,6 +555,32 @@ TEST_F(RoomFold, CrisisDeliverShowsTheQuestionButAlertsStaff) {
   EXPECT_EQ(applied.event->question_asked().state(), v1::QUESTION_STATE_PENDING) << "held: waits for approval";
 }
 
+TEST_F(RoomFold, ReportsReachStaffOnlyAndCountOncePerReporter) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(moderator, "c-mod"));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
+  const auto id = act_ok(say(alice, "something unkind"));
+  auto report = new_entry(bob);
+  report.mutable_report()->set_message_id(id);
+  report.mutable_report()->set_reason("unkind to a newcomer");
+  Applied applied;
+  ASSERT_FALSE(act(report, &applied));
+  EXPECT_TRUE(applied.audience.staff_only);
+  EXPECT_TRUE(applied.audience.also_user.empty()) << "not even the author hears of it";
+  EXPECT_EQ(applied.event->item_reported().reports(), 1u);
+  EXPECT_EQ(applied.event->alert().kind(), v1::Alert::KIND_REPORT);
+  EXPECT_TRUE(state.changes_nothing(report)) << "a second report by the same person";
+  EXPECT_EQ(state.snapshot_for(moderator.user_id, moderator.role).messages(0).reports(), 1u);
+  EXPECT_EQ(state.snapshot_for(alice.user_id, alice.role).messages(0).reports(), 0u) << "staff only";
+  auto own = new_entry(alice);
+  own.mutable_report()->set_message_id(id);
+  EXPECT_EQ(state.check(own)->code, v1::INVALID_ARGUMENT);
+  auto missing = new_entry(bob);
+  missing.mutable_report()->set_message_id(id + 100);
+  EXPECT_EQ(state.check(missing)->code, v1::MESSAGE_NOT_FOUND);
+}
+
 TEST_F(RoomFold, SupportRoomsTakeNoQuestions) {
   act_ok(created(v1::ROOM_KIND_SUPPORT));
   act_ok(joined(alice, "c-alice"));

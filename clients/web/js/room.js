@@ -82,6 +82,9 @@ export class Room {
       if (banned && person.userId === you) this.removed = "banned";
     } else if (event.questionAsked || event.questionUpdated || event.questionDeleted) {
       const question = event.questionAsked || event.questionUpdated || event.questionDeleted;
+      // Reports are counted by itemReported events; item events leave them out.
+      question.reports = this.questions.get(question.id)?.reports || 0;
+      question.flagged = question.flagged || !!this.questions.get(question.id)?.flagged;
       this.questions.set(question.id, question);
     } else if (event.questionVotes) {
       const question = this.questions.get(event.questionVotes.questionId);
@@ -92,7 +95,14 @@ export class Room {
       }
     } else if (event.messagePosted || event.messageEdited || event.messageDeleted) {
       const message = event.messagePosted || event.messageEdited || event.messageDeleted;
+      message.reports = this.messages.get(message.id)?.reports || 0;
+      // Staff saw the flag once (the alert's event); later updates keep it.
+      message.flagged = message.flagged || !!this.messages.get(message.id)?.flagged;
       this.messages.set(message.id, message);
+    } else if (event.itemReported) {
+      const { questionId, messageId, reports } = event.itemReported;
+      const item = questionId && questionId !== "0" ? this.questions.get(questionId) : this.messages.get(messageId);
+      if (item) item.reports = reports;
     } else if (event.itemsExpired) {
       const upTo = num(event.itemsExpired.upToSeq);
       for (const id of [...this.questions.keys()]) if (num(id) <= upTo) this.questions.delete(id);

@@ -113,6 +113,7 @@ function questionItem(question, session) {
   const badges = [];
   if (question.pinned) badges.push(h("span", { class: "badge now" }, "Answering now"));
   if (question.flagged) badges.push(h("span", { class: "badge flagged" }, "May need support"));
+  if (question.reports) badges.push(h("span", { class: "badge flagged" }, `Reported (${question.reports})`));
   if (state === "QUESTION_STATE_ANSWERED") badges.push(h("span", { class: "badge answered" }, "Answered"));
   if (state === "QUESTION_STATE_PENDING") badges.push(h("span", { class: "badge pending" }, "Waiting for approval"));
   if (state === "QUESTION_STATE_DISMISSED") badges.push(h("span", { class: "badge dismissed" }, "Not taken"));
@@ -137,6 +138,7 @@ function questionItem(question, session) {
     } }, question.answer ? "Answer again" : "Write answer"));
   }
   if (staff && state === "QUESTION_STATE_OPEN") actions.push(act("Mark answered", { markAnswered: { questionId: id } }, "answered"));
+  if (!staff && !own) actions.push(reportButton(session, { questionId: id }, `report-${id}`));
   if (staff || own) {
     actions.push(h("button", { type: "button", class: "small danger", dataset: { key: `delete-${id}` }, onclick: () => {
       if (confirm("Delete this question for everyone?")) session.command({ deleteQuestion: { questionId: id } });
@@ -254,6 +256,7 @@ function messageItem(message, session, parts) {
       parts.text.focus();
     } }, "Edit"));
   }
+  if (!own && !staff) actions.push(reportButton(session, { messageId: id }, `report-message-${id}`));
   if (own || staff) {
     actions.push(h("button", { type: "button", class: "small quiet danger", dataset: { key: `delete-message-${id}` },
                                onclick: () => {
@@ -272,6 +275,7 @@ function messageItem(message, session, parts) {
       author.role && author.role !== "ROLE_PARTICIPANT" ? h("span", { class: "badge role" }, roleName(author.role)) : null,
       " · ", time(message.sentAt), message.editedAt ? " · edited" : "",
       message.flagged ? h("span", { class: "badge flagged" }, "May need support") : null,
+      message.reports ? h("span", { class: "badge flagged" }, `Reported (${message.reports})`) : null,
       message.held ? h("span", { class: "badge pending" },
                        own && !staff ? "Only the moderators see this for now" : "Held for a moderator") : null),
     h("p", { class: "text" }, message.text),
@@ -419,6 +423,19 @@ async function download(session, format) {
 // Care: support for someone whose words suggested a crisis, alerts for staff
 // ---------------------------------------------------------------------------
 
+function reportButton(session, target, key) {
+  return h("button", { type: "button", class: "small quiet", dataset: { key }, onclick: async () => {
+    const reason = prompt("Tell the moderators what is wrong (optional). Only they will see your report.");
+    if (reason === null) return;
+    const ok = await session.command({ reportItem: { ...target, reason: reason.slice(0, 500) } });
+    if (ok) session.setNotice("Thank you. The moderators have your report.");
+  } }, "Report");
+}
+
+function showItem(id) {
+  document.querySelector(`[data-id="${CSS.escape(id)}"]`)?.scrollIntoView({ block: "center" });
+}
+
 export function renderCare(support, alerts, session) {
   support.hidden = !session.support;
   replaceChildren(support, session.support
@@ -430,18 +447,32 @@ export function renderCare(support, alerts, session) {
        } }, "Close")]
     : null);
   const room = session.room;
-  alerts.hidden = session.alerts.length === 0;
-  replaceChildren(alerts, session.alerts.map((alert, index) => {
+  // The moderator queue: everything flagged or reported that is still up.
+  const attention = room.isStaff()
+    ? [...room.questions.values(), ...room.messages.values()].filter(
+        (item) => !item.deleted && item.state !== "QUESTION_STATE_DELETED" && (item.flagged || item.reports))
+    : [];
+  alerts.hidden = session.alerts.length === 0 && attention.length === 0;
+  replaceChildren(alerts, attention.length
+    ? h("details", { class: "queue-attention", open: true },
+        h("summary", {}, `Needs attention (${attention.length})`),
+        h("ul", { id: "attention" }, attention.map((item) =>
+          h("li", {}, item.flagged ? h("span", { class: "badge flagged" }, "May need support") : null,
+            item.reports ? h("span", { class: "badge flagged" }, `Reported (${item.reports})`) : null, " ",
+            h("q", {}, item.text), " ",
+            h("button", { type: "button", class: "small quiet", onclick: () => showItem(item.id) }, "Show")))))
+    : null, session.alerts.map((alert, index) => {
     const question = alert.questionId && alert.questionId !== "0" ? room.questions.get(alert.questionId) : null;
     const message = alert.messageId && alert.messageId !== "0" ? room.messages.get(alert.messageId) : null;
-    const item = question || message;
+    const found = question || message;
+    const item = found && !found.deleted && found.state !== "QUESTION_STATE_DELETED" ? found : null;
+    const heading = alert.kind === "KIND_REPORT" ? "A member reported this. " : "Someone may be in crisis. ";
     return h("div", { class: "alert", role: "alert" },
-      h("p", {}, h("strong", {}, "Someone may be in crisis. "),
-        item ? [authorName(item.author), " wrote: ", h("q", {}, item.text)] : "The item is no longer shown."),
+      h("p", {}, h("strong", {}, heading),
+        item ? [authorName(item.author), " wrote: ", h("q", {}, item.text)]
+             : found ? "It has been deleted since." : "The item is no longer shown."),
       h("div", { class: "actions" },
-        item ? h("button", { type: "button", class: "small", onclick: () => {
-          document.querySelector(`[data-id="${CSS.escape(item.id)}"]`)?.scrollIntoView({ block: "center" });
-        } }, "Show it") : null,
+        item ? h("button", { type: "button", class: "small", onclick: () => showItem(item.id) }, "Show it") : null,
         h("button", { type: "button", class: "small quiet", onclick: () => {
           session.alerts.splice(index, 1);
           session.scheduleRender();
