@@ -317,7 +317,9 @@ class Session {
     if (event.alert && this.room.isStaff()) {
       // Someone may need help now: tell staff at once, with a way to the item.
       this.alerts.push(event.alert);
-      announce("Alert: someone may be in crisis. See the alert at the top of the page.");
+      announce(event.alert.kind === "KIND_REPORT"
+        ? "A member reported something. See the alert at the top of the page."
+        : "Alert: someone may be in crisis. See the alert at the top of the page.");
     }
     if (this.room.removed) {
       return this.stop(this.room.removed === "banned" ? "You were banned from this room." :
