@@ -31,7 +31,7 @@ test("an AMA from the host's home page to an answered question, the same on ever
   await joinRoom(pat, url, "sleep-ama", "Pat");
   const anon = await person(browser);
   await joinRoom(anon, url, "sleep-ama", "");
-  assert.match(await anon.textContent(".you"), /Guest-\d{4}/, "no name given: a pseudonym");
+  await anon.waitForSelector(".you >> text=/Guest-\\d{4}/");  // no name given: a pseudonym
 
   // Questions wait for approval: the host sees them queued, the others do not.
   await pat.fill("#ask-text", "How many hours do teenagers need?");
@@ -66,7 +66,8 @@ test("an AMA from the host's home page to an answered question, the same on ever
   await host.fill("#answer-text", "Eight to ten, and a regular wake-up time matters most.");
   await host.click("#answer-button");
   await pat.waitForSelector(".answer >> text=Eight to ten");
-  assert.match(await pat.textContent("#announcer"), /New answer/, "screen readers hear of the answer");
+  // Screen readers hear of the answer (the live region is set a moment later).
+  await pat.waitForFunction(() => /New answer/.test(document.getElementById("announcer").textContent));
   await hostsView.locator("button:has-text('Mark answered')").click();
   for (const page of [host, pat, anon]) {
     await page.waitForSelector('#questions .question:has-text("How many hours") .badge.answered');

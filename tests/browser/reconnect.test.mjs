@@ -71,6 +71,7 @@ test("a participant rides out a node crash and a cut socket without losing or re
     await pat.waitForSelector(`#questions >> text=Between cuts ${round}`, { timeout: 30000 });
   }
   await pat.waitForSelector('#connection[data-state="open"]');
+  await host.waitForSelector("#questions >> text=Between cuts 2");
 
   const [hosts, pats] = await Promise.all([board(host), board(pat)]);
   assert.deepEqual(pats, hosts, "the participant's board is the host's");

@@ -105,6 +105,8 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   await host.check("#setting-private");
   await host.waitForFunction(() => window.hearth.room.info.settings.inviteOnly === true);
   await host.click("#create-invite");
+  // The link appears once the server has answered.
+  await host.waitForFunction(() => document.getElementById("invite-link").value !== "");
   const inviteLink = await host.inputValue("#invite-link");
   assert.match(inviteLink, /\/r\/tuesday#invite=/);
   const newcomer = await person(browser);
