@@ -22,7 +22,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr std::size_t kMaxRequestBody = 8 * 1024;
 
 http::response<http::string_body> make_response(const http::request<http::string_body>& request,
@@ -135,7 +134,9 @@ void HttpSession::start() {
 void HttpSession::read_next() {
   parser_ = std::make_unique<http::request_parser<http::string_body>>();
   parser_->body_limit(kMaxRequestBody);
-  stream_.expires_after(kRequestTimeout);
+  // A request (an upgrade included) must arrive whole within the handshake
+  // timeout: a client that opens a socket and dawdles is dropped.
+  stream_.expires_after(context_.config.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code error, std::size_t) { self->on_read(error); });
 }

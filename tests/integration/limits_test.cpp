@@ -209,5 +209,43 @@ TEST(Access, ATokenMayComeInTheSubprotocolHeaderInsteadOfTheUrl) {
   EXPECT_NE(refused.body().find("token_invalid"), std::string::npos);
 }
 
+
+TEST(Limits, AClientThatNeverFinishesItsUpgradeIsDropped) {
+  ServerProcess server({"--handshake-timeout", "1s"});
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server.port()));
+  const std::string partial = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n";
+  boost::asio::write(stream, boost::asio::buffer(partial));
+  // The server closes the socket: the read ends (EOF), well before our own deadline.
+  stream.expires_after(10s);
+  char byte;
+  boost::system::error_code error;
+  const auto started = std::chrono::steady_clock::now();
+  stream.read_some(boost::asio::buffer(&byte, 1), error);
+  EXPECT_EQ(error, boost::asio::error::eof);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  WsClient other(server.port());
+  EXPECT_TRUE(other.request(ping()).has_ok()) << "everyone else is served";
+}
+
+TEST(Limits, AClientThatStopsAnsweringPingsIsDropped) {
+  ServerProcess server({"--idle-timeout", "1s"});
+  WsClient silent(server.port());
+  silent.request_ok(hello(""));
+  WsClient lively(server.port());
+  // The silent client reads nothing (so answers no ping) for a while...
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(500ms);  // the idle timeout is what is tested: time must pass
+    EXPECT_TRUE(lively.request(ping()).has_ok());
+  }
+  // ...and then finds the connection ended by the server: reading returns
+  // at once instead of waiting out its own 5 s.
+  const auto started = std::chrono::steady_clock::now();
+  silent.wait_for_close(5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  EXPECT_THROW(silent.request(ping(), 2s), std::exception);
+}
+
 }  // namespace
 }  // namespace hearth::testing
