@@ -164,17 +164,12 @@ std::optional<Failure> RoomState::check_report(const v1::LogEntry& entry) const 
   }
   const v1::Person* author = nullptr;
   if (report.question_id() != 0) {
-    const QuestionRecord* question = find_question(report.question_id());
-    if (question == nullptr || question->state == v1::QUESTION_STATE_DELETED ||
-        !may_see(question_audience(*question), actor.user_id(), actor.role())) {
-      return fail(v1::QUESTION_NOT_FOUND, "no such question");
-    }
+    const QuestionRecord* question = visible_question(report.question_id(), actor);
+    if (question == nullptr) return fail(v1::QUESTION_NOT_FOUND, "no such question");
     author = &question->author;
   } else {
-    const MessageRecord* message = find_message(report.message_id());
-    if (message == nullptr || message->deleted || !may_see(message_audience(*message), actor.user_id(), actor.role())) {
-      return fail(v1::MESSAGE_NOT_FOUND, "no such message");
-    }
+    const MessageRecord* message = visible_message(report.message_id(), actor);
+    if (message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
     author = &message->author;
   }
   if (author->user_id() == actor.user_id()) return fail(v1::INVALID_ARGUMENT, "you cannot report what you wrote");
@@ -237,12 +232,8 @@ std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry
   if (staff_action && !staff) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may do this");
   if (entry.has_pin() && id == 0) return std::nullopt;  // unpin
 
-  const QuestionRecord* question = find_question(id);
-  // A question the actor may not see does not exist, as far as they know.
-  if (question == nullptr || question->state == v1::QUESTION_STATE_DELETED ||
-      (!staff && !may_see(question_audience(*question), actor.user_id(), actor.role()))) {
-    return fail(v1::QUESTION_NOT_FOUND, "no such question");
-  }
+  const QuestionRecord* question = visible_question(id, actor);
+  if (question == nullptr) return fail(v1::QUESTION_NOT_FOUND, "no such question");
   const auto state = question->state;
   const bool own = question->author.user_id() == actor.user_id();
   switch (entry.kind_case()) {
@@ -309,12 +300,8 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
   const std::uint64_t id = entry.has_edit_message()      ? entry.edit_message().id()
                            : entry.has_release_message() ? entry.release_message().message_id()
                                                          : entry.delete_message().message_id();
-  const MessageRecord* message = find_message(id);
-  // A held message does not exist for those who cannot see it.
-  if (message == nullptr || message->deleted ||
-      (message->held && !is_staff(actor.role()) && message->author.user_id() != actor.user_id())) {
-    return fail(v1::MESSAGE_NOT_FOUND, "no such message");
-  }
+  const MessageRecord* message = visible_message(id, actor);
+  if (message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
   const bool own = message->author.user_id() == actor.user_id();
   if (entry.has_release_message()) {
     if (!is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may release messages");
@@ -700,6 +687,25 @@ const RoomState::QuestionRecord* RoomState::find_question(std::uint64_t id) cons
 const RoomState::MessageRecord* RoomState::find_message(std::uint64_t id) const {
   const auto it = messages_.find(id);
   return it == messages_.end() ? nullptr : &it->second;
+}
+
+// What the actor may not see (a pending question of someone else, a held
+// message) does not exist, as far as they know; nor does a deleted item.
+const RoomState::QuestionRecord* RoomState::visible_question(std::uint64_t id, const v1::Actor& actor) const {
+  const QuestionRecord* question = find_question(id);
+  if (question == nullptr || question->state == v1::QUESTION_STATE_DELETED ||
+      !may_see(question_audience(*question), actor.user_id(), actor.role())) {
+    return nullptr;
+  }
+  return question;
+}
+
+const RoomState::MessageRecord* RoomState::visible_message(std::uint64_t id, const v1::Actor& actor) const {
+  const MessageRecord* message = find_message(id);
+  if (message == nullptr || message->deleted || !may_see(message_audience(*message), actor.user_id(), actor.role())) {
+    return nullptr;
+  }
+  return message;
 }
 
 const v1::Person* RoomState::known_person(const std::string& user_id) const {

@@ -155,6 +155,9 @@ class RoomState {
   std::optional<Failure> check_text(const std::string& text, std::size_t max_chars, const char* what) const;
   const QuestionRecord* find_question(std::uint64_t id) const;
   const MessageRecord* find_message(std::uint64_t id) const;
+  // nullptr also when deleted, or when `actor` may not see it.
+  const QuestionRecord* visible_question(std::uint64_t id, const v1::Actor& actor) const;
+  const MessageRecord* visible_message(std::uint64_t id, const v1::Actor& actor) const;
 
   v1::RoomInfo room_info() const;
   v1::Question question_view(const QuestionRecord& question, const std::string& viewer) const;
