@@ -150,11 +150,11 @@ std::optional<std::int64_t> exp_of(const boost::json::object& object) {
   return std::nullopt;
 }
 
-std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point now) {
-  return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-}
-
 }  // namespace
+
+std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
 
 std::string mint_token(const Claims& claims, std::string_view secret) {
   boost::json::object payload{{"sub", claims.sub}, {"role", role_name(claims.role)},

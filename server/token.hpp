@@ -55,6 +55,9 @@ std::string mint_invite(const std::string& room_id, std::int64_t exp, std::strin
 boost::system::result<std::string, std::error_code> verify_invite(std::string_view token, std::string_view secret,
                                                                   std::chrono::system_clock::time_point now);
 
+// `time` as a token's `exp`: whole seconds since the Unix epoch.
+std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point time);
+
 // Whether `claims` have expired at `now` (exp is exclusive).
 bool has_expired(const Claims& claims, std::chrono::system_clock::time_point now);
 

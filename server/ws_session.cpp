@@ -37,6 +37,18 @@ Failure token_failure(std::error_code error) {
   }
 }
 
+// Spends a token of `own` and, when `key` is given, one of `shared`'s bucket
+// for it: RATE_LIMITED, with how long to wait, if either has none left.
+std::optional<Failure> spend(TokenBucket& own, KeyedBuckets& shared, const std::string* key, std::string message) {
+  const auto now = Clock::now();
+  auto wait = own.take(now);
+  if (!wait && key != nullptr) wait = shared.take(*key, now);
+  if (!wait) return std::nullopt;
+  Failure failure{v1::RATE_LIMITED, std::move(message)};
+  failure.retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait->count()));
+  return failure;
+}
+
 }  // namespace
 
 WsSession::WsSession(beast::tcp_stream stream, ServerContext& context, std::string address, Handshake handshake)
@@ -142,13 +154,9 @@ void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   // Budgets: this connection's, then its identity's on this node. Leaving
   // is always allowed.
   if (!message.has_leave_room()) {
-    const auto now = Clock::now();
-    auto wait = bucket_.take(now);
-    if (!wait && identified_) wait = context_.identity_buckets.take(user_id_, now);
-    if (wait) {
-      Failure failure{v1::RATE_LIMITED, "too many messages: slow down"};
-      failure.retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait->count()));
-      return reply(message.request_id(), encoding, failure);
+    if (auto limited = spend(bucket_, context_.identity_buckets, identified_ ? &user_id_ : nullptr,
+                             "too many messages: slow down")) {
+      return reply(message.request_id(), encoding, *limited);
     }
   }
   dispatch(message, encoding);
@@ -212,9 +220,7 @@ void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
     anonymous.name = display_name_;
     anonymous.room = "*";
     anonymous.anonymous = true;
-    anonymous.exp = std::chrono::duration_cast<std::chrono::seconds>(
-                        (std::chrono::system_clock::now() + kAnonymousIdentityLifetime).time_since_epoch())
-                        .count();
+    anonymous.exp = seconds_since_epoch(std::chrono::system_clock::now() + kAnonymousIdentityLifetime);
     welcome->set_resume_token(mint_token(anonymous, context_.config.token_secret));
   }
   reply(message.request_id(), encoding, std::move(ok));
@@ -304,13 +310,9 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   if (!create && !message.join_room().passcode().empty() && !membership.admitted) {
     // Guessing is slow: a few tries, then one every 12 seconds, per
     // connection and per identity.
-    const auto now = Clock::now();
-    auto wait = passcode_bucket_.take(now);
-    if (!wait) wait = context_.passcode_buckets.take(user_id_, now);
-    if (wait) {
-      Failure failure{v1::RATE_LIMITED, "too many passcode attempts: wait a little"};
-      failure.retry_after_ms = static_cast<std::uint32_t>(wait->count());
-      return reply(message.request_id(), encoding, failure);
+    if (auto limited = spend(passcode_bucket_, context_.passcode_buckets, &user_id_,
+                             "too many passcode attempts: wait a little")) {
+      return reply(message.request_id(), encoding, *limited);
     }
     passcode = message.join_room().passcode();
   }
@@ -341,8 +343,7 @@ void WsSession::on_create_invite(const v1::ClientMessage& message, Encoding enco
     return reply(message.request_id(), encoding, Failure{v1::INVALID_ARGUMENT, "an invite lasts 30 days at most"});
   }
   const auto lifetime = asked == 0 ? kDefaultInviteLifetime : std::chrono::seconds(asked);
-  const auto expires = std::chrono::system_clock::now() + lifetime;
-  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires.time_since_epoch()).count();
+  const auto exp = seconds_since_epoch(std::chrono::system_clock::now() + lifetime);
   v1::Ok ok;
   ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, context_.config.token_secret));
   *ok.mutable_invite()->mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(exp);
