@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <boost/algorithm/string/split.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -99,6 +101,14 @@ std::optional<log::Level> parse_level(const std::string& name) {
 
 }  // namespace
 
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  boost::algorithm::split(items, text, [](char c) { return c == ','; });
+  for (auto& item : items) boost::algorithm::trim_if(item, [](char c) { return c == ' ' || c == '\t'; });
+  std::erase_if(items, [](const std::string& item) { return item.empty(); });
+  return items;
+}
+
 std::optional<std::chrono::seconds> parse_duration(const std::string& text) {
   if (text.empty()) return std::nullopt;
   std::size_t used = 0;
@@ -157,15 +167,7 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
     return fail("--retention-days is at most " + std::to_string(kMaxRetentionDays));
   }
   config.retention_sweep = *sweep;
-  std::string origins = vm["allowed-origins"].as<std::string>();
-  for (std::size_t start = 0; start <= origins.size();) {
-    const auto comma = std::min(origins.find(',', start), origins.size());
-    std::string origin = origins.substr(start, comma - start);
-    origin.erase(0, origin.find_first_not_of(' '));
-    origin.erase(origin.find_last_not_of(' ') + 1);
-    if (!origin.empty()) config.allowed_origins.push_back(origin);
-    start = comma + 1;
-  }
+  config.allowed_origins = split_list(vm["allowed-origins"].as<std::string>());
   if (config.limits.message_rate <= 0 || config.limits.message_burst < 1 || config.limits.identity_message_rate <= 0 ||
       config.limits.identity_message_burst < 1) {
     return fail("message rates must be above 0 and bursts at least 1");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "limits.hpp"
@@ -52,6 +53,10 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
 
 // `hearth-server token ...`: prints a signed token. Returns the exit code.
 int run_token_command(int argc, const char* const argv[]);
+
+// "a, b ,c" -> {"a", "b", "c"}: a comma-separated list (a flag, an HTTP
+// header), each item trimmed of spaces and tabs, empty items dropped.
+std::vector<std::string> split_list(std::string_view text);
 
 // "90s", "30m", "2h", "7d" or plain seconds.
 std::optional<std::chrono::seconds> parse_duration(const std::string& text);

@@ -42,6 +42,11 @@ std::string error_json(std::string_view code, std::string_view message) {
   return boost::json::serialize(boost::json::object{{"error", code}, {"message", message}}) + "\n";
 }
 
+http::response<http::string_body> error_response(const http::request<http::string_body>& request,
+                                                 http::status status, std::string_view code, std::string_view message) {
+  return make_response(request, status, "application/json", error_json(code, message));
+}
+
 }  // namespace
 
 http::response<http::string_body> respond(const http::request<http::string_body>& request,
@@ -50,27 +55,19 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   const std::string_view path = target.substr(0, target.find('?'));
   const bool read_only = request.method() == http::verb::get || request.method() == http::verb::head;
 
-  if (path == "/readyz" && !read_only) {
-    auto response = make_response(request, http::status::method_not_allowed, "application/json",
-                                  error_json("method_not_allowed", "use GET"));
+  if ((path == "/readyz" || path == "/healthz" || path == "/ws") && !read_only) {
+    auto response = error_response(request, http::status::method_not_allowed, "method_not_allowed", "use GET");
     response.set(http::field::allow, "GET, HEAD");
     return response;
   }
-  if (path == "/healthz" || path == "/ws") {
-    if (!read_only) {
-      auto response = make_response(request, http::status::method_not_allowed, "application/json",
-                                    error_json("method_not_allowed", "use GET"));
-      response.set(http::field::allow, "GET, HEAD");
-      return response;
+  if (path == "/ws") {
+    if (context.shutting_down.load()) {
+      return error_response(request, http::status::service_unavailable, "shutting_down", "the server is shutting down");
     }
-    if (path == "/ws") {
-      if (context.shutting_down.load()) {
-        return make_response(request, http::status::service_unavailable, "application/json",
-                             error_json("shutting_down", "the server is shutting down"));
-      }
-      return make_response(request, http::status::upgrade_required, "application/json",
-                           error_json("upgrade_required", "/ws takes WebSocket upgrades only"));
-    }
+    return error_response(request, http::status::upgrade_required, "upgrade_required",
+                          "/ws takes WebSocket upgrades only");
+  }
+  if (path == "/healthz") {
     const bool stopping = context.shutting_down.load();
     boost::json::object body{{"status", stopping ? "stopping" : "ok"},
                              {"connections", context.sessions.size()},
@@ -95,8 +92,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
                          "try <code>hearth-cli --room ROOM</code>, and see docs/protocol.md for the protocol. "
                          "Health: <a href=/healthz>/healthz</a>.</p>\n");
   }
-  return make_response(request, http::status::not_found, "application/json",
-                       error_json("not_found", "no such resource"));
+  return error_response(request, http::status::not_found, "not_found", "no such resource");
 }
 
 bool origin_allowed(const http::request<http::string_body>& request, const Config& config) {
@@ -149,52 +145,7 @@ void HttpSession::on_read(beast::error_code error) {
   auto request = parser_->release();
   if (beast::websocket::is_upgrade(request)) {
     const std::string_view target = request.target();
-    if (target.substr(0, target.find('?')) == "/ws" && !context_.shutting_down.load()) {
-      // Cross-site WebSocket hijacking: a page elsewhere may not use a
-      // visitor's browser to talk to us.
-      if (!origin_allowed(request, context_.config)) {
-        return send(std::make_shared<http::response<http::string_body>>(make_response(
-            request, http::status::forbidden, "application/json",
-            error_json("origin_not_allowed", "this page's origin may not connect to this server"))));
-      }
-      const std::string address = client_address(request);
-      if (!context_.connections_per_address.try_add(address, context_.config.limits.max_connections_per_ip)) {
-        auto response = std::make_shared<http::response<http::string_body>>(make_response(
-            request, http::status::too_many_requests, "application/json",
-            error_json("too_many_connections", "too many connections from your address")));
-        response->set(http::field::retry_after, "10");
-        return send(response);
-      }
-      // A token may come in the Sec-WebSocket-Protocol header instead of a
-      // hello ("hearth.v1, hearth.token.JWT"): checked before the upgrade.
-      WsSession::Handshake handshake;
-      std::string_view offered = request[http::field::sec_websocket_protocol];
-      while (!offered.empty()) {
-        const auto comma = offered.find(',');
-        std::string_view item = offered.substr(0, comma);
-        offered = comma == std::string_view::npos ? std::string_view() : offered.substr(comma + 1);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item == "hearth.v1") handshake.subprotocol = "hearth.v1";
-        if (item.starts_with("hearth.token.")) {
-          auto claims = verify_token(item.substr(13), context_.config.token_secret, std::chrono::system_clock::now());
-          if (!claims) {
-            context_.connections_per_address.remove(address);
-            const bool expired = claims.error() == TokenError::expired;
-            return send(std::make_shared<http::response<http::string_body>>(make_response(
-                request, http::status::unauthorized, "application/json",
-                error_json(expired ? "token_expired" : "token_invalid",
-                           expired ? "the token has expired" : "the token is not valid"))));
-          }
-          handshake.claims = std::move(*claims);
-        }
-      }
-      // The bytes already read belong to the HTTP request alone: a client
-      // may not send WebSocket frames before the 101 response.
-      std::make_shared<WsSession>(std::move(stream_), context_, address, std::move(handshake))
-          ->start(std::move(request));
-      return;
-    }
+    if (target.substr(0, target.find('?')) == "/ws" && !context_.shutting_down.load()) return upgrade(std::move(request));
   }
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
@@ -207,6 +158,45 @@ void HttpSession::on_read(beast::error_code error) {
     return delete_room(request, std::string(path.substr(7)));
   }
   send(std::make_shared<http::response<http::string_body>>(respond(request, context_)));
+}
+
+void HttpSession::upgrade(http::request<http::string_body> request) {
+  // Cross-site WebSocket hijacking: a page elsewhere may not use a
+  // visitor's browser to talk to us.
+  if (!origin_allowed(request, context_.config)) {
+    return send_error(request, http::status::forbidden, "origin_not_allowed",
+                      "this page's origin may not connect to this server");
+  }
+  // A token may come in the Sec-WebSocket-Protocol header instead of a
+  // hello ("hearth.v1, hearth.token.JWT"): checked before the upgrade.
+  WsSession::Handshake handshake;
+  for (const auto& item : split_list(request[http::field::sec_websocket_protocol])) {
+    if (item == "hearth.v1") handshake.subprotocol = item;
+    if (!item.starts_with("hearth.token.")) continue;
+    auto claims = verify_token(std::string_view(item).substr(13), context_.config.token_secret,
+                               std::chrono::system_clock::now());
+    if (!claims) {
+      const bool expired = claims.error() == TokenError::expired;
+      return send_error(request, http::status::unauthorized, expired ? "token_expired" : "token_invalid",
+                        expired ? "the token has expired" : "the token is not valid");
+    }
+    handshake.claims = std::move(*claims);
+  }
+  const std::string address = client_address(request);
+  if (!context_.connections_per_address.try_add(address, context_.config.limits.max_connections_per_ip)) {
+    auto response = std::make_shared<http::response<http::string_body>>(error_response(
+        request, http::status::too_many_requests, "too_many_connections", "too many connections from your address"));
+    response->set(http::field::retry_after, "10");
+    return send(response);
+  }
+  // The bytes already read belong to the HTTP request alone: a client may
+  // not send WebSocket frames before the 101 response.
+  std::make_shared<WsSession>(std::move(stream_), context_, address, std::move(handshake))->start(std::move(request));
+}
+
+void HttpSession::send_error(const http::request<http::string_body>& request, http::status status,
+                             std::string_view code, std::string_view message) {
+  send(std::make_shared<http::response<http::string_body>>(error_response(request, status, code, message)));
 }
 
 void HttpSession::send(std::shared_ptr<http::response<http::string_body>> response) {
@@ -225,23 +215,17 @@ void HttpSession::send(std::shared_ptr<http::response<http::string_body>> respon
 // ---------------------------------------------------------------------------
 
 void HttpSession::send_unavailable(const http::request<http::string_body>& request) {
-  send(std::make_shared<http::response<http::string_body>>(make_response(
-      request, http::status::service_unavailable, "application/json",
-      error_json("unavailable", "storage is unavailable"))));
+  send_error(request, http::status::service_unavailable, "unavailable", "storage is unavailable");
 }
 
 void HttpSession::serve_transcript(const http::request<http::string_body>& request, const std::string& room_id) {
-  auto fail = [&](http::status status, std::string_view code, std::string_view message) {
-    send(std::make_shared<http::response<http::string_body>>(
-        make_response(request, status, "application/json", error_json(code, message))));
-  };
-  if (!valid_room_id(room_id)) return fail(http::status::not_found, "not_found", "no such room");
+  if (!valid_room_id(room_id)) return send_error(request, http::status::not_found, "not_found", "no such room");
   const std::string_view target = request.target();
   const auto query = target.find('?') == std::string_view::npos ? std::string_view() : target.substr(target.find('?') + 1);
   TranscriptFormat format = TranscriptFormat::json;
   if (query == "format=markdown") format = TranscriptFormat::markdown;
   else if (!query.empty() && query != "format=json") {
-    return fail(http::status::bad_request, "bad_request", "format must be json or markdown");
+    return send_error(request, http::status::bad_request, "bad_request", "format must be json or markdown");
   }
   if (!authorize(request, room_id, {v1::ROLE_HOST, v1::ROLE_MODERATOR, v1::ROLE_ADMIN},
                  "transcripts are for the room's hosts and moderators")) {
@@ -271,8 +255,7 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
         if (more) return (*read_from)(last);
         *read_from = nullptr;
         if (entries->empty() && !*checkpoint) {
-          return self->send(std::make_shared<http::response<http::string_body>>(
-              make_response(head, http::status::not_found, "application/json", error_json("not_found", "no such room"))));
+          return self->send_error(head, http::status::not_found, "not_found", "no such room");
         }
         const bool markdown = format == TranscriptFormat::markdown;
         auto response = std::make_shared<http::response<http::string_body>>(
@@ -312,26 +295,21 @@ bool HttpSession::authorize(const http::request<http::string_body>& request, con
     if (verified) claims = std::move(*verified);
   }
   if (!claims) {
-    auto response = std::make_shared<http::response<http::string_body>>(
-        make_response(request, http::status::unauthorized, "application/json",
-                      error_json("unauthorized", "send a valid token as Authorization: Bearer TOKEN")));
+    auto response = std::make_shared<http::response<http::string_body>>(error_response(
+        request, http::status::unauthorized, "unauthorized", "send a valid token as Authorization: Bearer TOKEN"));
     response->set(http::field::www_authenticate, "Bearer");
     send(response);
     return false;
   }
   if (check_room(*claims, room_id) || std::find(roles.begin(), roles.end(), claims->role) == roles.end()) {
-    send(std::make_shared<http::response<http::string_body>>(
-        make_response(request, http::status::forbidden, "application/json", error_json("forbidden", why))));
+    send_error(request, http::status::forbidden, "forbidden", why);
     return false;
   }
   return true;
 }
 
 void HttpSession::delete_room(const http::request<http::string_body>& request, const std::string& room_id) {
-  if (!valid_room_id(room_id)) {
-    return send(std::make_shared<http::response<http::string_body>>(
-        make_response(request, http::status::not_found, "application/json", error_json("not_found", "no such room"))));
-  }
+  if (!valid_room_id(room_id)) return send_error(request, http::status::not_found, "not_found", "no such room");
   if (!authorize(request, room_id, {v1::ROLE_HOST, v1::ROLE_ADMIN}, "only the room's host or an admin may delete it")) {
     return;
   }

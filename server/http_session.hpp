@@ -27,6 +27,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_next();
   void on_read(boost::beast::error_code error);
   void send(std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response);
+  // A JSON error: {"error": code, "message": message}.
+  void send_error(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                  boost::beast::http::status status, std::string_view code, std::string_view message);
+  // An upgrade on /ws: the Origin, a token in Sec-WebSocket-Protocol and the
+  // per-address limit are checked, then a WsSession takes the stream.
+  void upgrade(boost::beast::http::request<boost::beast::http::string_body> request);
   // Whether the request's bearer token holds one of `roles` in `room_id`;
   // if not, the error response has been sent and it returns false.
   bool authorize(const boost::beast::http::request<boost::beast::http::string_body>& request,
@@ -34,12 +40,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // DELETE /rooms/{id}: the room's host or an admin removes its log.
   void delete_room(const boost::beast::http::request<boost::beast::http::string_body>& request,
                    const std::string& room_id);
-  // GET /rooms/{id}/transcript: reads the whole log, then answers.
   // Who is connecting, for the per-address limit: the peer, or behind a
   // trusted proxy its X-Real-IP. Never logged.
   std::string client_address(const boost::beast::http::request<boost::beast::http::string_body>& request);
-  // 503 {"code": "unavailable"}: storage could not be reached.
+  // 503 {"error": "unavailable"}: storage could not be reached.
   void send_unavailable(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  // GET /rooms/{id}/transcript: reads the whole log, then answers.
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);
 

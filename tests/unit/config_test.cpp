@@ -47,3 +47,16 @@ TEST(Config, UnknownFlagIsAnError) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(Config, ListsAreSplitAtCommasAndTrimmed) {
+  EXPECT_EQ(split_list(" https://a.example,https://b.example , \thearth.v1 ,,"),
+            (std::vector<std::string>{"https://a.example", "https://b.example", "hearth.v1"}));
+  EXPECT_TRUE(split_list("").empty());
+  EXPECT_TRUE(split_list(" , ").empty());
+}
+
+}  // namespace
+}  // namespace hearth
