@@ -85,10 +85,17 @@ constexpr std::string_view kEpochSuffix = "}:epoch";
 }  // namespace
 
 // The room whose events `name` carries; empty for any other channel.
-std::string room_of_channel(std::string_view name) {
-  if (!name.starts_with(kPrefix) || !name.ends_with(kChannelSuffix)) return {};
-  return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - kChannelSuffix.size()));
+namespace {
+
+// The room id in "hearth:{room:ID}" + `suffix`; empty for any other name.
+std::string room_of(std::string_view name, std::string_view suffix) {
+  if (!name.starts_with(kPrefix) || !name.ends_with(suffix)) return {};
+  return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - suffix.size()));
 }
+
+}  // namespace
+
+std::string room_of_channel(std::string_view name) { return room_of(name, kChannelSuffix); }
 
 std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
 std::string RedisEngine::epoch_key(const std::string& room_id) {
@@ -335,11 +342,9 @@ void RedisEngine::scan_rooms(std::string cursor, std::vector<std::string> found,
                          return handler(EngineError::unavailable, {});
                        }
                        for (const auto& key : reply.elements[1].elements) {
-                         std::string_view name = key.str;
-                         if (!name.starts_with(kPrefix) || !name.ends_with(kEpochSuffix)) continue;
-                         name.remove_prefix(kPrefix.size());
-                         name.remove_suffix(kEpochSuffix.size());
-                         found.emplace_back(name);
+                         if (auto room_id = room_of(key.str, kEpochSuffix); !room_id.empty()) {
+                           found.push_back(std::move(room_id));
+                         }
                        }
                        if (reply.elements[0].str == "0") return handler({}, std::move(found));
                        scan_rooms(reply.elements[0].str, std::move(found), std::move(handler));
