@@ -4,6 +4,16 @@
 
 const num = (value) => Number(value || 0);
 
+// Replaces a question or message by id, keeping what only staff learn from
+// other events: the report count (itemReported) and the crisis flag (shown
+// once, on the alert's event).
+function upsert(items, item) {
+  const known = items.get(item.id);
+  item.reports = known?.reports || 0;
+  item.flagged = item.flagged || !!known?.flagged;
+  items.set(item.id, item);
+}
+
 export function roleName(role) {
   return { ROLE_HOST: "host", ROLE_MODERATOR: "moderator", ROLE_ADMIN: "admin" }[role] || "participant";
 }
@@ -81,11 +91,7 @@ export class Room {
       if (banned) this.members.delete(person.userId);
       if (banned && person.userId === you) this.removed = "banned";
     } else if (event.questionAsked || event.questionUpdated || event.questionDeleted) {
-      const question = event.questionAsked || event.questionUpdated || event.questionDeleted;
-      // Reports are counted by itemReported events; item events leave them out.
-      question.reports = this.questions.get(question.id)?.reports || 0;
-      question.flagged = question.flagged || !!this.questions.get(question.id)?.flagged;
-      this.questions.set(question.id, question);
+      upsert(this.questions, event.questionAsked || event.questionUpdated || event.questionDeleted);
     } else if (event.questionVotes) {
       const question = this.questions.get(event.questionVotes.questionId);
       if (question) question.votes = event.questionVotes.votes;
@@ -94,11 +100,7 @@ export class Room {
         question.pinned = question.id === event.questionPinned.questionId;
       }
     } else if (event.messagePosted || event.messageEdited || event.messageDeleted) {
-      const message = event.messagePosted || event.messageEdited || event.messageDeleted;
-      message.reports = this.messages.get(message.id)?.reports || 0;
-      // Staff saw the flag once (the alert's event); later updates keep it.
-      message.flagged = message.flagged || !!this.messages.get(message.id)?.flagged;
-      this.messages.set(message.id, message);
+      upsert(this.messages, event.messagePosted || event.messageEdited || event.messageDeleted);
     } else if (event.itemReported) {
       const { questionId, messageId, reports } = event.itemReported;
       const item = questionId && questionId !== "0" ? this.questions.get(questionId) : this.messages.get(messageId);
