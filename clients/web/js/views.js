@@ -432,6 +432,11 @@ function reportButton(session, target, key) {
   } }, "Report");
 }
 
+// A deleted question or message: only its tombstone is left.
+function isTombstone(item) {
+  return item.deleted || item.state === "QUESTION_STATE_DELETED";
+}
+
 function showItem(id) {
   document.querySelector(`[data-id="${CSS.escape(id)}"]`)?.scrollIntoView({ block: "center" });
 }
@@ -450,7 +455,7 @@ export function renderCare(support, alerts, session) {
   // The moderator queue: everything flagged or reported that is still up.
   const attention = room.isStaff()
     ? [...room.questions.values(), ...room.messages.values()].filter(
-        (item) => !item.deleted && item.state !== "QUESTION_STATE_DELETED" && (item.flagged || item.reports))
+        (item) => !isTombstone(item) && (item.flagged || item.reports))
     : [];
   alerts.hidden = session.alerts.length === 0 && attention.length === 0;
   replaceChildren(alerts, attention.length
@@ -465,7 +470,7 @@ export function renderCare(support, alerts, session) {
     const question = alert.questionId && alert.questionId !== "0" ? room.questions.get(alert.questionId) : null;
     const message = alert.messageId && alert.messageId !== "0" ? room.messages.get(alert.messageId) : null;
     const found = question || message;
-    const item = found && !found.deleted && found.state !== "QUESTION_STATE_DELETED" ? found : null;
+    const item = found && !isTombstone(found) ? found : null;
     const heading = alert.kind === "KIND_REPORT" ? "A member reported this. " : "Someone may be in crisis. ";
     return h("div", { class: "alert", role: "alert" },
       h("p", {}, h("strong", {}, heading),
