@@ -43,6 +43,8 @@ po::options_description server_options(Config& c) {
      "empty: this server's own origin only")
     ("trust-proxy", po::bool_switch(&c.trust_proxy),
      "take the client address from X-Real-IP on connections from loopback (a reverse proxy there)")
+    ("tls-cert", po::value(&c.tls_cert), "PEM certificate chain: serve TLS (https://, wss://) on --port; needs --tls-key")
+    ("tls-key", po::value(&c.tls_key), "PEM private key for --tls-cert")
     ("crisis-phrases", po::value(&c.crisis_phrases)->default_value(HEARTH_DEFAULT_CRISIS_PHRASES),
      "crisis phrases: a folder of *.txt files (one per locale) or one file; empty turns detection off")
     ("crisis-resources", po::value(&c.crisis_resources)->default_value(HEARTH_DEFAULT_CRISIS_RESOURCES),
@@ -172,6 +174,7 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
       config.limits.identity_message_burst < 1) {
     return fail("message rates must be above 0 and bursts at least 1");
   }
+  if (config.tls_cert.empty() != config.tls_key.empty()) return fail("--tls-cert and --tls-key go together");
   if (presence->count() < 3) return fail("--presence-ttl must be at least 3s");
   config.presence_ttl = *presence;
   config.handshake_timeout = *handshake;

@@ -34,6 +34,9 @@ struct Config {
   // Behind a reverse proxy on loopback: take the client's address from its
   // X-Real-IP header (for the per-address connection limit).
   bool trust_proxy = false;
+  // PEM files: with both, the listener speaks TLS (https, wss) only.
+  std::string tls_cert;
+  std::string tls_key;
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};

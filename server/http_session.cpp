@@ -111,7 +111,7 @@ bool origin_allowed(const http::request<http::string_body>& request, const Confi
 
 std::string HttpSession::client_address(const http::request<http::string_body>& request) {
   beast::error_code error;
-  const auto peer = stream_.socket().remote_endpoint(error);
+  const auto peer = stream_.tcp().socket().remote_endpoint(error);
   if (error) return "unknown";
   if (context_.config.trust_proxy && peer.address().is_loopback()) {
     const std::string_view real = request["X-Real-IP"];
@@ -120,11 +120,30 @@ std::string HttpSession::client_address(const http::request<http::string_body>& 
   return peer.address().to_string();
 }
 
-HttpSession::HttpSession(beast::tcp_stream stream, ServerContext& context)
-    : stream_(std::move(stream)), context_(context) {}
+HttpSession::HttpSession(Transport stream, ServerContext& context) : stream_(std::move(stream)), context_(context) {}
 
 void HttpSession::start() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_next(); });
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    auto* tls = self->stream_.tls();
+    if (!tls) return self->read_next();
+    self->stream_.tcp().expires_after(self->context_.config.handshake_timeout);
+    tls->async_handshake(asio::ssl::stream_base::server, [self](beast::error_code error) {
+      // Not TLS, an old protocol, or too slow: nothing to answer in.
+      if (error) return self->stream_.tcp().close();
+      self->read_next();
+    });
+  });
+}
+
+void HttpSession::shut_down() {
+  auto* tls = stream_.tls();
+  if (!tls) {
+    beast::error_code ignored;
+    stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  stream_.tcp().expires_after(context_.config.handshake_timeout);
+  tls->async_shutdown([self = shared_from_this()](beast::error_code) { self->stream_.tcp().close(); });
 }
 
 void HttpSession::read_next() {
@@ -132,16 +151,13 @@ void HttpSession::read_next() {
   parser_->body_limit(kMaxRequestBody);
   // A request (an upgrade included) must arrive whole within the handshake
   // timeout: a client that opens a socket and dawdles is dropped.
-  stream_.expires_after(context_.config.handshake_timeout);
+  stream_.tcp().expires_after(context_.config.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code error, std::size_t) { self->on_read(error); });
 }
 
 void HttpSession::on_read(beast::error_code error) {
-  if (error) {
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, error);
-    return;
-  }
+  if (error) return shut_down();
   auto request = parser_->release();
   if (beast::websocket::is_upgrade(request)) {
     const std::string_view target = request.target();
@@ -202,10 +218,7 @@ void HttpSession::send_error(const http::request<http::string_body>& request, ht
 void HttpSession::send(std::shared_ptr<http::response<http::string_body>> response) {
   http::async_write(stream_, *response,
                     [self = shared_from_this(), response](beast::error_code write_error, std::size_t) {
-                      if (write_error || !response->keep_alive()) {
-                        self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, write_error);
-                        return;
-                      }
+                      if (write_error || !response->keep_alive()) return self->shut_down();
                       self->read_next();
                     });
 }

@@ -3,13 +3,13 @@
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
 
 #include "server_context.hpp"
+#include "transport.hpp"
 
 namespace hearth {
 
@@ -19,11 +19,15 @@ boost::beast::http::response<boost::beast::http::string_body> respond(
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  // `stream` must have a strand as its executor.
-  HttpSession(boost::beast::tcp_stream stream, ServerContext& context);
+  // `stream` must have a strand as its executor. Over TLS the handshake
+  // comes first, within the handshake timeout.
+  HttpSession(Transport stream, ServerContext& context);
   void start();
 
  private:
+  // Done with the connection: TLS says close_notify (bounded by the
+  // handshake timeout), then TCP shuts down its sending side.
+  void shut_down();
   void read_next();
   void on_read(boost::beast::error_code error);
   void send(std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response);
@@ -49,7 +53,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);
 
-  boost::beast::tcp_stream stream_;
+  Transport stream_;
   ServerContext& context_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

@@ -42,7 +42,10 @@ void Listener::accept_next() {
       // wait for the peer's delayed ACK (Nagle).
       boost::system::error_code ignored;
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), self->context_)->start();
+      boost::beast::tcp_stream tcp(std::move(socket));
+      auto* tls = self->context_.tls;
+      std::make_shared<HttpSession>(tls ? Transport(std::move(tcp), *tls) : Transport(std::move(tcp)), self->context_)
+          ->start();
     }
     self->accept_next();
   });

@@ -2,10 +2,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -19,6 +21,33 @@
 namespace hearth {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// TLS 1.2 and 1.3 only, with OpenSSL's default ciphers for them; the
+// certificate chain and key from PEM files. Null (and logged) if either
+// cannot be used.
+std::optional<asio::ssl::context> make_tls_context(const Config& config) {
+  asio::ssl::context tls(asio::ssl::context::tls_server);
+  tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                  asio::ssl::context::single_dh_use | SSL_OP_NO_RENEGOTIATION);
+  boost::system::error_code error;
+  tls.use_certificate_chain_file(config.tls_cert, error);
+  if (error) {
+    log::error("--tls-cert: cannot use ", config.tls_cert, ": ", error.message());
+    return std::nullopt;
+  }
+  // OpenSSL also refuses a key that is not the certificate's.
+  tls.use_private_key_file(config.tls_key, asio::ssl::context::pem, error);
+  if (error) {
+    log::error("--tls-key: cannot use ", config.tls_key, ": ", error.message());
+    return std::nullopt;
+  }
+  return tls;
+}
+
+}  // namespace
 
 int run_server(const Config& config) {
   log::set_level(config.log_level);
@@ -59,6 +88,12 @@ int run_server(const Config& config) {
     log::info("crisis phrases: ", crisis.size());
   }
   ServerContext context(config, *engine, rooms, std::move(crisis), std::move(resources));
+  std::optional<asio::ssl::context> tls;
+  if (!config.tls_cert.empty()) {
+    tls = make_tls_context(config);
+    if (!tls) return 2;
+    context.tls = &*tls;
+  }
   auto retention = std::make_shared<Retention>(io.get_executor(), *engine, config.limits, config.retention_days,
                                                config.retention_sweep);
   // "hearth ready" on stdout once storage is reachable: scripts and tests
@@ -104,9 +139,9 @@ int run_server(const Config& config) {
   });
 
   const auto endpoint = listener->local_endpoint();
-  std::cout << "hearth listening on http://" << endpoint.address().to_string() << ":" << endpoint.port()
-            << " (WebSocket: ws://" << endpoint.address().to_string() << ":" << endpoint.port() << "/ws)"
-            << std::endl;
+  const auto where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  std::cout << "hearth listening on " << (tls ? "https://" : "http://") << where << " (WebSocket: "
+            << (tls ? "wss://" : "ws://") << where << "/ws)" << std::endl;
   log::info("serving with ", config.threads, " threads, engine ", config.engine);
   if (redis) redis->start(announce_ready);
   else announce_ready();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/ssl/context.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,8 @@ struct ServerContext {
   RoomRegistry& rooms;
   const CrisisPhrases crisis;
   const std::string crisis_resources;
+  // With --tls-cert: every connection starts with a TLS handshake.
+  boost::asio::ssl::context* tls = nullptr;
   SessionTracker sessions;
   std::atomic<bool> shutting_down{false};
   // Per-identity message budgets and open connections per address, shared

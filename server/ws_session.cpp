@@ -51,7 +51,7 @@ std::optional<Failure> spend(TokenBucket& own, KeyedBuckets& shared, const std::
 
 }  // namespace
 
-WsSession::WsSession(beast::tcp_stream stream, ServerContext& context, std::string address, Handshake handshake)
+WsSession::WsSession(Transport stream, ServerContext& context, std::string address, Handshake handshake)
     : ws_(std::move(stream)),
       close_timer_(ws_.get_executor()),
       context_(context),

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -25,6 +24,7 @@
 #include "room.hpp"
 #include "server_context.hpp"
 #include "token.hpp"
+#include "transport.hpp"
 
 namespace hearth {
 
@@ -41,7 +41,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   // `address` has been counted in context.connections_per_address; the
   // session uncounts it when it ends.
-  WsSession(boost::beast::tcp_stream stream, ServerContext& context, std::string address, Handshake handshake);
+  WsSession(Transport stream, ServerContext& context, std::string address, Handshake handshake);
 
   // Accepts the upgrade `request` and serves the connection until it ends.
   void start(boost::beast::http::request<boost::beast::http::string_body> request);
@@ -89,7 +89,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void start_close();
   void finish();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Transport> ws_;
   boost::asio::steady_timer close_timer_;
   ServerContext& context_;
   const std::string connection_id_;

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -16,6 +17,7 @@
 #include <boost/program_options.hpp>
 #include <deque>
 #include <iostream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "codec.hpp"
+#include "transport.hpp"
 #include "format.hpp"
 
 namespace asio = boost::asio;
@@ -34,6 +37,8 @@ using namespace hearth;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// ws[s]://HOST[:PORT][/PATH]
+const std::regex kUrl(R"((wss?)://([^:/]+)(?::([0-9]+))?(/.*)?)");
 
 struct Options {
   std::string url = "ws://127.0.0.1:8080/ws";
@@ -44,6 +49,7 @@ struct Options {
   std::string title;
   bool approval = false;
   bool side_chat = false;
+  std::string ca_file;  // wss://: trust this CA file instead of the system's
   bool json = false;
   bool binary = false;
   int linger_ms = 3000;
@@ -52,18 +58,20 @@ struct Options {
 // One connection and its single-writer queue.
 class Client {
  public:
-  Client(asio::io_context& io, Options options) : io_(io), ws_(io), options_(std::move(options)), timer_(io) {}
+  // `tls`: for a wss:// URL (checked by the caller).
+  Client(asio::io_context& io, Options options, asio::ssl::context* tls)
+      : io_(io),
+        ws_(tls ? Transport(beast::tcp_stream(io), *tls) : Transport(beast::tcp_stream(io))),
+        options_(std::move(options)),
+        timer_(io) {}
 
   asio::awaitable<int> run() {
-    const std::regex url(R"(ws://([^:/]+)(?::([0-9]+))?(/.*)?)");
     std::smatch match;
-    if (!std::regex_match(options_.url, match, url)) {
-      std::cerr << "hearth-cli: --url must look like ws://HOST:PORT/ws\n";
-      co_return 2;
-    }
-    const std::string host = match[1];
-    const std::string port = match[2].matched ? std::string(match[2]) : "80";
-    const std::string path = match[3].matched ? std::string(match[3]) : "/";
+    std::regex_match(options_.url, match, kUrl);
+    const bool secure = match[1] == "wss";
+    const std::string host = match[2];
+    const std::string port = match[3].matched ? std::string(match[3]) : secure ? "443" : "80";
+    const std::string path = match[4].matched ? std::string(match[4]) : "/";
     asio::ip::tcp::resolver resolver(io_);
     auto [resolve_error, endpoints] = co_await resolver.async_resolve(host, port, use_tuple);
     if (resolve_error) co_return fail("cannot resolve " + host + ": " + resolve_error.message());
@@ -71,6 +79,14 @@ class Client {
     auto [connect_error, endpoint] = co_await beast::get_lowest_layer(ws_).async_connect(endpoints, use_tuple);
     if (connect_error) co_return fail("cannot connect to " + options_.url + ": " + connect_error.message());
     beast::get_lowest_layer(ws_).socket().set_option(asio::ip::tcp::no_delay(true));
+    if (auto* tls = ws_.next_layer().tls()) {
+      // The certificate must be valid for `host` and chain to a trusted CA.
+      SSL_set_tlsext_host_name(tls->native_handle(), host.c_str());
+      tls->set_verify_mode(asio::ssl::verify_peer);
+      tls->set_verify_callback(asio::ssl::host_name_verification(host));
+      auto [tls_error] = co_await tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (tls_error) co_return fail("TLS handshake failed: " + tls_error.message());
+    }
     auto [handshake_error] = co_await ws_.async_handshake(host + ":" + port, path, use_tuple);
     if (handshake_error) co_return fail("WebSocket handshake failed: " + handshake_error.message());
     beast::get_lowest_layer(ws_).expires_never();
@@ -212,7 +228,7 @@ class Client {
   }
 
   asio::io_context& io_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Transport> ws_;
   Options options_;
   asio::steady_timer timer_;
   std::uint32_t next_request_id_ = 1;
@@ -235,7 +251,8 @@ int main(int argc, char* argv[]) {
   // clang-format off
   desc.add_options()
     ("help", "print this help and exit")
-    ("url", po::value(&options.url)->default_value(options.url), "server WebSocket URL")
+    ("url", po::value(&options.url)->default_value(options.url), "server WebSocket URL: ws://... or wss://...")
+    ("ca-file", po::value(&options.ca_file), "wss://: PEM file of CAs to trust instead of the system's")
     ("room", po::value(&options.room), "room to join (or create)")
     ("token", po::value(&options.token), "signed token (host, moderator...); default HEARTH_TOKEN")
     ("name", po::value(&options.name), "display name; without one the server gives a pseudonym")
@@ -267,8 +284,23 @@ int main(int argc, char* argv[]) {
     std::cerr << "hearth-cli: --create must be ama or support\n";
     return 2;
   }
+  if (!std::regex_match(options.url, kUrl)) {
+    std::cerr << "hearth-cli: --url must look like ws://HOST:PORT/ws or wss://HOST/ws\n";
+    return 2;
+  }
+  std::optional<asio::ssl::context> tls;
+  if (options.url.starts_with("wss://")) {
+    tls.emplace(asio::ssl::context::tls_client);
+    boost::system::error_code error;
+    if (options.ca_file.empty()) tls->set_default_verify_paths(error);
+    else tls->load_verify_file(options.ca_file, error);
+    if (error) {
+      std::cerr << "hearth-cli: cannot load trusted CAs: " << error.message() << "\n";
+      return 2;
+    }
+  }
   asio::io_context io;
-  Client client(io, options);
+  Client client(io, options, tls ? &*tls : nullptr);
   int exit_code = 1;
   asio::co_spawn(io, client.run(), [&](std::exception_ptr error, int code) {
     exit_code = error ? 1 : code;

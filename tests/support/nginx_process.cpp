@@ -38,19 +38,28 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 
 }  // namespace
 
-NginxProcess::NginxProcess(const std::vector<std::uint16_t>& node_ports) {
+NginxProcess::NginxProcess(const std::vector<std::uint16_t>& node_ports, const std::optional<Tls>& tls) {
   char pattern[] = "/tmp/hearth-nginx-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
-  std::ifstream in(HEARTH_SOURCE_DIR "/deploy/nginx.conf.template");
-  std::stringstream text;
-  text << in.rdbuf();
+  const auto read = [](const char* path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  std::string tls_lines;
+  if (tls) {
+    tls_lines = replace_all(read(HEARTH_SOURCE_DIR "/deploy/nginx-tls.conf.template"), "@TLS_CERT@", tls->cert);
+    tls_lines = replace_all(tls_lines, "@TLS_KEY@", tls->key);
+  }
   std::string upstreams;
   for (const auto port : node_ports) upstreams += "    server 127.0.0.1:" + std::to_string(port) + ";\n";
   port_ = free_port();
-  std::string config = replace_all(text.str(), "@PREFIX@", dir_);
-  config = replace_all(config, "@LISTEN@", "127.0.0.1:" + std::to_string(port_));
+  std::string config = replace_all(read(HEARTH_SOURCE_DIR "/deploy/nginx.conf.template"), "@PREFIX@", dir_);
+  config = replace_all(config, "@LISTEN@", "127.0.0.1:" + std::to_string(port_) + (tls ? " ssl" : ""));
   config = replace_all(config, "@UPSTREAMS@", upstreams);
+  config = replace_all(config, "@TLS@", tls_lines);
   std::ofstream(dir_ + "/nginx.conf") << config;
 
   pid_ = ::fork();

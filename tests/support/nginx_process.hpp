@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,9 +12,15 @@ namespace hearth::testing {
 
 class NginxProcess {
  public:
-  // Proxies a free loopback port to `node_ports`; throws if nginx does not
-  // start serving within 10 seconds.
-  explicit NginxProcess(const std::vector<std::uint16_t>& node_ports);
+  // PEM files for nginx to terminate TLS with (deploy/nginx-tls.conf.template).
+  struct Tls {
+    std::string cert;
+    std::string key;
+  };
+
+  // Proxies a free loopback port to `node_ports`, with `tls` if given;
+  // throws if nginx does not start serving within 10 seconds.
+  explicit NginxProcess(const std::vector<std::uint16_t>& node_ports, const std::optional<Tls>& tls = std::nullopt);
   ~NginxProcess();
   NginxProcess(const NginxProcess&) = delete;
   NginxProcess& operator=(const NginxProcess&) = delete;

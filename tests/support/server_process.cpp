@@ -18,7 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stdin_fd) {
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stdin_fd, int stderr_fd = -1) {
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -28,10 +28,37 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stdin_fd) {
     ::setenv("HEARTH_TOKEN_SECRET", ServerProcess::kSecret, 1);
     if (stdout_fd >= 0) ::dup2(stdout_fd, STDOUT_FILENO);
     if (stdin_fd >= 0) ::dup2(stdin_fd, STDIN_FILENO);
+    if (stderr_fd >= 0) ::dup2(stderr_fd, STDERR_FILENO);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
   return pid;
+}
+
+// Everything `fd` gives until its end (or 15 s of silence); closes it.
+std::string read_all(int fd) {
+  std::string output;
+  char buffer[4096];
+  for (;;) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 15000) <= 0) break;
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    output.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return output;
+}
+
+// Waits for `pid` to exit; kills it and throws if it takes over 15 s.
+int finish(pid_t pid, const std::string& program) {
+  const auto status = wait_for_exit(pid, std::chrono::seconds(15));
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    wait_for_exit(pid, std::chrono::seconds(5));
+    throw std::runtime_error(program + " did not finish");
+  }
+  return *status;
 }
 
 }  // namespace
@@ -82,7 +109,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   // Read stdout until the address line.
   std::string output;
   const auto deadline = Clock::now() + std::chrono::seconds(15);
-  const std::regex address(R"(hearth listening on http://[0-9.]+:([0-9]+)[\s\S]*hearth ready)");
+  const std::regex address(R"(hearth listening on https?://[0-9.]+:([0-9]+)[\s\S]*hearth ready)");
   std::smatch match;
   while (!std::regex_search(output, match, address)) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -137,26 +164,24 @@ std::string run_and_capture(const std::vector<std::string>& argv, const std::str
     throw std::runtime_error("write to child failed");
   }
   ::close(in[1]);
-  std::string output;
-  char buffer[4096];
-  for (;;) {
-    pollfd pfd{out[0], POLLIN, 0};
-    if (::poll(&pfd, 1, 15000) <= 0) break;
-    const ssize_t n = ::read(out[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    output.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  const auto status = wait_for_exit(pid, std::chrono::seconds(15));
-  if (!status) {
-    ::kill(pid, SIGKILL);
-    wait_for_exit(pid, std::chrono::seconds(5));
-    throw std::runtime_error(argv[0] + " did not finish");
-  }
-  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+  const std::string output = read_all(out[0]);
+  const int status = finish(pid, argv[0]);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(argv[0] + " failed; output: " + output);
   }
   return output;
+}
+
+Finished run_to_end(const std::vector<std::string>& argv) {
+  int err[2];
+  if (::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = spawn(argv, -1, -1, err[1]);
+  ::close(err[1]);
+  Finished finished;
+  finished.errors = read_all(err[0]);
+  const int status = finish(pid, argv[0]);
+  finished.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return finished;
 }
 
 std::string ServerProcess::token(const std::string& role, const std::string& room, const std::string& name,

@@ -53,4 +53,11 @@ std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
 // non-zero exit.
 std::string run_and_capture(const std::vector<std::string>& argv, const std::string& input = "");
 
+// Runs `argv` (as run_and_capture) to its end, whatever its exit code.
+struct Finished {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string errors;  // its stderr
+};
+Finished run_to_end(const std::vector<std::string>& argv);
+
 }  // namespace hearth::testing

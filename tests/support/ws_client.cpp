@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <google/protobuf/util/json_util.h>
@@ -15,12 +16,19 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
-WsClient::WsClient(std::uint16_t port, Encoding encoding, const std::string& subprotocols)
-    : ws_(io_), encoding_(encoding) {
+WsClient::WsClient(std::uint16_t port, Encoding encoding, const std::string& subprotocols, asio::ssl::context* tls)
+    : ws_(tls ? Transport(beast::tcp_stream(io_), *tls) : Transport(beast::tcp_stream(io_))), encoding_(encoding) {
   auto& tcp = beast::get_lowest_layer(ws_);
   tcp.expires_after(5s);
   tcp.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   tcp.socket().set_option(asio::ip::tcp::no_delay(true));
+  if (auto* stream = ws_.next_layer().tls()) {
+    const char* host = "localhost";
+    SSL_set_tlsext_host_name(stream->native_handle(), host);
+    stream->set_verify_mode(asio::ssl::verify_peer);
+    stream->set_verify_callback(asio::ssl::host_name_verification(host));
+    stream->handshake(asio::ssl::stream_base::client);
+  }
   ws_.read_message_max(64 * 1024 * 1024);
   if (!subprotocols.empty()) {
     ws_.set_option(beast::websocket::stream_base::decorator([subprotocols](beast::websocket::request_type& request) {

@@ -4,7 +4,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
@@ -16,6 +15,7 @@
 
 #include "codec.hpp"
 #include "hearth/v1/protocol.pb.h"
+#include "transport.hpp"
 
 namespace hearth::testing {
 
@@ -23,8 +23,10 @@ using namespace std::chrono_literals;
 
 class WsClient {
  public:
-  // Connects to ws://127.0.0.1:port/ws; throws on failure.
-  explicit WsClient(std::uint16_t port, Encoding encoding = Encoding::json, const std::string& subprotocols = "");
+  // Connects to ws://127.0.0.1:port/ws, or with `tls` to wss:// (checking
+  // the certificate is one for "localhost"); throws on failure.
+  explicit WsClient(std::uint16_t port, Encoding encoding = Encoding::json, const std::string& subprotocols = "",
+                    boost::asio::ssl::context* tls = nullptr);
   // The subprotocol the server chose in its 101 response.
   const std::string& subprotocol() const { return subprotocol_; }
 
@@ -68,7 +70,7 @@ class WsClient {
   std::optional<std::string> read_frame(std::chrono::milliseconds timeout, boost::beast::error_code& error);
 
   boost::asio::io_context io_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Transport> ws_;
   Encoding encoding_;
   std::uint32_t next_request_id_ = 1;
   std::deque<v1::Event> events_;
