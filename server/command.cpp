@@ -136,6 +136,9 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
       if (message.delete_message().message_id() == 0) return missing("message_id");
       entry.mutable_delete_message()->set_message_id(message.delete_message().message_id());
       return std::nullopt;
+    case M::kEraseMyContent:
+      entry.mutable_erase();
+      return std::nullopt;
     case M::kMuteMember:
       entry.mutable_mute()->set_user_id(message.mute_member().user_id());
       entry.mutable_mute()->set_muted(message.mute_member().muted());

@@ -13,6 +13,7 @@ class EngineCategory final : public std::error_category {
       case EngineError::room_exists: return "the room exists already";
       case EngineError::corrupt: return "storage holds an entry this server cannot read";
       case EngineError::outcome_unknown: return "the storage connection broke after the command was sent";
+      case EngineError::conflict: return "the room's log changed since it was read";
     }
     return "unknown engine error";
   }

@@ -45,6 +45,7 @@ enum class EngineError {
   room_exists,      // a second creating entry
   corrupt,          // storage holds something this server cannot read
   outcome_unknown,  // the connection broke after the command was sent: it may have been applied
+  conflict,         // the log or checkpoint changed since the caller read it: nothing was written
 };
 
 const std::error_category& engine_category() noexcept;
@@ -98,11 +99,27 @@ class Engine {
   using CheckpointHandler = std::function<void(std::error_code, std::optional<v1::RoomCheckpoint>)>;
   virtual void load_checkpoint(const std::string& room_id, CheckpointHandler handler) = 0;
   // Stores `checkpoint` unless the log's epoch is not `epoch`
-  // (epoch_mismatch) or a checkpoint with the same or a later seq is stored
-  // (then nothing changes, and no error), and removes the log's entries at
-  // or below checkpoint.base_seq; in one step.
+  // (epoch_mismatch), a checkpoint with the same or a later seq is stored
+  // (then nothing changes, and no error), or the log has grown past
+  // checkpoint.seq (conflict: an entry the checkpoint has not seen, maybe an
+  // erasure, came meanwhile); and removes the log's entries at or below
+  // checkpoint.base_seq; in one step.
   virtual void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                                 std::function<void(std::error_code)> handler) = 0;
+  // "Erase my data": what append_rewriting replaces in storage.
+  struct Rewrite {
+    std::vector<SequencedEntry> entries;           // stand in for the stored entries with these seqs
+    std::uint64_t checkpoint_seq = 0;              // the stored checkpoint's seq as the caller read it; 0: none
+    std::optional<v1::RoomCheckpoint> checkpoint;  // its stand-in (the same seq), if one is stored
+  };
+  // Appends `entry` as append() does and, in the same step, replaces stored
+  // entries and the checkpoint as `rewrite` says: nobody ever reads the log
+  // with the entry and without the rewrite, or the other way round. Refused
+  // with conflict (nothing written) if the log's last seq is not `last_seq`
+  // or the stored checkpoint is not the one the caller read: read again.
+  virtual void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
+                                v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) = 0;
+
   // The ids of every room that has a log (for the retention sweep).
   using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;
   virtual void list_rooms(RoomsHandler handler) = 0;

@@ -17,13 +17,44 @@ void MemoryEngine::append(const std::string& room_id, const std::string& epoch, 
       error = EngineError::epoch_mismatch;
     } else {
       if (entry.has_room_created()) log.epoch = epoch;
-      seq = log.last_seq() + 1;
-      SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry)), epoch};
-      log.entries.push_back(stored);
-      std::erase_if(log.subscribers, [](const auto& weak) { return weak.expired(); });
-      for (const auto& weak : log.subscribers) {
-        if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, stored);
+      seq = add(room_id, log, epoch, std::move(entry));
+    }
+  }
+  handler(error, seq);
+}
+
+std::uint64_t MemoryEngine::add(const std::string& room_id, RoomLog& log, const std::string& epoch,
+                                v1::LogEntry entry) {
+  const std::uint64_t seq = log.last_seq() + 1;
+  SequencedEntry stored{seq, std::make_shared<const v1::LogEntry>(std::move(entry)), epoch};
+  log.entries.push_back(stored);
+  std::erase_if(log.subscribers, [](const auto& weak) { return weak.expired(); });
+  for (const auto& weak : log.subscribers) {
+    if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, stored);
+  }
+  return seq;
+}
+
+void MemoryEngine::append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
+                                    v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) {
+  std::error_code error;
+  std::uint64_t seq = 0;
+  {
+    std::lock_guard lock(mutex_);
+    RoomLog& log = rooms_[room_id];
+    const std::uint64_t checkpoint_seq = log.checkpoint ? log.checkpoint->seq() : 0;
+    if (log.epoch.empty() || log.epoch != epoch) {
+      error = EngineError::epoch_mismatch;
+    } else if (log.last_seq() != last_seq || checkpoint_seq != rewrite.checkpoint_seq) {
+      error = EngineError::conflict;
+    } else {
+      for (auto& replacement : rewrite.entries) {
+        if (replacement.seq <= log.trimmed || replacement.seq > log.last_seq()) continue;
+        replacement.epoch = epoch;
+        log.entries[replacement.seq - log.trimmed - 1] = std::move(replacement);
       }
+      if (rewrite.checkpoint) log.checkpoint = std::move(rewrite.checkpoint);
+      seq = add(room_id, log, epoch, std::move(entry));
     }
   }
   handler(error, seq);
@@ -81,7 +112,11 @@ void MemoryEngine::store_checkpoint(const std::string& room_id, const std::strin
     const auto it = rooms_.find(room_id);
     if (it == rooms_.end() || it->second.epoch.empty() || it->second.epoch != epoch) {
       error = EngineError::epoch_mismatch;
-    } else if (!it->second.checkpoint || it->second.checkpoint->seq() < checkpoint.seq()) {
+    } else if (it->second.checkpoint && it->second.checkpoint->seq() >= checkpoint.seq()) {
+      // a later one is stored: nothing to do
+    } else if (it->second.last_seq() != checkpoint.seq()) {
+      error = EngineError::conflict;
+    } else {
       RoomLog& log = it->second;
       const std::uint64_t up_to = std::min(checkpoint.base_seq(), log.last_seq());
       while (log.trimmed < up_to) {

@@ -22,6 +22,8 @@ class MemoryEngine final : public Engine {
   void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override;
   void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                         std::function<void(std::error_code)> handler) override;
+  void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
+                        v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return true; }
   const std::string& node_id() const override { return node_id_; }
@@ -37,6 +39,9 @@ class MemoryEngine final : public Engine {
     std::uint64_t last_seq() const { return trimmed + entries.size(); }
     std::vector<std::weak_ptr<EngineSubscriber>> subscribers;
   };
+
+  // Appends to `log` (the mutex held) and tells its subscribers.
+  std::uint64_t add(const std::string& room_id, RoomLog& log, const std::string& epoch, v1::LogEntry entry);
 
   // Guards rooms_. Entries are delivered while it is held so that two
   // appends to one room reach every subscriber in sequence order; on_entry

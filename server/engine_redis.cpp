@@ -14,22 +14,27 @@ namespace asio = boost::asio;
 
 namespace {
 
+// The seq of the stream's last entry (0: empty), for the scripts below.
+#define HEARTH_LUA_LAST_SEQ \
+  "local function last_seq(key)\n" \
+  "  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)\n" \
+  "  if #last == 0 then return 0 end\n" \
+  "  return tonumber(string.sub(last[1][1], 3))\n" \
+  "end\n"
+
 // KEYS[1] log stream, KEYS[2] epoch key. ARGV[1] channel, ARGV[2] epoch,
 // ARGV[3] the LogEntry bytes, ARGV[4] "1" if the entry creates the room,
 // ARGV[5] the sequence the caller has read up to. Refuses a log whose epoch
 // differs (lost and recreated) or that is shorter than the caller has read
 // (rolled back). Publishes "SEQ EPOCH\n" + the entry; returns "0-SEQ".
-constexpr const char* kAppendScript = R"lua(
+constexpr const char* kAppendScript = HEARTH_LUA_LAST_SEQ R"lua(
 local current = redis.call('GET', KEYS[2])
 if ARGV[4] == '1' then
   if current then return redis.error_reply('HEARTH_EXISTS') end
   redis.call('SET', KEYS[2], ARGV[2])
 else
   if current ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
-  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-  local last_seq = 0
-  if #last > 0 then last_seq = tonumber(string.sub(last[1][1], 3)) end
-  if last_seq < tonumber(ARGV[5]) then return redis.error_reply('HEARTH_EPOCH') end
+  if last_seq(KEYS[1]) < tonumber(ARGV[5]) then return redis.error_reply('HEARTH_EPOCH') end
 end
 local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
 redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
@@ -47,15 +52,62 @@ return 1
 // KEYS[1] log stream, KEYS[2] epoch key, KEYS[3] checkpoint hash. ARGV[1]
 // epoch, ARGV[2] the checkpoint's seq, ARGV[3] its bytes, ARGV[4] the first
 // stream id to keep ("0-" base_seq+1). Stores the checkpoint unless the log
-// is another one or a later checkpoint is stored, then trims the stream.
-constexpr const char* kCheckpointScript = R"lua(
+// is another one, a later checkpoint is stored, or the log has grown past
+// it; then trims the stream.
+constexpr const char* kCheckpointScript = HEARTH_LUA_LAST_SEQ R"lua(
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('HEARTH_EPOCH') end
 local stored = redis.call('HGET', KEYS[3], 'seq')
 if stored and tonumber(stored) >= tonumber(ARGV[2]) then return 0 end
+if last_seq(KEYS[1]) ~= tonumber(ARGV[2]) then return redis.error_reply('HEARTH_CONFLICT') end
 redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'data', ARGV[3])
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4])
 return 1
 )lua";
+
+// "Erase my data". KEYS[1] log stream, KEYS[2] epoch key, KEYS[3] checkpoint
+// hash, KEYS[4] a scratch stream. ARGV[1] channel, ARGV[2] epoch, ARGV[3]
+// the new entry, ARGV[4] the log's last seq as the caller read it, ARGV[5]
+// the stored checkpoint's seq as read ("0": none), ARGV[6] its stand-in
+// ("": keep), then pairs of seq and stand-in entry. Streams cannot change an
+// entry in place, so the log is copied to the scratch stream with the
+// stand-ins, page by page, and renamed over the original; then the entry is
+// appended and published as by kAppendScript. O(log length), once per
+// erasure.
+constexpr const char* kRewriteScript = HEARTH_LUA_LAST_SEQ R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
+if last_seq(KEYS[1]) ~= tonumber(ARGV[4]) then return redis.error_reply('HEARTH_CONFLICT') end
+local stored = redis.call('HGET', KEYS[3], 'seq') or '0'
+if stored ~= ARGV[5] then return redis.error_reply('HEARTH_CONFLICT') end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[3], 'data', ARGV[6]) end
+local stand_ins = {}
+for i = 7, #ARGV, 2 do stand_ins['0-' .. ARGV[i]] = ARGV[i + 1] end
+if #ARGV >= 7 then
+  redis.call('DEL', KEYS[4])
+  local from = '-'
+  while true do
+    local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 500)
+    for _, item in ipairs(page) do
+      redis.call('XADD', KEYS[4], item[1], 'e', stand_ins[item[1]] or item[2][2])
+    end
+    if #page < 500 then break end
+    from = '(' .. page[#page][1]
+  end
+  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[1]) end
+end
+local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
+redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
+return id
+)lua";
+
+#undef HEARTH_LUA_LAST_SEQ
+
+// A script's refusal as an engine error.
+std::error_code script_error(const std::string& reply) {
+  if (reply.find("HEARTH_EPOCH") != std::string::npos) return EngineError::epoch_mismatch;
+  if (reply.find("HEARTH_CONFLICT") != std::string::npos) return EngineError::conflict;
+  log::error("redis script failed: ", reply);
+  return EngineError::unavailable;
+}
 
 std::string sha1_hex(std::string_view text) {
   unsigned char digest[SHA_DIGEST_LENGTH];
@@ -101,6 +153,10 @@ std::string RedisEngine::log_key(const std::string& room_id) { return std::strin
 std::string RedisEngine::epoch_key(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kEpochSuffix);
 }
+std::string RedisEngine::rewrite_key(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + "}:rewrite";
+}
+
 std::string RedisEngine::checkpoint_key(const std::string& room_id) {
   return std::string(kPrefix) + room_id + "}:checkpoint";
 }
@@ -315,11 +371,39 @@ void RedisEngine::store_checkpoint(const std::string& room_id, const std::string
                                 "0-" + std::to_string(checkpoint.base_seq() + 1)};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-      if (!error && reply.is_error()) {
-        error = reply.str.find("HEARTH_EPOCH") != std::string::npos ? make_error_code(EngineError::epoch_mismatch)
-                                                                     : make_error_code(EngineError::unavailable);
-      }
+      if (!error && reply.is_error()) error = script_error(reply.str);
       handler(error);
+    });
+  });
+}
+
+void RedisEngine::append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
+                                   v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) {
+  // Rare (one per erasure), so plain EVAL.
+  std::vector<std::string> args{"EVAL",
+                                kRewriteScript,
+                                "4",
+                                log_key(room_id),
+                                epoch_key(room_id),
+                                checkpoint_key(room_id),
+                                rewrite_key(room_id),
+                                channel(room_id),
+                                epoch,
+                                entry.SerializeAsString(),
+                                std::to_string(last_seq),
+                                std::to_string(rewrite.checkpoint_seq),
+                                rewrite.checkpoint ? rewrite.checkpoint->SerializeAsString() : std::string()};
+  for (const auto& stand_in : rewrite.entries) {
+    args.push_back(std::to_string(stand_in.seq));
+    args.push_back(stand_in.entry->SerializeAsString());
+  }
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (error) return handler(error, 0);
+      if (reply.is_error()) return handler(script_error(reply.str), 0);
+      const auto seq = parse_seq(reply.str);
+      if (!seq) return handler(EngineError::corrupt, 0);
+      handler({}, *seq);
     });
   });
 }

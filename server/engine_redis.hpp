@@ -54,6 +54,8 @@ class RedisEngine final : public Engine {
   void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override;
   void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                         std::function<void(std::error_code)> handler) override;
+  void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
+                        v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return commands_up_ && subscriptions_up_; }
   const std::string& node_id() const override { return node_id_; }
@@ -64,6 +66,7 @@ class RedisEngine final : public Engine {
   static std::string log_key(const std::string& room_id);
   static std::string epoch_key(const std::string& room_id);
   static std::string checkpoint_key(const std::string& room_id);
+  static std::string rewrite_key(const std::string& room_id);  // scratch for append_rewriting
   static std::string channel(const std::string& room_id);
 
  private:

@@ -9,14 +9,11 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <random>
-#include <tuple>
 
+#include "engine_await.hpp"
 #include "log.hpp"
 #include "room_state.hpp"
 
@@ -26,35 +23,9 @@ namespace {
 namespace asio = boost::asio;
 using google::protobuf::util::TimeUtil;
 
-constexpr std::size_t kPage = 1000;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-// Awaits an Engine call that completes with (error, values...), on whatever
-// thread: the coroutine resumes on its own executor.
-template <typename... Values, typename Call>
-asio::awaitable<std::tuple<std::error_code, Values...>> engine_call(Call call) {
-  return asio::async_initiate<decltype(use_tuple), void(std::error_code, Values...)>(
-      [call = std::move(call)](auto handler) mutable {
-        // Engine handlers are std::function (copyable); the coroutine's is not.
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        call([shared](std::error_code error, Values... values) {
-          const auto executor = asio::get_associated_executor(*shared);
-          asio::post(executor, [shared, error, ... values = std::move(values)]() mutable {
-            std::move (*shared)(error, std::move(values)...);
-          });
-        });
-      },
-      use_tuple);
-}
-
-asio::awaitable<std::tuple<std::error_code, std::vector<SequencedEntry>>> read_page(Engine& engine,
-                                                                                   const std::string& room_id,
-                                                                                   std::uint64_t after,
-                                                                                   std::size_t limit = kPage) {
-  return engine_call<std::vector<SequencedEntry>>([&engine, room_id, after, limit](auto done) {
-    engine.read(room_id, after, limit, std::move(done));
-  });
-}
+// How many times a sweep stores a room's checkpoint again after the log
+// grew under it, before leaving the room to the next sweep.
+constexpr int kStoreAttempts = 5;
 
 }  // namespace
 
@@ -87,7 +58,7 @@ asio::awaitable<void> Retention::run() {
       std::uniform_int_distribution<std::int64_t>(0, std::chrono::milliseconds(interval_).count())(random));
   while (!stopped_) {
     timer_.expires_after(wait);
-    co_await timer_.async_wait(use_tuple);
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopped_) break;
     co_await sweep();
     wait = interval_;
@@ -108,8 +79,7 @@ asio::awaitable<void> Retention::sweep() {
 }
 
 asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
-  auto [load_error, checkpoint] = co_await engine_call<std::optional<v1::RoomCheckpoint>>(
-      [this, &room_id](auto done) { engine_.load_checkpoint(room_id, std::move(done)); });
+  auto [load_error, checkpoint] = co_await await_checkpoint(engine_, room_id);
   if (load_error) co_return;
   const std::uint64_t base_seq = checkpoint ? checkpoint->base_seq() : 0;
   // Most rooms have nothing old enough: no room keeps less than a day, so
@@ -126,14 +96,7 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   // Everything after the base: the entries to trim are among them, and the
   // fold of the rest brings the state to the log's end.
   std::vector<SequencedEntry> entries;
-  for (std::uint64_t after = base_seq;;) {
-    auto [error, page] = co_await read_page(engine_, room_id, after);
-    if (error) co_return;
-    if (page.empty()) break;
-    after = page.back().seq;
-    entries.insert(entries.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
-    if (page.size() < kPage) break;
-  }
+  if (co_await read_rest(engine_, room_id, base_seq, entries)) co_return;
   for (const auto& entry : entries) state.apply(entry.seq, *entry.entry);
   if (!state.exists()) co_return;
 
@@ -159,11 +122,6 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
           engine_.append(room_id, state.epoch(), state.seq(), std::move(trim), std::move(done));
         });
     if (append_error) co_return;  // deleted, recreated or unreachable: the next sweep sees
-    while (state.seq() < seq) {
-      auto [error, page] = co_await read_page(engine_, room_id, state.seq());
-      if (error || page.empty()) co_return;
-      for (const auto& entry : page) state.apply(entry.seq, *entry.entry);
-    }
   }
 
   for (const auto& entry : entries) {
@@ -172,15 +130,31 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   }
   base.trim(up_to);
 
-  v1::RoomCheckpoint next;
-  next.set_seq(state.seq());
-  *next.mutable_state() = state.to_data();
-  next.set_base_seq(up_to);
-  *next.mutable_base() = base.to_data();
-  auto [store_error] = co_await engine_call<>([this, &room_id, &state, &next](auto done) {
-    engine_.store_checkpoint(room_id, state.epoch(), std::move(next), std::move(done));
-  });
-  if (store_error) co_return;
+  // The checkpoint covers the log to its end, and is stored only if the log
+  // has not grown meanwhile: an erasure among the new entries must reach
+  // the checkpoint too.
+  for (int attempt = 1;; ++attempt) {
+    const std::size_t known = entries.size();
+    if (co_await read_rest(engine_, room_id, state.seq(), entries)) co_return;
+    for (auto it = entries.begin() + static_cast<std::ptrdiff_t>(known); it != entries.end(); ++it) {
+      state.apply(it->seq, *it->entry);
+    }
+    // The base predates every erasure after it: it holds what they erased.
+    RoomState redacted = base;
+    for (const auto& entry : entries) {
+      if (entry.seq > up_to && entry.entry->has_erase()) redacted.redact(entry.entry->actor().user_id());
+    }
+    v1::RoomCheckpoint next;
+    next.set_seq(state.seq());
+    *next.mutable_state() = state.to_data();
+    next.set_base_seq(up_to);
+    *next.mutable_base() = redacted.to_data();
+    auto [store_error] = co_await engine_call<>([this, &room_id, &state, &next](auto done) {
+      engine_.store_checkpoint(room_id, state.epoch(), std::move(next), std::move(done));
+    });
+    if (!store_error) break;
+    if (store_error != EngineError::conflict || attempt == kStoreAttempts) co_return;
+  }
   log::info("retention: trimmed a room's log up to entry ", up_to, " (", days, " days)");
 }
 

@@ -252,6 +252,12 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
     fan_out(*applied.event, applied.audience, applied.staff_event);
     remember(*applied.event, applied.audience, applied.staff_event);
   }
+  if (entry.has_erase()) {
+    // What was erased is not replayed to anyone: a resume from before the
+    // erasure gets a fresh snapshot.
+    while (!history_.empty() && history_.front().seq < sequenced.seq) history_.pop_front();
+    history_floor_ = std::max(history_floor_, sequenced.seq - 1);
+  }
   if (applied.event && applied.event->has_items_expired()) {
     // What retention removed is not replayed to anyone: a resume from
     // before it gets a fresh snapshot.
@@ -446,14 +452,19 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
     ok.mutable_accepted()->set_seq(0);
     return reply_ok(caller, std::move(ok));
   }
-  append(caller, std::move(entry), [this, caller, ok](std::uint64_t seq, const std::optional<Failure>& refused) mutable {
+  append(caller, std::move(entry), accept_when_applied(caller, std::move(ok)));
+}
+
+Room::OnApplied Room::accept_when_applied(Caller caller, v1::Ok ok) {
+  return [this, caller = std::move(caller), ok = std::move(ok)](std::uint64_t seq,
+                                                                  const std::optional<Failure>& refused) mutable {
     // Something that came first (a mute, a ban, a delete) made the fold
     // refuse the entry: it changed nothing, and the sender hears why.
     if (refused) return reply_error(caller, *refused);
     ok.mutable_accepted()->set_seq(seq);
     ok.mutable_accepted()->set_support(caller.support);
     reply_ok(caller, std::move(ok));
-  });
+  };
 }
 
 void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
@@ -465,28 +476,32 @@ void Room::append(Caller caller, v1::LogEntry entry, OnApplied on_applied) {
                                                                                     std::uint64_t seq) {
     asio::post(self->strand_, [self, caller, on_applied, error, seq] {
       --self->appends_in_flight_;
-      if (error) {
-        self->pending_joins_.erase(caller.connection->connection_id());
-        if (error == EngineError::room_exists) {
-          self->reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
-        } else if (error == EngineError::epoch_mismatch) {
-          log::warn("room log changed under this node (lost and recreated); members must join again");
-          const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
-          self->reply_error(caller, failure);
-          self->reset(failure);
-        } else if (error == EngineError::outcome_unknown) {
-          self->reply_error(caller, {v1::OUTCOME_UNKNOWN,
-                                     "the storage connection broke after the command was sent; it may have been "
-                                     "applied: check the room before retrying"});
-        } else {
-          self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
-        }
-      } else if (on_applied) {
-        self->when_applied(seq, on_applied);
-      }
+      self->on_appended(caller, on_applied, error, seq);
       self->maybe_retire();
     });
   });
+}
+
+void Room::on_appended(const Caller& caller, const OnApplied& on_applied, std::error_code error, std::uint64_t seq) {
+  if (!error) {
+    if (on_applied) when_applied(seq, on_applied);
+    return;
+  }
+  pending_joins_.erase(caller.connection->connection_id());
+  if (error == EngineError::room_exists) {
+    reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
+  } else if (error == EngineError::epoch_mismatch) {
+    log::warn("room log changed under this node (lost and recreated); members must join again");
+    const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
+    reply_error(caller, failure);
+    reset(failure);
+  } else if (error == EngineError::outcome_unknown) {
+    reply_error(caller, {v1::OUTCOME_UNKNOWN,
+                         "the storage connection broke after the command was sent; it may have been "
+                         "applied: check the room before retrying"});
+  } else {
+    reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
+  }
 }
 
 void Room::reset(const Failure& failure) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
@@ -69,6 +70,10 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // Accepted once the entry is applied, so that its event reaches the caller
   // before the reply.
   void submit(Caller caller, v1::LogEntry entry);
+  // "Erase my data": `entry` is the caller's EraseEntry. Their earlier
+  // entries and the checkpoint are rewritten in storage (redact_entry) in
+  // the same step as the entry is appended, then Accepted as by submit().
+  void erase(Caller caller, v1::LogEntry entry);
 
   void on_entry(const std::string& room_id, SequencedEntry entry) override;
   void on_resync(const std::string& room_id) override;
@@ -118,6 +123,14 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // refused it, if it did.
   using OnApplied = std::function<void(std::uint64_t seq, const std::optional<Failure>& refused)>;
   void append(Caller caller, v1::LogEntry entry, OnApplied on_applied);
+  // What an append's outcome means for the caller: an error reply, or
+  // `on_applied` once the entry is applied.
+  void on_appended(const Caller& caller, const OnApplied& on_applied, std::error_code error, std::uint64_t seq);
+  // Replies Accepted (or the fold's refusal) once applied: submit() and
+  // erase().
+  OnApplied accept_when_applied(Caller caller, v1::Ok ok);
+  // erase(), once checked: in room_erasure.cpp.
+  boost::asio::awaitable<void> run_erasure(Caller caller, v1::LogEntry entry);
   void when_applied(std::uint64_t seq, OnApplied fn);
   std::optional<Failure> take_refusal(std::uint64_t seq);
   void maybe_retire();

@@ -107,6 +107,11 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
   // A Left always fits; a trim is the server's own (rooms closed long ago
   // are trimmed too).
   if (entry.kind_case() == v1::LogEntry::kLeft || entry.kind_case() == v1::LogEntry::kTrim) return std::nullopt;
+  // Erasing what you wrote is a right, also in a closed room.
+  if (entry.kind_case() == v1::LogEntry::kErase) {
+    return is_present(entry.actor().user_id()) ? std::nullopt
+                                               : std::optional(fail(v1::NOT_IN_ROOM, "you are not in this room"));
+  }
   if (closed_) return fail(v1::ROOM_CLOSED, "the room is closed");
 
   switch (entry.kind_case()) {
@@ -582,6 +587,48 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       *event.mutable_message_deleted() = message_view(message);
       break;
     }
+    case v1::LogEntry::kErase: {
+      // Their name goes too, also from the member list while they stay
+      // (the entry itself carries none: Room::erase).
+      redact(actor_id);
+      auto* erased = event.mutable_content_erased();
+      v1::ContentErased for_staff;
+      for (auto& [id, question] : questions_) {
+        if (question.author.user_id() == actor_id && question.state != v1::QUESTION_STATE_DELETED) {
+          question.state = v1::QUESTION_STATE_DELETED;
+          question.text.clear();
+          question.voters.clear();
+          question.answer.reset();
+          question.flagged = false;
+          question.reporters.clear();
+          if (pinned_ == id) pinned_ = 0;
+        } else if (question.answer && question.answer->by().user_id() == actor_id) {
+          question.answer.reset();
+        } else {
+          continue;
+        }
+        *for_staff.add_questions() = question_view(question, "");
+        if (!question_audience(question).staff_only) *erased->add_questions() = for_staff.questions().rbegin()[0];
+      }
+      for (auto& [id, message] : messages_) {
+        if (message.author.user_id() != actor_id || message.deleted) continue;
+        message.deleted = true;
+        message.text.clear();
+        message.flagged = false;
+        message.reporters.clear();
+        *for_staff.add_messages() = message_view(message);
+        if (!message_audience(message).staff_only) *erased->add_messages() = for_staff.messages().rbegin()[0];
+      }
+      // Who erased is not said: the items are the news.
+      event.clear_actor();
+      if (for_staff.questions_size() != erased->questions_size() ||
+          for_staff.messages_size() != erased->messages_size()) {
+        v1::Event staff = event;
+        *staff.mutable_content_erased() = std::move(for_staff);
+        out.staff_event = std::move(staff);
+      }
+      break;
+    }
     case v1::LogEntry::kTrim: {
       // Only what came before this entry can be trimmed by it.
       const std::uint64_t up_to = std::min(entry.trim().up_to_seq(), seq - 1);
@@ -664,6 +711,53 @@ bool RoomState::trim(std::uint64_t up_to) {
   messages_.erase(messages_.begin(), messages_.upper_bound(up_to));
   if (pinned_ != 0 && pinned_ <= up_to) pinned_ = 0;
   return true;
+}
+
+void RoomState::redact(const std::string& user_id) {
+  const auto redact_text = [](std::string& text) {
+    if (!text.empty()) text = kErasedText;
+  };
+  for (auto& [id, question] : questions_) {
+    if (question.author.user_id() == user_id) {
+      redact_text(question.text);
+      question.author.clear_display_name();
+    }
+    if (question.answer && question.answer->by().user_id() == user_id) {
+      redact_text(*question.answer->mutable_text());
+      question.answer->mutable_by()->clear_display_name();
+    }
+  }
+  for (auto& [id, message] : messages_) {
+    if (message.author.user_id() != user_id) continue;
+    redact_text(message.text);
+    message.author.clear_display_name();
+  }
+  if (const auto it = members_.find(user_id); it != members_.end()) it->second.person.clear_display_name();
+  if (created_by_.user_id() == user_id) created_by_.clear_display_name();
+}
+
+bool redact_entry(v1::LogEntry& entry, const std::string& user_id) {
+  if (entry.actor().user_id() != user_id) return false;
+  bool changed = !entry.actor().display_name().empty();
+  entry.mutable_actor()->clear_display_name();
+  const auto redact_text = [&changed](std::string* text) {
+    if (text->empty() || *text == kErasedText) return;
+    *text = kErasedText;
+    changed = true;
+  };
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kAsk: redact_text(entry.mutable_ask()->mutable_text()); break;
+    case v1::LogEntry::kAnswer: redact_text(entry.mutable_answer()->mutable_text()); break;
+    case v1::LogEntry::kEditQuestion: redact_text(entry.mutable_edit_question()->mutable_text()); break;
+    case v1::LogEntry::kSay: redact_text(entry.mutable_say()->mutable_text()); break;
+    case v1::LogEntry::kEditMessage: redact_text(entry.mutable_edit_message()->mutable_text()); break;
+    case v1::LogEntry::kReport:
+      changed = changed || !entry.report().reason().empty();
+      entry.mutable_report()->clear_reason();
+      break;
+    default: break;
+  }
+  return changed;
 }
 
 // An anonymous identity that left keeps no record (nobody needs its name

@@ -47,6 +47,17 @@ struct Applied {
   std::optional<Failure> refused;
 };
 
+// "Erase my data": what stands in a rewritten log entry (or checkpoint) for
+// text that was erased.
+inline constexpr const char* kErasedText = "[erased]";
+
+// Rewrites `entry`, if `user_id` made it, to hold nothing they wrote: text
+// becomes kErasedText, a report's reason and the display name go. The fold
+// of a log rewritten so ends exactly where the original's does, because no
+// rule that decides anything looks at text or names (only at ids, roles,
+// times and the crisis flag, which stays). False if nothing changed.
+bool redact_entry(v1::LogEntry& entry, const std::string& user_id);
+
 inline bool is_staff(v1::Role role) {
   return role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
 }
@@ -72,6 +83,10 @@ class RoomState {
   // this; the transcript does it to its starting state. False if nothing
   // was trimmed that was not already.
   bool trim(std::uint64_t up_to);
+  // "Erase my data" on a state (a stored checkpoint's): as redact_entry does
+  // to entries, text of `user_id`'s becomes kErasedText and their name goes.
+  // Applying an EraseEntry does this, then deletes what they wrote.
+  void redact(const std::string& user_id);
   std::uint64_t trimmed_up_to() const { return trimmed_up_to_; }
   std::uint32_t retention_days() const { return settings_.retention_days(); }
   // Private rooms: joining needs an invite, the passcode or a token for it.

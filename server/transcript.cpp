@@ -39,8 +39,15 @@ Fates learn(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
   Fates fates;
   fates.title = state.title();
   for (const auto& sequenced : entries) {
-    if (!state.apply(sequenced.seq, *sequenced.entry).event) continue;
+    const Applied applied = state.apply(sequenced.seq, *sequenced.entry);
+    if (!applied.event) continue;
     effective.push_back(&sequenced);
+    // An erasure deleted its author's items (the staff variant lists all).
+    const v1::Event& seen = applied.staff_event ? *applied.staff_event : *applied.event;
+    for (const auto& question : seen.content_erased().questions()) {
+      if (question.state() == v1::QUESTION_STATE_DELETED) fates.deleted_questions.insert(question.id());
+    }
+    for (const auto& message : seen.content_erased().messages()) fates.deleted_messages.insert(message.id());
     const auto& entry = *sequenced.entry;
     if (entry.has_room_created()) fates.title = entry.room_created().title();
     if (entry.has_room_updated() && !entry.room_updated().title().empty()) fates.title = entry.room_updated().title();
@@ -77,6 +84,8 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
   line.at = TimeUtil::ToString(entry.at());
   line.who = entry.actor().display_name();
   line.user_id = entry.actor().user_id();
+  // A person who erased their content left no name on what they did before.
+  if (line.who.empty() && !line.user_id.empty()) line.who = "(name erased)";
   line.role = std::string(role_name(entry.actor().role()));
   // The author of an anonymous question stays anonymous in everything they
   // do to it; a moderator deleting it is named.
@@ -116,6 +125,7 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       line.item = entry.trim().up_to_seq();
       break;
     case v1::LogEntry::kRoomClosed: line.action = "closed the room"; break;
+    case v1::LogEntry::kErase: line.action = "erased everything they had written"; break;
     case v1::LogEntry::kJoined: line.action = "joined"; break;
     case v1::LogEntry::kLeft:
       line.action = entry.left().reason() == v1::MemberLeft::REASON_LEFT ? "left" : "disconnected";

@@ -373,7 +373,10 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   // (the room's policy and its staff act on it), and the writer gets words
   // of support with the reply.
   if (flag_crisis(entry, context_.crisis)) caller.support = context_.crisis_resources;
-  it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable { room.submit(caller, std::move(entry)); });
+  it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable {
+    if (entry.has_erase()) room.erase(caller, std::move(entry));
+    else room.submit(caller, std::move(entry));
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -276,6 +276,7 @@ TEST_P(EngineTest, CheckpointStandsInForTheEntriesItTrims) {
   EXPECT_EQ(load("r")->seq(), 5u) << "...but is not stored";
   EXPECT_EQ(read("r", 0, 100).second.size(), 2u) << "and trims nothing";
   EXPECT_EQ(store("r", "other-epoch", 6, 4), EngineError::epoch_mismatch);
+  EXPECT_EQ(store("r", "e1", 6, 4), EngineError::conflict) << "the log ends at 5: the checkpoint has not seen all";
   EXPECT_EQ(say("r", "6"), 6u) << "the sequence goes on after a trim";
   EXPECT_EQ(read("r", 3, 100).second.front().seq, 4u);
 
@@ -286,6 +287,63 @@ TEST_P(EngineTest, CheckpointStandsInForTheEntriesItTrims) {
   EXPECT_EQ(rooms(), (std::vector<std::string>{"other"}));
   ASSERT_FALSE(create("r", "e2"));
   EXPECT_EQ(read("r", 0, 10).second.front().seq, 1u) << "a room created again starts afresh";
+}
+
+// "Erase my data": stored entries and the checkpoint are replaced in the
+// same step as the erasure is appended, and only if nothing changed since
+// the caller read them.
+TEST_P(EngineTest, AppendRewritingReplacesEntriesAndTheCheckpointInOneStep) {
+  ASSERT_FALSE(create("r"));
+  for (int i = 2; i <= 5; ++i) say("r", "secret " + std::to_string(i));
+  ASSERT_FALSE(store("r", "e1", 5, 2));  // entries 3..5 stay; a checkpoint at 5
+  auto recorder = std::make_shared<Recorder>();
+  engine_->subscribe("r", recorder);
+  if (GetParam() == "redis") {
+    ASSERT_TRUE(recorder->wait_for_resync());
+  }
+
+  auto rewrite_with = [](std::uint64_t checkpoint_seq) {
+    Engine::Rewrite rewrite;
+    for (const std::uint64_t seq : {3u, 5u}) {
+      auto entry = std::make_shared<v1::LogEntry>();
+      entry->mutable_say()->set_text("erased " + std::to_string(seq));
+      rewrite.entries.push_back(SequencedEntry{seq, std::move(entry), {}});
+    }
+    rewrite.checkpoint_seq = checkpoint_seq;
+    rewrite.checkpoint.emplace();
+    rewrite.checkpoint->set_seq(5);
+    rewrite.checkpoint->set_base_seq(2);
+    rewrite.checkpoint->mutable_state()->set_title("rewritten");
+    return rewrite;
+  };
+  auto rewriting = [&](std::uint64_t last_seq, Engine::Rewrite rewrite) {
+    v1::LogEntry erase;
+    erase.mutable_erase();
+    return await<std::pair<std::error_code, std::uint64_t>>([&](auto& done) {
+      engine_->append_rewriting("r", "e1", last_seq, erase, std::move(rewrite),
+                                [&done](std::error_code error, std::uint64_t seq) { done.set_value({error, seq}); });
+    });
+  };
+  EXPECT_EQ(rewriting(4, rewrite_with(5)).first, EngineError::conflict) << "the log is longer than the caller read";
+  EXPECT_EQ(rewriting(5, rewrite_with(0)).first, EngineError::conflict) << "a checkpoint the caller did not read";
+  auto [error, entries] = read("r", 0, 100);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].entry->say().text(), "secret 3") << "a refused rewrite writes nothing";
+
+  const auto [rewrite_error, seq] = rewriting(5, rewrite_with(5));
+  ASSERT_FALSE(rewrite_error) << rewrite_error.message();
+  EXPECT_EQ(seq, 6u);
+  std::tie(error, entries) = read("r", 0, 100);
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[0].seq, 3u);
+  EXPECT_EQ(entries[0].entry->say().text(), "erased 3");
+  EXPECT_EQ(entries[1].entry->say().text(), "secret 4");
+  EXPECT_EQ(entries[2].entry->say().text(), "erased 5");
+  EXPECT_TRUE(entries[3].entry->has_erase());
+  EXPECT_EQ(load("r")->state().title(), "rewritten");
+  ASSERT_TRUE(recorder->wait_for(1)) << "the erasure is published like any entry";
+  EXPECT_EQ(recorder->entries[0].seq, 6u);
+  EXPECT_EQ(say("r", "after"), 7u) << "the sequence goes on";
 }
 
 // The retention sweep over each engine: entries older than the room's

@@ -373,6 +373,7 @@ TEST(ClusterOutage, RedisDownMeansUnavailableAndNothingAcknowledgedIsLost) {
   EXPECT_NE(transcript.body().find("after the restart"), std::string::npos);
 }
 
+
 }  // namespace
 }  // namespace hearth::testing
 
@@ -490,6 +491,123 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
   const auto resumed = back.request_ok(join_resuming("r", joined.epoch(), joined.seq()));
   ASSERT_TRUE(resumed.has_resumed());
   EXPECT_GE(resumed.resumed().replayed(), 1u);
+}
+
+
+// "Erase my data" across two nodes: Pat's questions and messages become
+// tombstones on both nodes, and nothing Pat wrote, nor Pat's name, is left
+// in Redis (log or checkpoint), in the transcript, or on a node that opens
+// the room afterwards.
+TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript) {
+  using google::protobuf::util::TimeUtil;
+  RedisProcess redis;
+  // Forty days ago Pat was here: retention has since trimmed that, but the
+  // checkpoint that stands in for it knows Pat by name.
+  const Membership ada{"ada", "Dr. Ada", v1::ROLE_HOST};
+  const Membership old_pat{"pat", "Pat Secretname", v1::ROLE_PARTICIPANT};
+  const auto then = TimeUtil::GetCurrentTime() - TimeUtil::HoursToDuration(24 * 40);
+  std::vector<v1::LogEntry> old;
+  auto add = [&](const Membership& who) -> v1::LogEntry& {
+    old.push_back(new_entry(who));
+    *old.back().mutable_at() = then;
+    return old.back();
+  };
+  auto* created = add(ada).mutable_room_created();
+  created->set_kind(v1::ROOM_KIND_AMA);
+  created->set_epoch("epoch-r");
+  created->mutable_settings()->set_side_chat(true);
+  created->mutable_settings()->set_require_approval(true);
+  created->mutable_settings()->set_retention_days(7);
+  add(ada).mutable_joined()->set_connection_id("c-ada");
+  add(old_pat).mutable_joined()->set_connection_id("c-pat");
+  add(old_pat).mutable_say()->set_text("pat said long ago");
+  add(old_pat).mutable_left()->set_connection_id("c-pat");
+  add(ada).mutable_left()->set_connection_id("c-ada");
+  write_log(redis, "r", "epoch-r", std::move(old));
+
+  auto args_a = redis_args(redis);
+  args_a.insert(args_a.end(), {"--retention-sweep", "0"});
+  ServerProcess node_a(args_a);
+  WsClient host(node_a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(join("r"));
+  auto args_b = redis_args(redis);
+  args_b.insert(args_b.end(), {"--retention-sweep", "1s"});
+  ServerProcess node_b(args_b);
+  host.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
+  const auto checkpoint = [&redis] { return redis.cli({"HGET", RedisEngine::checkpoint_key("r"), "data"}); };
+  const auto stored_log = [&redis] { return redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "+"}); };
+  ASSERT_NE(checkpoint().find("Pat Secretname"), std::string::npos) << "the test would prove nothing otherwise";
+
+  // Today: Pat on node A asks (one approved, one anonymous and pending) and
+  // chats; Ben on node B chats and votes.
+  WsClient pat(node_a.port());
+  pat.request_ok(hello(ServerProcess::token("participant", "r", "Pat Secretname", "pat")));
+  pat.request_ok(join("r"));
+  WsClient ben(node_b.port(), Encoding::binary);
+  ben.request_ok(join("r", "Ben"));
+  const auto question = pat.request_ok(ask("r", "pat question today")).accepted().seq();
+  v1::ClientMessage approve;
+  approve.set_room_id("r");
+  approve.mutable_approve_question()->set_question_id(question);
+  host.request_ok(approve);
+  pat.request_ok(ask("r", "pat anonymous worry", /*anonymous=*/true));
+  const auto message = pat.request_ok(say("r", "pat chat words")).accepted().seq();
+  ben.request_ok(say("r", "ben words"));
+  ben.request_ok(vote("r", question));
+  ASSERT_NE(stored_log().find("pat chat words"), std::string::npos);
+
+  v1::ClientMessage erase;
+  erase.set_room_id("r");
+  erase.mutable_erase_my_content();
+  const auto erased_at = pat.request_ok(erase).accepted().seq();
+  EXPECT_GT(erased_at, message);
+
+  // Every node's members hear it; staff also of the pending question.
+  const auto seen_by_ben = ben.next_event_where([](const v1::Event& e) { return e.has_content_erased(); });
+  ASSERT_EQ(seen_by_ben.content_erased().questions_size(), 1);
+  EXPECT_EQ(seen_by_ben.content_erased().questions(0).id(), question);
+  EXPECT_EQ(seen_by_ben.content_erased().questions(0).state(), v1::QUESTION_STATE_DELETED);
+  ASSERT_EQ(seen_by_ben.content_erased().messages_size(), 1);
+  EXPECT_EQ(seen_by_ben.content_erased().messages(0).id(), message);
+  const auto seen_by_host = host.next_event_where([](const v1::Event& e) { return e.has_content_erased(); });
+  EXPECT_EQ(seen_by_host.content_erased().questions_size(), 2);
+
+  const std::vector<std::string> pats = {"pat question today", "pat anonymous worry", "pat chat words",
+                                         "pat said long ago", "Pat Secretname"};
+  const auto expect_none = [&pats](const std::string& text, const std::string& where) {
+    for (const auto& words : pats) EXPECT_EQ(text.find(words), std::string::npos) << where << " holds " << words;
+  };
+  const std::string log_now = stored_log();
+  expect_none(log_now, "the stored log");
+  EXPECT_NE(log_now.find("ben words"), std::string::npos) << "and nobody else's words went";
+  expect_none(checkpoint(), "the checkpoint");
+  const auto transcript = http_request(node_b.port(), boost::beast::http::verb::get, "/rooms/r/transcript",
+                                       "Bearer " + ServerProcess::token("host", "r", "Dr. Ada", "ada"));
+  ASSERT_EQ(transcript.result_int(), 200);
+  expect_none(transcript.body(), "the transcript");
+  EXPECT_NE(transcript.body().find("erased everything they had written"), std::string::npos);
+  EXPECT_NE(transcript.body().find("ben words"), std::string::npos);
+
+  // Both nodes' state, and a third node that opens the room from storage.
+  auto args_c = redis_args(redis);
+  args_c.insert(args_c.end(), {"--retention-sweep", "0"});
+  ServerProcess node_c(args_c);
+  for (const auto port : {node_a.port(), node_b.port(), node_c.port()}) {
+    WsClient moderator(port);
+    moderator.request_ok(hello(ServerProcess::token("moderator", "r", "Mo", "mo-" + std::to_string(port))));
+    const auto snapshot = moderator.request_ok(join("r")).snapshot();
+    expect_none(snapshot.SerializeAsString(), "a snapshot on port " + std::to_string(port));
+    bool found = false;
+    for (const auto& item : snapshot.questions()) {
+      if (item.id() == question) found = item.state() == v1::QUESTION_STATE_DELETED;
+    }
+    EXPECT_TRUE(found) << "Pat's question is a tombstone on port " << port;
+  }
+  // A resume from before the erasure replays nothing of it: a snapshot.
+  WsClient late(node_a.port());
+  const auto resumed = late.request_ok(join_resuming("r", "epoch-r", message));
+  EXPECT_TRUE(resumed.has_snapshot());
 }
 
 }  // namespace
