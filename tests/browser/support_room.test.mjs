@@ -129,6 +129,15 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   for (const page of [host, moderator, ria, troll]) await page.waitForSelector(".you >> text=this room is closed");
   assert.equal(await ria.isVisible("#chat-text"), false);
 
+  // Ria erases what she wrote (a right also in a closed room): her words go
+  // from every screen, and the host's reply to her stays.
+  ria.once("dialog", (dialog) => dialog.accept());
+  await ria.click("#erase-mine");
+  for (const page of [host, moderator, ria]) {
+    await page.waitForFunction(() => !document.getElementById("messages").textContent.includes("A bit nervous"));
+  }
+  assert.match(await host.textContent("#messages"), /Glad you came/);
+
   await screenshot(moderator, "support-moderator");
   await screenshot(host, "support-host");
   await screenshot(ria, "support-participant-360px");

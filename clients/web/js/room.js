@@ -105,12 +105,32 @@ export class Room {
       const { questionId, messageId, reports } = event.itemReported;
       const item = questionId && questionId !== "0" ? this.questions.get(questionId) : this.messages.get(messageId);
       if (item) item.reports = reports;
+    } else if (event.contentErased) {
+      // Someone erased what they wrote: their items, as they now are.
+      for (const question of event.contentErased.questions || []) upsert(this.questions, question);
+      for (const message of event.contentErased.messages || []) upsert(this.messages, message);
     } else if (event.itemsExpired) {
       const upTo = num(event.itemsExpired.upToSeq);
       for (const id of [...this.questions.keys()]) if (num(id) <= upTo) this.questions.delete(id);
       for (const id of [...this.messages.keys()]) if (num(id) <= upTo) this.messages.delete(id);
     }
     return true;
+  }
+
+  // After this member's own erasure: what only they (and staff) could see,
+  // such as a question still awaiting approval, is gone here too.
+  forgetMine() {
+    const you = this.you?.userId;
+    for (const question of this.questions.values()) {
+      if (question.author?.userId !== you) continue;
+      question.state = "QUESTION_STATE_DELETED";
+      question.text = "";
+    }
+    for (const message of this.messages.values()) {
+      if (message.author?.userId !== you) continue;
+      message.deleted = true;
+      message.text = "";
+    }
   }
 
   votedByMe(question) {

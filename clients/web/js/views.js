@@ -291,7 +291,17 @@ export function renderMembers(section, session) {
   const parts = once(section, () => {
     const heading = h("h2", {});
     const list = h("ul", { class: "people", id: "members" });
-    section.append(heading, list);
+    // "Erase my data", for everyone: see EraseMyContent in docs/protocol.md.
+    const erase = h("button", { type: "button", class: "small quiet danger", id: "erase-mine", onclick: async () => {
+      if (!confirm("Erase everything you wrote in this room? Your questions, answers and messages are removed " +
+                   "for everyone, with your name, also from the room's stored history. This cannot be undone.")) return;
+      if (await session.command({ eraseMyContent: {} })) {
+        session.room.forgetMine();
+        session.scheduleRender();
+        session.setNotice("Everything you wrote in this room has been erased.");
+      }
+    } }, "Erase what I wrote here");
+    section.append(heading, list, erase);
     return { heading, list };
   });
   const members = room.sortedMembers();
@@ -313,7 +323,7 @@ export function renderMembers(section, session) {
         } }, "Ban"));
     }
     return h("li", { class: "person", dataset: { user: userId } },
-      h("span", { class: "name" }, person.displayName),
+      h("span", { class: "name" }, person.displayName || "(name erased)"),
       person.role !== "ROLE_PARTICIPANT" ? h("span", { class: "badge role" }, roleName(person.role)) : null,
       member.muted ? h("span", { class: "badge muted" }, "muted") : null,
       userId === room.you?.userId ? h("span", { class: "you-marker" }, " (you)") : null,
