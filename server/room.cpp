@@ -432,7 +432,10 @@ void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
     if (caller.wants_reply) reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
     return;
   }
-  append(caller, left_entry(caller.membership, connection_id, reason),
+  // Under the name the room knows: none, if they erased theirs.
+  Membership known = caller.membership;
+  if (const v1::Person* person = state_.known_person(known.user_id)) known.display_name = person->display_name();
+  append(caller, left_entry(known, connection_id, reason),
          [this, caller](std::uint64_t, const std::optional<Failure>&) {
     if (!caller.wants_reply) return;
     v1::Ok ok;

@@ -113,6 +113,9 @@ class RoomState {
   bool is_banned(const std::string& user_id) const { return banned_.contains(user_id); }
   bool is_muted(const std::string& user_id) const { return muted_.contains(user_id); }
   bool is_present(const std::string& user_id) const;
+  // Someone who joined, as the room knows them (their name is empty once
+  // they erased it); null for strangers.
+  const v1::Person* known_person(const std::string& user_id) const;
   // Present connections, for the presence sweep.
   struct PresentConnection {
     Membership member;
@@ -182,7 +185,6 @@ class RoomState {
   std::optional<v1::Alert> crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const;
   v1::Member member_view(const MemberRecord& member) const;
   void forget_if_gone(const std::string& user_id);
-  const v1::Person* known_person(const std::string& user_id) const;
 
   std::string room_id_;
   Limits limits_;

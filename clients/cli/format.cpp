@@ -96,6 +96,15 @@ std::string describe_event(const v1::Event& e) {
     case v1::Event::kMessagePosted: out << message_line(e.message_posted()); break;
     case v1::Event::kMessageEdited: out << "edited " << message_line(e.message_edited()); break;
     case v1::Event::kMessageDeleted: out << who << " deleted m" << e.message_deleted().id(); break;
+    case v1::Event::kItemsExpired:
+      out << "retention removed everything up to #" << e.items_expired().up_to_seq();
+      break;
+    case v1::Event::kContentErased: {
+      out << "someone erased what they wrote:";
+      for (const auto& question : e.content_erased().questions()) out << " q" << question.id();
+      for (const auto& message : e.content_erased().messages()) out << " m" << message.id();
+      break;
+    }
     default: out << "(an event this client does not know)"; break;
   }
   return out.str();
@@ -141,7 +150,8 @@ std::string describe(const v1::ServerMessage& message) {
 const char* shortcut_help() {
   return "commands: /ask TEXT, /ask-anon TEXT, /vote Q, /unvote Q, /approve Q, /dismiss Q, /pin Q, /unpin,\n"
          "  /answer Q TEXT, /answered Q, /delete-question Q, /reply M TEXT, /delete M, /mute USER, /unmute USER,\n"
-         "  /kick USER, /ban USER, /unban USER, /close, /leave, /ping, /help; a line starting with { is sent as\n"
+         "  /kick USER, /ban USER, /unban USER, /close, /leave, /erase-mine (erases everything you wrote in the\n"
+         "  room, for good), /ping, /help; a line starting with { is sent as\n"
          "  JSON (a ClientMessage); any other line is said in the room.\n";
 }
 
@@ -195,6 +205,8 @@ std::optional<v1::ClientMessage> parse_line(const std::string& line, const std::
     message.mutable_close_room();
   } else if (verb == "/leave") {
     message.mutable_leave_room();
+  } else if (verb == "/erase-mine") {
+    message.mutable_erase_my_content();
   } else if (verb == "/unpin") {
     message.mutable_pin_question();
   } else if (verb == "/mute" || verb == "/unmute") {

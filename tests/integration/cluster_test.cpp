@@ -572,6 +572,11 @@ TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript)
   EXPECT_EQ(seen_by_ben.content_erased().messages(0).id(), message);
   const auto seen_by_host = host.next_event_where([](const v1::Event& e) { return e.has_content_erased(); });
   EXPECT_EQ(seen_by_host.content_erased().questions_size(), 2);
+  // Pat leaves: the Left entry names nobody either.
+  v1::ClientMessage leave;
+  leave.set_room_id("r");
+  leave.mutable_leave_room();
+  pat.request_ok(leave);
 
   const std::vector<std::string> pats = {"pat question today", "pat anonymous worry", "pat chat words",
                                          "pat said long ago", "Pat Secretname"};
