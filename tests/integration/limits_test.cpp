@@ -234,9 +234,12 @@ TEST(Limits, AClientThatStopsAnsweringPingsIsDropped) {
   WsClient silent(server.port());
   silent.request_ok(hello(""));
   WsClient lively(server.port());
-  // The silent client reads nothing (so answers no ping) for a while...
-  for (int i = 0; i < 6; ++i) {
-    std::this_thread::sleep_for(500ms);  // the idle timeout is what is tested: time must pass
+  // The silent client reads nothing (so answers no ping) for a while; the
+  // lively one speaks every 100 ms. (Beast checks every half idle timeout,
+  // here 500 ms, that something came since its last ping: a client that
+  // speaks only every 500 ms races that check.)
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(100ms);  // the idle timeout is what is tested: time must pass
     EXPECT_TRUE(lively.request(ping()).has_ok());
   }
   // ...and then finds the connection ended by the server: reading returns
