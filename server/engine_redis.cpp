@@ -101,8 +101,10 @@ return id
 
 #undef HEARTH_LUA_LAST_SEQ
 
-// A script's refusal as an engine error.
+// A script's refusal as an engine error. A script that fails leaves nothing
+// written: every write comes after every check.
 std::error_code script_error(const std::string& reply) {
+  if (reply.find("HEARTH_EXISTS") != std::string::npos) return EngineError::room_exists;
   if (reply.find("HEARTH_EPOCH") != std::string::npos) return EngineError::epoch_mismatch;
   if (reply.find("HEARTH_CONFLICT") != std::string::npos) return EngineError::conflict;
   log::error("redis script failed: ", reply);
@@ -128,6 +130,14 @@ std::optional<std::uint64_t> parse_seq(std::string_view text) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+// What an appending script answered: "0-SEQ", or why it refused.
+void finish_append(const RedisReply& reply, const Engine::AppendHandler& handler) {
+  if (reply.is_error()) return handler(script_error(reply.str), 0);
+  const auto seq = parse_seq(reply.str);
+  if (!seq) return handler(EngineError::corrupt, 0);
+  handler({}, *seq);
 }
 
 constexpr std::string_view kPrefix = "hearth:{room:";
@@ -283,21 +293,12 @@ void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handle
   commands_->command(std::move(args), [this, handler = std::move(handler), retry_args = std::move(retry_args),
                                        by_sha](std::error_code error, RedisReply reply) mutable {
     if (error) return handler(error, 0);
-    if (reply.is_error()) {
-      if (by_sha && reply.str.starts_with("NOSCRIPT")) {
-        retry_args[0] = "EVAL";
-        retry_args[1] = kAppendScript;
-        return run_append(std::move(retry_args), std::move(handler), false);
-      }
-      if (reply.str.find("HEARTH_EXISTS") != std::string::npos) return handler(EngineError::room_exists, 0);
-      if (reply.str.find("HEARTH_EPOCH") != std::string::npos) return handler(EngineError::epoch_mismatch, 0);
-      // A script error leaves nothing written (the XADD comes after every check).
-      log::error("redis append failed: ", reply.str);
-      return handler(EngineError::unavailable, 0);
+    if (by_sha && reply.is_error() && reply.str.starts_with("NOSCRIPT")) {
+      retry_args[0] = "EVAL";
+      retry_args[1] = kAppendScript;
+      return run_append(std::move(retry_args), std::move(handler), false);
     }
-    const auto seq = parse_seq(reply.str);
-    if (!seq) return handler(EngineError::corrupt, 0);
-    handler({}, *seq);
+    finish_append(reply, handler);
   });
 }
 
@@ -400,10 +401,7 @@ void RedisEngine::append_rewriting(const std::string& room_id, const std::string
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (error) return handler(error, 0);
-      if (reply.is_error()) return handler(script_error(reply.str), 0);
-      const auto seq = parse_seq(reply.str);
-      if (!seq) return handler(EngineError::corrupt, 0);
-      handler({}, *seq);
+      finish_append(reply, handler);
     });
   });
 }
