@@ -715,8 +715,18 @@ int main(int argc, char* argv[]) {
     run.open = 0;
   }
 
-  std::vector<std::uint64_t> rss_before;
-  for (const int pid : o.pids) rss_before.push_back(rss_kb(pid));
+  // The servers' CPU seconds and resident kB, summed over their PIDs.
+  const auto servers_cpu = [&o] {
+    double total = 0;
+    for (const int pid : o.pids) total += cpu_seconds(pid);
+    return total;
+  };
+  const auto servers_rss = [&o] {
+    std::uint64_t total = 0;
+    for (const int pid : o.pids) total += rss_kb(pid);
+    return total;
+  };
+  const std::uint64_t server_rss_before = servers_rss();
   run.room_subscribers.assign(o.rooms, 0);
   run.publisher_room.resize(o.publishers);
   run.sent_in_window = std::make_unique<std::atomic<std::uint64_t>[]>(std::max<std::uint32_t>(1, o.publishers));
@@ -766,12 +776,10 @@ int main(int argc, char* argv[]) {
   // nearly idle for half a second, or after a minute.
   if (!o.pids.empty()) {
     const auto settle_deadline = Clock::now() + std::chrono::seconds(60);
-    double last = 0;
-    for (const int pid : o.pids) last += cpu_seconds(pid);
+    double last = servers_cpu();
     while (Clock::now() < settle_deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      double now = 0;
-      for (const int pid : o.pids) now += cpu_seconds(pid);
+      const double now = servers_cpu();
       const bool idle = now - last < 0.05;
       last = now;
       if (idle) break;
@@ -779,11 +787,9 @@ int main(int argc, char* argv[]) {
   }
 
   // Publish: warm up, measure, stop, drain.
-  std::vector<double> cpu_before, cpu_after;
-  double bench_before = 0, bench_after = 0;
-  const auto sample = [&](std::vector<double>& into, double& self) {
-    into.clear();
-    for (const int pid : o.pids) into.push_back(cpu_seconds(pid));
+  double cpu_before = 0, cpu_after = 0, bench_before = 0, bench_after = 0;
+  const auto sample = [&](double& servers, double& self) {
+    servers = servers_cpu();
     self = cpu_seconds(0);
   };
   std::uint64_t expected = 0;
@@ -820,8 +826,7 @@ int main(int argc, char* argv[]) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.hold));
     sample(cpu_after, bench_after);
   }
-  std::vector<std::uint64_t> rss_after;
-  for (const int pid : o.pids) rss_after.push_back(rss_kb(pid));
+  const std::uint64_t server_rss = servers_rss();
   stop();
 
   Histogram latency;
@@ -832,13 +837,7 @@ int main(int argc, char* argv[]) {
     duplicates += shard->duplicates;
     reordered += shard->reordered;
   }
-  double server_cpu = 0;
-  for (std::size_t i = 0; i < cpu_after.size(); ++i) server_cpu += cpu_after[i] - cpu_before[i];
-  std::uint64_t server_rss = 0, server_rss_before = 0;
-  for (std::size_t i = 0; i < rss_after.size(); ++i) {
-    server_rss += rss_after[i];
-    server_rss_before += rss_before[i];
-  }
+  const double server_cpu = cpu_after - cpu_before;
   const std::uint64_t lost = expected > received ? expected - received : 0;
   const double per_delivery = received ? 1e6 / static_cast<double>(received) : 0;
   const double us = 1e-3;
