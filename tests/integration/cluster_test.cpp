@@ -408,37 +408,57 @@ void write_log(const RedisProcess& redis, const std::string& room, const std::st
   io.run_for(50ms);
 }
 
+// Room "r" (epoch "epoch-r") as it was forty days ago: an AMA with side chat
+// and a retention of a week, created by `host`; add() appends more entries
+// of that day.
+class OldLog {
+ public:
+  explicit OldLog(const Membership& host) {
+    auto* created = add(host).mutable_room_created();
+    created->set_kind(v1::ROOM_KIND_AMA);
+    created->set_epoch("epoch-r");
+    created->mutable_settings()->set_side_chat(true);
+    created->mutable_settings()->set_retention_days(7);
+  }
+  v1::LogEntry& add(const Membership& who) {
+    entries_.push_back(new_entry(who));
+    *entries_.back().mutable_at() = then_;
+    return entries_.back();
+  }
+  v1::RoomSettings& settings() { return *entries_.front().mutable_room_created()->mutable_settings(); }
+  void write(const RedisProcess& redis) { write_log(redis, "r", "epoch-r", std::move(entries_)); }
+
+ private:
+  const google::protobuf::Timestamp then_ = google::protobuf::util::TimeUtil::GetCurrentTime() -
+                                             google::protobuf::util::TimeUtil::HoursToDuration(24 * 40);
+  std::vector<v1::LogEntry> entries_;
+};
+
+// A Redis node's flags, sweeping for retention every `sweep` ("0": never).
+std::vector<std::string> sweeping(const RedisProcess& redis, const std::string& sweep) {
+  auto args = redis_args(redis);
+  args.insert(args.end(), {"--retention-sweep", sweep});
+  return args;
+}
+
 TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
-  using google::protobuf::util::TimeUtil;
   RedisProcess redis;
   // Forty days ago someone asked and said something in room "r", whose
   // retention is a week.
   const Membership ada{"ada", "Dr. Ada", v1::ROLE_HOST};
   const Membership pat{"pat", "Pat", v1::ROLE_PARTICIPANT};
-  const auto then = TimeUtil::GetCurrentTime() - TimeUtil::HoursToDuration(24 * 40);
-  std::vector<v1::LogEntry> old;
-  auto add = [&](const Membership& who) -> v1::LogEntry& {
-    old.push_back(new_entry(who));
-    *old.back().mutable_at() = then;
-    return old.back();
-  };
-  auto* created = add(ada).mutable_room_created();
-  created->set_kind(v1::ROOM_KIND_AMA);
-  created->set_epoch("epoch-r");
-  created->mutable_settings()->set_side_chat(true);
-  created->mutable_settings()->set_retention_days(7);
+  OldLog old(ada);
+  const auto add = [&old](const Membership& who) -> v1::LogEntry& { return old.add(who); };
   add(ada).mutable_joined()->set_connection_id("c-ada");
   add(pat).mutable_joined()->set_connection_id("c-pat");
   add(pat).mutable_ask()->set_text("asked forty days ago");  // 4
   add(pat).mutable_say()->set_text("said forty days ago");   // 5
   add(pat).mutable_left()->set_connection_id("c-pat");
   add(ada).mutable_left()->set_connection_id("c-ada");       // 7
-  write_log(redis, "r", "epoch-r", std::move(old));
+  old.write(redis);
 
   // Node A never sweeps: it follows the room while node B trims it.
-  auto args_a = redis_args(redis);
-  args_a.insert(args_a.end(), {"--retention-sweep", "0"});
-  ServerProcess node_a(args_a);
+  ServerProcess node_a(sweeping(redis, "0"));
   WsClient host(node_a.port());
   host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
   const auto before = host.request_ok(join("r")).snapshot();
@@ -448,9 +468,7 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
   WsClient reader(node_a.port());
   const auto joined = reader.request_ok(join("r", "Rae")).snapshot();
 
-  auto args_b = redis_args(redis);
-  args_b.insert(args_b.end(), {"--retention-sweep", "1s"});
-  ServerProcess node_b(args_b);
+  ServerProcess node_b(sweeping(redis, "1s"));
   const auto expired = reader.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
   EXPECT_EQ(expired.items_expired().up_to_seq(), 7u) << "everything older than a week, nothing newer";
 
@@ -499,41 +517,26 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
 // in Redis (log or checkpoint), in the transcript, or on a node that opens
 // the room afterwards.
 TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript) {
-  using google::protobuf::util::TimeUtil;
   RedisProcess redis;
   // Forty days ago Pat was here: retention has since trimmed that, but the
   // checkpoint that stands in for it knows Pat by name.
   const Membership ada{"ada", "Dr. Ada", v1::ROLE_HOST};
   const Membership old_pat{"pat", "Pat Secretname", v1::ROLE_PARTICIPANT};
-  const auto then = TimeUtil::GetCurrentTime() - TimeUtil::HoursToDuration(24 * 40);
-  std::vector<v1::LogEntry> old;
-  auto add = [&](const Membership& who) -> v1::LogEntry& {
-    old.push_back(new_entry(who));
-    *old.back().mutable_at() = then;
-    return old.back();
-  };
-  auto* created = add(ada).mutable_room_created();
-  created->set_kind(v1::ROOM_KIND_AMA);
-  created->set_epoch("epoch-r");
-  created->mutable_settings()->set_side_chat(true);
-  created->mutable_settings()->set_require_approval(true);
-  created->mutable_settings()->set_retention_days(7);
+  OldLog old(ada);
+  old.settings().set_require_approval(true);
+  const auto add = [&old](const Membership& who) -> v1::LogEntry& { return old.add(who); };
   add(ada).mutable_joined()->set_connection_id("c-ada");
   add(old_pat).mutable_joined()->set_connection_id("c-pat");
   add(old_pat).mutable_say()->set_text("pat said long ago");
   add(old_pat).mutable_left()->set_connection_id("c-pat");
   add(ada).mutable_left()->set_connection_id("c-ada");
-  write_log(redis, "r", "epoch-r", std::move(old));
+  old.write(redis);
 
-  auto args_a = redis_args(redis);
-  args_a.insert(args_a.end(), {"--retention-sweep", "0"});
-  ServerProcess node_a(args_a);
+  ServerProcess node_a(sweeping(redis, "0"));
   WsClient host(node_a.port());
   host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
   host.request_ok(join("r"));
-  auto args_b = redis_args(redis);
-  args_b.insert(args_b.end(), {"--retention-sweep", "1s"});
-  ServerProcess node_b(args_b);
+  ServerProcess node_b(sweeping(redis, "1s"));
   host.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
   const auto checkpoint = [&redis] { return redis.cli({"HGET", RedisEngine::checkpoint_key("r"), "data"}); };
   const auto stored_log = [&redis] { return redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "+"}); };
@@ -595,9 +598,7 @@ TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript)
   EXPECT_NE(transcript.body().find("ben words"), std::string::npos);
 
   // Both nodes' state, and a third node that opens the room from storage.
-  auto args_c = redis_args(redis);
-  args_c.insert(args_c.end(), {"--retention-sweep", "0"});
-  ServerProcess node_c(args_c);
+  ServerProcess node_c(sweeping(redis, "0"));
   for (const auto port : {node_a.port(), node_b.port(), node_c.port()}) {
     WsClient moderator(port);
     moderator.request_ok(hello(ServerProcess::token("moderator", "r", "Mo", "mo-" + std::to_string(port))));

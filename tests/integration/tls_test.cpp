@@ -80,24 +80,37 @@ boost::asio::ssl::context trusting(const SelfSignedCertificate& certificate) {
   return context;
 }
 
+// A host (JSON) and a member (protobuf), both over TLS to `port`, in a new
+// support room `room`.
+struct TlsRoom {
+  TlsRoom(std::uint16_t port, boost::asio::ssl::context& tls, const std::string& room_id)
+      : room(room_id), host(port, Encoding::json, "", &tls), member(port, Encoding::binary, "", &tls) {
+    host.request_ok(hello(ServerProcess::token("host", room, "Host", "host-1")));
+    host.request_ok(create_room(room, v1::ROOM_KIND_SUPPORT));
+    member.request_ok(join(room, "Sam"));
+  }
+  // The host says `text`; the member must receive it.
+  void expect_message_crosses(const std::string& text) {
+    host.request_ok(say(room, text));
+    const auto event = member.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
+    EXPECT_EQ(event.message_posted().text(), text);
+  }
+
+  std::string room;
+  WsClient host;
+  WsClient member;
+};
+
 TEST(Tls, RoomTrafficFlowsOverWss) {
   SelfSignedCertificate certificate;
   ServerProcess server({"--tls-cert", certificate.cert_path(), "--tls-key", certificate.key_path()});
   auto tls = trusting(certificate);
-
-  WsClient host(server.port(), Encoding::json, "", &tls);
-  host.request_ok(hello(ServerProcess::token("host", "tls-room", "Host", "host-1")));
-  host.request_ok(create_room("tls-room", v1::ROOM_KIND_SUPPORT));
-  WsClient member(server.port(), Encoding::binary, "", &tls);
-  member.request_ok(join("tls-room", "Sam"));
-
-  host.request_ok(say("tls-room", "hello over TLS"));
-  const auto event = member.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
-  EXPECT_EQ(event.message_posted().text(), "hello over TLS");
+  TlsRoom room(server.port(), tls, "tls-room");
+  room.expect_message_crosses("hello over TLS");
 
   // The close handshake ends with TLS close_notify, then TCP: clean on both ends.
-  member.close();
-  host.close();
+  room.member.close();
+  room.host.close();
   EXPECT_EQ(server.stop(), 0);
 }
 
@@ -142,15 +155,8 @@ TEST(Tls, TerminatedAtNginx) {
   ServerProcess node({"--trust-proxy"});
   NginxProcess nginx({node.port()}, NginxProcess::Tls{certificate.cert_path(), certificate.key_path()});
   auto tls = trusting(certificate);
-
-  WsClient host(nginx.port(), Encoding::binary, "", &tls);
-  host.request_ok(hello(ServerProcess::token("host", "nginx-tls", "Host", "host-1")));
-  host.request_ok(create_room("nginx-tls", v1::ROOM_KIND_SUPPORT));
-  WsClient member(nginx.port(), Encoding::json, "", &tls);
-  member.request_ok(join("nginx-tls", "Sam"));
-  member.request_ok(say("nginx-tls", "through nginx"));
-  const auto event = host.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
-  EXPECT_EQ(event.message_posted().text(), "through nginx");
+  TlsRoom room(nginx.port(), tls, "nginx-tls");
+  room.expect_message_crosses("through nginx");
   // nginx speaks only TLS on that port.
   EXPECT_ANY_THROW(WsClient(nginx.port()));
 }
