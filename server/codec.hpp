@@ -14,8 +14,11 @@ namespace hearth {
 
 enum class Encoding : unsigned char { binary, json };
 
-// Bytes that many sessions send unchanged: encoded once, shared, immutable.
-using SharedBytes = std::shared_ptr<const std::string>;
+// One whole server-to-client WebSocket frame (RFC 6455 §5.2: FIN, the opcode
+// for its encoding, the unmasked length, then the message): encoded and framed
+// once, shared, immutable, and written unchanged to every member that gets it.
+// Many of them can go out in one gather-write.
+using SharedFrame = std::shared_ptr<const std::string>;
 
 // Decodes one client frame. On failure returns MALFORMED or INVALID_UTF8
 // with a message that names no user content, and leaves `out` unspecified.
@@ -23,9 +26,8 @@ std::optional<Failure> decode_client_message(std::string_view frame, Encoding en
 
 std::string encode(const google::protobuf::Message& message, Encoding encoding);
 
-inline SharedBytes encode_shared(const google::protobuf::Message& message, Encoding encoding) {
-  return std::make_shared<const std::string>(encode(message, encoding));
-}
+// `message` encoded as one WebSocket frame: binary for protobuf, text for JSON.
+SharedFrame encode_frame(const google::protobuf::Message& message, Encoding encoding);
 
 // Routes protobuf's own log lines (it logs on invalid UTF-8, for example)
 // away from stderr; they name fields, never content. Call once at start-up.

@@ -30,7 +30,7 @@ class Connection {
   // take effect in the order they were made.
 
   // Queues one frame. A connection that cannot keep up closes itself.
-  virtual void send(SharedBytes frame, Encoding encoding) = 0;
+  virtual void send(SharedFrame frame) = 0;
   // The room accepted this connection as a member (before the join reply).
   virtual void joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) = 0;
   // A join (or create) of this connection failed; the room sent the error.

@@ -10,6 +10,7 @@
 
 #include "command.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "static_files.hpp"
 #include "token.hpp"
 #include "transcript.hpp"
@@ -55,7 +56,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   const std::string_view path = target.substr(0, target.find('?'));
   const bool read_only = request.method() == http::verb::get || request.method() == http::verb::head;
 
-  if ((path == "/readyz" || path == "/healthz" || path == "/ws") && !read_only) {
+  if ((path == "/readyz" || path == "/healthz" || path == "/metrics" || path == "/ws") && !read_only) {
     auto response = error_response(request, http::status::method_not_allowed, "method_not_allowed", "use GET");
     response.set(http::field::allow, "GET, HEAD");
     return response;
@@ -82,6 +83,10 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     boost::json::object body{{"status", ready ? "ready" : "not_ready"}, {"storage", context.engine.ready()}};
     return make_response(request, ready ? http::status::ok : http::status::service_unavailable, "application/json",
                          boost::json::serialize(body) + "\n");
+  }
+  if (path == "/metrics") {
+    return make_response(request, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                         metrics().render(context.sessions.size(), context.rooms.open_rooms()));
   }
   if (auto file = serve_static(request, context.config.web_root)) return std::move(*file);
   if (path == "/" && read_only) {

@@ -10,8 +10,8 @@ namespace hearth {
 
 namespace asio = boost::asio;
 
-Listener::Listener(asio::io_context& io, const asio::ip::tcp::endpoint& endpoint, ServerContext& context)
-    : io_(io), acceptor_(asio::make_strand(io)), context_(context) {
+Listener::Listener(Shards& shards, const asio::ip::tcp::endpoint& endpoint, ServerContext& context)
+    : shards_(shards), acceptor_(asio::make_strand(shards.main().io())), context_(context) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -30,8 +30,8 @@ void Listener::stop() {
 }
 
 void Listener::accept_next() {
-  // Each connection gets a strand of its own.
-  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](boost::system::error_code error,
+  // Each connection gets a strand of its own, on the shards in turn.
+  acceptor_.async_accept(asio::make_strand(shards_.next().io()), [self = shared_from_this()](boost::system::error_code error,
                                                                              asio::ip::tcp::socket socket) {
     if (error == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (error) {

@@ -1,4 +1,5 @@
-// Accepts TCP connections and starts an HttpSession, on its own strand, for each.
+// Accepts TCP connections and starts an HttpSession for each, on a strand of
+// its own on the next shard.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -6,13 +7,14 @@
 #include <memory>
 
 #include "server_context.hpp"
+#include "shards.hpp"
 
 namespace hearth {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens; throws boost::system::system_error if it cannot.
-  Listener(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, ServerContext& context);
+  Listener(Shards& shards, const boost::asio::ip::tcp::endpoint& endpoint, ServerContext& context);
   void start();
   // Stops accepting. Any thread.
   void stop();
@@ -21,7 +23,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void accept_next();
 
-  boost::asio::io_context& io_;
+  Shards& shards_;
   boost::asio::ip::tcp::acceptor acceptor_;
   ServerContext& context_;
 };

@@ -8,6 +8,7 @@
 
 #include "engine.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace hearth {
 
@@ -70,6 +71,7 @@ std::string RedisAddress::describe() const {
 
 struct RedisConnection::Pending {
   ReplyHandler handler;
+  std::chrono::steady_clock::time_point sent = std::chrono::steady_clock::now();
 };
 
 RedisConnection::RedisConnection(asio::any_io_executor strand, RedisAddress address, std::string name)
@@ -223,11 +225,8 @@ void RedisConnection::schedule_reconnect() {
 // ---------------------------------------------------------------------------
 
 void RedisConnection::command(std::vector<std::string> args, ReplyHandler handler) {
-  if (!up_ || context_ == nullptr) {
-    asio::post(strand_, [handler = std::move(handler)] { handler(EngineError::unavailable, {}); });
-    return;
-  }
-  if (!send(args, handler)) {
+  if (!up_ || context_ == nullptr || !send(args, handler)) {
+    metrics().redis_errors.fetch_add(1, std::memory_order_relaxed);
     asio::post(strand_, [handler = std::move(handler)] { handler(EngineError::unavailable, {}); });
   }
 }
@@ -283,8 +282,15 @@ void RedisConnection::on_reply(redisAsyncContext* context, void* reply, void* pr
   }
   // A null reply: the connection went away with the command sent, so Redis
   // may or may not have run it.
-  if (reply == nullptr) return pending->handler(EngineError::outcome_unknown, {});
-  pending->handler({}, RedisReply::from(*static_cast<redisReply*>(reply)));
+  if (reply == nullptr) {
+    metrics().redis_errors.fetch_add(1, std::memory_order_relaxed);
+    return pending->handler(EngineError::outcome_unknown, {});
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - pending->sent;
+  metrics().redis_seconds.observe(took.count());
+  auto copied = RedisReply::from(*static_cast<redisReply*>(reply));
+  if (copied.is_error()) metrics().redis_errors.fetch_add(1, std::memory_order_relaxed);
+  pending->handler({}, std::move(copied));
 }
 
 void RedisConnection::subscribe(const std::string& channel) {

@@ -8,6 +8,7 @@
 #include "identity.hpp"
 #include "log.hpp"
 #include "passcode.hpp"
+#include "metrics.hpp"
 #include "room_registry.hpp"
 
 namespace hearth {
@@ -308,27 +309,28 @@ bool Room::replay(const Caller& caller, std::uint64_t from, std::uint32_t& repla
     if (item.seq <= from) continue;
     if (!RoomState::may_see(item.audience, caller.membership.user_id, caller.membership.role)) continue;
     *message.mutable_event() = staff && item.staff_event ? *item.staff_event : *item.event;
-    caller.connection->send(encode_shared(message, caller.encoding), caller.encoding);
+    caller.connection->send(encode_frame(message, caller.encoding));
     ++replayed;
   }
   return true;
 }
 
 void Room::fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event) {
-  // Encoded at most once per encoding (and per variant); every member gets
-  // the same bytes as the others like them.
+  // Encoded and framed at most once per encoding (and per variant); every
+  // member gets the same frame as the others like them.
+  metrics().events_out.fetch_add(1, std::memory_order_relaxed);
   v1::ServerMessage message;
   *message.mutable_event() = event;
   v1::ServerMessage staff_message;
   if (staff_event) *staff_message.mutable_event() = *staff_event;
-  SharedBytes encoded[2][2];
+  SharedFrame encoded[2][2];
   for (const auto& [key, member] : members_) {
     if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) continue;
     const int variant = staff_event && is_staff(member.membership.role) ? 1 : 0;
     const Encoding encoding = member.connection->push_encoding();
-    SharedBytes& bytes = encoded[variant][static_cast<int>(encoding)];
-    if (!bytes) bytes = encode_shared(variant ? staff_message : message, encoding);
-    member.connection->send(bytes, encoding);
+    SharedFrame& frame = encoded[variant][static_cast<int>(encoding)];
+    if (!frame) frame = encode_frame(variant ? staff_message : message, encoding);
+    member.connection->send(frame);
   }
 }
 
@@ -512,7 +514,7 @@ void Room::reset(const Failure& failure) {
   auto push = error_reply(0, failure);
   push.mutable_reply()->set_room_id(id_);
   for (auto& [key, member] : members_) {
-    member.connection->send(encode_shared(push, member.connection->push_encoding()), member.connection->push_encoding());
+    member.connection->send(encode_frame(push, member.connection->push_encoding()));
     member.connection->removed(id_);
   }
   members_.clear();
@@ -602,11 +604,12 @@ void Room::when_applied(std::uint64_t seq, OnApplied fn) {
 
 void Room::reply_error(const Caller& caller, const Failure& failure) const {
   if (caller.joining) caller.connection->join_failed(id_);
-  caller.connection->send(encode_shared(error_reply(caller.request_id, failure), caller.encoding), caller.encoding);
+  metrics().command_error(caller.command, failure.code);
+  caller.connection->send(encode_frame(error_reply(caller.request_id, failure), caller.encoding));
 }
 
 void Room::reply_ok(const Caller& caller, v1::Ok ok) const {
-  caller.connection->send(encode_shared(ok_reply(caller.request_id, std::move(ok)), caller.encoding), caller.encoding);
+  caller.connection->send(encode_frame(ok_reply(caller.request_id, std::move(ok)), caller.encoding));
 }
 
 }  // namespace hearth

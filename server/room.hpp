@@ -39,6 +39,7 @@ struct Caller {
   Membership membership;
   std::uint32_t request_id = 0;
   Encoding encoding = Encoding::json;
+  int command = 0;       // the ClientMessage field, for /metrics; 0 for the server's own
   bool joining = false;  // a failure must tell the connection the join failed
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
   std::optional<v1::ResumeFrom> resume;  // a join that asks to resume

@@ -2,8 +2,8 @@
 
 namespace hearth {
 
-RoomRegistry::RoomRegistry(boost::asio::any_io_executor executor, Engine& engine, Limits limits)
-    : executor_(std::move(executor)), engine_(engine), limits_(limits) {}
+RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, Limits limits)
+    : shards_(shards), engine_(engine), limits_(limits) {}
 
 void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
   std::shared_ptr<Room> room;
@@ -12,7 +12,7 @@ void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
     std::lock_guard lock(mutex_);
     auto& slot = rooms_[room_id];
     if (!slot) {
-      slot = std::make_shared<Room>(room_id, executor_, engine_, *this, limits_);
+      slot = std::make_shared<Room>(room_id, shards_.next().io().get_executor(), engine_, *this, limits_);
       created = true;
     }
     room = slot;

@@ -1,7 +1,6 @@
 // The Rooms this node has open, by id: at most one current Room per id.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -11,12 +10,14 @@
 #include "engine.hpp"
 #include "limits.hpp"
 #include "room.hpp"
+#include "shards.hpp"
 
 namespace hearth {
 
 class RoomRegistry {
  public:
-  RoomRegistry(boost::asio::any_io_executor executor, Engine& engine, Limits limits);
+  // Each Room opened runs on the next of `shards`.
+  RoomRegistry(Shards& shards, Engine& engine, Limits limits);
 
   // Runs `op` on the room's strand, opening the Room (and reading its log)
   // first if this node does not have it open.
@@ -33,7 +34,7 @@ class RoomRegistry {
   void when_empty(std::function<void()> fn);
 
  private:
-  boost::asio::any_io_executor executor_;
+  Shards& shards_;
   Engine& engine_;
   Limits limits_;
   mutable std::mutex mutex_;

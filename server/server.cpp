@@ -51,7 +51,8 @@ std::optional<asio::ssl::context> make_tls_context(const Config& config) {
 
 int run_server(const Config& config) {
   log::set_level(config.log_level);
-  asio::io_context io(static_cast<int>(config.threads));
+  Shards shards(config.threads);
+  asio::io_context& io = shards.main().io();
   std::unique_ptr<Engine> engine;
   RedisEngine* redis = nullptr;
   if (config.engine == "redis") {
@@ -68,7 +69,7 @@ int run_server(const Config& config) {
   } else {
     engine = std::make_unique<MemoryEngine>();
   }
-  RoomRegistry rooms(io.get_executor(), *engine, config.limits);
+  RoomRegistry rooms(shards, *engine, config.limits);
   CrisisPhrases crisis;
   std::string resources;
   if (!config.crisis_phrases.empty()) {
@@ -102,7 +103,7 @@ int run_server(const Config& config) {
 
   std::shared_ptr<Listener> listener;
   try {
-    listener = std::make_shared<Listener>(io, asio::ip::tcp::endpoint(asio::ip::make_address(config.listen),
+    listener = std::make_shared<Listener>(shards, asio::ip::tcp::endpoint(asio::ip::make_address(config.listen),
                                                                       config.port),
                                           context);
   } catch (const boost::system::system_error& e) {
@@ -121,19 +122,19 @@ int run_server(const Config& config) {
     retention->stop();
     // Soft first: every client gets a 1001 close frame; forcibly after the grace.
     deadline.expires_after(config.shutdown_grace);
-    deadline.async_wait([&io](boost::system::error_code e) {
+    deadline.async_wait([&shards](boost::system::error_code e) {
       if (!e) {
         log::warn("shutdown grace over; stopping with connections still open");
-        io.stop();
+        shards.stop();
       }
     });
     // Then the rooms: each retires once the Left entries of its departed
     // members are written; then this node says goodbye to the other nodes
     // (its heartbeat goes, so they need not wait for it to expire).
-    context.sessions.close_all(CloseCode::going_away, [&io, &rooms, redis] {
-      rooms.when_empty([&io, redis] {
-        if (redis) redis->say_goodbye([&io] { io.stop(); });
-        else io.stop();
+    context.sessions.close_all(CloseCode::going_away, [&shards, &rooms, redis] {
+      rooms.when_empty([&shards, redis] {
+        if (redis) redis->say_goodbye([&shards] { shards.stop(); });
+        else shards.stop();
       });
     });
   });
@@ -147,10 +148,7 @@ int run_server(const Config& config) {
   else announce_ready();
   retention->start();
 
-  std::vector<std::thread> threads;
-  for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back([&io] { io.run(); });
-  io.run();
-  for (auto& thread : threads) thread.join();
+  shards.run();
   // A second SIGTERM while the process winds down must not turn a clean
   // exit into a death by signal: stop listening for them, then ignore them.
   boost::system::error_code ignored;

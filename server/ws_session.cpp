@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/version.hpp>
@@ -13,6 +14,7 @@
 #include "command.hpp"
 #include "identity.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace hearth {
 namespace {
@@ -72,6 +74,9 @@ WsSession::WsSession(Transport stream, ServerContext& context, std::string addre
 
 void WsSession::start(http::request<http::string_body> request) {
   context_.sessions.add(shared_from_this());
+  ws_.next_layer().on_control_done([weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->flush();
+  });
   asio::co_spawn(ws_.get_executor(), run(std::move(request)), [self = shared_from_this()](std::exception_ptr error) {
     if (error) {
       try {
@@ -108,6 +113,12 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
 
   auto [error] = co_await ws_.async_accept(request, use_tuple);
   if (error) co_return;
+  upgraded_ = true;
+  if (!ws_.next_layer().tls()) {
+    // flush() writes without blocking and waits for room only when it must.
+    beast::get_lowest_layer(ws_).socket().non_blocking(true, error);
+    if (error) co_return;
+  }
   // Shutdown may have reached this session while it was still upgrading.
   if (context_.shutting_down.load() && !closing_) closing_ = CloseCode::going_away;
   if (closing_ && !writing_) start_close();
@@ -146,8 +157,11 @@ asio::awaitable<void> WsSession::read_loop() {
 
 void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   if (closing_) return;  // given up on: no more commands from it
+  metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
   v1::ClientMessage message;
+  command_ = 0;
   if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
+  command_ = message.command_case();
   if (context_.shutting_down.load()) {
     return reply(message.request_id(), encoding, Failure{v1::SHUTTING_DOWN, "the server is shutting down"});
   }
@@ -318,6 +332,7 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   }
   rooms_[room_id] = RoomSlot{nullptr, membership};
   Caller caller{shared_from_this(), membership, message.request_id(), encoding};
+  caller.command = message.command_case();
   caller.passcode = std::move(passcode);
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
   if (create) {
@@ -356,6 +371,7 @@ void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {
     return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
   }
   Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  caller.command = message.command_case();
   auto room = std::move(it->second.room);
   rooms_.erase(it);
   room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
@@ -369,6 +385,7 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   v1::LogEntry entry = new_entry(it->second.membership);
   if (auto failure = entry_for_command(message, entry)) return reply(message.request_id(), encoding, *failure);
   Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  caller.command = message.command_case();
   // Words that suggest someone may be in danger: the entry carries the flag
   // (the room's policy and its staff act on it), and the writer gets words
   // of support with the reply.
@@ -407,9 +424,14 @@ void WsSession::removed(const std::string& room_id) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), room_id] { self->rooms_.erase(room_id); });
 }
 
-void WsSession::send(SharedBytes frame, Encoding encoding) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), encoding]() mutable {
-    self->enqueue(Outgoing{std::move(frame), encoding});
+void WsSession::send(SharedFrame frame) {
+  if (home_ != nullptr && Shard::current() == home_) {
+    // A room on this session's own shard: nothing of this session runs
+    // meanwhile (one thread per shard), so no post is needed.
+    return enqueue(std::move(frame));
+  }
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    self->enqueue(std::move(frame));
   });
 }
 
@@ -418,47 +440,142 @@ void WsSession::send(SharedBytes frame, Encoding encoding) {
 // ---------------------------------------------------------------------------
 
 void WsSession::reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
-  enqueue(Outgoing{encode_shared(ok_reply(request_id, std::move(ok)), encoding), encoding});
+  enqueue(encode_frame(ok_reply(request_id, std::move(ok)), encoding));
 }
 
 void WsSession::reply(std::uint32_t request_id, Encoding encoding, const Failure& failure) {
-  enqueue(Outgoing{encode_shared(error_reply(request_id, failure), encoding), encoding});
+  metrics().command_error(command_, failure.code);
+  enqueue(encode_frame(error_reply(request_id, failure), encoding));
 }
 
-void WsSession::enqueue(Outgoing outgoing) {
+void WsSession::enqueue(SharedFrame frame) {
   if (closing_ || finished_) return;
   if (queue_.size() >= context_.config.limits.send_queue_frames) {
     log::info("session ", connection_id_, " closed: send queue full (", queue_.size(), " frames)");
+    metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     closing_ = CloseCode::slow_consumer;
-    if (writing_) queue_.erase(queue_.begin() + 1, queue_.end());
-    else queue_.clear();
+    drop_unsent();
     if (!writing_) start_close();
     return;
   }
-  queue_.push_back(std::move(outgoing));
-  if (!writing_) write_next();
+  queue_.push_back(std::move(frame));
+  if (flush_asked_) return;
+  flush_asked_ = true;
+  if (home_ != nullptr && Shard::current() == home_) {
+    home_->flush_later(shared_from_this());
+  } else {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->flush(); });
+  }
 }
 
-void WsSession::write_next() {
-  if (queue_.empty()) {
-    if (closing_) start_close();
+std::size_t WsSession::gather(std::span<asio::const_buffer> out) const {
+  std::size_t count = 0;
+  for (auto it = queue_.begin(); it != queue_.end() && count < out.size(); ++it, ++count) {
+    const std::size_t skip = count == 0 ? head_written_ : 0;
+    out[count] = asio::buffer((*it)->data() + skip, (*it)->size() - skip);
+  }
+  return count;
+}
+
+void WsSession::consume(std::size_t written) {
+  std::uint64_t delivered = 0;
+  while (written > 0) {
+    const std::size_t left = queue_.front()->size() - head_written_;
+    if (written < left) {
+      head_written_ += written;
+      break;
+    }
+    written -= left;
+    queue_.pop_front();
+    head_written_ = 0;
+    ++delivered;
+  }
+  metrics().deliveries.fetch_add(delivered, std::memory_order_relaxed);
+}
+
+void WsSession::drop_unsent() {
+  const std::size_t keep = std::max<std::size_t>(in_flight_, head_written_ > 0 ? 1 : 0);
+  if (queue_.size() > keep) queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+}
+
+void WsSession::write_failed() {
+  queue_.clear();
+  head_written_ = 0;
+  // The read side ends too (and finishes the session).
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+void WsSession::flush() {
+  flush_asked_ = false;
+  if (writing_ || finished_ || !upgraded_) return;
+  auto& transport = ws_.next_layer();
+  if (auto* tls = transport.tls()) {
+    // Whole frames only: a control frame of Beast's waiting goes first, and
+    // on_control_done calls again.
+    if (!queue_.empty() && !transport.control_busy()) write_tls(*tls);
+    else if (queue_.empty() && closing_) start_close();
     return;
   }
-  writing_ = true;
-  const Outgoing& next = queue_.front();
-  ws_.binary(next.encoding == Encoding::binary);
-  // The handler holds the bytes: Beast writes from them until it completes,
-  // whatever happens to the queue meanwhile.
-  ws_.async_write(asio::buffer(*next.bytes), [self = shared_from_this(), bytes = next.bytes](beast::error_code error,
-                                                                                             std::size_t) {
-    self->writing_ = false;
-    if (error) {
-      self->queue_.clear();
-      return;  // the read side sees the failure too and finishes
+
+  // Plain TCP: write straight from the shared frames, without blocking
+  // (the socket is non-blocking since the upgrade). Asio writes at most 64
+  // buffers at a time.
+  auto& socket = beast::get_lowest_layer(ws_).socket();
+  std::array<asio::const_buffer, 64> buffers;
+  for (;;) {
+    // Between two frames a control frame of Beast's waiting goes first
+    // (on_control_done calls again); inside one, this frame is finished first.
+    if (queue_.empty() || (head_written_ == 0 && transport.control_busy())) break;
+    if (head_written_ == 0) metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
+    const std::size_t count = gather(buffers);
+    const std::size_t asked = asio::buffer_size(std::span(buffers.data(), count));
+    boost::system::error_code error;
+    std::size_t written = socket.write_some(std::span(buffers.data(), count), error);
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+      written = 0;
+      error = {};
     }
-    if (!self->queue_.empty()) self->queue_.pop_front();
-    self->write_next();
-  });
+    if (error) {
+      transport.data_writing(false);
+      return write_failed();
+    }
+    consume(written);
+    if (written < asked) {
+      // The socket's buffer is full: wait for room. Until the frame begun
+      // here is finished, a control frame waits for it.
+      writing_ = true;
+      transport.data_writing(head_written_ > 0);
+      socket.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code e) {
+        self->writing_ = false;
+        if (e) return self->ws_.next_layer().data_writing(false);  // closed: finish() has run, or will
+        self->flush();
+      });
+      return;
+    }
+  }
+  transport.data_writing(false);
+  if (queue_.empty() && closing_) start_close();
+}
+
+void WsSession::write_tls(Transport::Tls& tls) {
+  // The TLS stream encrypts as it goes, so the frames stay queued (and
+  // alive) until the write completes.
+  metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
+  tls_buffers_.resize(64);
+  in_flight_ = gather(tls_buffers_);
+  tls_buffers_.resize(in_flight_);
+  writing_ = true;
+  ws_.next_layer().data_writing(true);
+  asio::async_write(tls, tls_buffers_,
+                    [self = shared_from_this()](beast::error_code error, std::size_t written) {
+                      self->writing_ = false;
+                      self->in_flight_ = 0;
+                      self->ws_.next_layer().data_writing(false);
+                      if (error) return self->write_failed();
+                      self->consume(written);
+                      self->flush();
+                    });
 }
 
 void WsSession::close(CloseCode code) {
@@ -466,13 +583,9 @@ void WsSession::close(CloseCode code) {
     if (self->closing_ || self->finished_) return;
     self->closing_ = code;
     // start_close() does nothing until the upgrade is done; run() calls it
-    // again then.
-    if (self->writing_) {
-      self->queue_.erase(self->queue_.begin() + 1, self->queue_.end());
-    } else {
-      self->queue_.clear();
-      self->start_close();
-    }
+    // again then. A frame begun is finished first.
+    self->drop_unsent();
+    if (!self->writing_) self->start_close();
   });
 }
 
@@ -499,7 +612,7 @@ void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
   context_.connections_per_address.remove(address_);
-  queue_.clear();
+  drop_unsent();  // a TLS write in flight still reads its frames
   close_timer_.cancel();
   // A write may still be parked on a peer that stopped reading: closing the
   // socket ends it (and everything else pending) now.

@@ -1,10 +1,14 @@
 // One client's WebSocket connection: reads frames, decodes and dispatches
 // commands, and writes replies and events through a bounded queue.
 //
-// Everything here runs on the session's strand (the stream's executor);
-// Connection methods, called by rooms from their own strands, post to it.
-// One write is in flight at a time. A client whose queue passes
-// Limits::send_queue_frames is closed with 4001 rather than let memory grow.
+// Everything here runs on the session's strand (the stream's executor), on its
+// shard's thread; Connection methods, called by rooms from their own strands,
+// post to it, or call straight through when the room is on the same shard.
+// Frames arrive already framed (SharedFrame) and wait in a queue; once per
+// turn of the shard's loop the session writes all it has in one non-blocking
+// gather-write, and waits for the socket only when it is full. A client whose
+// queue passes Limits::send_queue_frames is closed with 4001 rather than let
+// memory grow.
 #pragma once
 
 #include <atomic>
@@ -16,19 +20,22 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "connection.hpp"
 #include "rate_limit.hpp"
 #include "room.hpp"
 #include "server_context.hpp"
+#include "shards.hpp"
 #include "token.hpp"
 #include "transport.hpp"
 
 namespace hearth {
 
-class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
+class WsSession final : public Connection, public Flushable, public std::enable_shared_from_this<WsSession> {
  public:
   // `stream` must have a strand as its executor.
   // What the upgrade request settled: the subprotocol to answer with, and
@@ -40,7 +47,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   };
 
   // `address` has been counted in context.connections_per_address; the
-  // session uncounts it when it ends.
+  // session uncounts it when it ends. Construct on the connection's strand.
   WsSession(Transport stream, ServerContext& context, std::string address, Handshake handshake);
 
   // Accepts the upgrade `request` and serves the connection until it ends.
@@ -50,18 +57,17 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   // frames are dropped. Any thread.
   void close(CloseCode code);
 
-  void send(SharedBytes frame, Encoding encoding) override;
+  void send(SharedFrame frame) override;
   void joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) override;
   void join_failed(const std::string& room_id) override;
   void removed(const std::string& room_id) override;
   Encoding push_encoding() const override { return push_encoding_.load(std::memory_order_relaxed); }
   const std::string& connection_id() const override { return connection_id_; }
 
+  // Writes what is queued: see the top of this file. On the strand.
+  void flush() override;
+
  private:
-  struct Outgoing {
-    SharedBytes bytes;
-    Encoding encoding;
-  };
   // A room this connection is in; `room` is null while the join is on its way.
   struct RoomSlot {
     std::shared_ptr<Room> room;
@@ -84,8 +90,16 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok);
   void reply(std::uint32_t request_id, Encoding encoding, const Failure& failure);
-  void enqueue(Outgoing outgoing);
-  void write_next();
+  void enqueue(SharedFrame frame);
+  void write_tls(Transport::Tls& tls);
+  // Up to `out.size()` queued frames, the first from where the last write
+  // stopped; the count.
+  std::size_t gather(std::span<boost::asio::const_buffer> out) const;
+  // `written` bytes of the queue's head went out.
+  void consume(std::size_t written);
+  // Drops every queued frame but those a write has started on.
+  void drop_unsent();
+  void write_failed();
   void start_close();
   void finish();
 
@@ -107,9 +121,16 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   std::optional<Claims> claims_;
 
   std::unordered_map<std::string, RoomSlot> rooms_;
+  int command_ = 0;  // the command being handled, for /metrics
 
-  std::deque<Outgoing> queue_;
-  bool writing_ = false;
+  Shard* const home_ = Shard::current();  // the shard whose thread this session runs on
+  std::deque<SharedFrame> queue_;
+  std::size_t head_written_ = 0;   // bytes of queue_.front() already written
+  std::size_t in_flight_ = 0;      // frames an asynchronous TLS write holds
+  bool writing_ = false;           // a write waits for the socket, or TLS writes
+  bool flush_asked_ = false;
+  bool upgraded_ = false;
+  std::vector<boost::asio::const_buffer> tls_buffers_;  // what a TLS write is given
   std::optional<CloseCode> closing_;
   bool close_started_ = false;
   bool finished_ = false;

@@ -61,6 +61,69 @@ TEST(Lifecycle, SlowConsumerIsClosedWith4001WhileOthersGetEverything) {
   EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
 }
 
+TEST(Lifecycle, AClientThatFallsBehindGetsEveryFrameWholeAndInOrder) {
+  // A client that reads nothing while about 24 MB comes for it: the
+  // socket buffers fill, the server's writes stop part-way through frames
+  // and wait for room. A ping sent meanwhile is answered between two frames,
+  // never inside one; then every message arrives whole and in order.
+  ServerProcess server({"--send-queue-frames", "1000", "--max-message-chars", "60000", "--max-frame-bytes", "262144"});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "H", "h")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient behind(server.port(), Encoding::binary);
+  behind.request_ok(join("r"));
+
+  constexpr int kMessages = 400;
+  auto text = [](int i) { return std::string(60000, static_cast<char>('a' + i % 26)); };
+  for (int i = 0; i < kMessages; ++i) {
+    host.request_ok(say("r", text(i)));
+    host.events().clear();
+  }
+  behind.send_ping_frame();
+  for (int i = 0; i < kMessages; ++i) {
+    const auto posted = behind.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }, 10s);
+    ASSERT_EQ(posted.message_posted().text(), text(i)) << "message " << i;
+  }
+  behind.request_ok(ping());  // the connection is still in step
+  EXPECT_EQ(behind.pongs(), 1u);
+}
+
+TEST(Lifecycle, MetricsCountTrafficAndErrorsButNameNoOne) {
+  ServerProcess server;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "H", "h")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  host.request_ok(say("r", "words nobody else should see"));
+  host.send_raw("not json", false);
+  ASSERT_TRUE(host.next().has_value());  // the MALFORMED reply
+  EXPECT_EQ(host.request_error(say("elsewhere", "x")).code(), v1::NOT_IN_ROOM);
+
+  const auto response = http_request(server.port(), boost::beast::http::verb::get, "/metrics");
+  ASSERT_EQ(response.result(), boost::beast::http::status::ok);
+  EXPECT_EQ(response[boost::beast::http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& body = response.body();
+  auto value = [&](const std::string& name) -> double {
+    const auto at = body.find("\n" + name + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(body.substr(at + name.size() + 2));
+  };
+  EXPECT_EQ(value("hearth_connections"), 1);
+  EXPECT_EQ(value("hearth_rooms"), 1);
+  EXPECT_EQ(value("hearth_commands_total"), 5);  // hello, create, say, the malformed frame, say elsewhere
+  EXPECT_GE(value("hearth_events_total"), 2);    // the host joining, the message
+  // Every frame the host got: five replies, and the events before them.
+  EXPECT_EQ(value("hearth_deliveries_total"), 5 + static_cast<double>(host.events().size()));
+  EXPECT_NE(body.find("hearth_command_errors_total{command=\"none\",code=\"MALFORMED\"} 1\n"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("hearth_command_errors_total{command=\"sendMessage\",code=\"NOT_IN_ROOM\"} 1\n"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("hearth_send_queue_depth_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(body.find("# TYPE hearth_redis_command_seconds histogram"), std::string::npos);
+  EXPECT_EQ(body.find("words nobody"), std::string::npos);
+  EXPECT_EQ(body.find("127.0.0.1"), std::string::npos);
+}
+
 TEST(Lifecycle, HttpEndpoints) {
   ServerProcess server;
   namespace http = boost::beast::http;

@@ -39,7 +39,12 @@ WsClient::WsClient(std::uint16_t port, Encoding encoding, const std::string& sub
   ws_.handshake(response, "127.0.0.1:" + std::to_string(port), "/ws");
   subprotocol_ = std::string(response[beast::http::field::sec_websocket_protocol]);
   tcp.expires_never();
+  ws_.control_callback([this](beast::websocket::frame_type kind, beast::string_view) {
+    if (kind == beast::websocket::frame_type::pong) ++pongs_;
+  });
 }
+
+void WsClient::send_ping_frame() { ws_.ping({}); }
 
 bool WsClient::run_until(const bool& done, std::chrono::milliseconds timeout) {
   io_.restart();

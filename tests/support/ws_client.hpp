@@ -63,6 +63,9 @@ class WsClient {
     ws_.write_buffer_bytes(bytes);
   }
   void close();
+  // Sends a WebSocket ping frame; pongs() counts the pongs read so far.
+  void send_ping_frame();
+  std::size_t pongs() const { return pongs_; }
 
  private:
   // Runs the io_context until `done` or the deadline.
@@ -76,6 +79,7 @@ class WsClient {
   std::deque<v1::Event> events_;
   bool last_binary_ = false;
   std::string subprotocol_;
+  std::size_t pongs_ = 0;
 };
 
 // One plain HTTP request to 127.0.0.1:port (5 s timeout), with an optional

@@ -1,0 +1,60 @@
+#include "shards.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace hearth {
+namespace {
+
+thread_local Shard* this_thread_shard = nullptr;
+
+}  // namespace
+
+Shard* Shard::current() noexcept { return this_thread_shard; }
+
+void Shard::run() {
+  this_thread_shard = this;
+  // io_context::run() with a flush after every batch of ready handlers: wait
+  // for one, run those that are ready (each fan-out only queues frames),
+  // then write.
+  while (io_.run_one() > 0) {
+    for (int i = 1; i < kHandlersPerFlush && io_.poll_one() > 0; ++i) {
+    }
+    flush_all();
+  }
+  flush_all();
+  this_thread_shard = nullptr;
+}
+
+void Shard::flush_all() {
+  // A flush may ask for another (a writer with more to write): that lands
+  // in the emptied dirty_ and gets a turn of its own.
+  flushing_.swap(dirty_);
+  for (auto& writer : flushing_) writer->flush();
+  flushing_.clear();
+}
+
+Shards::Shards(unsigned count) {
+  for (unsigned i = 0; i < std::max(1u, count); ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    // A shard with nothing to do yet must keep running until stop().
+    guards_.emplace_back(shards_.back()->io().get_executor());
+  }
+}
+
+Shard& Shards::next() noexcept { return *shards_[next_.fetch_add(1, std::memory_order_relaxed) % shards_.size()]; }
+
+void Shards::run() {
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < shards_.size(); ++i) {
+    threads.emplace_back([shard = shards_[i].get()] { shard->run(); });
+  }
+  main().run();
+  for (auto& thread : threads) thread.join();
+}
+
+void Shards::stop() {
+  for (auto& shard : shards_) shard->io().stop();
+}
+
+}  // namespace hearth

@@ -1,0 +1,82 @@
+// The server's threads: each runs an io_context of its own (a shard), so that
+// everything placed on a shard runs on one thread. That buys two things on the
+// fan-out path, where a room hands one event to every member:
+// - a room gives a frame to a member on its own shard with a plain call, not a
+//   post per member (a member on another shard still gets a post);
+// - a session asks to be flushed when its shard has run the handlers that
+//   were ready (up to kHandlersPerFlush of them), so the frames it got
+//   meanwhile go out in one gather-write. When events come faster than one
+//   at a time, several reach each member with one system call.
+// Connections and rooms are spread over the shards in turn. Shard 0 also runs
+// the listener, storage and the node's timers.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <vector>
+
+namespace hearth {
+
+// Something with writes to make once the current turn is over.
+class Flushable {
+ public:
+  virtual ~Flushable() = default;
+  virtual void flush() = 0;
+};
+
+class Shard {
+ public:
+  Shard() = default;
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  boost::asio::io_context& io() noexcept { return io_; }
+
+  // The shard whose thread this is; null on any other thread.
+  static Shard* current() noexcept;
+
+  // Calls `writer->flush()` once the handlers ready on this shard have run.
+  // Call on this shard's thread, at most once per writer until its flush()
+  // runs.
+  void flush_later(std::shared_ptr<Flushable> writer) { dirty_.push_back(std::move(writer)); }
+
+ private:
+  friend class Shards;
+  // At most this many handlers run between two flushes, so that a busy
+  // shard still writes.
+  static constexpr int kHandlersPerFlush = 256;
+  // Runs the shard's loop on this thread until the io_context stops.
+  void run();
+  void flush_all();
+
+  boost::asio::io_context io_{1};
+  std::vector<std::shared_ptr<Flushable>> dirty_;
+  std::vector<std::shared_ptr<Flushable>> flushing_;
+};
+
+class Shards {
+ public:
+  // `count` shards (at least one).
+  explicit Shards(unsigned count);
+
+  Shard& main() noexcept { return *shards_.front(); }
+  // The shard for a new connection or room: each in turn. Any thread.
+  Shard& next() noexcept;
+  std::size_t size() const noexcept { return shards_.size(); }
+
+  // Runs every shard, shard 0 on the calling thread, until stop(); then
+  // joins the other threads.
+  void run();
+  // Any thread.
+  void stop();
+
+ private:
+  using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<Guard> guards_;
+  std::atomic<unsigned> next_{0};
+};
+
+}  // namespace hearth
