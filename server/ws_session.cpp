@@ -30,6 +30,8 @@ constexpr auto kCloseTimeout = std::chrono::seconds(10);
 constexpr auto kAnonymousIdentityLifetime = std::chrono::hours(24);
 constexpr auto kDefaultInviteLifetime = std::chrono::seconds(7 * 24 * 3600);
 constexpr auto kMaxInviteLifetime = std::chrono::seconds(30 * 24 * 3600);
+// Frames' worth of room an empty send queue may keep.
+constexpr std::size_t kQueueRoomKept = 64;
 
 Failure token_failure(std::error_code error) {
   switch (static_cast<TokenError>(error.value())) {
@@ -113,6 +115,7 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
 
   auto [error] = co_await ws_.async_accept(request, use_tuple);
   if (error) co_return;
+  request = {};  // its headers would stay for the whole connection
   upgraded_ = true;
   if (!ws_.next_layer().tls()) {
     // flush() writes without blocking and waits for room only when it must.
@@ -490,6 +493,8 @@ void WsSession::consume(std::size_t written) {
     head_written_ = 0;
     ++delivered;
   }
+  // A queue that once grew long keeps its room otherwise.
+  if (queue_.empty() && queue_.capacity() > kQueueRoomKept) queue_.shrink_to_fit();
   metrics().deliveries.fetch_add(delivered, std::memory_order_relaxed);
 }
 

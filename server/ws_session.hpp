@@ -14,10 +14,10 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/devector.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -124,7 +124,9 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   int command_ = 0;  // the command being handled, for /metrics
 
   Shard* const home_ = Shard::current();  // the shard whose thread this session runs on
-  std::deque<SharedFrame> queue_;
+  // A devector, unlike std::deque, allocates nothing while empty: most
+  // connections are idle most of the time.
+  boost::container::devector<SharedFrame> queue_;
   std::size_t head_written_ = 0;   // bytes of queue_.front() already written
   std::size_t in_flight_ = 0;      // frames an asynchronous TLS write holds
   bool writing_ = false;           // a write waits for the socket, or TLS writes
