@@ -33,6 +33,8 @@ po::options_description server_options(Config& c) {
     ("listen", po::value(&c.listen)->default_value(c.listen), "address to listen on")
     ("port", po::value(&c.port)->default_value(c.port), "TCP port; 0 picks a free one")
     ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 means one per core")
+    ("write-coalesce-ms", po::value(&c.write_coalesce_ms)->default_value(c.write_coalesce_ms),
+     "under load, write to each connection at most this often (ms), all it has queued at once; 0: at once")
     ("engine", po::value(&c.engine)->default_value(c.engine),
      "where room logs live: memory (this process) or redis (shared by nodes)")
     ("redis", po::value(&c.redis_url)->default_value(c.redis_url),
@@ -186,6 +188,7 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   if (config.limits.max_frame_bytes < 1024) return fail("--max-frame-bytes must be at least 1024");
   if (config.limits.send_queue_frames < 1) return fail("--send-queue-frames must be at least 1");
+  if (config.write_coalesce_ms > 100) return fail("--write-coalesce-ms is at most 100");
   return config;
 }
 

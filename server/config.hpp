@@ -18,6 +18,9 @@ struct Config {
   std::string listen = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (printed at start-up)
   unsigned threads = 0;       // 0: one per core
+  // A busy shard flushes at most once per this many milliseconds, so that
+  // each connection gets what came meanwhile in one write (0: never wait).
+  unsigned write_coalesce_ms = 5;
   std::string engine = "memory";
   std::string redis_url = "redis://127.0.0.1:6379";
   std::string redis_password;

@@ -604,7 +604,7 @@ void Room::when_applied(std::uint64_t seq, OnApplied fn) {
 
 void Room::reply_error(const Caller& caller, const Failure& failure) const {
   if (caller.joining) caller.connection->join_failed(id_);
-  metrics().command_error(caller.command, failure.code);
+  if (caller.wants_reply) metrics().command_error(caller.command, failure.code);
   caller.connection->send(encode_frame(error_reply(caller.request_id, failure), caller.encoding));
 }
 

@@ -51,7 +51,7 @@ std::optional<asio::ssl::context> make_tls_context(const Config& config) {
 
 int run_server(const Config& config) {
   log::set_level(config.log_level);
-  Shards shards(config.threads);
+  Shards shards(config.threads, std::chrono::milliseconds(config.write_coalesce_ms));
   asio::io_context& io = shards.main().io();
   std::unique_ptr<Engine> engine;
   RedisEngine* redis = nullptr;

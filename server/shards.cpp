@@ -17,29 +17,47 @@ void Shard::run() {
   // io_context::run() with a flush after every batch of ready handlers: wait
   // for one, run those that are ready (each fan-out only queues frames),
   // then write.
-  while (io_.run_one() > 0) {
+  using Clock = std::chrono::steady_clock;
+  for (;;) {
+    // Block for a handler while no writer waits; while one waits, only until
+    // its flush is due.
+    if (dirty_.empty()) {
+      if (io_.run_one() == 0) break;
+    } else if (Clock::now() < next_flush_) {
+      io_.run_one_until(next_flush_);
+    }
+    if (io_.stopped()) break;
     for (int i = 1; i < kHandlersPerFlush && io_.poll_one() > 0; ++i) {
     }
+    if (dirty_.empty()) continue;
+    const auto now = Clock::now();
+    if (now < next_flush_) continue;
+    const bool big = dirty_.size() >= kBigFlush;
     flush_all();
+    if (big) next_flush_ = now + coalesce_;
   }
   flush_all();
   this_thread_shard = nullptr;
 }
 
 void Shard::flush_all() {
-  // A flush may ask for another (a writer with more to write): that lands
-  // in the emptied dirty_ and gets a turn of its own.
+  // A flush that asks for another lands in the emptied dirty_, and run()
+  // flushes again after the handlers then ready.
   flushing_.swap(dirty_);
   for (auto& writer : flushing_) writer->flush();
   flushing_.clear();
 }
 
-Shards::Shards(unsigned count) {
+Shards::Shards(unsigned count, std::chrono::microseconds coalesce) {
   for (unsigned i = 0; i < std::max(1u, count); ++i) {
-    shards_.push_back(std::make_unique<Shard>());
+    shards_.push_back(std::make_unique<Shard>(coalesce));
     // A shard with nothing to do yet must keep running until stop().
     guards_.emplace_back(shards_.back()->io().get_executor());
   }
+}
+
+Shards::~Shards() {
+  for (auto& shard : shards_) shard->io_.shutdown();
 }
 
 Shard& Shards::next() noexcept { return *shards_[next_.fetch_add(1, std::memory_order_relaxed) % shards_.size()]; }

@@ -7,11 +7,18 @@
 //   were ready (up to kHandlersPerFlush of them), so the frames it got
 //   meanwhile go out in one gather-write. When events come faster than one
 //   at a time, several reach each member with one system call.
+// - after a big flush (kBigFlush connections or more, a large room's event)
+//   the next waits until the coalescing interval (--write-coalesce-ms) has
+//   passed since, and whatever arrives meanwhile joins it. An idle shard, or
+//   one whose flushes are small (small rooms, replies), flushes at once.
+//   This is Nagle's trade, made per shard and only where it pays: a few
+//   milliseconds under load for far fewer system calls.
 // Connections and rooms are spread over the shards in turn. Shard 0 also runs
 // the listener, storage and the node's timers.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
@@ -28,7 +35,7 @@ class Flushable {
 
 class Shard {
  public:
-  Shard() = default;
+  explicit Shard(std::chrono::microseconds coalesce) : coalesce_(coalesce) {}
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
@@ -47,19 +54,32 @@ class Shard {
   // At most this many handlers run between two flushes, so that a busy
   // shard still writes.
   static constexpr int kHandlersPerFlush = 256;
+  static constexpr std::size_t kBigFlush = 64;
   // Runs the shard's loop on this thread until the io_context stops.
   void run();
   void flush_all();
 
-  boost::asio::io_context io_{1};
+  // An io_context whose shutdown (destroying every pending handler) can be
+  // called before any shard is destroyed: a handler on one shard may hold
+  // objects of another's.
+  struct Context : boost::asio::io_context {
+    Context() : io_context(1) {}
+    using io_context::shutdown;
+  };
+  Context io_;
+  const std::chrono::microseconds coalesce_;
+  std::chrono::steady_clock::time_point next_flush_{};  // after a big flush: not before this
   std::vector<std::shared_ptr<Flushable>> dirty_;
   std::vector<std::shared_ptr<Flushable>> flushing_;
 };
 
 class Shards {
  public:
-  // `count` shards (at least one).
-  explicit Shards(unsigned count);
+  // `count` shards (at least one), each coalescing writes over `coalesce`.
+  Shards(unsigned count, std::chrono::microseconds coalesce);
+  ~Shards();
+  Shards(const Shards&) = delete;
+  Shards& operator=(const Shards&) = delete;
 
   Shard& main() noexcept { return *shards_.front(); }
   // The shard for a new connection or room: each in turn. Any thread.

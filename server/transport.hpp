@@ -27,12 +27,19 @@ class Transport {
   using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   using executor_type = boost::beast::tcp_stream::executor_type;
 
-  explicit Transport(boost::beast::tcp_stream tcp) : gate_(tcp.get_executor()), stream_(std::move(tcp)) {
-    gate_.expires_at(boost::asio::steady_timer::time_point::max());
-  }
+  explicit Transport(boost::beast::tcp_stream tcp)
+      : sharing_(std::make_shared<Sharing>(tcp.get_executor())), stream_(std::move(tcp)) {}
   Transport(boost::beast::tcp_stream tcp, boost::asio::ssl::context& tls)
-      : gate_(tcp.get_executor()), stream_(std::in_place_type<Tls>, std::move(tcp), tls) {
-    gate_.expires_at(boost::asio::steady_timer::time_point::max());
+      : sharing_(std::make_shared<Sharing>(tcp.get_executor())), stream_(std::in_place_type<Tls>, std::move(tcp), tls) {}
+  Transport(Transport&&) = default;
+  Transport& operator=(Transport&&) = delete;
+  // A control write still waiting (Beast's keep-alive ping does not keep
+  // the session alive) completes with operation_aborted.
+  ~Transport() {
+    if (sharing_) {
+      sharing_->gone = true;
+      sharing_->gate.cancel();
+    }
   }
 
   executor_type get_executor() noexcept { return tcp().get_executor(); }
@@ -61,17 +68,17 @@ class Transport {
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::beast::error_code, std::size_t)>(
-        ControlWrite<ConstBuffers>{*this, buffers}, token, gate_);
+        ControlWrite<ConstBuffers>{this, sharing_, buffers}, token, sharing_->gate);
   }
 
   // The session's side of the sharing (see the top of this file). All on
   // the connection's strand.
   void data_writing(bool writing) {
-    data_writing_ = writing;
-    if (!writing && control_waiting_) gate_.cancel();
+    sharing_->data_writing = writing;
+    if (!writing && sharing_->control_waiting) sharing_->gate.cancel();
   }
-  bool control_busy() const noexcept { return control_writing_ || control_waiting_; }
-  void on_control_done(std::function<void()> fn) { on_control_done_ = std::move(fn); }
+  bool control_busy() const noexcept { return sharing_->control_writing || sharing_->control_waiting; }
+  void on_control_done(std::function<void()> fn) { sharing_->on_control_done = std::move(fn); }
 
   // Blocking reads and writes, for clients (the test client's handshake).
   template <class MutableBuffers>
@@ -106,36 +113,56 @@ class Transport {
   }
 
  private:
+  // Who writes now. Shared with the control writes in flight, which may
+  // outlive the Transport.
+  struct Sharing {
+    explicit Sharing(const executor_type& executor) : gate(executor) {
+      gate.expires_at(boost::asio::steady_timer::time_point::max());
+    }
+    boost::asio::steady_timer gate;  // never expires: cancel() wakes a waiting control write
+    bool data_writing = false;
+    bool control_writing = false;
+    bool control_waiting = false;
+    bool gone = false;  // the Transport was destroyed
+    std::function<void()> on_control_done;
+  };
+
   template <class ConstBuffers>
   struct ControlWrite {
-    Transport& transport;
+    Transport* transport;  // only while !sharing->gone
+    std::shared_ptr<Sharing> sharing;
     ConstBuffers buffers;
     bool writing = false;
 
     template <class Self>
     void operator()(Self& self, boost::beast::error_code error = {}, std::size_t written = 0) {
+      auto& shared = *sharing;
       if (writing) {
-        transport.control_writing_ = false;
-        if (transport.on_control_done_) boost::asio::post(transport.gate_.get_executor(), transport.on_control_done_);
+        shared.control_writing = false;
+        if (!shared.gone && shared.on_control_done) {
+          boost::asio::post(shared.gate.get_executor(), shared.on_control_done);
+        }
         return self.complete(error, written);
       }
-      // First call, or woken by data_writing(false).
-      if (transport.data_writing_) {
-        transport.control_waiting_ = true;
-        return transport.gate_.async_wait(std::move(self));
+      if (shared.gone) {
+        shared.control_waiting = false;
+        return self.complete(boost::beast::error_code(boost::asio::error::operation_aborted), 0);
       }
-      transport.control_waiting_ = false;
-      transport.control_writing_ = true;
+      // First call, or woken by data_writing(false).
+      if (shared.data_writing) {
+        shared.control_waiting = true;
+        return shared.gate.async_wait(std::move(self));
+      }
+      shared.control_waiting = false;
+      shared.control_writing = true;
       writing = true;
-      std::visit([&](auto& stream) { stream.async_write_some(buffers, std::move(self)); }, transport.stream_);
+      // Copied first: `self`, and these buffers with it, moves into the call.
+      const ConstBuffers to = buffers;
+      std::visit([&](auto& stream) { stream.async_write_some(to, std::move(self)); }, transport->stream_);
     }
   };
 
-  boost::asio::steady_timer gate_;  // never expires: cancel() wakes a waiting control write
-  bool data_writing_ = false;
-  bool control_writing_ = false;
-  bool control_waiting_ = false;
-  std::function<void()> on_control_done_;
+  std::shared_ptr<Sharing> sharing_;
   std::variant<boost::beast::tcp_stream, Tls> stream_;
 };
 

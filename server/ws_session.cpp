@@ -116,12 +116,13 @@ asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
   auto [error] = co_await ws_.async_accept(request, use_tuple);
   if (error) co_return;
   request = {};  // its headers would stay for the whole connection
-  upgraded_ = true;
   if (!ws_.next_layer().tls()) {
     // flush() writes without blocking and waits for room only when it must.
     beast::get_lowest_layer(ws_).socket().non_blocking(true, error);
     if (error) co_return;
   }
+  upgraded_ = true;
+  flush();
   // Shutdown may have reached this session while it was still upgrading.
   if (context_.shutting_down.load() && !closing_) closing_ = CloseCode::going_away;
   if (closing_ && !writing_) start_close();
@@ -149,6 +150,8 @@ asio::awaitable<void> WsSession::read_loop() {
     const Encoding encoding = ws_.got_text() ? Encoding::json : Encoding::binary;
     push_encoding_.store(encoding, std::memory_order_relaxed);
     if (too_large) {
+      metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
+      command_ = 0;
       reply(0, encoding,
             Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
       continue;
@@ -458,6 +461,7 @@ void WsSession::enqueue(SharedFrame frame) {
     metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     closing_ = CloseCode::slow_consumer;
     drop_unsent();
+    arm_close_deadline();
     if (!writing_) start_close();
     return;
   }
@@ -513,12 +517,20 @@ void WsSession::write_failed() {
 
 void WsSession::flush() {
   flush_asked_ = false;
-  if (writing_ || finished_ || !upgraded_) return;
   auto& transport = ws_.next_layer();
+  if (finished_) {
+    // Nothing more will be written: a control write waiting must not wait on.
+    if (!writing_) transport.data_writing(false);
+    return;
+  }
+  if (writing_ || !upgraded_) return;
+  // Between two frames, Beast's control frame waiting goes first (then
+  // on_control_done calls again), and once Beast has seen the peer's close
+  // frame no data frame may follow its answer; a frame begun is finished.
+  auto may_start_frame = [&] { return !transport.control_busy() && ws_.is_open(); };
   if (auto* tls = transport.tls()) {
-    // Whole frames only: a control frame of Beast's waiting goes first, and
-    // on_control_done calls again.
-    if (!queue_.empty() && !transport.control_busy()) write_tls(*tls);
+    // Whole frames only.
+    if (!queue_.empty() && may_start_frame()) write_tls(*tls);
     else if (queue_.empty() && closing_) start_close();
     return;
   }
@@ -529,11 +541,11 @@ void WsSession::flush() {
   auto& socket = beast::get_lowest_layer(ws_).socket();
   std::array<asio::const_buffer, 64> buffers;
   for (;;) {
-    // Between two frames a control frame of Beast's waiting goes first
-    // (on_control_done calls again); inside one, this frame is finished first.
-    if (queue_.empty() || (head_written_ == 0 && transport.control_busy())) break;
+    if (queue_.empty() || (head_written_ == 0 && !may_start_frame())) break;
     if (head_written_ == 0) metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
-    const std::size_t count = gather(buffers);
+    // Finishing a frame begun while a control frame waits: that frame only.
+    const std::size_t count = head_written_ > 0 && !may_start_frame() ? gather(std::span(buffers.data(), 1))
+                                                                        : gather(buffers);
     const std::size_t asked = asio::buffer_size(std::span(buffers.data(), count));
     boost::system::error_code error;
     std::size_t written = socket.write_some(std::span(buffers.data(), count), error);
@@ -553,7 +565,8 @@ void WsSession::flush() {
       transport.data_writing(head_written_ > 0);
       socket.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code e) {
         self->writing_ = false;
-        if (e) return self->ws_.next_layer().data_writing(false);  // closed: finish() has run, or will
+        // Closed: finish() has run, or will.
+        if (e || self->finished_) return self->ws_.next_layer().data_writing(false);
         self->flush();
       });
       return;
@@ -590,22 +603,30 @@ void WsSession::close(CloseCode code) {
     // start_close() does nothing until the upgrade is done; run() calls it
     // again then. A frame begun is finished first.
     self->drop_unsent();
+    self->arm_close_deadline();
     if (!self->writing_) self->start_close();
   });
 }
 
-void WsSession::start_close() {
-  if (close_started_ || finished_ || !ws_.is_open()) return;
-  close_started_ = true;
+void WsSession::arm_close_deadline() {
   // A peer that never reads would keep the close frame (and the write ahead
-  // of it) waiting forever, and its pings keep Beast's idle timer from
-  // firing: give the close a deadline, then drop the connection.
+  // of it) waiting forever, and its own frames keep Beast's idle timer from
+  // firing: give the close a deadline, from the moment it is decided, then
+  // drop the connection.
+  if (close_deadline_armed_ || finished_) return;
+  close_deadline_armed_ = true;
   close_timer_.expires_after(kCloseTimeout);
   close_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
     if (error) return;
     boost::system::error_code ignored;
     beast::get_lowest_layer(self->ws_).socket().close(ignored);
   });
+}
+
+void WsSession::start_close() {
+  if (close_started_ || finished_ || !ws_.is_open()) return;
+  close_started_ = true;
+  arm_close_deadline();
   ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(*closing_)),
                   [self = shared_from_this()](beast::error_code) {
                     // The read loop ends on the close handshake (or the

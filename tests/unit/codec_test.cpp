@@ -84,5 +84,37 @@ TEST(Codec, RepliesCarryTheRequestId) {
   EXPECT_TRUE(ok_reply(4, ok).reply().ok().has_pong());
 }
 
+TEST(Codec, FramesAreWholeUnmaskedWebSocketFramesWithTheShortestLength) {
+  // RFC 6455 5.2: FIN and the opcode (0x2 binary, 0x1 text), no mask bit,
+  // then the length in 7 bits, or 126 and 16 bits, or 127 and 64 bits.
+  auto with_text = [](std::size_t chars) {
+    v1::ServerMessage message;
+    message.mutable_event()->mutable_message_posted()->set_text(std::string(chars, 'x'));
+    return message;
+  };
+  for (const std::size_t chars : {10ul, 200ul, 70000ul}) {
+    for (const auto encoding : {Encoding::binary, Encoding::json}) {
+      const auto message = with_text(chars);
+      const std::string payload = encode(message, encoding);
+      const auto frame = encode_frame(message, encoding);
+      const auto byte = [&](std::size_t i) { return static_cast<unsigned char>((*frame)[i]); };
+      EXPECT_EQ(byte(0), encoding == Encoding::binary ? 0x82 : 0x81);
+      std::size_t header = 2;
+      std::uint64_t length = byte(1);
+      if (length == 126) {
+        header = 4;
+        length = (std::uint64_t{byte(2)} << 8) | byte(3);
+      } else if (length == 127) {
+        header = 10;
+        length = 0;
+        for (std::size_t i = 2; i < 10; ++i) length = (length << 8) | byte(i);
+      }
+      EXPECT_EQ(length, payload.size()) << chars;
+      EXPECT_EQ(header, payload.size() < 126 ? 2u : payload.size() <= 0xFFFF ? 4u : 10u) << chars;
+      EXPECT_EQ(frame->substr(header), payload) << chars;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth

@@ -38,6 +38,21 @@ TEST(Config, FlagsWinOverEnvironmentAndSecretIsRequired) {
   ::unsetenv("HEARTH_MAX_FRAME_BYTES");
 }
 
+TEST(Config, WriteCoalescingIsFiveMillisecondsByDefaultAndAtMostOneHundred) {
+  ::setenv("HEARTH_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", 1);
+  int exit_code = -1;
+  const char* plain[] = {"hearth-server"};
+  ASSERT_TRUE(parse_config(1, plain, exit_code));
+  EXPECT_EQ(parse_config(1, plain, exit_code)->write_coalesce_ms, 5u);
+  const char* off[] = {"hearth-server", "--write-coalesce-ms", "0"};
+  ASSERT_TRUE(parse_config(3, off, exit_code));
+  EXPECT_EQ(parse_config(3, off, exit_code)->write_coalesce_ms, 0u);
+  const char* too_long[] = {"hearth-server", "--write-coalesce-ms", "101"};
+  EXPECT_FALSE(parse_config(3, too_long, exit_code));
+  EXPECT_EQ(exit_code, 2);
+  ::unsetenv("HEARTH_TOKEN_SECRET");
+}
+
 TEST(Config, UnknownFlagIsAnError) {
   int exit_code = -1;
   const char* argv[] = {"hearth-server", "--no-such-flag"};
