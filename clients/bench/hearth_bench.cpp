@@ -249,6 +249,10 @@ struct Run {
   // Per publisher: its room and how many it sent inside the window.
   std::vector<std::uint32_t> publisher_room;
   std::unique_ptr<std::atomic<std::uint64_t>[]> sent_in_window;
+  // Per publisher: the stamp of its latest message. Once every one is past
+  // the window's end, sent_in_window is final (a late open-loop publisher
+  // still sends messages due inside the window after it has closed).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> last_stamp;
   std::string last_error;
   std::mutex error_mutex;
 
@@ -571,6 +575,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void publish(std::uint64_t stamp_ns) {
     const std::uint64_t seq = ++sent_;
     if (run_.in_window(stamp_ns)) run_.sent_in_window[publisher_].fetch_add(1, std::memory_order_relaxed);
+    run_.last_stamp[publisher_].store(stamp_ns, std::memory_order_release);
     std::string payload = make_payload(publisher_, seq, stamp_ns, run_.options.size);
     if (run_.options.protocol == "socketio") {
       send_frame(0x1, "42[\"pub\",\"" + room_name(room_) + "\",\"" + payload + "\"]");
@@ -730,6 +735,7 @@ int main(int argc, char* argv[]) {
   run.room_subscribers.assign(o.rooms, 0);
   run.publisher_room.resize(o.publishers);
   run.sent_in_window = std::make_unique<std::atomic<std::uint64_t>[]>(std::max<std::uint32_t>(1, o.publishers));
+  run.last_stamp = std::make_unique<std::atomic<std::uint64_t>[]>(std::max<std::uint32_t>(1, o.publishers));
 
   // Subscribers, round robin over rooms, URLs and threads, a bounded number
   // of handshakes at a time.
@@ -806,6 +812,14 @@ int main(int argc, char* argv[]) {
     run.window_end = now_ns();
     sample(cpu_after, bench_after);
     measured_seconds = std::chrono::duration<double>(Clock::now() - measure_start).count();
+    wait_until(
+        [&] {
+          for (std::uint32_t p = 0; p < o.publishers; ++p) {
+            if (run.last_stamp[p].load(std::memory_order_acquire) < run.window_end.load()) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(2));
     run.publishing = false;
     for (std::uint32_t p = 0; p < o.publishers; ++p) {
       const auto count = run.sent_in_window[p].load();
