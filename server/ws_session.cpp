@@ -461,7 +461,6 @@ void WsSession::enqueue(SharedFrame frame) {
     metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     closing_ = CloseCode::slow_consumer;
     drop_unsent();
-    arm_close_deadline();
     if (!writing_) start_close();
     return;
   }
@@ -603,30 +602,22 @@ void WsSession::close(CloseCode code) {
     // start_close() does nothing until the upgrade is done; run() calls it
     // again then. A frame begun is finished first.
     self->drop_unsent();
-    self->arm_close_deadline();
     if (!self->writing_) self->start_close();
-  });
-}
-
-void WsSession::arm_close_deadline() {
-  // A peer that never reads would keep the close frame (and the write ahead
-  // of it) waiting forever, and its own frames keep Beast's idle timer from
-  // firing: give the close a deadline, from the moment it is decided, then
-  // drop the connection.
-  if (close_deadline_armed_ || finished_) return;
-  close_deadline_armed_ = true;
-  close_timer_.expires_after(kCloseTimeout);
-  close_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
-    if (error) return;
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
   });
 }
 
 void WsSession::start_close() {
   if (close_started_ || finished_ || !ws_.is_open()) return;
   close_started_ = true;
-  arm_close_deadline();
+  // A peer that never reads would keep the close frame (and the write ahead
+  // of it) waiting forever, and its pings keep Beast's idle timer from
+  // firing: give the close a deadline, then drop the connection.
+  close_timer_.expires_after(kCloseTimeout);
+  close_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (error) return;
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  });
   ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(*closing_)),
                   [self = shared_from_this()](beast::error_code) {
                     // The read loop ends on the close handshake (or the

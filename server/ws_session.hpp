@@ -100,7 +100,6 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   // Drops every queued frame but those a write has started on.
   void drop_unsent();
   void write_failed();
-  void arm_close_deadline();
   void start_close();
   void finish();
 
@@ -136,7 +135,6 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   std::vector<boost::asio::const_buffer> tls_buffers_;  // what a TLS write is given
   std::optional<CloseCode> closing_;
   bool close_started_ = false;
-  bool close_deadline_armed_ = false;
   bool finished_ = false;
 };
 
