@@ -8,8 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <thread>
-#include <vector>
 
 #include "engine_memory.hpp"
 #include "engine_redis.hpp"

@@ -84,7 +84,6 @@ class Shards {
   Shard& main() noexcept { return *shards_.front(); }
   // The shard for a new connection or room: each in turn. Any thread.
   Shard& next() noexcept;
-  std::size_t size() const noexcept { return shards_.size(); }
 
   // Runs every shard, shard 0 on the calling thread, until stop(); then
   // joins the other threads.

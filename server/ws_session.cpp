@@ -431,11 +431,7 @@ void WsSession::removed(const std::string& room_id) {
 }
 
 void WsSession::send(SharedFrame frame) {
-  if (home_ != nullptr && Shard::current() == home_) {
-    // A room on this session's own shard: nothing of this session runs
-    // meanwhile (one thread per shard), so no post is needed.
-    return enqueue(std::move(frame));
-  }
+  if (on_home_shard()) return enqueue(std::move(frame));
   asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
     self->enqueue(std::move(frame));
   });
@@ -467,7 +463,7 @@ void WsSession::enqueue(SharedFrame frame) {
   queue_.push_back(std::move(frame));
   if (flush_asked_) return;
   flush_asked_ = true;
-  if (home_ != nullptr && Shard::current() == home_) {
+  if (on_home_shard()) {
     home_->flush_later(shared_from_this());
   } else {
     asio::post(ws_.get_executor(), [self = shared_from_this()] { self->flush(); });
@@ -540,11 +536,12 @@ void WsSession::flush() {
   auto& socket = beast::get_lowest_layer(ws_).socket();
   std::array<asio::const_buffer, 64> buffers;
   for (;;) {
-    if (queue_.empty() || (head_written_ == 0 && !may_start_frame())) break;
+    if (queue_.empty()) break;
+    const bool may_start = may_start_frame();
+    if (head_written_ == 0 && !may_start) break;
     if (head_written_ == 0) metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
     // Finishing a frame begun while a control frame waits: that frame only.
-    const std::size_t count = head_written_ > 0 && !may_start_frame() ? gather(std::span(buffers.data(), 1))
-                                                                        : gather(buffers);
+    const std::size_t count = may_start ? gather(buffers) : gather(std::span(buffers.data(), 1));
     const std::size_t asked = asio::buffer_size(std::span(buffers.data(), count));
     boost::system::error_code error;
     std::size_t written = socket.write_some(std::span(buffers.data(), count), error);

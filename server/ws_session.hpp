@@ -90,6 +90,9 @@ class WsSession final : public Connection, public Flushable, public std::enable_
 
   void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok);
   void reply(std::uint32_t request_id, Encoding encoding, const Failure& failure);
+  // On this session's own shard's thread: nothing of the session runs
+  // meanwhile (one thread per shard), so it may be called without a post.
+  bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }
   void enqueue(SharedFrame frame);
   void write_tls(Transport::Tls& tls);
   // Up to `out.size()` queued frames, the first from where the last write

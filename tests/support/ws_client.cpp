@@ -260,4 +260,20 @@ v1::ClientMessage ping() {
   return message;
 }
 
+void expect_every_frame_after_falling_behind(WsClient& host, WsClient& reader, const std::string& room_id,
+                                             int messages) {
+  auto text = [](int i) { return std::string(60000, static_cast<char>('a' + i % 26)); };
+  for (int i = 0; i < messages; ++i) {
+    host.request_ok(say(room_id, text(i)));
+    host.events().clear();
+  }
+  reader.send_ping_frame();
+  for (int i = 0; i < messages; ++i) {
+    const auto posted = reader.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }, 10s);
+    ASSERT_EQ(posted.message_posted().text(), text(i)) << "message " << i;
+  }
+  reader.request_ok(ping());  // the connection is still in step
+  EXPECT_EQ(reader.pongs(), 1u);
+}
+
 }  // namespace hearth::testing

@@ -98,4 +98,13 @@ v1::ClientMessage vote(const std::string& room_id, std::uint64_t question_id, bo
 v1::ClientMessage say(const std::string& room_id, const std::string& text, std::uint64_t reply_to = 0);
 v1::ClientMessage ping();
 
+// `host` says `messages` texts of 60,000 characters in `room_id` while
+// `reader` reads nothing, so that the server's writes to it stop part-way
+// through frames and wait for room (the server needs --max-message-chars
+// 60000 and a --send-queue-frames above `messages`). Then `reader` sends a
+// ping, which must be answered between two frames, never inside one, and
+// must get every message whole and in order, and exactly one pong.
+void expect_every_frame_after_falling_behind(WsClient& host, WsClient& reader, const std::string& room_id,
+                                             int messages);
+
 }  // namespace hearth::testing
