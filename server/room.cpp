@@ -33,8 +33,8 @@ v1::LogEntry left_entry(const Membership& member, const std::string& connection_
 
 // Entries per read while catching up with the log.
 constexpr std::size_t kReadPage = 1000;
-// Refused entries remembered for their appenders (see Room::refusals_).
-constexpr std::size_t kMaxRefusals = 1024;
+// Outcomes remembered for their appenders (see Room::outcomes_).
+constexpr std::size_t kMaxOutcomes = 1024;
 // Live entries held while a read is on its way or a gap is being filled.
 constexpr std::size_t kMaxLive = 10000;
 
@@ -102,6 +102,16 @@ void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entrie
     if (ready_) {
       // Members have seen events this node can no longer continue exactly.
       log::warn("room log was trimmed past this node's state; members must join again");
+      // This node's own entries still waiting to be applied are in the log
+      // (appended, not lost): ROOM_RESET would tell their senders that
+      // nothing was written, and a retry would do it twice.
+      auto appended = std::move(after_applied_);
+      after_applied_.clear();
+      for (auto& [seq, fn] : appended) {
+        fn(seq, {Failure{v1::OUTCOME_UNKNOWN,
+                         "this server fell behind the room's log; your command may have been applied: join "
+                         "again and look before retrying"}});
+      }
       return reset(Failure{v1::ROOM_RESET, "this server fell behind the room's retention; join it again"});
     }
     if (!checkpoint_tried_) return load_checkpoint();
@@ -268,19 +278,19 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
   }
   if (!applied.removed_user.empty()) remove_user(applied.removed_user);
   if (entry.has_joined()) finish_join(entry.joined().connection_id());
-  if (applied.refused) {
-    refusals_.emplace(sequenced.seq, std::move(*applied.refused));
-    if (refusals_.size() > kMaxRefusals) refusals_.erase(refusals_.begin());
+  if (applied.refused || applied.changed_nothing) {
+    outcomes_.emplace(sequenced.seq, Outcome{std::move(applied.refused), applied.changed_nothing});
+    if (outcomes_.size() > kMaxOutcomes) outcomes_.erase(outcomes_.begin());
   }
   while (!after_applied_.empty() && after_applied_.begin()->first <= sequenced.seq) {
     auto node = after_applied_.extract(after_applied_.begin());
-    node.mapped()(node.key(), take_refusal(node.key()));
+    node.mapped()(node.key(), take_outcome(node.key()));
   }
 }
 
-std::optional<Failure> Room::take_refusal(std::uint64_t seq) {
-  auto node = refusals_.extract(seq);
-  if (node.empty()) return std::nullopt;
+Room::Outcome Room::take_outcome(std::uint64_t seq) {
+  auto node = outcomes_.extract(seq);
+  if (node.empty()) return {};
   return std::move(node.mapped());
 }
 
@@ -362,7 +372,7 @@ void Room::create(Caller caller, const v1::CreateRoom& command) {
     created->set_passcode_hash(hash_passcode(command.passcode()));
   }
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
-  append(caller, std::move(entry), [this, caller](std::uint64_t seq, const std::optional<Failure>&) {
+  append(caller, std::move(entry), [this, caller](std::uint64_t seq, const Outcome&) {
     // Two creators can race; the log decides who was first.
     if (state_.created_seq() != seq) return reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
     join(caller);
@@ -438,7 +448,7 @@ void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
   Membership known = caller.membership;
   if (const v1::Person* person = state_.known_person(known.user_id)) known.display_name = person->display_name();
   append(caller, left_entry(known, connection_id, reason),
-         [this, caller](std::uint64_t, const std::optional<Failure>&) {
+         [this, caller](std::uint64_t, const Outcome&) {
     if (!caller.wants_reply) return;
     v1::Ok ok;
     ok.mutable_left();
@@ -461,12 +471,13 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
 }
 
 Room::OnApplied Room::accept_when_applied(Caller caller, v1::Ok ok) {
-  return [this, caller = std::move(caller), ok = std::move(ok)](std::uint64_t seq,
-                                                                  const std::optional<Failure>& refused) mutable {
+  return [this, caller = std::move(caller), ok = std::move(ok)](std::uint64_t seq, const Outcome& outcome) mutable {
     // Something that came first (a mute, a ban, a delete) made the fold
     // refuse the entry: it changed nothing, and the sender hears why.
-    if (refused) return reply_error(caller, *refused);
-    ok.mutable_accepted()->set_seq(seq);
+    if (outcome.refused) return reply_error(caller, *outcome.refused);
+    // An identical entry came first: accepted as a no-op is, with seq 0
+    // (docs/protocol.md 1.4), whichever node took it.
+    ok.mutable_accepted()->set_seq(outcome.changed_nothing ? 0 : seq);
     ok.mutable_accepted()->set_support(caller.support);
     reply_ok(caller, std::move(ok));
   };
@@ -522,13 +533,22 @@ void Room::reset(const Failure& failure) {
   pending_joins_.clear();
   auto waiting = std::move(after_applied_);
   after_applied_.clear();
-  for (auto& [seq, fn] : waiting) fn(seq, failure);
+  for (auto& [seq, fn] : waiting) fn(seq, Outcome{failure});
   retired_ = true;
   sweep_timer_.cancel();
   retry_timer_.cancel();
   live_.clear();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
+}
+
+void Room::abandon() {
+  members_.clear();
+  pending_joins_.clear();
+  after_applied_.clear();
+  waiting_.clear();
+  live_.clear();
+  retired_ = true;
 }
 
 void Room::on_deleted(const std::string&) {
@@ -598,7 +618,7 @@ void Room::append_repair(v1::LogEntry entry) {
 }
 
 void Room::when_applied(std::uint64_t seq, OnApplied fn) {
-  if (state_.seq() >= seq) fn(seq, take_refusal(seq));
+  if (state_.seq() >= seq) fn(seq, take_outcome(seq));
   else after_applied_.emplace(seq, std::move(fn));
 }
 

@@ -82,6 +82,13 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
 
   const std::string& id() const { return id_; }
 
+  // For a forced stop, once no thread runs anything of the server: drops
+  // every connection this Room holds and every op and handler waiting here,
+  // which hold connections too. A session holds its Rooms and a Room its
+  // members' sessions; a client that never answered the close frame leaves
+  // that cycle standing, and this breaks it.
+  void abandon();
+
  private:
   struct LocalMember {
     std::shared_ptr<Connection> connection;
@@ -120,9 +127,16 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);
-  // Called once the appended entry is applied, with the reason the fold
-  // refused it, if it did.
-  using OnApplied = std::function<void(std::uint64_t seq, const std::optional<Failure>& refused)>;
+  // What became of an appended entry once applied: refused by the fold (it
+  // raced something that came first: a mute, a ban, a delete), or applied
+  // but changing nothing (it raced an identical entry: the same person's
+  // vote from another node).
+  struct Outcome {
+    std::optional<Failure> refused;
+    bool changed_nothing = false;
+  };
+  // Called once the appended entry is applied, with its outcome.
+  using OnApplied = std::function<void(std::uint64_t seq, const Outcome& outcome)>;
   void append(Caller caller, v1::LogEntry entry, OnApplied on_applied);
   // What an append's outcome means for the caller: an error reply, or
   // `on_applied` once the entry is applied.
@@ -133,7 +147,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // erase(), once checked: in room_erasure.cpp.
   boost::asio::awaitable<void> run_erasure(Caller caller, v1::LogEntry entry);
   void when_applied(std::uint64_t seq, OnApplied fn);
-  std::optional<Failure> take_refusal(std::uint64_t seq);
+  Outcome take_outcome(std::uint64_t seq);
   void maybe_retire();
 
   void reply_error(const Caller& caller, const Failure& failure) const;
@@ -163,10 +177,10 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   std::unordered_map<const Connection*, LocalMember> members_;
   std::unordered_map<std::string, Caller> pending_joins_;   // by connection id
   std::multimap<std::uint64_t, OnApplied> after_applied_;
-  // Entries the fold refused, by seq, until their appender hears of it.
-  // Bounded (kMaxRefusals, oldest dropped): refusals of other nodes' entries
-  // are never asked for.
-  std::map<std::uint64_t, Failure> refusals_;
+  // Entries the fold refused or found changing nothing, by seq, until their
+  // appender hears of it. Bounded (kMaxOutcomes, oldest dropped): those of
+  // other nodes' entries are never asked for.
+  std::map<std::uint64_t, Outcome> outcomes_;
 };
 
 }  // namespace hearth

@@ -43,6 +43,12 @@ void RoomRegistry::when_empty(std::function<void()> fn) {
   fn();
 }
 
+void RoomRegistry::abandon_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [room_id, room] : rooms_) room->abandon();
+  rooms_.clear();
+}
+
 std::size_t RoomRegistry::open_rooms() const {
   std::lock_guard lock(mutex_);
   return rooms_.size();

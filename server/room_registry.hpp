@@ -29,6 +29,9 @@ class RoomRegistry {
 
   std::size_t open_rooms() const;
 
+  // For a forced stop, once no shard runs: Room::abandon() on every Room.
+  void abandon_all();
+
   // Runs `fn` once no Room is open (at once if none is), on whichever thread
   // closes the last one. For shutdown.
   void when_empty(std::function<void()> fn);

@@ -335,6 +335,11 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     refused.refused = std::move(failure);
     return refused;
   }
+  if (changes_nothing(entry)) {  // an identical entry came first (from another node)
+    Applied unchanged;
+    unchanged.changed_nothing = true;
+    return unchanged;
+  }
 
   Applied out;
   v1::Event event;

@@ -45,6 +45,9 @@ struct Applied {
   // Why the entry changed nothing, when check() refused it at apply time
   // (it raced something that came first: a mute, a ban, a delete).
   std::optional<Failure> refused;
+  // The entry fit but changed nothing (changes_nothing): it raced an
+  // identical entry taken by another node, a vote of the same person, say.
+  bool changed_nothing = false;
 };
 
 // "Erase my data": what stands in a rewritten log entry (or checkpoint) for

@@ -147,6 +147,10 @@ int run_server(const Config& config) {
   retention->start();
 
   shards.run();
+  // Every shard has stopped. If the grace ran out, sessions whose clients
+  // never answered the close are still members of their Rooms: let go of
+  // them, so that nothing is left holding itself.
+  rooms.abandon_all();
   // A second SIGTERM while the process winds down must not turn a clean
   // exit into a death by signal: stop listening for them, then ignore them.
   boost::system::error_code ignored;

@@ -104,6 +104,17 @@ class ServerProcess:
             return ""
         return "\n--- hearth-server stderr ---\n" + text[-limit:] if text else ""
 
+    SANITIZER_REPORT = re.compile(r"^.*(ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+                                  r"|WARNING: AddressSanitizer|runtime error:).*$", re.MULTILINE)
+
+    def sanitizer_report(self):
+        """The first line of an ASan, LSan or UBSan report on stderr, or ''."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        match = self.SANITIZER_REPORT.search(self._stderr.read().decode("utf-8", "replace"))
+        return match.group(0) if match else ""
+
     def token(self, role, room, name, sub, ttl="1h"):
         result = subprocess.run(
             [self.binary, "token", "--role", role, "--room", room, "--name", name, "--sub", sub, "--ttl", ttl],
@@ -163,6 +174,9 @@ class ServerTestCase(unittest.TestCase):
             if code != 0:
                 raise AssertionError(f"hearth-server exited with {code} after SIGTERM (expected 0)"
                                      + server.stderr_tail())
+            report = server.sanitizer_report()
+            if report:
+                raise AssertionError(f"hearth-server reported: {report}" + server.stderr_tail())
         finally:
             server.close()
 

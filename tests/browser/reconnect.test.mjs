@@ -41,7 +41,7 @@ test("a participant rides out a node crash and a cut socket without losing or re
   await host.locator('#questions .question:has-text("Before the crash") button.vote').click();
 
   // Node A dies; the page says so and keeps trying.
-  await processes.kill(nodeA.child);
+  await processes.crash(nodeA.child);  // on purpose: the node dies without a word
   await pat.waitForSelector('#connection[data-state="reconnecting"]');
   // Meanwhile the room goes on on node B.
   for (const text of ["While A was down 1", "While A was down 2", "While A was down 3"]) await ask(host, text);

@@ -12,6 +12,8 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const SERVER_BIN = process.env.HEARTH_SERVER_BIN || join(here, "../../build/ci/server/hearth-server");
 export const WEB_ROOT = join(here, "../../clients/web");
+// The words of support the server sends (its default --crisis-resources).
+export const CRISIS_RESOURCES = join(here, "../../deploy/crisis/resources.txt");
 export const OUTPUT = process.env.HEARTH_BROWSER_OUTPUT || join(here, "../../build/browser-output");
 const SECRET = "browser-test-secret-0123456789abcdefgh";
 const CHROMIUM = process.env.HEARTH_CHROMIUM || "/usr/bin/chromium";
@@ -69,10 +71,13 @@ export class Processes {
   }
 
   // A hearth-server node; `port` 0 picks one. Resolves with {child, url, port}.
+  // Its stderr is kept (child.log) for the checks stopAll makes.
   async server({ port = 0, redis = "" } = {}) {
     const args = ["--port", String(port), "--token-secret", SECRET, "--web-root", WEB_ROOT, "--threads", "2"];
     if (redis) args.push("--engine", "redis", "--redis", redis);
     const child = spawn(SERVER_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child.hearth = { log: "", crashed: false };
+    child.stderr.on("data", (chunk) => (child.hearth.log += chunk.toString()));
     this.children.push(child);
     const listening = waitForLine(child, /hearth listening on (http:\/\/[0-9.]+:(\d+))/, 15000, "hearth-server");
     await waitForLine(child, /hearth ready/, 15000, "hearth-server");
@@ -80,18 +85,57 @@ export class Processes {
     return { child, url: match[1], port: Number(match[2]) };
   }
 
-  kill(child, signal = "SIGKILL") {
+  // Stops `child` with `signal` and resolves with {code, signal} once it has
+  // exited, or with null if it is still running after `timeoutMs` (it is
+  // then killed).
+  stop(child, signal, timeoutMs = 20000) {
     return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return resolve({ code: child.exitCode, signal: child.signalCode });
+      }
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve(null);
+      }, timeoutMs);
+      child.once("exit", (code, exitSignal) => {
+        clearTimeout(timer);
+        resolve({ code, signal: exitSignal });
+      });
       child.kill(signal);
     });
   }
 
-  async stopAll() {
-    for (const child of this.children.reverse()) await this.kill(child, "SIGTERM");
-    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+  // SIGKILL, as a crash would: for a test that kills a node on purpose.
+  async crash(child) {
+    if (child.hearth) child.hearth.crashed = true;
+    await this.stop(child, "SIGKILL");
   }
+
+  // Stops everything with SIGTERM, newest first; then throws (failing the
+  // test) if a hearth-server that was not crashed on purpose did not exit
+  // with 0 in time, or wrote a sanitizer report to its stderr.
+  async stopAll() {
+    const problems = [];
+    for (const child of this.children.reverse()) {
+      const end = await this.stop(child, "SIGTERM");
+      if (!child.hearth || child.hearth.crashed) continue;
+      const report = sanitizerReport(child.hearth.log);
+      if (end === null) problems.push("a hearth-server did not exit within 20 s of SIGTERM");
+      else if (end.code !== 0) problems.push(`a hearth-server exited with ${end.code ?? end.signal} on SIGTERM`);
+      if (report) problems.push(`a hearth-server reported: ${report}`);
+      if (end?.code !== 0 || report) problems.push(`its stderr:\n${child.hearth.log.slice(-8000)}`);
+    }
+    this.children = [];
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+  }
+}
+
+// The first line of an AddressSanitizer, LeakSanitizer or
+// UndefinedBehaviorSanitizer report in `log`, or "".
+export function sanitizerReport(log) {
+  const line = log.split("\n").find((l) => /ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|WARNING: AddressSanitizer|runtime error:/.test(l));
+  return line ?? "";
 }
 
 export function token(role, room, name, sub) {

@@ -67,6 +67,10 @@ TEST(Ama, WholeSessionAndLateJoinerSnapshotMatchesLiveEvents) {
   WsClient kai(server.port());
   Board boards[3];
   WsClient* participants[3] = {&sam, &anon, &kai};
+  // Sam says hello first, for the resume token that brings a second tab back
+  // as Sam.
+  const auto sam_welcome = sam.request_ok(hello("", "Sam")).welcome();
+  ASSERT_FALSE(sam_welcome.resume_token().empty());
   const auto sam_join = sam.request_ok(join(room, "Sam")).snapshot();
   boards[0].load(sam_join);
   EXPECT_EQ(sam_join.you().display_name(), "Sam");
@@ -158,11 +162,20 @@ TEST(Ama, WholeSessionAndLateJoinerSnapshotMatchesLiveEvents) {
   EXPECT_EQ(snapshot.members_size(), 5);
   EXPECT_GE(snapshot.seq(), boards[0].last_seq);
 
-  // Whether the caller voted is per caller.
-  Board sam_again;
+  // Whether the caller voted is per caller: Sam (voted for q2 only), back in
+  // a second tab with his resume token, sees his own vote and no other; a
+  // new anonymous identity sees none.
   WsClient sam_second_tab(server.port());
-  ASSERT_TRUE(sam_second_tab.request_ok(hello("", "Sam")).has_welcome());
-  const auto other = sam_second_tab.request_ok(join(room)).snapshot();
+  const auto sam_again = sam_second_tab.request_ok(hello(sam_welcome.resume_token())).welcome();
+  EXPECT_EQ(sam_again.user_id(), sam_welcome.user_id());
+  const auto sams = sam_second_tab.request_ok(join(room)).snapshot();
+  std::map<std::uint64_t, bool> sam_voted;
+  for (const auto& question : sams.questions()) sam_voted[question.id()] = question.voted_by_me();
+  EXPECT_EQ(sam_voted, (std::map<std::uint64_t, bool>{{q1, false}, {q2, true}}));
+  WsClient stranger(server.port());
+  ASSERT_TRUE(stranger.request_ok(hello("", "Stranger")).has_welcome());
+  const auto other = stranger.request_ok(join(room)).snapshot();
+  ASSERT_EQ(other.questions_size(), 2);
   for (const auto& question : other.questions()) EXPECT_FALSE(question.voted_by_me()) << "a new anonymous identity";
 }
 

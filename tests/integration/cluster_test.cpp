@@ -18,14 +18,7 @@
 namespace hearth::testing {
 namespace {
 
-std::vector<std::string> redis_args(const RedisProcess& redis) { return {"--engine", "redis", "--redis", redis.url()}; }
-
-v1::ClientMessage join_resuming(const std::string& room, const std::string& epoch, std::uint64_t seq) {
-  auto message = join(room);
-  message.mutable_join_room()->mutable_resume()->set_epoch(epoch);
-  message.mutable_join_room()->mutable_resume()->set_seq(seq);
-  return message;
-}
+std::vector<std::string> redis_args(const RedisProcess& redis) { return redis.node_args(); }
 
 class Cluster : public ::testing::Test {
  protected:
@@ -127,7 +120,7 @@ TEST_F(Cluster, ANodeListensToARoomOnlyWhileItHasMembersOfIt) {
   leave.mutable_leave_room();
   guest->request_ok(leave);
   // The unsubscribe follows the Left entry; wait for it with a bound.
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;  // generous: a loaded machine
   while (listeners() != 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(listeners(), 1) << "node B let go when its last member left";
   // And comes back, rebuilt from the log, for the next one.
@@ -159,7 +152,8 @@ TEST_F(Cluster, DeletingARoomRemovesItsKeysAndTellsItsMembersEverywhere) {
   EXPECT_EQ(pushed->reply().request_id(), 0u);
   EXPECT_EQ(pushed->reply().error().code(), v1::ROOM_NOT_FOUND);
   EXPECT_EQ(member.request_error(say("r", "hello?")).code(), v1::NOT_IN_ROOM);
-  EXPECT_EQ(redis_.cli({"EXISTS", "hearth:{room:r}:log", "hearth:{room:r}:epoch"}), "0\n");
+  // docs/privacy.md 6: every key of the room goes.
+  EXPECT_EQ(redis_.cli({"--scan", "--pattern", "hearth:{room:r}:*"}), "");
   EXPECT_EQ(http_request(node_b_.port(), http::verb::get, "/rooms/r/transcript", "Bearer " + host_token).result(),
             http::status::not_found);
   WsClient late(node_b_.port());
@@ -173,13 +167,14 @@ TEST_F(Cluster, ANodeShuttingDownWritesItsMembersDepartureFirst) {
   WsClient leaving(node_a_.port());
   const auto id = leaving.request_ok(join("r", "Lee")).snapshot().you().user_id();
   host.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
-  const auto stopped_at = std::chrono::steady_clock::now();
   ::kill(node_a_.pid(), SIGTERM);
   EXPECT_EQ(leaving.wait_for_close(), 1001);
+  // Written on the way out: a sweep by node B could only write it once node
+  // A's heartbeat has expired, over 15 s (--presence-ttl) from now, and this
+  // wait ends before that.
   const auto left = host.next_event_where(
       [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == id; }, 10s);
   EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
-  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 3s) << "written on the way out, not by a sweep 15 s later";
   EXPECT_EQ(node_a_.wait_exit(), 0);
 }
 
@@ -200,15 +195,18 @@ TEST_F(Cluster, ResumeTooFarBackGetsAFreshSnapshotSayingSo) {
   EXPECT_TRUE(back.events().empty()) << "no partial replay";
 }
 
-TEST_F(Cluster, ResumeFromAnotherEpochOrTooFarBackGetsAFreshSnapshot) {
+TEST_F(Cluster, ResumeFromAnotherEpochGetsAFreshSnapshotSayingSo) {
   WsClient host(node_a_.port());
   host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
   const auto created = host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT)).snapshot();
+  for (int i = 0; i < 3; ++i) host.request_ok(say("r", "m" + std::to_string(i)));
   WsClient stale(node_b_.port());
   const auto reply = stale.request(join_resuming("r", "not-this-epoch", 3));
-  ASSERT_TRUE(reply.ok().has_snapshot());
+  ASSERT_TRUE(reply.ok().has_snapshot()) << reply.DebugString();
   EXPECT_EQ(reply.ok().snapshot().resume_failed(), v1::RESUME_FAILURE_EPOCH_CHANGED);
   EXPECT_EQ(reply.ok().snapshot().epoch(), created.epoch());
+  EXPECT_EQ(reply.ok().snapshot().messages_size(), 3) << "the fresh snapshot has everything";
+  EXPECT_TRUE(stale.events().empty()) << "no replay from a log the client never saw";
 }
 
 TEST_F(Cluster, VotesFromManyNodesCountExactlyOncePerPerson) {
@@ -246,9 +244,17 @@ TEST_F(Cluster, VotesFromManyNodesCountExactlyOncePerPerson) {
   WsClient pat_on_b(node_b_.port());
   pat_on_a.request_ok(join("r", "", pat_a));
   pat_on_b.request_ok(join("r", "", pat_a));
-  pat_on_a.send(vote("r", q));
-  pat_on_b.send(vote("r", q));
-  pat_on_a.next_event_where([](const v1::Event& e) { return e.has_question_votes(); }, 10s);
+  const auto vote_a = pat_on_a.send(vote("r", q));
+  const auto vote_b = pat_on_b.send(vote("r", q));
+  // Both are accepted; one counts (its seq), the other changed nothing (seq
+  // 0: docs/protocol.md 2.9).
+  const auto reply_a = pat_on_a.reply_to(vote_a, 10s);
+  const auto reply_b = pat_on_b.reply_to(vote_b, 10s);
+  ASSERT_TRUE(reply_a.has_ok() && reply_b.has_ok()) << reply_a.DebugString() << reply_b.DebugString();
+  std::vector<std::uint64_t> seqs{reply_a.ok().accepted().seq(), reply_b.ok().accepted().seq()};
+  std::sort(seqs.begin(), seqs.end());
+  EXPECT_EQ(seqs[0], 0u) << "Pat's second vote changed nothing";
+  EXPECT_GT(seqs[1], 0u) << "Pat's first vote counted";
 
   WsClient late(node_b_.port());
   const auto snapshot = late.request_ok(join("r")).snapshot();
@@ -298,7 +304,7 @@ TEST(NodeDeath, ClientsResumeThroughNginxAndPresenceDropsTheDeadNodesMembers) {
   const auto last = mover->next_event_where([](const v1::Event& e) { return e.has_message_posted(); }).seq();
   host.events().clear();
 
-  ::kill(doomed->pid(), SIGKILL);
+  doomed->crash();  // on purpose: a node dying without a word
   const auto killed_at = std::chrono::steady_clock::now();
   // Events while the mover is away.
   std::vector<std::uint64_t> missed;
@@ -314,12 +320,13 @@ TEST(NodeDeath, ClientsResumeThroughNginxAndPresenceDropsTheDeadNodesMembers) {
   }
   EXPECT_EQ(replayed, missed);
 
-  // Presence: the dead node's members leave within 4/3 of the TTL (4 s here).
+  // Presence: the dead node's members leave within 4/3 of the TTL (4 s here,
+  // docs/protocol.md 1.11); the bound allows a loaded machine 4 s more.
   const auto left = host.next_event_where(
-      [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == gone_id; }, 8s);
+      [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == gone_id; }, 20s);
   const auto after = std::chrono::steady_clock::now() - killed_at;
   EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
-  EXPECT_LT(after, 6s) << "documented: within 4/3 of --presence-ttl, plus a sweep";
+  EXPECT_LT(after, 8s) << "documented: within 4/3 of --presence-ttl";
   doomed.reset();
 }
 

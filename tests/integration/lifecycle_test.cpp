@@ -25,6 +25,22 @@ TEST(Lifecycle, SigtermSendsGoingAwayToEveryClientAndExitsZero) {
   EXPECT_EQ(server.wait_exit(), 0);
 }
 
+// A client that never answers the close frame (gone quiet, or a process
+// that holds its socket) must not keep the server from stopping, nor make it
+// stop uncleanly: after --shutdown-grace it exits 0, with nothing leaked
+// (ServerProcess checks the sanitizers' verdict).
+TEST(Lifecycle, AClientThatNeverAnswersTheCloseDoesNotSpoilTheExit) {
+  ServerProcess server({"--shutdown-grace", "1s"});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "H", "h")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  host.request_ok(say("r", "still connected at shutdown"));
+  WsClient guest(server.port());
+  guest.request_ok(join("r"));
+  // Neither reads from here on: the close frames go unanswered.
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(Lifecycle, SlowConsumerIsClosedWith4001WhileOthersGetEverything) {
   // Big messages and a short queue, so that a client that reads nothing
   // fills the socket buffers and then its queue quickly.

@@ -36,6 +36,7 @@ TEST(Limits, AFloodingConnectionIsSlowedAndNobodyElseNotices) {
   std::vector<std::uint64_t> accepted;
   std::uint32_t retry_after = 0;
   int limited = 0;
+  const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 20; ++i) {
     const auto reply = flooder.request(say("r", "flood " + std::to_string(i)));
     if (reply.has_ok()) {
@@ -46,8 +47,12 @@ TEST(Limits, AFloodingConnectionIsSlowedAndNobodyElseNotices) {
       ++limited;
     }
   }
-  EXPECT_GE(limited, 10) << "most of a burst of 20 is refused";
-  EXPECT_LE(accepted.size(), 8u);
+  // The documented budget: a burst of 5, refilled at 2 a second. However
+  // slowly a loaded machine sent the 20, no more than that got through.
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_LE(static_cast<double>(accepted.size()), 5 + 2 * seconds + 1) << "over " << seconds << " s";
+  EXPECT_EQ(accepted.size() + static_cast<std::size_t>(limited), 20u);
+  EXPECT_GE(limited, 1);
   EXPECT_GT(retry_after, 0u) << "the client is told when to try again";
   EXPECT_LE(retry_after, 1000u);
 
@@ -76,6 +81,7 @@ TEST(Limits, OneIdentityOverManyConnectionsSharesOneBudget) {
     tabs.back()->request_ok(hello(token));
   }
   int ok = 0, limited = 0;
+  const auto started = std::chrono::steady_clock::now();
   for (int round = 0; round < 6; ++round) {
     for (auto& tab : tabs) {
       const auto reply = tab->request(ping());
@@ -83,8 +89,10 @@ TEST(Limits, OneIdentityOverManyConnectionsSharesOneBudget) {
       else if (reply.error().code() == v1::RATE_LIMITED) ++limited;
     }
   }
-  EXPECT_LE(ok, 8) << "18 pings over three connections, one budget of 6 (plus refill)";
-  EXPECT_GE(limited, 10);
+  // One budget of 6, refilled at 1 a second, however slowly the 18 went.
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_LE(ok, 6 + seconds + 1) << "18 pings over three connections in " << seconds << " s";
+  EXPECT_EQ(ok + limited, 18);
   WsClient someone_else(server.port());
   EXPECT_TRUE(someone_else.request(ping()).has_ok());
 }
@@ -181,13 +189,19 @@ TEST(Access, PrivateRoomsNeedAnInviteThePasscodeOrATokenForThem) {
   WsClient named(server.port());
   named.request_ok(join("group", "", ServerProcess::token("participant", "group", "Nia", "nia")));
 
-  // The member already inside heard every join and nothing else happened.
-  std::set<std::string> joined;
-  while (joined.size() < 2) {
-    joined.insert(member.next_event_where([](const v1::Event& e) { return e.has_member_joined(); })
-                      .member_joined().person().display_name());
+  // The member already inside heard the two joins that were let in and
+  // nothing else: the host's message marks the end of what happened.
+  host.request_ok(say("group", "that's everyone"));
+  std::vector<v1::Event> heard;
+  for (;;) {
+    auto event = member.next_event();
+    if (event.has_message_posted()) break;
+    heard.push_back(std::move(event));
   }
-  EXPECT_TRUE(joined.contains("Nia"));
+  ASSERT_EQ(heard.size(), 2u);
+  for (const auto& event : heard) ASSERT_TRUE(event.has_member_joined()) << event.DebugString();
+  EXPECT_EQ(heard[0].member_joined().person().display_name().substr(0, 6), "Guest-") << "the invited one";
+  EXPECT_EQ(heard[1].member_joined().person().display_name(), "Nia");
 }
 
 
@@ -218,13 +232,13 @@ TEST(Limits, AClientThatNeverFinishesItsUpgradeIsDropped) {
   const std::string partial = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n";
   boost::asio::write(stream, boost::asio::buffer(partial));
   // The server closes the socket: the read ends (EOF), well before our own deadline.
-  stream.expires_after(10s);
+  // (Our own deadline is 30 s: timing out would end the read with
+  // beast::error::timeout, not EOF.)
+  stream.expires_after(30s);
   char byte;
   boost::system::error_code error;
-  const auto started = std::chrono::steady_clock::now();
   stream.read_some(boost::asio::buffer(&byte, 1), error);
   EXPECT_EQ(error, boost::asio::error::eof);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   WsClient other(server.port());
   EXPECT_TRUE(other.request(ping()).has_ok()) << "everyone else is served";
 }
@@ -242,11 +256,9 @@ TEST(Limits, AClientThatStopsAnsweringPingsIsDropped) {
     std::this_thread::sleep_for(100ms);  // the idle timeout is what is tested: time must pass
     EXPECT_TRUE(lively.request(ping()).has_ok());
   }
-  // ...and then finds the connection ended by the server: reading returns
-  // at once instead of waiting out its own 5 s.
-  const auto started = std::chrono::steady_clock::now();
-  silent.wait_for_close(5s);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  // ...and then finds the connection ended by the server (reading ends
+  // before our own 20 s deadline), and nothing more can be said on it.
+  EXPECT_TRUE(silent.wait_for_end(20s)) << "the server ended the silent connection";
   EXPECT_THROW(silent.request(ping(), 2s), std::exception);
 }
 

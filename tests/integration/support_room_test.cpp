@@ -134,12 +134,32 @@ TEST_F(SupportRoom, BannedIdentityCannotRejoin) {
   EXPECT_TRUE(banned.member_banned().banned());
   EXPECT_EQ(jo_.request_error(say(room_, "hello?")).code(), v1::NOT_IN_ROOM);
   EXPECT_EQ(jo_.request_error(join(room_)).code(), v1::BANNED);
-  // The moderator cannot ban the host, nor the host themself.
-  EXPECT_EQ(moderator_.request_error(command([&](auto& m) {
-                          m.mutable_ban_member()->set_user_id("host-1");
-                          m.mutable_ban_member()->set_banned(true);
-                        })).code(),
-            v1::PERMISSION_DENIED);
+  // The moderator cannot ban the host (higher rank), nor the host themself,
+  // nor a moderator another of equal rank (docs/protocol.md 2.22).
+  const auto ban = [&](const std::string& user_id) {
+    return command([&](auto& m) {
+      m.mutable_ban_member()->set_user_id(user_id);
+      m.mutable_ban_member()->set_banned(true);
+    });
+  };
+  EXPECT_EQ(moderator_.request_error(ban("host-1")).code(), v1::PERMISSION_DENIED);
+  EXPECT_EQ(host_.request_error(ban("host-1")).code(), v1::INVALID_ARGUMENT) << "yourself";
+  WsClient other_moderator(server_.port());
+  other_moderator.request_ok(hello(ServerProcess::token("moderator", room_, "Max", "mod-2")));
+  other_moderator.request_ok(join(room_));
+  EXPECT_EQ(moderator_.request_error(ban("mod-2")).code(), v1::PERMISSION_DENIED) << "equal rank";
+  // None of the refused bans happened: the host is still in, and can speak.
+  host_.request_ok(say(room_, "still here"));
+  for (;;) {
+    const auto event = riley_.next_event();
+    if (event.has_member_banned()) {
+      EXPECT_EQ(event.member_banned().person().user_id(), jo_id_) << "only Jo's ban";
+    }
+    if (event.has_message_posted()) {
+      EXPECT_EQ(event.message_posted().text(), "still here");
+      break;
+    }
+  }
 }
 
 TEST_F(SupportRoom, ClosingIsFinal) {

@@ -18,16 +18,7 @@
 namespace hearth::testing {
 namespace {
 
-bool accepts(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
-}
+using namespace std::chrono_literals;
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -55,29 +46,44 @@ NginxProcess::NginxProcess(const std::vector<std::uint16_t>& node_ports, const s
   }
   std::string upstreams;
   for (const auto port : node_ports) upstreams += "    server 127.0.0.1:" + std::to_string(port) + ";\n";
-  port_ = free_port();
-  std::string config = replace_all(read(HEARTH_SOURCE_DIR "/deploy/nginx.conf.template"), "@PREFIX@", dir_);
-  config = replace_all(config, "@LISTEN@", "127.0.0.1:" + std::to_string(port_) + (tls ? " ssl" : ""));
-  config = replace_all(config, "@UPSTREAMS@", upstreams);
-  config = replace_all(config, "@TLS@", tls_lines);
-  std::ofstream(dir_ + "/nginx.conf") << config;
+  // The port was free a moment ago; another process may take it first, and
+  // would then answer in nginx's place: ready means nginx's own master
+  // process holds the listening socket. Otherwise try another port.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = free_port();
+    std::string config = replace_all(read(HEARTH_SOURCE_DIR "/deploy/nginx.conf.template"), "@PREFIX@", dir_);
+    config = replace_all(config, "@LISTEN@", "127.0.0.1:" + std::to_string(port_) + (tls ? " ssl" : ""));
+    config = replace_all(config, "@UPSTREAMS@", upstreams);
+    config = replace_all(config, "@TLS@", tls_lines);
+    std::ofstream(dir_ + "/nginx.conf") << config;
+    if (try_start()) return;
+  }
+  throw std::runtime_error("nginx did not start; see " + dir_ + "/error.log");
+}
 
+bool NginxProcess::try_start() {
   pid_ = ::fork();
   if (pid_ == 0) {
+    close_inherited();
     const std::string conf = dir_ + "/nginx.conf";
     ::execl("/usr/sbin/nginx", "nginx", "-c", conf.c_str(), "-p", dir_.c_str(), "-e", (dir_ + "/error.log").c_str(),
             nullptr);
     ::_exit(127);
   }
-  // nginx says nothing when it is ready: try its port until it answers.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!accepts(port_)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      throw std::runtime_error("nginx did not start; see " + dir_ + "/error.log");
+  // nginx says nothing when it is ready: look for its listening socket until
+  // it has one, or has given up (it exits when it cannot bind).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (listens_on(pid_, port_)) return true;
+    if (wait_for_exit(pid_, 20ms)) {
+      pid_ = -1;
+      return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  ::kill(pid_, SIGKILL);
+  wait_for_exit(pid_, 5s);
+  pid_ = -1;
+  return false;
 }
 
 NginxProcess::~NginxProcess() {

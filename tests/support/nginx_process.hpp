@@ -28,6 +28,10 @@ class NginxProcess {
   std::uint16_t port() const { return port_; }
 
  private:
+  // Starts nginx on port_ with the config in dir_; false if it did not come
+  // to listen there (nothing is left running then).
+  bool try_start();
+
   std::string dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;

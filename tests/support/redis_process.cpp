@@ -1,6 +1,8 @@
 #include "redis_process.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@ RedisProcess::RedisProcess(Options options) : options_(std::move(options)) {
 
 RedisProcess::~RedisProcess() {
   kill();
+  release_port();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
@@ -37,10 +40,32 @@ void RedisProcess::kill() {
   ::kill(pid_, SIGKILL);
   wait_for_exit(pid_, std::chrono::seconds(10));
   pid_ = -1;
+  reserve_port();
+}
+
+void RedisProcess::reserve_port() {
+  // Bound but not listening: connections to the port are refused, as with
+  // nothing there, but no other process can bind it (another test's
+  // free_port() skips it), so start() gets it back.
+  release_port();
+  reserved_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int on = 1;
+  ::setsockopt(reserved_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // past TIME_WAIT
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port_);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(reserved_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) release_port();
+}
+
+void RedisProcess::release_port() {
+  if (reserved_fd_ >= 0) ::close(reserved_fd_);
+  reserved_fd_ = -1;
 }
 
 void RedisProcess::start() {
-  if (!try_start()) throw std::runtime_error("redis-server did not restart");
+  release_port();
+  if (!try_start()) throw std::runtime_error("redis-server did not restart on port " + std::to_string(port_));
 }
 
 bool RedisProcess::try_start() {
@@ -58,6 +83,7 @@ bool RedisProcess::try_start() {
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(fds[1], STDOUT_FILENO);
+    close_inherited();
     ::execv(args[0], args.data());
     ::_exit(127);
   }

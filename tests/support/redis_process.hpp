@@ -28,10 +28,13 @@ class RedisProcess {
 
   std::uint16_t port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  // hearth-server's flags for a node on this Redis.
+  std::vector<std::string> node_args() const { return {"--engine", "redis", "--redis", url()}; }
   std::string socket_path() const { return dir_ + "/redis.sock"; }
   pid_t pid() const { return pid_; }
 
   // SIGKILL, as a crash would; then start() again on the same port and data.
+  // While it is down the port stays reserved for it (refusing connections).
   void kill();
   void start();
   // Runs redis-cli against this server and returns its output.
@@ -39,11 +42,14 @@ class RedisProcess {
 
  private:
   bool try_start();
+  void reserve_port();
+  void release_port();
 
   Options options_;
   std::string dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  int reserved_fd_ = -1;  // holds port_ while Redis is down
 };
 
 }  // namespace hearth::testing

@@ -97,26 +97,60 @@ void WsClient::send_raw(const std::string& bytes, bool binary, std::chrono::mill
   if (!done || error) throw std::runtime_error("write failed: " + error.message());
 }
 
-void WsClient::send(const v1::ClientMessage& message) {
+std::uint32_t WsClient::send(v1::ClientMessage message) {
+  if (message.request_id() == 0) message.set_request_id(next_request_id_++);
   send_raw(encode(message, encoding_), encoding_ == Encoding::binary);
+  return message.request_id();
+}
+
+bool WsClient::keep(v1::ServerMessage& message) {
+  if (message.has_event()) {
+    events_.push_back(std::move(*message.mutable_event()));
+  } else if (message.has_reply() && message.reply().request_id() == 0) {
+    pushes_.push_back(std::move(*message.mutable_reply()));
+  } else if (message.has_reply()) {
+    const auto id = message.reply().request_id();
+    if (replies_.contains(id)) ADD_FAILURE() << "two replies to request " << id;
+    replies_[id] = std::move(*message.mutable_reply());
+    return true;
+  }
+  return false;
+}
+
+v1::Reply WsClient::reply_to(std::uint32_t request_id, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (const auto kept = replies_.find(request_id); kept != replies_.end()) {
+      v1::Reply reply = std::move(kept->second);
+      replies_.erase(kept);
+      return reply;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto message = next(left);
+    if (!message) break;
+    keep(*message);
+  }
+  throw std::runtime_error("no reply to request " + std::to_string(request_id));
 }
 
 v1::Reply WsClient::request(v1::ClientMessage message, std::chrono::milliseconds timeout) {
-  if (message.request_id() == 0) message.set_request_id(next_request_id_++);
-  send(message);
+  return reply_to(send(std::move(message)), timeout);
+}
+
+v1::Reply WsClient::next_push(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
+  while (pushes_.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
-    auto reply = next(left);
-    if (!reply) break;
-    if (reply->has_event()) {
-      events_.push_back(reply->event());
-      continue;
-    }
-    if (reply->reply().request_id() == message.request_id()) return reply->reply();
+    auto message = next(left);
+    if (!message) break;
+    keep(*message);
   }
-  throw std::runtime_error("no reply to request " + std::to_string(message.request_id()));
+  if (pushes_.empty()) throw std::runtime_error("no push in time");
+  v1::Reply push = std::move(pushes_.front());
+  pushes_.pop_front();
+  return push;
 }
 
 v1::Ok WsClient::request_ok(v1::ClientMessage message, std::chrono::milliseconds timeout) {
@@ -149,6 +183,7 @@ v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>
     auto message = next(left);
     if (!message) break;
     if (message->has_event() && match(message->event())) return message->event();
+    if (!message->has_event()) keep(*message);
   }
   throw std::runtime_error("no matching event in time");
 }
@@ -168,6 +203,20 @@ std::optional<std::uint16_t> WsClient::wait_for_close(std::chrono::milliseconds 
     // the server had already dropped the connection.
     if (ws_.reason().code != websocket::close_code::none) return static_cast<std::uint16_t>(ws_.reason().code);
     return std::nullopt;
+  }
+}
+
+std::optional<WsClient::Ending> WsClient::wait_for_end(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    beast::error_code error;
+    if (read_frame(left, error)) continue;
+    if (ws_.reason().code != websocket::close_code::none) return Ending{static_cast<std::uint16_t>(ws_.reason().code)};
+    // A timeout of our own read is no ending; anything else is.
+    if (error == beast::error::timeout || !error) return std::nullopt;
+    return Ending{0};
   }
 }
 
@@ -257,6 +306,21 @@ v1::ClientMessage say(const std::string& room_id, const std::string& text, std::
 v1::ClientMessage ping() {
   v1::ClientMessage message;
   message.mutable_ping();
+  return message;
+}
+
+v1::ClientMessage join_resuming(const std::string& room_id, const std::string& epoch, std::uint64_t seq,
+                                const std::string& token) {
+  auto message = join(room_id, "", token);
+  message.mutable_join_room()->mutable_resume()->set_epoch(epoch);
+  message.mutable_join_room()->mutable_resume()->set_seq(seq);
+  return message;
+}
+
+v1::ClientMessage room_command(const std::string& room_id, const std::function<void(v1::ClientMessage&)>& fill) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  fill(message);
   return message;
 }
 

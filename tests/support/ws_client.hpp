@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -33,28 +34,48 @@ class WsClient {
   Encoding encoding() const { return encoding_; }
 
   // Sends `message` (a request id is assigned if it has none) and returns
-  // the reply to it. Events that arrive first are appended to events().
+  // the reply to it. Events that arrive first are appended to events(),
+  // replies to other requests are kept for reply_to(), and pushes (replies
+  // with request id 0) for pushes(): nothing the server says is dropped.
   // Throws on timeout or if the connection closes.
   v1::Reply request(v1::ClientMessage message, std::chrono::milliseconds timeout = 5s);
   // The same, expecting success: fails the calling test otherwise.
   v1::Ok request_ok(v1::ClientMessage message, std::chrono::milliseconds timeout = 5s);
   v1::Error request_error(v1::ClientMessage message, std::chrono::milliseconds timeout = 5s);
 
-  void send(const v1::ClientMessage& message);
+  // Sends `message` without waiting; returns its request id (assigned if it
+  // had none), for reply_to().
+  std::uint32_t send(v1::ClientMessage message);
   void send_raw(const std::string& bytes, bool binary, std::chrono::milliseconds timeout = 5s);
+  // The reply to request `request_id`, kept or still to come; throws on
+  // timeout or close.
+  v1::Reply reply_to(std::uint32_t request_id, std::chrono::milliseconds timeout = 5s);
 
   // The next server message (from the wire), or nullopt on timeout/close.
   std::optional<v1::ServerMessage> next(std::chrono::milliseconds timeout = 5s);
   // The next event, kept ones first; throws on timeout.
   v1::Event next_event(std::chrono::milliseconds timeout = 5s);
-  // Skips events until one matches; throws on timeout.
+  // Skips events until one matches; throws on timeout. Replies and pushes
+  // read meanwhile are kept, as request() keeps them.
   v1::Event next_event_where(const std::function<bool(const v1::Event&)>& match,
                              std::chrono::milliseconds timeout = 5s);
   std::deque<v1::Event>& events() { return events_; }
+  // Replies with request id 0: what the server says unasked (ROOM_RESET).
+  std::deque<v1::Reply>& pushes() { return pushes_; }
+  // Waits for the next push (kept ones first); throws on timeout.
+  v1::Reply next_push(std::chrono::milliseconds timeout = 5s);
 
   // Reads (and drops) frames until the server closes; returns the close
   // code, or nullopt if nothing closed within `timeout`.
   std::optional<std::uint16_t> wait_for_close(std::chrono::milliseconds timeout = 10s, std::size_t* frames = nullptr);
+  // How a connection ended: with a close frame (its code), or dropped
+  // without one (close_code 0).
+  struct Ending {
+    std::uint16_t close_code = 0;
+  };
+  // Reads (and drops) frames until the connection ends, by a close frame or
+  // by the server dropping it; nullopt if it is still open after `timeout`.
+  std::optional<Ending> wait_for_end(std::chrono::milliseconds timeout = 10s);
 
   bool last_frame_was_binary() const { return last_binary_; }
   // Sends later messages in fragments (frames) of at most `bytes`.
@@ -77,6 +98,11 @@ class WsClient {
   Encoding encoding_;
   std::uint32_t next_request_id_ = 1;
   std::deque<v1::Event> events_;
+  std::deque<v1::Reply> pushes_;
+  std::map<std::uint32_t, v1::Reply> replies_;  // to requests not yet asked for
+  // Keeps what `message` holds that nobody waits for yet; returns whether it
+  // was the reply to `request_id`.
+  bool keep(v1::ServerMessage& message);
   bool last_binary_ = false;
   std::string subprotocol_;
   std::size_t pongs_ = 0;
@@ -97,6 +123,11 @@ v1::ClientMessage ask(const std::string& room_id, const std::string& text, bool 
 v1::ClientMessage vote(const std::string& room_id, std::uint64_t question_id, bool up = true);
 v1::ClientMessage say(const std::string& room_id, const std::string& text, std::uint64_t reply_to = 0);
 v1::ClientMessage ping();
+// A join that resumes after a lost connection (docs/protocol.md 1.10).
+v1::ClientMessage join_resuming(const std::string& room_id, const std::string& epoch, std::uint64_t seq,
+                                const std::string& token = "");
+// Any other room command: `fill` sets its field.
+v1::ClientMessage room_command(const std::string& room_id, const std::function<void(v1::ClientMessage&)>& fill);
 
 // `host` says `messages` texts of 60,000 characters in `room_id` while
 // `reader` reads nothing, so that the server's writes to it stop part-way

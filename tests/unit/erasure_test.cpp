@@ -88,9 +88,26 @@ void expect_none_of_pats(const std::string& bytes, const std::string& what) {
 TEST(Erasure, TheRewrittenLogFoldsToTheSameStateAndHoldsNothingOfPats) {
   const auto original = room_log();
   auto rewritten = original;
-  int changed = 0;
-  for (auto& entry : rewritten) changed += redact_entry(entry, "pat");
-  EXPECT_EQ(changed, 7) << "Joined, two asks, say, edit, report, and the vote's name; not the erasure";
+  std::vector<std::size_t> changed;
+  for (std::size_t i = 0; i < rewritten.size(); ++i) {
+    if (redact_entry(rewritten[i], "pat")) changed.push_back(i + 1);
+  }
+  // docs/privacy.md 12: Pat's name goes from every entry Pat made, and Pat's
+  // words from the entries that held them; nobody else's entry changes.
+  std::vector<std::size_t> pats_with_name_or_words;
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    if (original[i].actor().user_id() == "pat" && !original[i].actor().display_name().empty()) {
+      pats_with_name_or_words.push_back(i + 1);
+    }
+  }
+  EXPECT_EQ(changed, pats_with_name_or_words);
+  EXPECT_EQ(changed, (std::vector<std::size_t>{3, 5, 7, 10, 11, 13, 17}));
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    if (original[i].actor().user_id() != "pat") {
+      EXPECT_EQ(rewritten[i].SerializeAsString(), original[i].SerializeAsString()) << "entry " << i + 1;
+    }
+  }
+  EXPECT_EQ(rewritten.back().SerializeAsString(), original.back().SerializeAsString()) << "the erasure itself";
   for (const auto& entry : rewritten) expect_none_of_pats(entry.SerializeAsString(), "a rewritten entry");
   EXPECT_EQ(rewritten[4].ask().text(), kErasedText);
 

@@ -135,6 +135,40 @@ TEST_F(RoomFold, VoteCountsOncePerIdentityAndCanBeTakenBack) {
   EXPECT_FALSE(question_in(state.snapshot_for(bob.user_id, bob.role), q).voted_by_me());
 }
 
+// Two nodes can each take the same no-op-able command (a vote, a pin, a
+// mute, a ban, a report) before either hears of the other's: both entries
+// are appended, and the second one applied changes nothing. The fold says
+// so, so that its sender is answered seq 0 (docs/protocol.md 1.4).
+TEST_F(RoomFold, TheSecondOfTwoIdenticalEntriesChangesNothingAndSaysSo) {
+  act_ok(created(v1::ROOM_KIND_AMA, /*approval=*/false, /*side_chat=*/true));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
+  const auto q = act_ok(ask(alice, "Twice?"));
+  const auto m = act_ok(say(alice, "hello"));
+  auto mute = new_entry(host);
+  mute.mutable_mute()->set_user_id(bob.user_id);
+  mute.mutable_mute()->set_muted(true);
+  auto report = new_entry(bob);
+  report.mutable_report()->set_message_id(m);
+  auto ban = new_entry(host);
+  ban.mutable_ban()->set_user_id(alice.user_id);
+  ban.mutable_ban()->set_banned(true);
+  const std::pair<const char*, v1::LogEntry> twice[] = {
+      {"vote", vote(bob, q)}, {"pin", on_question(host, &v1::LogEntry::mutable_pin, q)}, {"report", report},
+      {"mute", mute}, {"ban", ban}};
+  for (const auto& [name, entry] : twice) {
+    const Applied first = state.apply(++next_seq, entry);
+    EXPECT_FALSE(first.changed_nothing) << name;
+    EXPECT_FALSE(first.refused) << name;
+    const Applied second = state.apply(++next_seq, entry);
+    EXPECT_TRUE(second.changed_nothing) << name;
+    EXPECT_FALSE(second.event) << name << ": no event for what changed nothing";
+    EXPECT_FALSE(second.refused) << name;
+  }
+  EXPECT_EQ(question_in(state.snapshot_for(host.user_id, host.role), q).votes(), 1u);
+}
+
 TEST_F(RoomFold, SameEntryDeliveredTwiceIsAppliedOnce) {
   open_ama();
   const auto q = act_ok(ask(alice, "Once?"));
@@ -358,18 +392,71 @@ TEST_F(RoomFold, KickRemovesEveryConnectionButAllowsRejoin) {
   act_ok(joined(bob, "c-bob-5"));
 }
 
-TEST_F(RoomFold, ClosedRoomRefusesEverythingButLeaving) {
-  open_ama();
+TEST_F(RoomFold, ClosedRoomRefusesEverythingButLeavingAndErasing) {
+  act_ok(created(v1::ROOM_KIND_AMA, /*approval=*/false, /*side_chat=*/true));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
+  act_ok(joined(moderator, "c-mod"));
+  const auto question = act_ok(ask(alice, "before the close"));
+  const auto message = act_ok(say(alice, "said before the close"));
   auto close = new_entry(moderator);
   close.mutable_room_closed();
   EXPECT_EQ(state.check(close)->code, v1::PERMISSION_DENIED) << "closing is the host's";
   *close.mutable_actor() = new_entry(host).actor();
   act_ok(close);
-  EXPECT_EQ(state.check(ask(alice, "late"))->code, v1::ROOM_CLOSED);
-  EXPECT_EQ(state.check(joined(moderator, "cm"))->code, v1::ROOM_CLOSED);
+
+  // Every other entry a command can make (docs/protocol.md 2.6: "every other
+  // room command, and any new join, gets ROOM_CLOSED"), each by someone who
+  // could make it in an open room.
+  std::vector<std::pair<std::string, v1::LogEntry>> refused;
+  auto add = [&](const std::string& name, const Membership& who, auto fill) {
+    auto entry = new_entry(who);
+    fill(entry);
+    refused.emplace_back(name, std::move(entry));
+  };
+  add("close again", host, [](v1::LogEntry& e) { e.mutable_room_closed(); });
+  add("update", host, [](v1::LogEntry& e) { e.mutable_room_updated()->set_title("new title"); });
+  add("join", moderator, [](v1::LogEntry& e) { e.mutable_joined()->set_connection_id("c-mod-2"); });
+  add("mute", moderator, [&](v1::LogEntry& e) { e.mutable_mute()->set_user_id(bob.user_id); e.mutable_mute()->set_muted(true); });
+  add("ban", moderator, [&](v1::LogEntry& e) { e.mutable_ban()->set_user_id(bob.user_id); e.mutable_ban()->set_banned(true); });
+  add("kick", moderator, [&](v1::LogEntry& e) { e.mutable_kick()->set_user_id(bob.user_id); });
+  add("ask", alice, [](v1::LogEntry& e) { e.mutable_ask()->set_text("late"); });
+  add("vote", bob, [&](v1::LogEntry& e) { e.mutable_vote()->set_question_id(question); e.mutable_vote()->set_up(true); });
+  add("approve", host, [&](v1::LogEntry& e) { e.mutable_approve()->set_question_id(question); });
+  add("dismiss", host, [&](v1::LogEntry& e) { e.mutable_dismiss()->set_question_id(question); });
+  add("pin", host, [&](v1::LogEntry& e) { e.mutable_pin()->set_question_id(question); });
+  add("answer", host, [&](v1::LogEntry& e) {
+    e.mutable_answer()->set_question_id(question); e.mutable_answer()->set_text("late answer");
+  });
+  add("mark answered", host, [&](v1::LogEntry& e) { e.mutable_mark_answered()->set_question_id(question); });
+  add("edit question", alice, [&](v1::LogEntry& e) {
+    e.mutable_edit_question()->set_id(question); e.mutable_edit_question()->set_text("edited");
+  });
+  add("delete question", alice, [&](v1::LogEntry& e) { e.mutable_delete_question()->set_question_id(question); });
+  add("say", alice, [](v1::LogEntry& e) { e.mutable_say()->set_text("late"); });
+  add("edit message", alice, [&](v1::LogEntry& e) {
+    e.mutable_edit_message()->set_id(message); e.mutable_edit_message()->set_text("edited");
+  });
+  add("delete message", alice, [&](v1::LogEntry& e) { e.mutable_delete_message()->set_message_id(message); });
+  add("release message", moderator, [&](v1::LogEntry& e) { e.mutable_release_message()->set_message_id(message); });
+  add("report", bob, [&](v1::LogEntry& e) {
+    e.mutable_report()->set_message_id(message); e.mutable_report()->set_reason("late");
+  });
+  for (const auto& [name, entry] : refused) {
+    const auto failure = state.check(entry);
+    ASSERT_TRUE(failure) << name << " was allowed in a closed room";
+    EXPECT_EQ(failure->code, v1::ROOM_CLOSED) << name;
+  }
+
+  // Leaving and erasing one's own words stay possible.
+  auto erase = new_entry(alice);
+  erase.mutable_erase();
+  act_ok(erase);
   auto left = new_entry(alice);
   left.mutable_left()->set_connection_id("c-alice");
   act_ok(left);
+  EXPECT_FALSE(state.is_present(alice.user_id));
   EXPECT_TRUE(state.snapshot_for(bob.user_id, bob.role).room().closed());
 }
 
@@ -714,6 +801,20 @@ TEST_F(RoomFold, AnonymousMembersAreForgottenWhenGoneUnlessMutedOrBanned) {
   EXPECT_TRUE(state.is_muted(bob.user_id));
   mute.mutable_mute()->set_muted(false);
   EXPECT_FALSE(state.check(mute)) << "a muted member's record is kept";
+
+  // A banned anonymous member: the ban outlives their leaving, and keeps
+  // their identity out.
+  Membership carol{"anon:c", "Guest-3333", v1::ROLE_PARTICIPANT};
+  act_ok(joined(carol, "c-carol"));
+  auto ban = new_entry(host);
+  ban.mutable_ban()->set_user_id(carol.user_id);
+  ban.mutable_ban()->set_banned(true);
+  act_ok(ban);
+  EXPECT_FALSE(state.is_present(carol.user_id));
+  EXPECT_TRUE(state.is_banned(carol.user_id));
+  EXPECT_EQ(state.check(joined(carol, "c-carol-2"))->code, v1::BANNED);
+  ban.mutable_ban()->set_banned(false);
+  EXPECT_FALSE(state.check(ban)) << "a banned member's record is kept, so the ban can be lifted";
 }
 
 }  // namespace
