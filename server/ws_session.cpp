@@ -162,15 +162,16 @@ asio::awaitable<void> WsSession::read_loop() {
 }
 
 void WsSession::on_frame(std::string_view frame, Encoding encoding) {
-  if (closing_) return;  // given up on: no more commands from it
+  // Given up on (a slow consumer), or past our close frame (RFC 6455 allows
+  // no data frame after it): no more commands from it. While shutting down,
+  // a frame that comes before our close frame went out is still answered.
+  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return;
   metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
   v1::ClientMessage message;
   command_ = 0;
   if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
   command_ = message.command_case();
-  if (context_.shutting_down.load()) {
-    return reply(message.request_id(), encoding, Failure{v1::SHUTTING_DOWN, "the server is shutting down"});
-  }
+  if (context_.shutting_down.load()) return reply_shutting_down(message.request_id(), encoding);
   // Budgets: this connection's, then its identity's on this node. Leaving
   // is always allowed.
   if (!message.has_leave_room()) {
@@ -448,6 +449,23 @@ void WsSession::reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
 void WsSession::reply(std::uint32_t request_id, Encoding encoding, const Failure& failure) {
   metrics().command_error(command_, failure.code);
   enqueue(encode_frame(error_reply(request_id, failure), encoding));
+}
+
+void WsSession::reply_shutting_down(std::uint32_t request_id, Encoding encoding) {
+  // Close now if close() has not reached this session yet (it would drop a
+  // reply queued before it), then queue the reply ahead of the close frame:
+  // enqueue() takes nothing more once closing.
+  if (!closing_) {
+    closing_ = CloseCode::going_away;
+    drop_unsent();
+  }
+  // Bounded like every queue: a client that keeps sending and never reads
+  // gets no more answers once its queue is full; the close follows anyway.
+  if (queue_.size() >= context_.config.limits.send_queue_frames) return;
+  metrics().command_error(command_, v1::SHUTTING_DOWN);
+  queue_.push_back(encode_frame(error_reply(request_id, Failure{v1::SHUTTING_DOWN, "the server is shutting down"}),
+                                encoding));
+  if (!writing_) flush();  // then start_close(), once the queue is written
 }
 
 void WsSession::enqueue(SharedFrame frame) {

@@ -90,6 +90,8 @@ class WsSession final : public Connection, public Flushable, public std::enable_
 
   void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok);
   void reply(std::uint32_t request_id, Encoding encoding, const Failure& failure);
+  // SHUTTING_DOWN to a frame read during shutdown before the close frame.
+  void reply_shutting_down(std::uint32_t request_id, Encoding encoding);
   // On this session's own shard's thread: nothing of the session runs
   // meanwhile (one thread per shard), so it may be called without a post.
   bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }

@@ -1,0 +1,98 @@
+// A leaveRoom while Redis is unreachable (docs/protocol.md 2.4): it is
+// answered UNAVAILABLE but has still taken the connection out of the room:
+// no more events reach it and a retry gets NOT_IN_ROOM. Once Redis is back,
+// the node writes the departure it could not write then, and the others see
+// the member go (docs/architecture.md, "Presence across nodes").
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/redis_process.hpp"
+#include "support/server_process.hpp"
+#include "support/ws_client.hpp"
+
+namespace hearth::testing {
+namespace {
+
+namespace http = boost::beast::http;
+
+// Waits (bounded) until /readyz answers `status`: the node's own view of
+// whether it can reach Redis, which nothing pushes to a client.
+bool readyz_becomes(std::uint16_t port, unsigned status, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (http_request(port, http::verb::get, "/readyz").result_int() == status) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a state to poll, not an event to await
+  }
+  return false;
+}
+
+// docs/protocol.md 2.4 ("A leave answered UNAVAILABLE has still taken this
+// connection out of the room: no more events come, and a retry gets
+// NOT_IN_ROOM"), 1.11 (storage outage: "leaveRoom leaves anyway"), 5.1.
+TEST(StorageOutage, ALeaveAnsweredUnavailableHasLeftAndOthersSeeTheMemberDisconnectOnceRedisIsBack) {
+  RedisProcess redis;
+  // A short presence TTL: rooms sweep every third of it (1 s), which is
+  // when a departure that could not be written is written.
+  ServerProcess node({"--engine", "redis", "--redis", redis.url(), "--presence-ttl", "3s"});
+  WsClient host(node.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient observer(node.port(), Encoding::binary);
+  observer.request_ok(join("r", "Obi"));
+  WsClient leaver(node.port());
+  const auto leaver_id = leaver.request_ok(join("r", "Lee")).snapshot().you().user_id();
+  observer.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+  host.request_ok(say("r", "before the outage"));
+  leaver.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
+
+  redis.kill();
+  ASSERT_TRUE(readyz_becomes(node.port(), 503, std::chrono::seconds(10))) << "the node noticed the outage";
+
+  v1::ClientMessage leave;
+  leave.set_room_id("r");
+  leave.mutable_leave_room();
+  leaver.events().clear();  // from here on, nothing of the room may reach it
+  const auto reply = leaver.request(leave);
+  ASSERT_TRUE(reply.has_error()) << reply.ShortDebugString();
+  EXPECT_EQ(reply.error().code(), v1::UNAVAILABLE);
+  // Out of the room already: a retry, or any command there, is NOT_IN_ROOM.
+  EXPECT_EQ(leaver.request_error(leave).code(), v1::NOT_IN_ROOM);
+  EXPECT_EQ(leaver.request_error(say("r", "still here?")).code(), v1::NOT_IN_ROOM);
+  EXPECT_TRUE(leaver.request_ok(ping()).has_pong()) << "the connection itself is fine";
+
+  redis.start();  // the same data (AOF)
+  ASSERT_TRUE(readyz_becomes(node.port(), 200, std::chrono::seconds(20))) << "the node reconnected";
+  // The others see the member go, as a disconnect: the node writes the
+  // departure it could not write during the outage.
+  const auto left = observer.next_event_where(
+      [&](const v1::Event& e) {
+        return e.has_member_left() && e.member_left().person().user_id() == leaver_id;
+      },
+      10s);
+  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+
+  // No more events reach the connection that left: the host's message is
+  // the observer's next event and never the leaver's. (Both were sent to
+  // the members' sessions before the observer read it; the leaver's ping
+  // reply is queued after anything sent to it before.)
+  host.request_ok(say("r", "after the outage"));
+  EXPECT_EQ(observer.next_event_where([](const v1::Event& e) { return e.has_message_posted(); })
+                .message_posted()
+                .text(),
+            "after the outage");
+  EXPECT_TRUE(leaver.request_ok(ping()).has_pong());
+  for (const auto& event : leaver.events()) ADD_FAILURE() << "after leaving: " << event.ShortDebugString();
+  EXPECT_EQ(leaver.request_error(leave).code(), v1::NOT_IN_ROOM);
+
+  // The room knows the member gone: a late joiner's snapshot lists host and
+  // observer only, and the leaver may join again.
+  WsClient late(node.port());
+  const auto snapshot = late.request_ok(join("r", "Lou")).snapshot();
+  for (const auto& member : snapshot.members()) EXPECT_NE(member.person().user_id(), leaver_id);
+  EXPECT_EQ(snapshot.members_size(), 3);  // ada, obi, lou
+  leaver.request_ok(join("r", "Lee"));
+}
+
+}  // namespace
+}  // namespace hearth::testing
