@@ -1,0 +1,1037 @@
+// libFuzzer target: sequences of commands from several connections, through
+// the code the server really runs: Room, RoomRegistry, the memory engine,
+// erasure's rewrite of the stored log, the retention sweep, and transcripts.
+// No sockets: the connections are Session objects below (the dispatch of
+// WsSession, without a WebSocket), the rooms' shard is polled on this thread
+// until it is idle after each step, and every frame a connection receives is
+// decoded and checked by a RoomWatch (privacy_watch.hpp), which folds each
+// room's log beside the server: nobody is shown what they may not see.
+//
+// The input is a program (fuzz_input.hpp): an opcode, then its arguments, up
+// to kMaxSteps times. Texts and names are made by the harness, each with a
+// unique marker, so that they can be traced; the fuzzer chooses which kind
+// (blank, too long, a crisis phrase, with its own bytes). "Together" runs
+// the next two steps before the rooms catch up, so that commands race as
+// they do on a busy server. Differences from WsSession, on purpose: no rate
+// limits (they refuse on time, not on content) and at most kPasscodeBudget
+// passcodes per input (each costs a deliberately slow key derivation).
+//
+// HEARTH_FUZZ_TRACE=1 in the environment prints every command sent and every
+// message received, for reading what a failing input does.
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "engine_memory.hpp"
+#include "fuzz_input.hpp"
+#include "identity.hpp"
+#include "log.hpp"
+#include "privacy_watch.hpp"
+#include "retention.hpp"
+#include "room.hpp"
+#include "room_choices.hpp"
+#include "room_registry.hpp"
+#include "shards.hpp"
+#include "token.hpp"
+
+namespace hearth::fuzz {
+namespace {
+
+namespace asio = boost::asio;
+using google::protobuf::util::TimeUtil;
+
+constexpr std::string_view kSecret = "session-fuzzer-secret-0123456789abcdef";
+constexpr const char* kRooms[] = {"r1", "r2"};
+constexpr std::size_t kMaxSessions = 6;
+constexpr std::size_t kMaxSteps = 64;
+constexpr int kPasscodeBudget = 3;
+// Entries are stamped this long ago at first (AdvanceClock brings the clock
+// forward), so that a retention sweep has something to remove.
+constexpr std::int64_t kStartDaysAgo = 40;
+const bool kTrace = std::getenv("HEARTH_FUZZ_TRACE") != nullptr;
+
+// The room fuzzers' small limits, and those of what only connections reach.
+Limits fuzz_limits() {
+  Limits limits = small_room_limits();
+  limits.max_name_chars = 20;
+  limits.max_rooms_per_connection = 2;
+  limits.resume_window = 8;
+  limits.send_queue_frames = 24;  // a resume past 12 events gets a snapshot
+  return limits;
+}
+
+// clang-format off
+enum Op : unsigned {
+  kConnect, kHello, kCreate, kJoin, kLeave, kDisconnect, kInvite,
+  kAsk, kVote, kApprove, kDismiss, kPin, kAnswer, kMarkAnswered, kEditQuestion, kDeleteQuestion,
+  kSay, kEditMessage, kDeleteMessage, kRelease, kReport, kErase,
+  kMute, kKick, kBan, kUpdate, kClose, kPing,
+  kSweep, kAdvanceClock, kTogether,
+  kOpCount
+};
+// clang-format on
+
+// ---------------------------------------------------------------------------
+// The engine, watched: the memory engine, with entries stamped by the run's
+// clock, and every append and rewrite shown to the room's RoomWatch.
+// ---------------------------------------------------------------------------
+
+class WatchedEngine final : public Engine {
+ public:
+  WatchedEngine(Limits limits, MarkerBook& book) : limits_(limits), book_(book) {}
+
+  void set_days_ago(std::int64_t days) { days_ago_ = days; }
+  std::int64_t days_ago() const { return days_ago_; }
+  RoomWatch* watch(const std::string& room_id) {
+    const auto it = watches_.find(room_id);
+    return it == watches_.end() ? nullptr : &it->second;
+  }
+  std::map<std::string, RoomWatch>& watches() { return watches_; }
+
+  void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
+              v1::LogEntry entry, AppendHandler handler) override {
+    stamp(entry);
+    inner_.append(
+        room_id, epoch, known_seq, entry,
+        [this, room_id, entry, handler = std::move(handler)](std::error_code error, std::uint64_t seq) {
+          if (!error) watch_for(room_id).appended(seq, entry);
+          handler(error, seq);
+        });
+  }
+  void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
+                        v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override {
+    stamp(entry);
+    const std::vector<SequencedEntry> replaced = rewrite.entries;
+    inner_.append_rewriting(room_id, epoch, last_seq, entry, std::move(rewrite),
+                            [this, room_id, entry, replaced, handler = std::move(handler)](
+                                std::error_code error, std::uint64_t seq) {
+                              if (!error) {
+                                watch_for(room_id).rewritten(replaced);
+                                watch_for(room_id).appended(seq, entry);
+                              }
+                              handler(error, seq);
+                            });
+  }
+  void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit,
+            ReadHandler handler) override {
+    inner_.read(room_id, after_seq, limit, std::move(handler));
+  }
+  void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) override {
+    inner_.subscribe(room_id, std::move(subscriber));
+  }
+  void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) override {
+    inner_.unsubscribe(room_id, subscriber);
+  }
+  void delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) override {
+    inner_.delete_room(room_id, std::move(handler));
+  }
+  void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override {
+    inner_.load_checkpoint(room_id, std::move(handler));
+  }
+  void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
+                        std::function<void(std::error_code)> handler) override {
+    inner_.store_checkpoint(room_id, epoch, std::move(checkpoint), std::move(handler));
+  }
+  void list_rooms(RoomsHandler handler) override { inner_.list_rooms(std::move(handler)); }
+  bool ready() const override { return inner_.ready(); }
+  const std::string& node_id() const override { return inner_.node_id(); }
+  void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override {
+    inner_.dead_nodes(std::move(node_ids), std::move(handler));
+  }
+  std::chrono::milliseconds presence_interval() const override { return inner_.presence_interval(); }
+
+ private:
+  void stamp(v1::LogEntry& entry) const {
+    *entry.mutable_at() = entry.at() - TimeUtil::SecondsToDuration(days_ago_ * 86400);
+  }
+  RoomWatch& watch_for(const std::string& room_id) {
+    return watches_.try_emplace(room_id, room_id, limits_, book_).first->second;
+  }
+
+  Limits limits_;
+  MarkerBook& book_;
+  MemoryEngine inner_;
+  std::int64_t days_ago_ = kStartDaysAgo;
+  std::map<std::string, RoomWatch> watches_;
+};
+
+// Everything one run has: one node, its rooms and its connections.
+struct World {
+  World() : engine(limits, book), registry(shards, engine, limits) {
+    retention = std::make_shared<Retention>(shards.main().io().get_executor(), engine, limits, 1,
+                                            std::chrono::seconds(0));
+  }
+
+  asio::io_context& io() { return shards.main().io(); }
+  // Runs what is ready until nothing is: every reply and event of the step
+  // has then been sent.
+  void settle() {
+    while (io().poll() > 0) {
+    }
+  }
+
+  Limits limits = fuzz_limits();
+  MarkerBook book;
+  Shards shards{1, std::chrono::microseconds(0)};
+  WatchedEngine engine;
+  RoomRegistry registry;
+  std::shared_ptr<Retention> retention;
+  CrisisPhrases crisis = CrisisPhrases::of({"end my life"});
+  std::string crisis_resources = "You are not alone.";
+  int passcodes_left = kPasscodeBudget;
+};
+
+// ---------------------------------------------------------------------------
+// A connection: WsSession's dispatch (on_hello, membership_for,
+// on_create_or_join, on_leave, on_create_invite, on_room_command, finish),
+// with frames kept instead of written.
+// ---------------------------------------------------------------------------
+
+Failure token_failure(std::error_code error) {
+  switch (static_cast<TokenError>(error.value())) {
+    case TokenError::expired:
+      return {v1::TOKEN_EXPIRED, "the token has expired"};
+    case TokenError::wrong_room:
+      return {v1::TOKEN_WRONG_ROOM, "the token is for another room"};
+    default:
+      return {v1::TOKEN_INVALID, "the token is not valid"};
+  }
+}
+
+class Session final : public Connection, public std::enable_shared_from_this<Session> {
+ public:
+  Session(World& world, std::string connection_id)
+      : world_(world), connection_id_(std::move(connection_id)) {}
+
+  void send(SharedFrame frame) override {
+    if (!finished_) frames_.push_back(std::move(frame));
+  }
+  void joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) override {
+    asio::post(world_.io(), [self = shared_from_this(), room_id, room = std::move(room), membership] {
+      if (self->finished_) {
+        Caller caller{self, membership, 0, Encoding::json};
+        caller.wants_reply = false;
+        room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
+        return;
+      }
+      self->rooms_[room_id] = Slot{room, membership};
+    });
+  }
+  void join_failed(const std::string& room_id) override {
+    asio::post(world_.io(), [self = shared_from_this(), room_id] {
+      const auto it = self->rooms_.find(room_id);
+      if (it != self->rooms_.end() && !it->second.room) self->rooms_.erase(it);
+    });
+  }
+  void removed(const std::string& room_id) override {
+    asio::post(world_.io(), [self = shared_from_this(), room_id] { self->rooms_.erase(room_id); });
+  }
+  Encoding push_encoding() const override { return push_encoding_; }
+  const std::string& connection_id() const override { return connection_id_; }
+
+  // A frame from the client, encoded as it would send it and decoded as
+  // WsSession::on_frame decodes it.
+  void receive(const v1::ClientMessage& sent, Encoding encoding) {
+    if (finished_) return;
+    push_encoding_ = encoding;
+    v1::ClientMessage message;
+    if (auto failure = decode_client_message(encode(sent, encoding), encoding, message)) {
+      return reply(0, encoding, *failure);
+    }
+    using M = v1::ClientMessage;
+    switch (message.command_case()) {
+      case M::kHello:
+        return on_hello(message, encoding);
+      case M::kPing: {
+        v1::Ok ok;
+        ok.mutable_pong();
+        return reply(message.request_id(), encoding, std::move(ok));
+      }
+      case M::kCreateRoom:
+      case M::kJoinRoom:
+        return on_create_or_join(message, encoding);
+      case M::kLeaveRoom:
+        return on_leave(message, encoding);
+      case M::kCreateInvite:
+        return on_create_invite(message, encoding);
+      case M::COMMAND_NOT_SET:
+        return reply(message.request_id(), encoding,
+                     Failure{v1::UNKNOWN_COMMAND, "no command, or an unknown one"});
+      default:
+        return on_room_command(message, encoding);
+    }
+  }
+
+  // The connection closed (WsSession::finish).
+  void disconnect() {
+    if (finished_) return;
+    finished_ = true;
+    for (auto& [room_id, slot] : rooms_) {
+      if (!slot.room) continue;
+      Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
+      caller.wants_reply = false;
+      slot.room->run([caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
+    }
+    rooms_.clear();
+  }
+
+  std::vector<SharedFrame> take_frames() { return std::exchange(frames_, {}); }
+  const std::string& user_id() const { return user_id_; }
+  // Who this connection last asked to be in `room_id`: how the room sees it.
+  const Membership* seen_as(const std::string& room_id) const {
+    const auto it = seen_as_.find(room_id);
+    return it == seen_as_.end() ? nullptr : &it->second;
+  }
+  std::map<std::string, std::uint64_t>& joined_at() { return joined_at_; }
+
+ private:
+  struct Slot {
+    std::shared_ptr<Room> room;
+    Membership membership;
+  };
+
+  void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
+    send(encode_frame(ok_reply(request_id, std::move(ok)), encoding));
+  }
+  void reply(std::uint32_t request_id, Encoding encoding, const Failure& failure) {
+    send(encode_frame(error_reply(request_id, failure), encoding));
+  }
+
+  void on_hello(const v1::ClientMessage& message, Encoding encoding) {
+    if (hello_seen_ || identified_) {
+      return reply(message.request_id(), encoding,
+                   Failure{v1::ALREADY_IDENTIFIED, "hello must come once, before any join"});
+    }
+    const auto& hello = message.hello();
+    std::string name;
+    if (auto failure = clean_display_name(hello.display_name(), world_.limits.max_name_chars, name)) {
+      return reply(message.request_id(), encoding, *failure);
+    }
+    if (!hello.token().empty()) {
+      auto claims = verify_token(hello.token(), kSecret, std::chrono::system_clock::now());
+      if (!claims) return reply(message.request_id(), encoding, token_failure(claims.error()));
+      user_id_ = claims->sub;
+      display_name_ = !name.empty() ? name : !claims->name.empty() ? claims->name : new_pseudonym();
+      if (!claims->anonymous) claims_ = std::move(*claims);
+    } else {
+      user_id_ = new_anonymous_user_id();
+      display_name_ = name.empty() ? new_pseudonym() : name;
+    }
+    hello_seen_ = identified_ = true;
+    v1::Ok ok;
+    auto* welcome = ok.mutable_welcome();
+    welcome->set_user_id(user_id_);
+    welcome->set_display_name(display_name_);
+    welcome->set_anonymous(!claims_.has_value());
+    if (!claims_) {
+      Claims anonymous;
+      anonymous.sub = user_id_;
+      anonymous.name = display_name_;
+      anonymous.room = "*";
+      anonymous.anonymous = true;
+      anonymous.exp = seconds_since_epoch(std::chrono::system_clock::now() + std::chrono::hours(24));
+      welcome->set_resume_token(mint_token(anonymous, kSecret));
+    }
+    reply(message.request_id(), encoding, std::move(ok));
+  }
+
+  void ensure_identity() {
+    if (identified_) return;
+    user_id_ = new_anonymous_user_id();
+    display_name_ = new_pseudonym();
+    identified_ = true;
+  }
+
+  std::optional<Failure> membership_for(const std::string& room_id, const std::string& token,
+                                        const std::string& display_name, Membership& out) {
+    std::string name;
+    if (auto failure = clean_display_name(display_name, world_.limits.max_name_chars, name)) return failure;
+    std::optional<Claims> claims = claims_;
+    if (!token.empty()) {
+      auto verified = verify_token(token, kSecret, std::chrono::system_clock::now());
+      if (!verified) return token_failure(verified.error());
+      if (identified_ && verified->sub != user_id_) {
+        return Failure{v1::TOKEN_INVALID, "the token names another user than this connection's"};
+      }
+      claims = std::move(*verified);
+    }
+    if (claims) {
+      if (has_expired(*claims, std::chrono::system_clock::now())) return token_failure(TokenError::expired);
+      if (auto error = check_room(*claims, room_id)) return token_failure(error);
+      if (!identified_) {
+        user_id_ = claims->sub;
+        display_name_ = !claims->name.empty() ? claims->name : new_pseudonym();
+        identified_ = true;
+      }
+      out.role = claims->role;
+      out.admitted = claims->room == room_id || is_staff(claims->role);
+    } else {
+      ensure_identity();
+      out.role = v1::ROLE_PARTICIPANT;
+    }
+    out.user_id = user_id_;
+    out.display_name = name.empty() ? display_name_ : name;
+    return std::nullopt;
+  }
+
+  void on_create_or_join(const v1::ClientMessage& message, Encoding encoding) {
+    const bool create = message.has_create_room();
+    std::string room_id = message.room_id();
+    if (create && room_id.empty()) room_id = new_room_id();
+    if (!valid_room_id(room_id)) {
+      return reply(
+          message.request_id(), encoding,
+          Failure{v1::INVALID_ARGUMENT, "room_id must be 1-64 characters of A-Z, a-z, 0-9, - and _"});
+    }
+    if (rooms_.contains(room_id)) {
+      return reply(message.request_id(), encoding,
+                   Failure{v1::ALREADY_IN_ROOM, "you are in this room already"});
+    }
+    if (rooms_.size() >= world_.limits.max_rooms_per_connection) {
+      return reply(message.request_id(), encoding,
+                   Failure{v1::TOO_MANY_ROOMS, "this connection is in as many rooms as it may be"});
+    }
+    Membership membership;
+    const std::string& token = create ? std::string() : message.join_room().token();
+    const std::string& name = create ? std::string() : message.join_room().display_name();
+    if (auto failure = membership_for(room_id, token, name, membership)) {
+      return reply(message.request_id(), encoding, *failure);
+    }
+    if (create) membership.admitted = true;
+    if (!create && !message.join_room().invite().empty()) {
+      auto invited = verify_invite(message.join_room().invite(), kSecret, std::chrono::system_clock::now());
+      if (!invited) return reply(message.request_id(), encoding, token_failure(invited.error()));
+      if (*invited != room_id)
+        return reply(message.request_id(), encoding, token_failure(TokenError::wrong_room));
+      membership.admitted = true;
+    }
+    std::string passcode;
+    if (!create && !message.join_room().passcode().empty() && !membership.admitted) {
+      passcode = message.join_room().passcode();
+    }
+    rooms_[room_id] = Slot{nullptr, membership};
+    seen_as_[room_id] = membership;
+    Caller caller{shared_from_this(), membership, message.request_id(), encoding};
+    caller.command = message.command_case();
+    caller.passcode = std::move(passcode);
+    if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
+    if (create) {
+      world_.registry.with_room(
+          room_id, [caller, command = message.create_room()](Room& room) { room.create(caller, command); });
+    } else {
+      world_.registry.with_room(room_id, [caller](Room& room) { room.join(caller); });
+    }
+  }
+
+  void on_create_invite(const v1::ClientMessage& message, Encoding encoding) {
+    const auto it = rooms_.find(message.room_id());
+    if (it == rooms_.end() || !it->second.room) {
+      return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+    }
+    if (!is_staff(it->second.membership.role)) {
+      return reply(message.request_id(), encoding,
+                   Failure{v1::PERMISSION_DENIED, "only hosts and moderators may invite"});
+    }
+    const std::uint32_t asked = message.create_invite().ttl_seconds();
+    if (asked > 30 * 24 * 3600) {
+      return reply(message.request_id(), encoding,
+                   Failure{v1::INVALID_ARGUMENT, "an invite lasts 30 days at most"});
+    }
+    const auto lifetime = std::chrono::seconds(asked == 0 ? 7 * 24 * 3600 : asked);
+    const auto exp = seconds_since_epoch(std::chrono::system_clock::now() + lifetime);
+    v1::Ok ok;
+    ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, kSecret));
+    *ok.mutable_invite()->mutable_expires_at() = TimeUtil::SecondsToTimestamp(exp);
+    reply(message.request_id(), encoding, std::move(ok));
+  }
+
+  void on_leave(const v1::ClientMessage& message, Encoding encoding) {
+    const auto it = rooms_.find(message.room_id());
+    if (it == rooms_.end() || !it->second.room) {
+      return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+    }
+    Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+    caller.command = message.command_case();
+    auto room = std::move(it->second.room);
+    rooms_.erase(it);
+    room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
+  }
+
+  void on_room_command(const v1::ClientMessage& message, Encoding encoding) {
+    const auto it = rooms_.find(message.room_id());
+    if (it == rooms_.end() || !it->second.room) {
+      return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+    }
+    v1::LogEntry entry = new_entry(it->second.membership);
+    if (auto failure = entry_for_command(message, entry))
+      return reply(message.request_id(), encoding, *failure);
+    Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+    caller.command = message.command_case();
+    if (flag_crisis(entry, world_.crisis)) caller.support = world_.crisis_resources;
+    it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable {
+      if (entry.has_erase())
+        room.erase(caller, std::move(entry));
+      else
+        room.submit(caller, std::move(entry));
+    });
+  }
+
+  World& world_;
+  const std::string connection_id_;
+  Encoding push_encoding_ = Encoding::json;
+  bool identified_ = false;
+  bool hello_seen_ = false;
+  bool finished_ = false;
+  std::string user_id_;
+  std::string display_name_;
+  std::optional<Claims> claims_;
+  std::map<std::string, Slot> rooms_;
+  std::map<std::string, Membership> seen_as_;
+  std::map<std::string, std::uint64_t> joined_at_;
+  std::vector<SharedFrame> frames_;
+};
+
+// A frame as the server framed it: the header of encode_frame, then the
+// message in its encoding.
+v1::ServerMessage decode_frame(const std::string& frame) {
+  expect(frame.size() >= 2, "a frame without a header");
+  const auto byte = [&frame](std::size_t at) { return static_cast<unsigned char>(frame[at]); };
+  const bool binary = byte(0) == 0x82;
+  expect(binary || byte(0) == 0x81, "a frame that is neither binary nor text");
+  std::size_t length = byte(1);
+  std::size_t at = 2;
+  if (length >= 126) {
+    const std::size_t bytes = length == 126 ? 2 : 8;
+    expect(frame.size() >= 2 + bytes, "a frame cut short");
+    length = 0;
+    for (std::size_t i = 0; i < bytes; ++i) length = (length << 8) | byte(2 + i);
+    at = 2 + bytes;
+  }
+  expect(frame.size() == at + length, "a frame whose length is wrong");
+  v1::ServerMessage message;
+  const std::string payload = frame.substr(at);
+  if (binary) {
+    expect(message.ParseFromString(payload), "a binary frame that does not decode");
+  } else {
+    expect(google::protobuf::util::JsonStringToMessage(payload, &message).ok(),
+           "a text frame that does not decode");
+  }
+  return message;
+}
+
+// ---------------------------------------------------------------------------
+// The program
+// ---------------------------------------------------------------------------
+
+class Run {
+ public:
+  explicit Run(FuzzInput& in) : in_(in) {
+    const auto exp = seconds_since_epoch(std::chrono::system_clock::now() + std::chrono::hours(1));
+    auto mint = [&](const char* sub, v1::Role role, const char* room, bool named, std::int64_t expires) {
+      return mint_token(
+          Claims{sub, named ? world_.book.make(MarkerKind::name) : "", role, room, expires, false}, kSecret);
+    };
+    tokens_ = {"",
+               mint("host-1", v1::ROLE_HOST, "*", true, exp),
+               mint("mod-1", v1::ROLE_MODERATOR, "*", true, exp),
+               mint("p-1", v1::ROLE_PARTICIPANT, "*", true, exp),
+               mint("p-2", v1::ROLE_PARTICIPANT, "r1", false, exp),  // admits to r1, private or not
+               mint("admin-1", v1::ROLE_ADMIN, "*", true, exp),
+               mint("host-2", v1::ROLE_HOST, "r2", true, exp),
+               mint("p-3", v1::ROLE_PARTICIPANT, "*", true, exp - 7200),  // expired
+               "not.a.token"};
+  }
+
+  ~Run() {
+    // Everyone goes, so that the rooms retire and nothing holds anything.
+    for (auto& session : sessions_) session->disconnect();
+    world_.settle();
+  }
+
+  void play() {
+    for (std::size_t step = 0; step < kMaxSteps && !in_.empty(); ++step) {
+      const unsigned op = in_.pick(kOpCount);
+      if (op == kTogether) {
+        holds_ = std::min(holds_ + 1, 4);
+        continue;
+      }
+      run(static_cast<Op>(op));
+      if (holds_ > 0) {
+        --holds_;
+        continue;
+      }
+      settle_and_check();
+    }
+    settle_and_check();
+    for (const char* room : kRooms) check_storage(room);
+    for (const auto& [room, watch] : world_.engine.watches()) watch.check_refold();
+  }
+
+ private:
+  // --- choices ---------------------------------------------------------------
+
+  Session* session() {
+    const unsigned index = in_.byte();
+    return sessions_.empty() ? nullptr : sessions_[index % sessions_.size()].get();
+  }
+  Encoding encoding() { return in_.flag() ? Encoding::json : Encoding::binary; }
+  const char* room() { return kRooms[in_.pick(2)]; }
+
+  // Any bytes: what is not UTF-8 the decoder refuses, and that is fuzzed too.
+  std::string text(MarkerKind kind) { return fuzz_text(in_, world_.book, kind, TextBytes::any); }
+  std::string name() {
+    switch (in_.pick(6)) {
+      case 0:
+        return "";
+      case 4:
+        return "bad\x01name";
+      case 5:
+        return world_.book.make(MarkerKind::name) + std::string(30, 'y');
+      default:
+        return world_.book.make(MarkerKind::name);
+    }
+  }
+  std::string token() {
+    const unsigned index = in_.pick(10);
+    if (index < tokens_.size()) return tokens_[index];
+    return anonymous_tokens_.empty() ? "" : anonymous_tokens_.back();
+  }
+  std::string invite(const std::string& room_id) {
+    switch (in_.pick(5)) {
+      case 1:
+        return invites_.empty() ? "" : invites_.back();
+      case 2:
+        return invites_.empty() ? "" : invites_.front();
+      case 3:
+        return mint_invite(room_id, seconds_since_epoch(std::chrono::system_clock::now()) - 60, kSecret);
+      case 4:
+        return "x.y.z";
+      default:
+        return "";
+    }
+  }
+  std::string passcode() {
+    const unsigned choice = in_.pick(4);
+    if (choice == 3) return "abc";  // too short: refused before any hashing
+    if (choice == 0 || world_.passcodes_left <= 0) return "";
+    --world_.passcodes_left;
+    return choice == 1 ? "open-sesame" : "wrong-guess";
+  }
+  std::uint64_t question(const char* room_id) {
+    const RoomWatch* watch = world_.engine.watch(room_id);
+    return fuzz_item(in_, watch ? &watch->question_ids() : nullptr);
+  }
+  std::uint64_t message(const char* room_id) {
+    const RoomWatch* watch = world_.engine.watch(room_id);
+    return fuzz_item(in_, watch ? &watch->message_ids() : nullptr);
+  }
+  std::string target() {
+    std::vector<std::string> users = {"host-1", "mod-1", "p-1", "p-2", "admin-1", "host-2"};
+    for (const auto& session : sessions_) users.push_back(session->user_id());
+    users.push_back("");
+    users.push_back("nobody");
+    return users[in_.byte() % users.size()];
+  }
+
+  // --- steps -----------------------------------------------------------------
+
+  void run(Op op) {
+    switch (op) {
+      case kConnect:
+        if (sessions_.size() < kMaxSessions) {
+          sessions_.push_back(std::make_shared<Session>(world_, "c" + std::to_string(sessions_.size() + 1)));
+        }
+        return;
+      case kDisconnect:
+        if (Session* s = session()) s->disconnect();
+        return;
+      case kSweep:
+        if (kTrace) std::fprintf(stderr, "> retention sweep\n");
+        world_.retention->sweep_now([] {});
+        storage_changed_ = true;
+        return;
+      case kAdvanceClock:
+        world_.engine.set_days_ago(std::max<std::int64_t>(0, world_.engine.days_ago() - 1 - in_.pick(16)));
+        return;
+      default:
+        break;
+    }
+    Session* s = session();
+    const Encoding how = encoding();
+    const char* room_id = room();
+    v1::ClientMessage message;
+    message.set_request_id(++request_id_);
+    message.set_room_id(room_id);
+    switch (op) {
+      case kHello:
+        message.clear_room_id();
+        message.mutable_hello()->set_token(token());
+        message.mutable_hello()->set_display_name(name());
+        break;
+      case kCreate: {
+        auto* create = message.mutable_create_room();
+        create->set_kind(fuzz_room_kind(in_));
+        create->set_title(text(MarkerKind::title));
+        *create->mutable_settings() = fuzz_settings(in_);
+        create->set_passcode(passcode());
+        // The join's membership decides how its frames are checked: the
+        // frames of any earlier one are checked first.
+        settle_and_check();
+        break;
+      }
+      case kJoin: {
+        auto* join = message.mutable_join_room();
+        join->set_token(token());
+        join->set_display_name(name());
+        join->set_invite(invite(room_id));
+        join->set_passcode(passcode());
+        const unsigned resume = in_.pick(3);
+        const unsigned point = in_.byte();
+        const auto& points = resume_points_[room_id];
+        if (resume == 1 && !points.empty()) *join->mutable_resume() = points[point % points.size()];
+        if (resume == 2) {
+          join->mutable_resume()->set_epoch("0000");
+          join->mutable_resume()->set_seq(1);
+        }
+        settle_and_check();
+        break;
+      }
+      case kLeave:
+        message.mutable_leave_room();
+        break;
+      case kInvite: {
+        const std::uint32_t ttls[] = {0, 60, 30 * 24 * 3600, 31 * 24 * 3600};
+        message.mutable_create_invite()->set_ttl_seconds(ttls[in_.pick(4)]);
+        break;
+      }
+      case kAsk:
+        message.mutable_ask_question()->set_text(text(MarkerKind::text));
+        message.mutable_ask_question()->set_anonymous(in_.flag());
+        break;
+      case kVote:
+        with_question(message.mutable_vote_question(), question(room_id))->set_up(in_.flag());
+        break;
+      case kApprove:
+        with_question(message.mutable_approve_question(), question(room_id));
+        break;
+      case kDismiss:
+        with_question(message.mutable_dismiss_question(), question(room_id));
+        break;
+      case kPin:
+        with_question(message.mutable_pin_question(), question(room_id));
+        break;
+      case kAnswer:
+        with_question(message.mutable_answer_question(), question(room_id))->set_text(text(MarkerKind::text));
+        break;
+      case kMarkAnswered:
+        with_question(message.mutable_mark_answered(), question(room_id));
+        break;
+      case kEditQuestion:
+        with_question(message.mutable_edit_question(), question(room_id))->set_text(text(MarkerKind::text));
+        break;
+      case kDeleteQuestion:
+        with_question(message.mutable_delete_question(), question(room_id));
+        break;
+      case kSay: {
+        auto* say = message.mutable_send_message();
+        say->set_text(text(MarkerKind::text));
+        const unsigned reply = in_.pick(3);
+        if (reply == 1)
+          say->set_reply_to_message_id(this->message(room_id));
+        else if (reply == 2)
+          say->set_reply_to_question_id(question(room_id));
+        else
+          in_.byte();
+        break;
+      }
+      case kEditMessage:
+        with_message(message.mutable_edit_message(), this->message(room_id))
+            ->set_text(text(MarkerKind::text));
+        break;
+      case kDeleteMessage:
+        with_message(message.mutable_delete_message(), this->message(room_id));
+        break;
+      case kRelease:
+        with_message(message.mutable_release_message(), this->message(room_id));
+        break;
+      case kReport: {
+        auto* report = message.mutable_report_item();
+        if (in_.flag())
+          report->set_question_id(question(room_id));
+        else
+          report->set_message_id(this->message(room_id));
+        report->set_reason(text(MarkerKind::reason));
+        break;
+      }
+      case kErase:
+        message.mutable_erase_my_content();
+        storage_changed_ = true;
+        break;
+      case kMute:
+        with_member(message.mutable_mute_member(), target())->set_muted(in_.flag());
+        break;
+      case kKick:
+        with_member(message.mutable_kick_member(), target());
+        break;
+      case kBan:
+        with_member(message.mutable_ban_member(), target())->set_banned(in_.flag());
+        break;
+      case kUpdate: {
+        auto* update = message.mutable_update_room();
+        *update->mutable_settings() = fuzz_settings(in_);
+        const bool retitle = in_.flag();
+        const std::string title = text(MarkerKind::title);
+        if (retitle) update->set_title(title);
+        update->set_passcode(passcode());
+        update->set_remove_passcode(in_.flag());
+        break;
+      }
+      case kClose:
+        message.mutable_close_room();
+        break;
+      case kPing:
+        message.mutable_ping();
+        break;
+      default:
+        return;
+    }
+    if (kTrace) {
+      std::fprintf(stderr, "> %s %s\n", s ? s->connection_id().c_str() : "(none)",
+                   message.ShortDebugString().c_str());
+    }
+    if (s != nullptr) s->receive(message, how);
+  }
+
+  // --- checks ----------------------------------------------------------------
+
+  void settle_and_check() {
+    world_.settle();
+    for (const auto& session : sessions_) check_frames(*session);
+    if (storage_changed_) {
+      storage_changed_ = false;
+      for (const char* room : kRooms) check_storage(room);
+    }
+  }
+
+  void check_frames(Session& session) {
+    std::vector<v1::ServerMessage> messages;
+    for (const auto& frame : session.take_frames()) messages.push_back(decode_frame(*frame));
+    if (kTrace) {
+      for (const auto& message : messages) {
+        std::fprintf(stderr, "  < %s %s\n", session.connection_id().c_str(),
+                     message.ShortDebugString().c_str());
+      }
+    }
+    // Where this connection joined in this step: replayed events come
+    // before the reply that says so, and are as new to it as the reply.
+    for (const auto& message : messages) {
+      const v1::Ok& ok = message.reply().ok();
+      if (ok.has_snapshot()) {
+        session.joined_at()[ok.snapshot().room().room_id()] = ok.snapshot().seq();
+        remember_resume_point(ok.snapshot().room().room_id(), ok.snapshot().epoch(), ok.snapshot().seq());
+      } else if (ok.has_resumed()) {
+        session.joined_at()[ok.resumed().room_id()] = ok.resumed().seq();
+        remember_resume_point(ok.resumed().room_id(), ok.resumed().epoch(), ok.resumed().seq());
+      } else if (ok.has_welcome() && !ok.welcome().resume_token().empty()) {
+        anonymous_tokens_.push_back(ok.welcome().resume_token());
+      } else if (ok.has_invite()) {
+        invites_.push_back(ok.invite().token());
+      }
+    }
+    for (const auto& message : messages) {
+      std::string room_id;
+      if (message.has_event())
+        room_id = message.event().room_id();
+      else if (message.reply().ok().has_snapshot())
+        room_id = message.reply().ok().snapshot().room().room_id();
+      else if (message.reply().ok().has_resumed())
+        room_id = message.reply().ok().resumed().room_id();
+      if (room_id.empty()) {
+        // Replies with no room's content: errors never quote what anyone
+        // wrote; a welcome has the connection's own name.
+        for (const auto& marker : markers_in(message.DebugString())) {
+          expect(marker[1] == 'n' && message.reply().ok().has_welcome(), "a reply quoted what someone wrote");
+        }
+        continue;
+      }
+      RoomWatch* watch = world_.engine.watch(room_id);
+      expect(watch != nullptr, "a message about a room with no log");
+      const Membership* membership = session.seen_as(room_id);
+      expect(membership != nullptr, "a message about a room this connection never asked for");
+      const std::uint64_t joined = session.joined_at()[room_id];
+      const std::uint64_t seen_at = message.has_event() ? std::max(message.event().seq(), joined) : joined;
+      const Viewer viewer{membership->user_id, membership->role};
+      watch->check_received(message, viewer, seen_at);
+      if (message.reply().ok().has_snapshot())
+        watch->check_snapshot_matches(message.reply().ok().snapshot(), viewer);
+      if (message.has_event()) remember_resume_point(room_id, watch->state().epoch(), message.event().seq());
+    }
+  }
+
+  void remember_resume_point(const std::string& room_id, const std::string& epoch, std::uint64_t seq) {
+    auto& points = resume_points_[room_id];
+    if (points.size() >= 16) return;
+    v1::ResumeFrom point;
+    point.set_epoch(epoch);
+    point.set_seq(seq);
+    points.push_back(point);
+  }
+
+  void check_storage(const std::string& room_id) {
+    RoomWatch* watch = world_.engine.watch(room_id);
+    if (watch == nullptr) return;
+    // The memory engine answers at once.
+    std::vector<SequencedEntry> stored;
+    world_.engine.read(room_id, 0, 1 << 20, [&stored](std::error_code, std::vector<SequencedEntry> entries) {
+      stored = std::move(entries);
+    });
+    std::optional<v1::RoomCheckpoint> checkpoint;
+    world_.engine.load_checkpoint(room_id,
+                                  [&checkpoint](std::error_code, std::optional<v1::RoomCheckpoint> loaded) {
+                                    checkpoint = std::move(loaded);
+                                  });
+    watch->check_storage(stored, checkpoint);
+  }
+
+  FuzzInput& in_;
+  World world_;
+  std::vector<std::shared_ptr<Session>> sessions_;
+  std::vector<std::string> tokens_;
+  std::vector<std::string> anonymous_tokens_;
+  std::vector<std::string> invites_;
+  std::map<std::string, std::vector<v1::ResumeFrom>> resume_points_;
+  std::uint32_t request_id_ = 0;
+  int holds_ = 0;
+  bool storage_changed_ = false;
+};
+
+}  // namespace
+}  // namespace hearth::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const bool quiet = [] {
+    hearth::quiet_protobuf_logging();
+    hearth::log::set_level(hearth::log::Level::error);
+    return true;
+  }();
+  (void)quiet;
+  hearth::fuzz::FuzzInput in(data, size);
+  hearth::fuzz::Run(in).play();
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Seeds: short scenarios written with the reader's own opcodes (the
+// arguments in the order Run::run reads them).
+// ---------------------------------------------------------------------------
+
+namespace hearth::fuzz {
+namespace {
+
+class Script : public SeedScript<Script, Op> {
+ public:
+  Script& connect(unsigned count = 1) {
+    for (unsigned i = 0; i < count; ++i) op(kConnect);
+    return *this;
+  }
+  // A command: the connection, binary or JSON, the room (0: r1, 1: r2).
+  Script& command(Op op, unsigned session, unsigned room = 0, bool json = false) {
+    writer_.byte(op).byte(session).byte(json ? 1 : 0).byte(room);
+    return *this;
+  }
+  // Text styles: 0 marked, 4 with a crisis phrase, 5 blank, 6 too long.
+  Script& text(unsigned style = 0) { return arg(style); }
+  // Tokens: 0 none, 1 host-1, 2 mod-1, 3 p-1, 4 p-2 (r1), 5 admin-1, 6 host-2 (r2), 7 expired,
+  // 8 garbage, 9 the last anonymous resume token.
+  Script& hello(unsigned session, unsigned token, unsigned name = 1) {
+    return command(kHello, session).arg(token).arg(name);
+  }
+  // Settings bits: 1 approval, 2 side chat, 4 invite only, 8 hold, 16 slow mode, 32/64 retention.
+  Script& create(unsigned session, unsigned room, unsigned kind, unsigned settings, unsigned passcode = 0) {
+    return command(kCreate, session, room).arg(kind).text().arg(settings).arg(passcode);
+  }
+  Script& join(unsigned session, unsigned room, unsigned token, unsigned name = 1, unsigned invite = 0,
+               unsigned passcode = 0, unsigned resume = 0) {
+    return command(kJoin, session, room).arg(token).arg(name).arg(invite).arg(passcode).arg(resume).arg(0);
+  }
+  Script& ask(unsigned session, bool anonymous = false, unsigned style = 0) {
+    return command(kAsk, session).text(style).arg(anonymous ? 1 : 0);
+  }
+  Script& on_question(Op op, unsigned session, unsigned nth) { return command(op, session).arg(nth); }
+  Script& say(unsigned session, unsigned room = 0, unsigned style = 0) {
+    return command(kSay, session, room).text(style).arg(0).arg(0);
+  }
+  Script& on_message(Op op, unsigned session, unsigned nth) { return command(op, session).arg(nth); }
+  Script& report_message(unsigned session, unsigned nth) {
+    return command(kReport, session).arg(0).arg(nth).text();
+  }
+  // Targets: 0 host-1, 1 mod-1, 2 p-1, 3 p-2, 4 admin-1, 5 host-2, then each connection's user.
+  Script& on_member(Op op, unsigned session, unsigned target, bool yes = true) {
+    command(op, session).arg(target);
+    return op == kKick ? *this : arg(yes ? 1 : 0);
+  }
+};
+
+}  // namespace
+
+std::vector<Seed> fuzz_seeds() {
+  Script ama;
+  ama.connect(4).hello(0, 1).create(0, 0, 0, 1 | 2);
+  ama.join(1, 0, 3).join(2, 0, 0, 2).ask(1).ask(2, true).join(3, 0, 2);
+  ama.on_question(kApprove, 3, 0).command(kVote, 2).arg(0).arg(1);
+  ama.command(kAnswer, 0).arg(0).text().on_question(kPin, 0, 0).on_question(kDismiss, 3, 1);
+  ama.command(kSay, 1).text().arg(2).arg(0).report_message(2, 0).on_question(kMarkAnswered, 0, 0);
+  ama.command(kEditQuestion, 2).arg(1).text().on_question(kDeleteQuestion, 2, 1).command(kLeave, 1);
+
+  Script support;
+  support.connect(3).hello(0, 1).create(0, 0, 1, 8).join(1, 0, 3).join(2, 0, 0, 2);
+  support.say(1, 0, 4).say(2).command(kEditMessage, 1).arg(0).text().report_message(2, 0);
+  support.on_message(kRelease, 0, 0).report_message(2, 0).say(1).command(kErase, 1);
+  support.command(kLeave, 2).join(2, 0, 9, 0, 0, 0, 1);
+
+  Script retention;
+  retention.connect(2).hello(0, 1).create(0, 0, 0, 2).join(1, 0, 3).ask(1).say(1).say(0);
+  retention.op(kSweep).op(kAdvanceClock).arg(15).ask(1).say(1).command(kLeave, 1).command(kLeave, 0);
+  retention.join(1, 0, 3).command(kErase, 1).op(kSweep).join(0, 0, 1);
+
+  Script private_room;
+  private_room.connect(4).hello(0, 1).create(0, 0, 0, 2 | 4, 1).command(kInvite, 0).arg(0);
+  private_room.join(1, 0, 0, 1, 1).join(2, 0, 0, 1, 0, 2).join(2, 0, 0, 1, 0, 1).join(3, 0, 4);
+  private_room.on_member(kMute, 0, 7).say(1).on_member(kKick, 0, 7).on_member(kBan, 0, 7).join(1, 0, 0);
+  private_room.command(kUpdate, 0).arg(1).arg(1).text().arg(0).arg(1).command(kClose, 0).say(3);
+
+  Script race;
+  race.connect(3).hello(0, 1).create(0, 0, 1, 0).join(1, 0, 3).join(2, 0, 0).say(1);
+  race.op(kTogether).on_member(kMute, 0, 2).say(1);
+  race.op(kTogether).on_message(kDeleteMessage, 0, 0).command(kEditMessage, 1).arg(0).text();
+  race.op(kTogether).command(kErase, 2).say(2);
+
+  Script edited;
+  edited.connect(3).hello(0, 1).create(0, 0, 0, 2).join(1, 0, 3).join(2, 0, 2).ask(1, true);
+  edited.command(kEditQuestion, 1).arg(0).text().command(kAnswer, 2).arg(0).text();
+  edited.command(kEditQuestion, 1).arg(0).text(4).command(kErase, 1).op(kSweep).command(kErase, 2);
+
+  Script two_rooms;
+  two_rooms.connect(3).hello(0, 1).create(0, 0, 0, 1 | 2).hello(1, 6).create(1, 1, 1, 8);
+  two_rooms.join(2, 0, 0).join(2, 1, 0).ask(2).say(2, 1, 4).command(kErase, 2, 1).command(kPing, 2);
+  return {{"seed-ama-approval", ama.str()},
+          {"seed-support-hold-erase", support.str()},
+          {"seed-retention-erase", retention.str()},
+          {"seed-private-room", private_room.str()},
+          {"seed-race", race.str()},
+          {"seed-edit-then-erase", edited.str()},
+          {"seed-two-rooms", two_rooms.str()}};
+}
+
+}  // namespace hearth::fuzz
