@@ -57,6 +57,32 @@ class TwoNodes : public ::testing::Test {
     return ServerProcess::token(role, "r", name, sub);
   }
 
+  // Pat joins room "r" on node A, then Tam (node A) and Zed (node B); Pat's
+  // connection drops, and everyone hears so before the room goes on (else
+  // Pat's old connection might still be present when Pat comes back, and
+  // neither its leaving nor the new join would be an event). Tam is Pat's
+  // twin: a participant with nothing of their own in the room, who sees
+  // what Pat would have seen, and stays.
+  struct PatAway {
+    std::string pat_token;
+    v1::RoomSnapshot snapshot;       // Pat's, from the join
+    std::uint64_t pat_last = 0;      // the last seq Pat saw
+    std::vector<v1::Event> tam_saw;  // what Tam got from then to Pat's leaving
+  };
+  PatAway pat_joins_and_drops(WsClient& tam, WsClient& zed) {
+    PatAway away;
+    away.pat_token = token("participant", "pat", "Pat");
+    auto pat = std::make_unique<WsClient>(node_a_.port());
+    away.snapshot = pat->request_ok(join("r", "", away.pat_token)).snapshot();
+    tam.request_ok(join("r", "", token("participant", "tam", "Tam")));
+    zed.request_ok(join("r", "", token("participant", "zed", "Zed")));
+    away.pat_last = events_until(*pat, joined_by("zed")).back().seq();
+    events_until(tam, joined_by("zed"));
+    pat.reset();
+    away.tam_saw = events_until(tam, left_by("pat"));
+    return away;
+  }
+
   RedisProcess redis_;
   ServerProcess node_a_{redis_.node_args()};
   ServerProcess node_b_{redis_.node_args()};
@@ -74,23 +100,9 @@ TEST_F(TwoNodes, ResumeOnTheOtherNodeReplaysExactlyWhatAMemberWhoStayedGotLive) 
   host.request_ok(create);
   WsClient moderator(node_a_.port());
   moderator.request_ok(join("r", "", token("moderator", "mo", "Mo")));
-  const std::string pat_token = token("participant", "pat", "Pat");
-  auto pat = std::make_unique<WsClient>(node_a_.port());
-  const auto snapshot = pat->request_ok(join("r", "", pat_token)).snapshot();
-  // Tam is Pat's twin: a participant with nothing of their own in the room,
-  // who sees what Pat would have seen, and stays.
-  WsClient tam(node_a_.port());
-  tam.request_ok(join("r", "", token("participant", "tam", "Tam")));
-  WsClient zed(node_b_.port());
-  zed.request_ok(join("r", "", token("participant", "zed", "Zed")));
-  const auto pat_last = events_until(*pat, joined_by("zed")).back().seq();
-  events_until(tam, joined_by("zed"));
-
-  // Pat's connection drops; everyone hears so before the room goes on (else
-  // Pat's old connection might still be present when Pat comes back, and
-  // neither its leaving nor the new join would be an event).
-  pat.reset();
-  auto live = events_until(tam, left_by("pat"));
+  WsClient tam(node_a_.port()), zed(node_b_.port());
+  const auto [pat_token, snapshot, pat_last, tam_saw] = pat_joins_and_drops(tam, zed);
+  auto live = tam_saw;  // and then what Tam gets until Pat is back
 
   // Meanwhile, on both nodes: a question approved, one dismissed, one still
   // pending, a held message that matched a crisis phrase, a report, a vote,
@@ -149,16 +161,8 @@ TEST_F(TwoNodes, AnErasureInTheGapMeansAFreshSnapshotButJustBeforeItAReplay) {
   WsClient host(node_a_.port());
   host.request_ok(hello(token("host", "ada", "Dr. Ada")));
   host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
-  const std::string pat_token = token("participant", "pat", "Pat");
-  auto pat = std::make_unique<WsClient>(node_a_.port());
-  const auto snapshot = pat->request_ok(join("r", "", pat_token)).snapshot();
-  WsClient tam(node_a_.port());
-  tam.request_ok(join("r", "", token("participant", "tam", "Tam")));
-  WsClient zed(node_b_.port());
-  zed.request_ok(join("r", "", token("participant", "zed", "Zed")));
-  const auto pat_last = events_until(*pat, joined_by("zed")).back().seq();
-  pat.reset();
-  events_until(tam, left_by("pat"));
+  WsClient tam(node_a_.port()), zed(node_b_.port());
+  const auto [pat_token, snapshot, pat_last, tam_saw] = pat_joins_and_drops(tam, zed);
 
   zed.request_ok(say("r", "zed's first words"));
   zed.request_ok(say("r", "zed's second words"));
