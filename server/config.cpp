@@ -33,6 +33,10 @@ po::options_description server_options(Config& c) {
     ("listen", po::value(&c.listen)->default_value(c.listen), "address to listen on")
     ("port", po::value(&c.port)->default_value(c.port), "TCP port; 0 picks a free one")
     ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 means one per core")
+    ("presence-batch-ms", po::value(&c.presence_batch_ms)->default_value(c.presence_batch_ms),
+     "a node writes the joins and leaves of a room it takes within this long as one log entry")
+    ("presence-push-ms", po::value(&c.presence_push_ms)->default_value(c.presence_push_ms),
+     "members are pushed who is here at most this often")
     ("write-coalesce-ms", po::value(&c.write_coalesce_ms)->default_value(c.write_coalesce_ms),
      "under load, write to each connection at most this often (ms), all it has queued at once; 0: at once")
     ("engine", po::value(&c.engine)->default_value(c.engine),
@@ -189,6 +193,10 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   if (config.limits.max_frame_bytes < 1024) return fail("--max-frame-bytes must be at least 1024");
   if (config.limits.send_queue_frames < 1) return fail("--send-queue-frames must be at least 1");
   if (config.write_coalesce_ms > 100) return fail("--write-coalesce-ms is at most 100");
+  if (config.presence_batch_ms > 1000) return fail("--presence-batch-ms is at most 1000");
+  if (config.presence_push_ms > 10000) return fail("--presence-push-ms is at most 10000");
+  config.limits.presence_batch = std::chrono::milliseconds(config.presence_batch_ms);
+  config.limits.presence_push = std::chrono::milliseconds(config.presence_push_ms);
   return config;
 }
 

@@ -10,6 +10,8 @@
 
 namespace hearth {
 
+class Shard;
+
 class Room;
 
 // A connection's identity and role in one room, fixed when it joins.
@@ -42,6 +44,10 @@ class Connection {
   virtual Encoding push_encoding() const = 0;
   // Unique among every connection of every node.
   virtual const std::string& connection_id() const = 0;
+  // The shard whose thread this connection runs on, or null where it runs
+  // on no shard (tests). A room hands frames for many connections of one
+  // other shard to it in one post (FanOut in room.cpp).
+  virtual Shard* home() const { return nullptr; }
 };
 
 }  // namespace hearth

@@ -2,6 +2,7 @@
 // Defaults are documented in README.md; every one is a flag (see config.cpp).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -45,6 +46,12 @@ struct Limits {
   // Events a room keeps for clients that reconnect and resume; an older
   // resume point gets a fresh snapshot instead.
   std::size_t resume_window = 5000;
+  // Presence, however many arrive at once: a node appends the joins and
+  // leaves it takes for a room as one entry at most every `presence_batch`
+  // (one at a time; the first after a quiet while goes at once), and pushes
+  // a room's members a Presence at most every `presence_push`.
+  std::chrono::milliseconds presence_batch{50};
+  std::chrono::milliseconds presence_push{250};
 };
 
 }  // namespace hearth

@@ -76,7 +76,7 @@ std::string Metrics::render(std::size_t connections, std::size_t rooms) const {
   line(out, "hearth_rooms", "", static_cast<double>(rooms));
   counter("hearth_commands_total", "Client messages received.", commands_in);
   counter("hearth_events_total", "Events fanned out to members by this node's rooms.", events_out);
-  counter("hearth_deliveries_total", "Frames written to clients (events and replies).", deliveries);
+  counter("hearth_deliveries_total", "Frames written to clients (events, replies and presence pushes).", deliveries);
   counter("hearth_slow_consumers_total", "Connections closed because their send queue was full.", slow_consumers);
   head(out, "hearth_command_errors_total", "counter", "Error replies, by command and error code.");
   {

@@ -10,26 +10,67 @@
 #include "passcode.hpp"
 #include "metrics.hpp"
 #include "room_registry.hpp"
+#include "shards.hpp"
 
 namespace hearth {
 namespace {
 
 namespace asio = boost::asio;
 
-// A connection's Joined (on `node_id`) or Left entry, by `member`.
-v1::LogEntry joined_entry(const Membership& member, const std::string& connection_id, const std::string& node_id) {
-  v1::LogEntry entry = new_entry(member);
-  entry.mutable_joined()->set_connection_id(connection_id);
-  entry.mutable_joined()->set_node_id(node_id);
-  return entry;
+// A connection's arrival (on `node_id`) or departure, by `member`, as one
+// change of a PresenceEntry.
+v1::PresenceEntry::Change joined_change(const Membership& member, const std::string& connection_id,
+                                        const std::string& node_id) {
+  v1::PresenceEntry::Change change;
+  *change.mutable_actor() = new_entry(member).actor();
+  change.mutable_joined()->set_connection_id(connection_id);
+  change.mutable_joined()->set_node_id(node_id);
+  return change;
 }
 
-v1::LogEntry left_entry(const Membership& member, const std::string& connection_id, v1::MemberLeft::Reason reason) {
-  v1::LogEntry entry = new_entry(member);
-  entry.mutable_left()->set_connection_id(connection_id);
-  entry.mutable_left()->set_reason(reason);
-  return entry;
+v1::PresenceEntry::Change left_change(const Membership& member, const std::string& connection_id,
+                                      v1::MemberLeft::Reason reason) {
+  v1::PresenceEntry::Change change;
+  *change.mutable_actor() = new_entry(member).actor();
+  change.mutable_left()->set_connection_id(connection_id);
+  change.mutable_left()->set_reason(reason);
+  return change;
 }
+
+// Sends frames to many members: at once to those on this thread's shard,
+// and to each other shard in one post for all its members (not a post per
+// member), when the FanOut ends. Posts from one thread to one shard run in
+// order, so what a room sends after a FanOut (a reply) still comes after it.
+class FanOut {
+ public:
+  FanOut() = default;
+  FanOut(const FanOut&) = delete;
+  FanOut& operator=(const FanOut&) = delete;
+  ~FanOut() {
+    for (auto& [shard, frames] : away_) {
+      asio::post(shard->io(), [frames = std::move(frames)]() mutable {
+        for (auto& [connection, frame] : frames) connection->send(std::move(frame));
+      });
+    }
+  }
+
+  void send(const std::shared_ptr<Connection>& connection, const SharedFrame& frame) {
+    Shard* home = connection->home();
+    if (home == nullptr || home == here_) return connection->send(frame);
+    for (auto& [shard, frames] : away_) {
+      if (shard == home) {
+        frames.emplace_back(connection, frame);
+        return;
+      }
+    }
+    away_.emplace_back(home, std::vector<std::pair<std::shared_ptr<Connection>, SharedFrame>>{{connection, frame}});
+  }
+
+ private:
+  Shard* const here_ = Shard::current();
+  // A few shards at most (--threads): a vector beats a map.
+  std::vector<std::pair<Shard*, std::vector<std::pair<std::shared_ptr<Connection>, SharedFrame>>>> away_;
+};
 
 // Entries per read while catching up with the log.
 constexpr std::size_t kReadPage = 1000;
@@ -37,6 +78,9 @@ constexpr std::size_t kReadPage = 1000;
 constexpr std::size_t kMaxOutcomes = 1024;
 // Live entries held while a read is on its way or a gap is being filled.
 constexpr std::size_t kMaxLive = 10000;
+// Changes in one PresenceEntry; more wait for the next (which then goes as
+// soon as this one is appended).
+constexpr std::size_t kMaxPresenceBatch = 1000;
 
 }  // namespace
 
@@ -48,7 +92,9 @@ Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, 
       state_(id_, limits),
       limits_(limits),
       sweep_timer_(strand_),
-      retry_timer_(strand_) {}
+      retry_timer_(strand_),
+      flush_timer_(strand_),
+      push_timer_(strand_) {}
 
 // ---------------------------------------------------------------------------
 // Following the log: subscribe first, then read, so that nothing falls
@@ -213,7 +259,7 @@ void Room::run(Op op) {
 // registry; the next join opens a new one from the log.
 void Room::maybe_retire() {
   if (!ready_ || retired_ || !members_.empty() || !pending_joins_.empty() || appends_in_flight_ > 0 ||
-      !after_applied_.empty()) {
+      !after_applied_.empty() || !presence_queue_.empty() || presence_in_flight_) {
     return;
   }
   // A Left of ours that failed (storage was out) leaves the connection
@@ -223,6 +269,8 @@ void Room::maybe_retire() {
   }
   retired_ = true;
   sweep_timer_.cancel();
+  flush_timer_.cancel();
+  push_timer_.cancel();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
 }
@@ -278,6 +326,10 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
   }
   if (!applied.removed_user.empty()) remove_user(applied.removed_user);
   if (entry.has_joined()) finish_join(entry.joined().connection_id());
+  for (const auto& change : entry.presence().changes()) {
+    if (change.has_joined()) finish_join(change.joined().connection_id());
+  }
+  if (applied.presence_changed) schedule_presence_push();
   if (applied.refused || applied.changed_nothing) {
     outcomes_.emplace(sequenced.seq, Outcome{std::move(applied.refused), applied.changed_nothing});
     if (outcomes_.size() > kMaxOutcomes) outcomes_.erase(outcomes_.begin());
@@ -334,13 +386,14 @@ void Room::fan_out(const v1::Event& event, const Audience& audience, const std::
   v1::ServerMessage staff_message;
   if (staff_event) *staff_message.mutable_event() = *staff_event;
   SharedFrame encoded[2][2];
+  FanOut fan;
   for (const auto& [key, member] : members_) {
     if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) continue;
     const int variant = staff_event && is_staff(member.membership.role) ? 1 : 0;
     const Encoding encoding = member.connection->push_encoding();
     SharedFrame& frame = encoded[variant][static_cast<int>(encoding)];
     if (!frame) frame = encode_frame(variant ? staff_message : message, encoding);
-    member.connection->send(frame);
+    fan.send(member.connection, frame);
   }
 }
 
@@ -385,7 +438,8 @@ void Room::join(Caller caller) {
   if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id)) {
     return reply_error(caller, {v1::ALREADY_IN_ROOM, "you are in this room already"});
   }
-  v1::LogEntry entry = joined_entry(caller.membership, connection_id, engine_.node_id());
+  v1::LogEntry entry = new_entry(caller.membership);
+  entry.mutable_joined()->set_connection_id(connection_id);
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
   if (state_.invite_only() && !caller.membership.admitted) {
     if (caller.passcode.empty() || !state_.has_passcode()) {
@@ -396,7 +450,8 @@ void Room::join(Caller caller) {
     }
   }
   pending_joins_.emplace(connection_id, caller);
-  append(caller, std::move(entry), nullptr);  // finish_join replies
+  // finish_join replies, once the batch that holds it is applied.
+  queue_presence(joined_change(caller.membership, connection_id, engine_.node_id()), caller);
 }
 
 void Room::finish_join(const std::string& connection_id) {
@@ -427,7 +482,10 @@ void Room::finish_join(const std::string& connection_id) {
       resumed->set_from_seq(from.seq());
       resumed->set_seq(state_.seq());
       resumed->set_replayed(replayed);
-      return reply_ok(caller, std::move(ok));
+      reply_ok(caller, std::move(ok));
+      // Presence is not replayed: who is here now.
+      caller.connection->send(encode_frame(presence_message(is_staff(caller.membership.role)), caller.encoding));
+      return;
     }
   }
   *ok.mutable_snapshot() = state_.snapshot_for(caller.membership.user_id, caller.membership.role);
@@ -447,13 +505,27 @@ void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
   // Under the name the room knows: none, if they erased theirs.
   Membership known = caller.membership;
   if (const v1::Person* person = state_.known_person(known.user_id)) known.display_name = person->display_name();
-  append(caller, left_entry(known, connection_id, reason),
-         [this, caller](std::uint64_t, const Outcome&) {
-    if (!caller.wants_reply) return;
-    v1::Ok ok;
-    ok.mutable_left();
-    reply_ok(caller, std::move(ok));
-  });
+  queue_presence(left_change(known, connection_id, reason), caller);
+}
+
+void Room::list_members(Caller caller, const v1::ListMembers& command) {
+  if (!members_.contains(caller.connection.get())) {
+    return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  if (!is_staff(caller.membership.role) && !state_.lists_members()) {
+    return reply_error(caller, {v1::PERMISSION_DENIED, "only hosts and moderators see who is here"});
+  }
+  if (command.limit() > kMaxMemberPage) {
+    return reply_error(caller,
+                       {v1::INVALID_ARGUMENT, "limit is at most " + std::to_string(kMaxMemberPage)});
+  }
+  const std::size_t limit = command.limit() == 0 ? kDefaultMemberPage : command.limit();
+  v1::Ok ok;
+  *ok.mutable_members() = state_.member_page(command.query(), command.after(), limit);
+  if (!is_staff(caller.membership.role)) {
+    for (auto& member : *ok.mutable_members()->mutable_members()) member.clear_muted();
+  }
+  reply_ok(caller, std::move(ok));
 }
 
 void Room::submit(Caller caller, v1::LogEntry entry) {
@@ -504,19 +576,146 @@ void Room::on_appended(const Caller& caller, const OnApplied& on_applied, std::e
     return;
   }
   pending_joins_.erase(caller.connection->connection_id());
-  if (error == EngineError::room_exists) {
-    reply_error(caller, {v1::ROOM_EXISTS, "a room with this id exists already"});
-  } else if (error == EngineError::epoch_mismatch) {
+  const Failure failure = append_failure(error);
+  reply_error(caller, failure);
+  if (error == EngineError::epoch_mismatch) {
     log::warn("room log changed under this node (lost and recreated); members must join again");
-    const Failure failure{v1::ROOM_RESET, "the room's history was lost; join it again"};
-    reply_error(caller, failure);
     reset(failure);
-  } else if (error == EngineError::outcome_unknown) {
-    reply_error(caller, {v1::OUTCOME_UNKNOWN,
-                         "the storage connection broke after the command was sent; it may have been "
-                         "applied: check the room before retrying"});
-  } else {
-    reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
+  }
+}
+
+Failure Room::append_failure(std::error_code error) {
+  if (error == EngineError::room_exists) return {v1::ROOM_EXISTS, "a room with this id exists already"};
+  if (error == EngineError::epoch_mismatch) return {v1::ROOM_RESET, "the room's history was lost; join it again"};
+  if (error == EngineError::outcome_unknown) {
+    return {v1::OUTCOME_UNKNOWN,
+            "the storage connection broke after the command was sent; it may have been applied: check the "
+            "room before retrying"};
+  }
+  return {v1::UNAVAILABLE, "storage is unavailable; nothing was written"};
+}
+
+// ---------------------------------------------------------------------------
+// Presence: batched into the log, pushed to members coalesced.
+// ---------------------------------------------------------------------------
+
+void Room::queue_presence(v1::PresenceEntry::Change change, std::optional<Caller> caller) {
+  presence_queue_.push_back(QueuedChange{std::move(change), std::move(caller)});
+  schedule_presence_flush();
+}
+
+void Room::schedule_presence_flush() {
+  if (presence_in_flight_ || flush_armed_ || presence_queue_.empty() || retired_) return;
+  flush_armed_ = true;
+  // A full batch goes at once; otherwise wait out the interval since the
+  // last one started (no wait after a quiet while). Even a zero wait goes
+  // through the timer, so that the joins already queued on the strand make
+  // this batch too.
+  const auto now = std::chrono::steady_clock::now();
+  const auto due = presence_queue_.size() >= kMaxPresenceBatch ? now : last_flush_ + limits_.presence_batch;
+  flush_timer_.expires_at(std::max(now, due));
+  flush_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (error) return;
+    self->flush_armed_ = false;
+    self->flush_presence();
+  });
+}
+
+void Room::flush_presence() {
+  if (presence_in_flight_ || presence_queue_.empty() || retired_) return;
+  const std::size_t count = std::min(presence_queue_.size(), kMaxPresenceBatch);
+  v1::LogEntry entry = new_entry(Membership{});
+  entry.clear_actor();
+  std::vector<Caller> callers;
+  for (std::size_t i = 0; i < count; ++i) {
+    *entry.mutable_presence()->add_changes() = std::move(presence_queue_[i].change);
+    if (presence_queue_[i].caller) callers.push_back(std::move(*presence_queue_[i].caller));
+  }
+  presence_queue_.erase(presence_queue_.begin(), presence_queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  presence_in_flight_ = true;
+  last_flush_ = std::chrono::steady_clock::now();
+  ++appends_in_flight_;
+  engine_.append(id_, state_.epoch(), state_.seq(), std::move(entry),
+                 [self = shared_from_this(), callers = std::move(callers)](std::error_code error,
+                                                                           std::uint64_t seq) mutable {
+    asio::post(self->strand_, [self, callers = std::move(callers), error, seq] {
+      --self->appends_in_flight_;
+      self->presence_in_flight_ = false;
+      self->on_presence_appended(callers, error, seq);
+      self->schedule_presence_flush();
+      self->maybe_retire();
+    });
+  });
+}
+
+void Room::on_presence_appended(const std::vector<Caller>& callers, std::error_code error, std::uint64_t seq) {
+  if (!error) {
+    // Joiners hear from finish_join; leavers once the batch is applied.
+    for (const auto& caller : callers) {
+      if (caller.joining || !caller.wants_reply) continue;
+      when_applied(seq, [this, caller](std::uint64_t, const Outcome&) {
+        v1::Ok ok;
+        ok.mutable_left();
+        reply_ok(caller, std::move(ok));
+      });
+    }
+    return;
+  }
+  // A leave that failed leaves its connection present in the log: the
+  // sweep writes it later. Nobody waits for that.
+  const Failure failure = append_failure(error);
+  for (const auto& caller : callers) {
+    // A joiner that left meanwhile has had its answer from leave().
+    if (caller.joining && pending_joins_.erase(caller.connection->connection_id()) == 0) continue;
+    if (caller.wants_reply) reply_error(caller, failure);
+  }
+  if (error == EngineError::epoch_mismatch) {
+    log::warn("room log changed under this node (lost and recreated); members must join again");
+    reset(failure);
+  }
+}
+
+void Room::schedule_presence_push() {
+  if (push_armed_ || retired_) return;
+  push_armed_ = true;
+  const auto now = std::chrono::steady_clock::now();
+  push_timer_.expires_at(std::max(now, last_push_ + limits_.presence_push));
+  push_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (error) return;
+    self->push_armed_ = false;
+    self->push_presence();
+  });
+}
+
+v1::ServerMessage Room::presence_message(bool staff) const {
+  v1::ServerMessage message;
+  *message.mutable_presence() = state_.presence_for(staff);
+  return message;
+}
+
+void Room::push_presence() {
+  if (retired_) return;
+  last_push_ = std::chrono::steady_clock::now();
+  // Built and framed at most once per variant and encoding; a variant that
+  // says just what the last push said is not sent again (a mute changes
+  // nothing that participants see, and must not tell them that it happened).
+  v1::ServerMessage messages[2] = {presence_message(false), presence_message(true)};
+  bool due[2];
+  for (int staff = 0; staff < 2; ++staff) {
+    std::string said = messages[staff].SerializeAsString();
+    due[staff] = said != last_presence_[staff];
+    last_presence_[staff] = std::move(said);
+  }
+  if (!due[0] && !due[1]) return;
+  SharedFrame frames[2][2];
+  FanOut fan;
+  for (const auto& [key, member] : members_) {
+    const int staff = is_staff(member.membership.role) ? 1 : 0;
+    if (!due[staff]) continue;
+    const Encoding encoding = member.connection->push_encoding();
+    SharedFrame& frame = frames[staff][static_cast<int>(encoding)];
+    if (!frame) frame = encode_frame(messages[staff], encoding);
+    fan.send(member.connection, frame);
   }
 }
 
@@ -531,12 +730,20 @@ void Room::reset(const Failure& failure) {
   members_.clear();
   for (auto& [connection_id, caller] : pending_joins_) reply_error(caller, failure);
   pending_joins_.clear();
+  for (auto& queued : presence_queue_) {
+    if (queued.caller && queued.caller->wants_reply && !queued.change.has_joined()) {
+      reply_error(*queued.caller, failure);
+    }
+  }
+  presence_queue_.clear();
   auto waiting = std::move(after_applied_);
   after_applied_.clear();
   for (auto& [seq, fn] : waiting) fn(seq, Outcome{failure});
   retired_ = true;
   sweep_timer_.cancel();
   retry_timer_.cancel();
+  flush_timer_.cancel();
+  push_timer_.cancel();
   live_.clear();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
@@ -548,6 +755,7 @@ void Room::abandon() {
   after_applied_.clear();
   waiting_.clear();
   live_.clear();
+  presence_queue_.clear();
   retired_ = true;
 }
 
@@ -579,7 +787,7 @@ void Room::sweep() {
     if (in_log.contains(key->connection_id()) || state_.is_banned(member.membership.user_id) || state_.closed()) {
       continue;
     }
-    append_repair(joined_entry(member.membership, key->connection_id(), engine_.node_id()));
+    queue_presence(joined_change(member.membership, key->connection_id(), engine_.node_id()), std::nullopt);
   }
   std::set<std::string> local;
   for (const auto& [key, member] : members_) local.insert(key->connection_id());
@@ -609,12 +817,9 @@ void Room::sweep() {
 
 void Room::append_left(const RoomState::PresentConnection& connection) {
   // Several nodes may notice at once: the fold applies the first Left only.
-  append_repair(left_entry(connection.member, connection.connection_id, v1::MemberLeft::REASON_DISCONNECTED));
-}
-
-void Room::append_repair(v1::LogEntry entry) {
   // Nobody waits for a repair: if it fails, the next sweep makes it again.
-  engine_.append(id_, state_.epoch(), state_.seq(), std::move(entry), [](std::error_code, std::uint64_t) {});
+  queue_presence(left_change(connection.member, connection.connection_id, v1::MemberLeft::REASON_DISCONNECTED),
+                 std::nullopt);
 }
 
 void Room::when_applied(std::uint64_t seq, OnApplied fn) {

@@ -75,6 +75,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // entries and the checkpoint are rewritten in storage (redact_entry) in
   // the same step as the entry is appended, then Accepted as by submit().
   void erase(Caller caller, v1::LogEntry entry);
+  // ListMembers: a page of the people here, for staff (and for anyone where
+  // the room lists its members to all).
+  void list_members(Caller caller, const v1::ListMembers& command);
 
   void on_entry(const std::string& room_id, SequencedEntry entry) override;
   void on_resync(const std::string& room_id) override;
@@ -123,7 +126,21 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void schedule_sweep();
   void sweep();
   void append_left(const RoomState::PresentConnection& connection);
-  void append_repair(v1::LogEntry entry);
+
+  // Presence batching: joins and leaves wait in presence_queue_ and go to
+  // the log together, as one PresenceEntry, one append at a time and at
+  // most one every limits_.presence_batch: a storm of arrivals is a handful
+  // of appends (and of events to staff), not one each. `caller` is the
+  // joiner or leaver to tell if the append fails (none for repairs).
+  void queue_presence(v1::PresenceEntry::Change change, std::optional<Caller> caller);
+  void schedule_presence_flush();
+  void flush_presence();
+  void on_presence_appended(const std::vector<Caller>& callers, std::error_code error, std::uint64_t seq);
+  // Presence pushes: once something about presence changed, every member
+  // gets a Presence at most every limits_.presence_push.
+  void schedule_presence_push();
+  void push_presence();
+  v1::ServerMessage presence_message(bool staff) const;
   void fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
   void remove_user(const std::string& user_id);
   void finish_join(const std::string& connection_id);
@@ -141,6 +158,8 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // What an append's outcome means for the caller: an error reply, or
   // `on_applied` once the entry is applied.
   void on_appended(const Caller& caller, const OnApplied& on_applied, std::error_code error, std::uint64_t seq);
+  // What a failed append tells its sender.
+  static Failure append_failure(std::error_code error);
   // Replies Accepted (or the fold's refusal) once applied: submit() and
   // erase().
   OnApplied accept_when_applied(Caller caller, v1::Ok ok);
@@ -181,6 +200,21 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // appender hears of it. Bounded (kMaxOutcomes, oldest dropped): those of
   // other nodes' entries are never asked for.
   std::map<std::uint64_t, Outcome> outcomes_;
+
+  struct QueuedChange {
+    v1::PresenceEntry::Change change;
+    std::optional<Caller> caller;
+  };
+  std::vector<QueuedChange> presence_queue_;
+  bool presence_in_flight_ = false;  // a PresenceEntry is being appended
+  bool flush_armed_ = false;
+  std::chrono::steady_clock::time_point last_flush_{};
+  boost::asio::steady_timer flush_timer_;
+  bool push_armed_ = false;
+  std::chrono::steady_clock::time_point last_push_{};
+  boost::asio::steady_timer push_timer_;
+  // The last Presence pushed to participants [0] and to staff [1], encoded.
+  std::string last_presence_[2];
 };
 
 }  // namespace hearth

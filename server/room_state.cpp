@@ -70,6 +70,9 @@ std::optional<Failure> RoomState::check_settings(const v1::RoomSettings& setting
   if (settings.slow_mode_seconds() > kMaxSlowModeSeconds) {
     return fail(v1::INVALID_ARGUMENT, "slow_mode_seconds is at most " + std::to_string(kMaxSlowModeSeconds));
   }
+  if (settings.member_list_limit() > kMaxMemberListLimit) {
+    return fail(v1::INVALID_ARGUMENT, "member_list_limit is at most " + std::to_string(kMaxMemberListLimit));
+  }
   return std::nullopt;
 }
 
@@ -105,8 +108,12 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
   }
   if (!created_) return fail(v1::ROOM_NOT_FOUND, "no such room");
   // A Left always fits; a trim is the server's own (rooms closed long ago
-  // are trimmed too).
-  if (entry.kind_case() == v1::LogEntry::kLeft || entry.kind_case() == v1::LogEntry::kTrim) return std::nullopt;
+  // are trimmed too); a presence batch is checked change by change, as it
+  // is applied (a join in it that raced a ban or the close is skipped).
+  if (entry.kind_case() == v1::LogEntry::kLeft || entry.kind_case() == v1::LogEntry::kTrim ||
+      entry.kind_case() == v1::LogEntry::kPresence) {
+    return std::nullopt;
+  }
   // Erasing what you wrote is a right, also in a closed room.
   if (entry.kind_case() == v1::LogEntry::kErase) {
     return is_present(entry.actor().user_id()) ? std::nullopt
@@ -370,43 +377,39 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       else if (!entry.room_updated().passcode_hash().empty()) passcode_hash_ = entry.room_updated().passcode_hash();
       if (!entry.room_updated().title().empty()) title_ = entry.room_updated().title();
       *event.mutable_room_updated() = room_info();
+      out.presence_changed = true;  // member_list_limit may list or unlist everyone
       break;
     case v1::LogEntry::kRoomClosed:
       closed_ = true;
       *event.mutable_room_closed() = room_info();
       break;
-    case v1::LogEntry::kJoined: {
-      MemberRecord& member = members_[actor_id];
-      const bool was_present = !member.connections.empty();
-      // The name is that of the first connection while any remains (another
-      // tab does not silently rename a member); the role is the highest any
-      // present connection holds, since roles come per join token.
-      if (!was_present) member.person = person_of(entry.actor());
-      const ConnectionRecord connection{entry.actor().role(), entry.joined().node_id()};
-      if (!member.connections.emplace(entry.joined().connection_id(), connection).second) return {};
-      if (was_present) {
-        if (static_cast<int>(entry.actor().role()) > static_cast<int>(member.person.role())) {
-          member.person.set_role(entry.actor().role());
-        }
-        return {};
+    case v1::LogEntry::kJoined:
+    case v1::LogEntry::kLeft:
+    case v1::LogEntry::kPresence: {
+      // Presence news is for staff (one event for the whole batch); everyone
+      // else hears how many are here from Room's coalesced Presence pushes.
+      PresenceDelta delta;
+      if (entry.has_joined()) apply_joined(entry.actor(), entry.joined(), delta);
+      if (entry.has_left()) apply_left(entry.actor(), entry.left(), delta);
+      for (const auto& change : entry.presence().changes()) {
+        if (change.has_joined()) apply_joined(change.actor(), change.joined(), delta);
+        if (change.has_left()) apply_left(change.actor(), change.left(), delta);
       }
-      *event.mutable_member_joined() = member_view(member);
-      break;
-    }
-    case v1::LogEntry::kLeft: {
-      const auto it = members_.find(actor_id);
-      if (it == members_.end() || it->second.connections.erase(entry.left().connection_id()) == 0) return {};
-      MemberRecord& member = it->second;
-      if (!member.connections.empty()) {
-        v1::Role highest = v1::ROLE_UNSPECIFIED;
-        for (const auto& [id, connection] : member.connections) highest = std::max(highest, connection.role);
-        member.person.set_role(highest);
-        return {};
+      out.presence_changed = true;
+      // Only the net change is news: someone who dropped and came back
+      // within one batch neither left nor joined.
+      v1::MembersChanged changed;
+      for (const auto& user_id : delta.order) {
+        const auto& person = delta.people.at(user_id);
+        const bool present = is_present(user_id);
+        if (present && !person.was_present) *changed.add_joined() = member_view(members_.at(user_id));
+        if (!present && person.was_present && person.left) *changed.add_left() = *person.left;
       }
-      auto* left = event.mutable_member_left();
-      *left->mutable_person() = member.person;
-      left->set_reason(entry.left().reason());
-      forget_if_gone(actor_id);
+      if (changed.joined_size() == 0 && changed.left_size() == 0) return out;  // another tab, say
+      changed.set_present(present_people_);
+      *event.mutable_members_changed() = std::move(changed);
+      event.clear_actor();
+      out.audience = Audience{true, {}};
       break;
     }
     case v1::LogEntry::kMute: {
@@ -415,15 +418,23 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       if (mute.muted()) muted_.insert(mute.user_id());
       else muted_.erase(mute.user_id());
       *event.mutable_member_muted() = member_view(members_.at(mute.user_id()));
+      // Moderation is between staff and the person: nobody else is told
+      // who was muted, banned or removed.
+      out.audience = Audience{true, mute.user_id()};
+      out.presence_changed = true;
       break;
     }
     case v1::LogEntry::kBan: {
       const auto& ban = entry.ban();
       if (ban.banned() == banned_.contains(ban.user_id())) return {};
       MemberRecord& member = members_.at(ban.user_id());
+      out.audience = Audience{true, ban.user_id()};
+      out.presence_changed = true;
       if (ban.banned()) {
         banned_.insert(ban.user_id());
+        const bool was_present = !member.connections.empty();
         member.connections.clear();
+        note_presence(ban.user_id(), was_present);
         out.removed_user = ban.user_id();
       } else {
         banned_.erase(ban.user_id());
@@ -435,8 +446,12 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     }
     case v1::LogEntry::kKick: {
       MemberRecord& member = members_.at(entry.kick().user_id());
+      const bool was_present = !member.connections.empty();
       member.connections.clear();
+      note_presence(entry.kick().user_id(), was_present);
       out.removed_user = entry.kick().user_id();
+      out.audience = Audience{true, entry.kick().user_id()};
+      out.presence_changed = true;
       auto* left = event.mutable_member_left();
       *left->mutable_person() = member.person;
       left->set_reason(v1::MemberLeft::REASON_KICKED);
@@ -596,6 +611,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       // Their name goes too, also from the member list while they stay
       // (the entry itself carries none: Room::erase).
       redact(actor_id);
+      out.presence_changed = true;
       auto* erased = event.mutable_content_erased();
       v1::ContentErased for_staff;
       for (auto& [id, question] : questions_) {
@@ -742,6 +758,16 @@ void RoomState::redact(const std::string& user_id) {
 }
 
 bool redact_entry(v1::LogEntry& entry, const std::string& user_id) {
+  if (entry.has_presence()) {
+    // The server's own entry: only the names in its changes are anyone's.
+    bool changed = false;
+    for (auto& change : *entry.mutable_presence()->mutable_changes()) {
+      if (change.actor().user_id() != user_id || change.actor().display_name().empty()) continue;
+      change.mutable_actor()->clear_display_name();
+      changed = true;
+    }
+    return changed;
+  }
   if (entry.actor().user_id() != user_id) return false;
   bool changed = !entry.actor().display_name().empty();
   entry.mutable_actor()->clear_display_name();
@@ -763,6 +789,59 @@ bool redact_entry(v1::LogEntry& entry, const std::string& user_id) {
     default: break;
   }
   return changed;
+}
+
+RoomState::PresenceDelta::Person& RoomState::PresenceDelta::of(const std::string& user_id, bool was_present) {
+  auto [it, fresh] = people.try_emplace(user_id, Person{was_present, std::nullopt});
+  if (fresh) order.push_back(user_id);
+  return it->second;
+}
+
+void RoomState::apply_joined(const v1::Actor& actor, const v1::JoinedEntry& joined, PresenceDelta& delta) {
+  // A join that raced a ban or the close (on another node) does not take
+  // effect; Room::finish_join tells the joiner why.
+  if (closed_ || banned_.contains(actor.user_id())) return;
+  MemberRecord& member = members_[actor.user_id()];
+  const bool was_present = !member.connections.empty();
+  delta.of(actor.user_id(), was_present);
+  // The name is that of the first connection while any remains (another
+  // tab does not silently rename a member); the role is the highest any
+  // present connection holds, since roles come per join token.
+  if (!was_present) member.person = person_of(actor);
+  const ConnectionRecord connection{actor.role(), joined.node_id()};
+  if (!member.connections.emplace(joined.connection_id(), connection).second) return;
+  if (was_present && static_cast<int>(actor.role()) > static_cast<int>(member.person.role())) {
+    member.person.set_role(actor.role());
+  }
+  note_presence(actor.user_id(), was_present);
+}
+
+void RoomState::apply_left(const v1::Actor& actor, const v1::LeftEntry& left, PresenceDelta& delta) {
+  const auto it = members_.find(actor.user_id());
+  if (it == members_.end() || it->second.connections.erase(left.connection_id()) == 0) return;
+  auto& noted = delta.of(actor.user_id(), true);
+  MemberRecord& member = it->second;
+  if (!member.connections.empty()) {
+    v1::Role highest = v1::ROLE_UNSPECIFIED;
+    for (const auto& [id, connection] : member.connections) highest = std::max(highest, connection.role);
+    member.person.set_role(highest);
+    note_presence(actor.user_id(), true);
+    return;
+  }
+  note_presence(actor.user_id(), true);
+  noted.left.emplace();
+  *noted.left->mutable_person() = member.person;
+  noted.left->set_reason(left.reason());
+  forget_if_gone(actor.user_id());
+}
+
+void RoomState::note_presence(const std::string& user_id, bool was_present) {
+  const auto it = members_.find(user_id);
+  const bool present = it != members_.end() && !it->second.connections.empty();
+  if (present && !was_present) ++present_people_;
+  if (!present && was_present) --present_people_;
+  if (present && is_staff(it->second.person.role())) present_staff_.insert(user_id);
+  else present_staff_.erase(user_id);
 }
 
 // An anonymous identity that left keeps no record (nobody needs its name
@@ -872,6 +951,66 @@ v1::ChatMessage RoomState::message_view(const MessageRecord& message) const {
   return view;
 }
 
+bool RoomState::lists_members() const {
+  const std::uint32_t limit = settings_.member_list_limit() != 0 ? settings_.member_list_limit()
+                                                                 : kDefaultMemberListLimit;
+  return kind_ == v1::ROOM_KIND_SUPPORT && present_people_ <= limit;
+}
+
+v1::Presence RoomState::presence_for(bool staff) const {
+  v1::Presence presence;
+  presence.set_room_id(room_id_);
+  presence.set_present(present_people_);
+  for (const auto& user_id : present_staff_) {
+    if (static_cast<std::size_t>(presence.staff_size()) == kPresenceStaff) break;
+    auto* member = presence.add_staff();
+    *member = member_view(members_.at(user_id));
+    if (!staff) member->clear_muted();
+  }
+  if (!staff && lists_members()) {
+    presence.set_listed(true);
+    for (const auto& [user_id, member] : members_) {
+      if (member.connections.empty()) continue;
+      *presence.add_members() = member_view(member);
+      presence.mutable_members()->rbegin()[0].clear_muted();
+    }
+    std::sort(presence.mutable_members()->begin(), presence.mutable_members()->end(),
+              [](const v1::Member& a, const v1::Member& b) { return a.person().user_id() < b.person().user_id(); });
+  }
+  return presence;
+}
+
+namespace {
+
+std::string ascii_lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+}  // namespace
+
+v1::MemberPage RoomState::member_page(const std::string& query, const std::string& after, std::size_t limit) const {
+  const std::string needle = ascii_lower(query);
+  std::vector<const MemberRecord*> found;
+  for (const auto& [user_id, member] : members_) {
+    if (member.connections.empty() || (!after.empty() && user_id <= after)) continue;
+    if (!needle.empty() && ascii_lower(member.person.display_name()).find(needle) == std::string::npos) continue;
+    found.push_back(&member);
+  }
+  const auto by_id = [](const MemberRecord* a, const MemberRecord* b) {
+    return a->person.user_id() < b->person.user_id();
+  };
+  const std::size_t shown = std::min(found.size(), limit);
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(shown), found.end(), by_id);
+  v1::MemberPage page;
+  page.set_present(present_people_);
+  for (std::size_t i = 0; i < shown; ++i) *page.add_members() = member_view(*found[i]);
+  if (shown < found.size() && shown > 0) page.set_next(found[shown - 1]->person.user_id());
+  return page;
+}
+
 v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role role) const {
   v1::RoomSnapshot snapshot;
   *snapshot.mutable_room() = room_info();
@@ -880,11 +1019,35 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
   if (const v1::Person* you = known_person(viewer)) *snapshot.mutable_you() = *you;
   snapshot.set_you_are_muted(muted_.contains(viewer));
 
-  for (const auto& [user_id, member] : members_) {
-    if (!member.connections.empty()) *snapshot.add_members() = member_view(member);
+  // Staff see everyone (the first kSnapshotMembers by user id; ListMembers
+  // pages through the rest); participants the staff, and one another only
+  // where the room lists its members.
+  snapshot.set_present(present_people_);
+  if (is_staff(role) || lists_members()) {
+    std::vector<const MemberRecord*> present;
+    present.reserve(present_people_);
+    for (const auto& [user_id, member] : members_) {
+      if (!member.connections.empty()) present.push_back(&member);
+    }
+    const auto by_id = [](const MemberRecord* a, const MemberRecord* b) {
+      return a->person.user_id() < b->person.user_id();
+    };
+    const std::size_t shown = std::min(present.size(), kSnapshotMembers);
+    std::partial_sort(present.begin(), present.begin() + static_cast<std::ptrdiff_t>(shown), present.end(), by_id);
+    for (std::size_t i = 0; i < shown; ++i) {
+      auto* member = snapshot.add_members();
+      *member = member_view(*present[i]);
+      if (!is_staff(role)) member->clear_muted();
+    }
+    snapshot.set_listed(shown == present.size());
+  } else {
+    // As in a Presence push: the staff, up to kPresenceStaff of them.
+    for (const auto& user_id : present_staff_) {
+      if (static_cast<std::size_t>(snapshot.members_size()) == kPresenceStaff) break;
+      *snapshot.add_members() = member_view(members_.at(user_id));
+      snapshot.mutable_members()->rbegin()[0].clear_muted();
+    }
   }
-  std::sort(snapshot.mutable_members()->begin(), snapshot.mutable_members()->end(),
-            [](const v1::Member& a, const v1::Member& b) { return a.person().user_id() < b.person().user_id(); });
 
   std::vector<const QuestionRecord*> visible;
   for (const auto& [id, question] : questions_) {
@@ -1005,6 +1168,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
   state.muted_.insert(data.muted().begin(), data.muted().end());
   for (const auto& [user_id, at] : data.last_posts()) state.last_post_[user_id] = at;
   state.banned_.insert(data.banned().begin(), data.banned().end());
+  for (const auto& [user_id, member] : state.members_) state.note_presence(user_id, false);
   for (const auto& question : data.questions()) {
     QuestionRecord& record = state.questions_[question.id()];
     record.id = question.id();

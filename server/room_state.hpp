@@ -48,6 +48,9 @@ struct Applied {
   // The entry fit but changed nothing (changes_nothing): it raced an
   // identical entry taken by another node, a vote of the same person, say.
   bool changed_nothing = false;
+  // What RoomState::presence_for() says may have changed (people came or
+  // went, a name or a role): members are due a Presence push.
+  bool presence_changed = false;
 };
 
 // "Erase my data": what stands in a rewritten log entry (or checkpoint) for
@@ -64,6 +67,18 @@ bool redact_entry(v1::LogEntry& entry, const std::string& user_id);
 inline bool is_staff(v1::Role role) {
   return role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
 }
+
+// Support rooms list their members to everyone while at most this many
+// people are present (RoomSettings.member_list_limit: 0 takes the default,
+// and no room may set more than the maximum).
+inline constexpr std::uint32_t kDefaultMemberListLimit = 30;
+inline constexpr std::uint32_t kMaxMemberListLimit = 200;
+// Members listed in a staff member's snapshot (the rest by ListMembers), in
+// a ListMembers page by default and at most, and staff in a Presence.
+inline constexpr std::size_t kSnapshotMembers = 200;
+inline constexpr std::size_t kDefaultMemberPage = 100;
+inline constexpr std::size_t kMaxMemberPage = 500;
+inline constexpr std::size_t kPresenceStaff = 50;
 
 class RoomState {
  public:
@@ -104,6 +119,17 @@ class RoomState {
 
   // The room as `viewer` (with `role` in this room) sees it now.
   v1::RoomSnapshot snapshot_for(const std::string& viewer, v1::Role role) const;
+
+  // Presence: who is here. Participants of an AMA, and of a support room
+  // with more than its member_list_limit people, see how many and the
+  // staff, never one another; staff see everyone.
+  std::uint32_t present() const { return present_people_; }
+  bool lists_members() const;
+  // What a member with (or without) a staff role is pushed about presence.
+  v1::Presence presence_for(bool staff) const;
+  // A page of the people present (ListMembers), after user id `after`, whose
+  // names contain `query` in any case of ASCII letters.
+  v1::MemberPage member_page(const std::string& query, const std::string& after, std::size_t limit) const;
 
   bool exists() const { return created_; }
   const std::string& epoch() const { return epoch_; }
@@ -188,6 +214,26 @@ class RoomState {
   std::optional<v1::Alert> crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const;
   v1::Member member_view(const MemberRecord& member) const;
   void forget_if_gone(const std::string& user_id);
+  // Whom one presence entry (a batch of arrivals and departures) touched:
+  // each person once, in order, with whether they were here before it and,
+  // if their last connection went, how.
+  struct PresenceDelta {
+    struct Person {
+      bool was_present = false;
+      std::optional<v1::MemberLeft> left;
+    };
+    std::vector<std::string> order;
+    std::unordered_map<std::string, Person> people;
+    // The person's record, made (with `was_present`) on first sight.
+    Person& of(const std::string& user_id, bool was_present);
+  };
+  // One connection arriving or going (a Joined or Left entry, or one change
+  // of a PresenceEntry), noted in `delta`.
+  void apply_joined(const v1::Actor& actor, const v1::JoinedEntry& joined, PresenceDelta& delta);
+  void apply_left(const v1::Actor& actor, const v1::LeftEntry& left, PresenceDelta& delta);
+  // Keeps present_people_ and present_staff_ true after `user_id`'s
+  // connections changed; `was_present`: whether they had any before.
+  void note_presence(const std::string& user_id, bool was_present);
 
   std::string room_id_;
   Limits limits_;
@@ -208,6 +254,10 @@ class RoomState {
   // Everyone who ever joined, present or not, by user id (targets for
   // mute/ban must be known people).
   std::unordered_map<std::string, MemberRecord> members_;
+  // Kept as connections come and go, so that no join costs a walk over the
+  // room: how many people are present, and which of them are staff.
+  std::uint32_t present_people_ = 0;
+  std::set<std::string> present_staff_;
   std::unordered_set<std::string> muted_;
   std::unordered_set<std::string> banned_;
   // When each participant last asked or chatted (for slow mode).

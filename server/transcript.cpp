@@ -23,7 +23,33 @@ struct Fates {
   std::map<std::uint64_t, std::string> anonymous_author;  // question id -> its author, if anonymous
   std::map<std::uint64_t, std::uint32_t> votes;  // question id -> final count
   std::string title;
+  // Who arrived and went, by the seq of the entry (one person's Joined or
+  // Left, or a PresenceEntry for many).
+  std::map<std::uint64_t, v1::MembersChanged> presence;
 };
+
+// Names in one transcript line about presence; the rest are counted.
+constexpr int kPresenceNames = 20;
+
+std::string name_of(const v1::Person& person) {
+  return person.display_name().empty() ? "(name erased)" : person.display_name();
+}
+
+// "3 joined (Ada, Obi, Guest-4821); 1 left (Lou); 12 here".
+std::string presence_summary(const v1::MembersChanged& changed) {
+  std::string out;
+  const auto list = [&out](const char* verb, int count, const auto& person_at) {
+    if (count == 0) return;
+    if (!out.empty()) out += "; ";
+    out += std::to_string(count) + " " + verb + " (";
+    for (int i = 0; i < std::min(count, kPresenceNames); ++i) out += (i ? ", " : "") + name_of(person_at(i));
+    if (count > kPresenceNames) out += " and " + std::to_string(count - kPresenceNames) + " more";
+    out += ")";
+  };
+  list("joined", changed.joined_size(), [&](int i) -> const v1::Person& { return changed.joined(i).person(); });
+  list("left", changed.left_size(), [&](int i) -> const v1::Person& { return changed.left(i).person(); });
+  return out + "; " + std::to_string(changed.present()) + " here";
+}
 
 // The entries that took effect (the fold refused none of them and members
 // saw each happen), and what later entries did to earlier items.
@@ -48,6 +74,7 @@ Fates learn(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
       if (question.state() == v1::QUESTION_STATE_DELETED) fates.deleted_questions.insert(question.id());
     }
     for (const auto& message : seen.content_erased().messages()) fates.deleted_messages.insert(message.id());
+    if (seen.has_members_changed()) fates.presence[sequenced.seq] = seen.members_changed();
     const auto& entry = *sequenced.entry;
     if (entry.has_room_created()) fates.title = entry.room_created().title();
     if (entry.has_room_updated() && !entry.room_updated().title().empty()) fates.title = entry.room_updated().title();
@@ -126,10 +153,29 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       break;
     case v1::LogEntry::kRoomClosed: line.action = "closed the room"; break;
     case v1::LogEntry::kErase: line.action = "erased everything they had written"; break;
-    case v1::LogEntry::kJoined: line.action = "joined"; break;
+    case v1::LogEntry::kJoined:
     case v1::LogEntry::kLeft:
-      line.action = entry.left().reason() == v1::MemberLeft::REASON_LEFT ? "left" : "disconnected";
+    case v1::LogEntry::kPresence: {
+      const auto it = fates.presence.find(seq);
+      if (it == fates.presence.end()) return std::nullopt;
+      const v1::MembersChanged& changed = it->second;
+      // One person: a line of their own, as for anything else they do.
+      if (changed.joined_size() + changed.left_size() == 1) {
+        const v1::Person& person = changed.joined_size() ? changed.joined(0).person() : changed.left(0).person();
+        line.who = name_of(person);
+        line.user_id = person.user_id();
+        line.role = std::string(role_name(person.role()));
+        line.action = changed.joined_size() ? "joined"
+                      : changed.left(0).reason() == v1::MemberLeft::REASON_LEFT ? "left"
+                                                                                : "disconnected";
+        break;
+      }
+      line.who = "Hearth";
+      line.user_id.clear();
+      line.role.clear();
+      line.action = presence_summary(changed);
       break;
+    }
     case v1::LogEntry::kMute:
       line.action = entry.mute().muted() ? "muted" : "unmuted";
       line.target = entry.mute().user_id();

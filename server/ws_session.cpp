@@ -196,6 +196,7 @@ void WsSession::dispatch(const v1::ClientMessage& message, Encoding encoding) {
     case M::kJoinRoom: return on_create_or_join(message, encoding);
     case M::kLeaveRoom: return on_leave(message, encoding);
     case M::kCreateInvite: return on_create_invite(message, encoding);
+    case M::kListMembers: return on_list_members(message, encoding);
     case M::COMMAND_NOT_SET:
       return reply(message.request_id(), encoding, Failure{v1::UNKNOWN_COMMAND, "no command, or an unknown one"});
     default: return on_room_command(message, encoding);
@@ -370,6 +371,16 @@ void WsSession::on_create_invite(const v1::ClientMessage& message, Encoding enco
   ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, context_.config.token_secret));
   *ok.mutable_invite()->mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(exp);
   reply(message.request_id(), encoding, std::move(ok));
+}
+
+void WsSession::on_list_members(const v1::ClientMessage& message, Encoding encoding) {
+  const auto it = rooms_.find(message.room_id());
+  if (it == rooms_.end() || !it->second.room) {
+    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  caller.command = message.command_case();
+  it->second.room->run([caller, command = message.list_members()](Room& room) { room.list_members(caller, command); });
 }
 
 void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {

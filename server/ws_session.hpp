@@ -82,6 +82,7 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   void on_create_or_join(const v1::ClientMessage& message, Encoding encoding);
   void on_leave(const v1::ClientMessage& message, Encoding encoding);
   void on_create_invite(const v1::ClientMessage& message, Encoding encoding);
+  void on_list_members(const v1::ClientMessage& message, Encoding encoding);
   void on_room_command(const v1::ClientMessage& message, Encoding encoding);
   // The membership for joining `room_id`, or the failure to reply with.
   std::optional<Failure> membership_for(const std::string& room_id, const std::string& token,
@@ -94,6 +95,7 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   void reply_shutting_down(std::uint32_t request_id, Encoding encoding);
   // On this session's own shard's thread: nothing of the session runs
   // meanwhile (one thread per shard), so it may be called without a post.
+  Shard* home() const override { return home_; }
   bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }
   void enqueue(SharedFrame frame);
   void write_tls(Transport::Tls& tls);

@@ -55,6 +55,25 @@ std::string message_line(const v1::ChatMessage& m) {
   return out.str();
 }
 
+std::string member_word(const v1::Member& member) {
+  return member.person().display_name() + (member.person().role() != v1::ROLE_PARTICIPANT ? "*" : "");
+}
+
+std::string people(std::uint32_t count) { return std::to_string(count) + (count == 1 ? " person" : " people"); }
+
+std::string describe_presence(const v1::Presence& p) {
+  std::ostringstream out;
+  out << "[" << p.room_id() << "] " << people(p.present()) << " here";
+  if (p.listed()) {
+    out << ":";
+    for (const auto& member : p.members()) out << " " << member_word(member);
+  } else if (p.staff_size() > 0) {
+    out << "; staff:";
+    for (const auto& member : p.staff()) out << " " << member_word(member);
+  }
+  return out.str();
+}
+
 std::string describe_event(const v1::Event& e) {
   std::ostringstream out;
   out << "[" << e.room_id() << " #" << e.seq() << " " << clock(e.at()) << "] ";
@@ -66,10 +85,23 @@ std::string describe_event(const v1::Event& e) {
           << ", side chat " << (e.room_updated().settings().side_chat() ? "on" : "off");
       break;
     case v1::Event::kRoomClosed: out << who << " closed the room"; break;
-    case v1::Event::kMemberJoined:
-      out << e.member_joined().person().display_name() << " joined (" << role_word(e.member_joined().person().role())
-          << ", id " << e.member_joined().person().user_id() << ")";
+    case v1::Event::kMembersChanged: {
+      const auto& changed = e.members_changed();
+      const char* separator = "";
+      for (const auto& member : changed.joined()) {
+        out << separator << member.person().display_name() << " joined (" << role_word(member.person().role())
+            << ", id " << member.person().user_id() << ")";
+        separator = "; ";
+      }
+      static const char* reasons[] = {"left", "left", "disconnected", "was removed"};
+      for (const auto& left : changed.left()) {
+        const int reason = left.reason();
+        out << separator << left.person().display_name() << " " << reasons[reason >= 0 && reason <= 3 ? reason : 0];
+        separator = "; ";
+      }
+      out << " (" << people(changed.present()) << " here)";
       break;
+    }
     case v1::Event::kMemberLeft: {
       static const char* reasons[] = {"left", "left", "disconnected", "was removed"};
       const int reason = e.member_left().reason();
@@ -116,10 +148,15 @@ std::string describe_snapshot(const v1::RoomSnapshot& s) {
       << quoted(s.room().title()) << (s.room().closed() ? ", closed" : "") << ") as of #" << s.seq() << "\n";
   out << "  you: " << s.you().display_name() << " (" << role_word(s.you().role()) << ")"
       << (s.you_are_muted() ? ", muted" : "") << "\n";
-  out << "  members (" << s.members_size() << "):";
-  for (const auto& member : s.members()) {
-    out << " " << member.person().display_name() << (member.person().role() != v1::ROLE_PARTICIPANT ? "*" : "");
-  }
+  // Staff see everyone (the first 200 here; /who finds the rest), others the
+  // staff only, unless the room lists its members to all.
+  const auto role = s.you().role();
+  const bool staff = role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
+  out << "  " << people(s.present()) << " here; "
+      << (s.listed() ? "everyone" : staff ? "the first " + std::to_string(s.members_size()) + " (/who NAME finds anyone)"
+                                          : std::string("staff"))
+      << ":";
+  for (const auto& member : s.members()) out << " " << member_word(member);
   out << "\n";
   for (const auto& q : s.questions()) out << "  " << question_line(q) << "\n";
   for (const auto& m : s.messages()) out << "  " << message_line(m) << "\n";
@@ -130,6 +167,7 @@ std::string describe_snapshot(const v1::RoomSnapshot& s) {
 
 std::string describe(const v1::ServerMessage& message) {
   if (message.has_event()) return describe_event(message.event()) + "\n";
+  if (message.has_presence()) return describe_presence(message.presence()) + "\n";
   const auto& reply = message.reply();
   std::ostringstream out;
   if (reply.has_error()) {
@@ -143,6 +181,14 @@ std::string describe(const v1::ServerMessage& message) {
   else if (ok.has_accepted()) out << ": #" << ok.accepted().seq() << "\n";
   else if (ok.has_snapshot()) out << "\n" << describe_snapshot(ok.snapshot());
   else if (ok.has_left()) out << ": left the room\n";
+  else if (ok.has_members()) {
+    out << ": " << people(ok.members().present()) << " here; these " << ok.members().members_size() << ":";
+    for (const auto& member : ok.members().members()) {
+      out << " " << member_word(member) << " (" << member.person().user_id() << (member.muted() ? ", muted" : "") << ")";
+    }
+    if (!ok.members().next().empty()) out << "; more: /who-after " << ok.members().next();
+    out << "\n";
+  }
   else out << "\n";
   return out.str();
 }
@@ -150,8 +196,8 @@ std::string describe(const v1::ServerMessage& message) {
 const char* shortcut_help() {
   return "commands: /ask TEXT, /ask-anon TEXT, /vote Q, /unvote Q, /approve Q, /dismiss Q, /pin Q, /unpin,\n"
          "  /answer Q TEXT, /answered Q, /delete-question Q, /reply M TEXT, /delete M, /mute USER, /unmute USER,\n"
-         "  /kick USER, /ban USER, /unban USER, /close, /leave, /erase-mine (erases everything you wrote in the\n"
-         "  room, for good), /ping, /help; a line starting with { is sent as\n"
+         "  /kick USER, /ban USER, /unban USER, /who [NAME] (staff: who is here), /who-after USER, /close, /leave,\n"
+         "  /erase-mine (erases everything you wrote in the room, for good), /ping, /help; a line starting with { is sent as\n"
          "  JSON (a ClientMessage); any other line is said in the room.\n";
 }
 
@@ -217,6 +263,10 @@ std::optional<v1::ClientMessage> parse_line(const std::string& line, const std::
     message.mutable_ban_member()->set_banned(verb == "/ban");
   } else if (verb == "/kick") {
     message.mutable_kick_member()->set_user_id(rest);
+  } else if (verb == "/who") {
+    message.mutable_list_members()->set_query(rest);
+  } else if (verb == "/who-after") {
+    message.mutable_list_members()->set_after(rest);
   } else {
     const auto number = id();
     if (!number) return std::nullopt;

@@ -203,6 +203,7 @@ class Client:
         self.label = label
         self._next_id = 1
         self._buffered = []  # events read while looking for something else
+        self.presences = []  # Presence pushes, in the order they came
 
     @classmethod
     async def connect(cls, server, label="client"):
@@ -229,14 +230,41 @@ class Client:
         except asyncio.TimeoutError:
             raise ProtocolError(f"{self.label}: nothing received within {timeout:.1f} s") from None
 
-    async def recv_json(self, timeout=TIMEOUT):
-        frame = await self.recv_frame(timeout)
-        if not isinstance(frame, str):
-            raise ProtocolError(f"{self.label}: expected a text frame, got binary {frame!r}")
-        message = json.loads(frame)
-        if ("reply" in message) == ("event" in message):
-            raise ProtocolError(f"{self.label}: not a ServerMessage: {message}")
-        return message
+    async def recv_json(self, timeout=TIMEOUT, presence=False):
+        """The next reply or event (or, with presence, also a Presence push); Presence
+        pushes read meanwhile are otherwise kept in presences."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv_frame(max(0.0, deadline - loop.time()))
+            if not isinstance(frame, str):
+                raise ProtocolError(f"{self.label}: expected a text frame, got binary {frame!r}")
+            message = json.loads(frame)
+            if "presence" in message and len(message) == 1:
+                if presence:
+                    return message
+                self.presences.append(message["presence"])
+                continue
+            if ("reply" in message) == ("event" in message):
+                raise ProtocolError(f"{self.label}: not a ServerMessage: {message}")
+            return message
+
+    async def next_presence(self, predicate, timeout=TIMEOUT):
+        """The next Presence push matching predicate (events read meanwhile are kept)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            while self.presences:
+                presence = self.presences.pop(0)
+                if predicate(presence):
+                    return presence
+            message = await self.recv_json(max(0.0, deadline - loop.time()), presence=True)
+            if "presence" in message:
+                self.presences.append(message["presence"])
+            elif "reply" in message:
+                raise ProtocolError(f"{self.label}: unexpected reply while waiting for presence: {message}")
+            else:
+                self._buffered.append(message["event"])
 
     async def send_text(self, text):
         await asyncio.wait_for(self.ws.send(text), TIMEOUT)
@@ -485,10 +513,12 @@ class JsonAmaFlowTest(ServerTestCase):
             self.assertRegex(you1["displayName"], PSEUDONYM)
             self.assertTrue(you1["userId"].startswith("anon:"), you1)
             self.assertEqual(you1["role"], "ROLE_PARTICIPANT")
+            # An AMA names its staff to participants, and counts everyone.
             member_ids = {m["person"]["userId"] for m in ok["snapshot"]["members"]}
-            self.assertEqual(member_ids, {"host-1", you1["userId"]})
-            joined = await host.next_event(is_kind("memberJoined"))
-            self.assertEqual(joined["memberJoined"]["person"]["userId"], you1["userId"])
+            self.assertEqual(member_ids, {"host-1"})
+            self.assertEqual(ok["snapshot"]["present"], 2)
+            joined = await host.next_event(is_kind("membersChanged"))
+            self.assertEqual(joined["membersChanged"]["joined"][0]["person"]["userId"], you1["userId"])
 
             p2 = await Client.connect(self.server, "p2")
             clients.append(p2)
@@ -497,10 +527,14 @@ class JsonAmaFlowTest(ServerTestCase):
             self.assertRegex(you2["displayName"], PSEUDONYM)
             self.assertTrue(you2["userId"].startswith("anon:"), you2)
             self.assertNotEqual(you2["userId"], you1["userId"])
-            for client in (host, p1):
-                joined = await client.next_event()
-                self.assertEqual(kind_of(joined), "memberJoined", joined)
-                self.assertEqual(joined["memberJoined"]["person"]["userId"], you2["userId"])
+            joined = await host.next_event()
+            self.assertEqual(kind_of(joined), "membersChanged", joined)
+            self.assertEqual(joined["membersChanged"]["joined"][0]["person"]["userId"], you2["userId"])
+            self.assertEqual(joined["membersChanged"]["present"], 3)
+            # The other participant hears a count, never who.
+            presence = await p1.next_presence(lambda p: p.get("present") == 3)
+            self.assertEqual({m["person"]["userId"] for m in presence["staff"]}, {"host-1"})
+            self.assertNotIn(you2["userId"], json.dumps(presence))
 
             # p1 asks: pending, seen by staff and the author only.
             text = "How do you keep a support room calm?"
@@ -610,7 +644,8 @@ class JsonAmaFlowTest(ServerTestCase):
             ok, _ = await late.ok({"joinRoom": {"displayName": "Latecomer"}}, room)
             snapshot = ok["snapshot"]
             self.assertEqual(snapshot["you"]["displayName"], "Latecomer")
-            self.assertEqual(len(snapshot["members"]), 4, snapshot["members"])
+            self.assertEqual(snapshot["present"], 4, snapshot)
+            self.assertEqual([m["person"]["role"] for m in snapshot["members"]], ["ROLE_HOST"], snapshot["members"])
             questions = snapshot["questions"]
             self.assertEqual(len(questions), 1, questions)
             final = questions[0]
@@ -678,7 +713,7 @@ class BinaryProtobufTest(ServerTestCase):
             self.assertEqual(pb_one(you, PERSON_DISPLAY_NAME), b"Binny")
             self.assertTrue(pb_one(you, PERSON_USER_ID, b"").startswith(b"anon:"))
             self.assertEqual(pb_one(you, PERSON_ROLE), ROLE_PARTICIPANT)
-            await host.next_event(is_kind("memberJoined"))
+            await host.next_event(is_kind("membersChanged"))
 
             # An error in protobuf.
             await ws.send(pb_uint(CM_REQUEST_ID, 9) + pb_bytes(CM_ROOM_ID, "no-such-room")
@@ -768,12 +803,12 @@ class BadInputTest(ServerTestCase):
             offender = await Client.connect(self.server, "offender")
             clients.append(offender)
             await offender.ok({"joinRoom": {}}, room)
-            await host.next_event(is_kind("memberJoined"))
+            await host.next_event(is_kind("membersChanged"))
             observer = await Client.connect(self.server, "observer")
             clients.append(observer)
             await observer.ok({"joinRoom": {}}, room)
-            await host.next_event(is_kind("memberJoined"))
-            await offender.next_event(is_kind("memberJoined"))
+            await host.next_event(is_kind("membersChanged"))
+            await offender.next_presence(lambda p: p.get("present") == 3)
 
             # Malformed JSON: MALFORMED with request id 0 (printed).
             await offender.send_text('{"requestId": 3, "ping": ')
@@ -927,7 +962,10 @@ class ShutdownTest(ServerTestCase):
             self.server.proc.send_signal(signal.SIGTERM)
             for client in (host, idle):
                 try:
-                    frame = await asyncio.wait_for(client.ws.recv(), TIMEOUT)
+                    while True:  # a Presence push may still come first
+                        frame = await asyncio.wait_for(client.ws.recv(), TIMEOUT)
+                        if not (isinstance(frame, str) and frame.startswith('{"presence"')):
+                            break
                     self.fail(f"{client.label}: expected a close, got {frame!r}")
                 except websockets.exceptions.ConnectionClosed as closed:
                     self.assertIsNotNone(closed.rcvd, f"{client.label}: no close frame from the server: {closed}")

@@ -33,6 +33,18 @@ test("an AMA from the host's home page to an answered question, the same on ever
   await joinRoom(anon, url, "sleep-ama", "");
   await anon.waitForSelector(".you >> text=/Guest-\\d{4}/");  // no name given: a pseudonym
 
+  // Who is here: everyone sees how many and who the host is; participants
+  // never see one another, the host sees everyone.
+  for (const page of [pat, anon]) {
+    await page.waitForSelector('section.members h2:text-is("Here now (3)")');
+    await page.waitForSelector('#members .person:has-text("Dr. Ada") .badge.role:text-is("host")');
+    assert.equal(await page.locator("#members .person").count(), 1, "only the host is listed to a participant");
+    assert.match(await page.textContent("#people-note"), /3 people are here\. Participants are not shown/);
+  }
+  await host.waitForSelector('#members .person:has-text("Pat")');
+  assert.equal(await host.locator("#members .person").count(), 3, "the host sees everyone");
+  assert.equal(await host.isVisible("#people-note"), false);
+
   // Questions wait for approval: the host sees them queued, the others do not.
   await pat.fill("#ask-text", "How many hours do teenagers need?");
   await pat.click("#ask-button");

@@ -333,6 +333,40 @@ void RoomWatch::check_received(const v1::ServerMessage& message, const Viewer& v
                                std::uint64_t seen_at) const {
   check_markers(message, viewer, seen_at);
   const bool staff = is_staff(viewer.role);
+  // Presence: participants see how many are here and who the staff are,
+  // and one another only where the room lists its members.
+  const auto check_people = [&](const auto& members, bool listed, const char* what) {
+    if (staff || listed) return;
+    for (const auto& member : members) {
+      expect(is_staff(member.person().role()) || member.person().user_id() == viewer.user_id, what);
+    }
+  };
+  if (message.has_presence()) {
+    const v1::Presence& presence = message.presence();
+    expect(presence.room_id() == room_id_, "a presence push of another room");
+    check_people(presence.staff(), false, "a presence push named a participant among the staff");
+    check_people(presence.members(), presence.listed(), "a presence push listed participants");
+    if (!staff) {
+      for (const auto& member : presence.members()) expect(!member.muted(), "a participant was told who is muted");
+    }
+    return;
+  }
+  if (message.has_event()) {
+    const v1::Event& event = message.event();
+    if (!staff) {
+      expect(!event.has_members_changed(), "a participant was sent presence news meant for staff");
+      const v1::Person* target = event.has_member_left()     ? &event.member_left().person()
+                                 : event.has_member_muted()  ? &event.member_muted().person()
+                                 : event.has_member_banned() ? &event.member_banned().person()
+                                                             : nullptr;
+      expect(target == nullptr || target->user_id() == viewer.user_id,
+             "a participant was told of moderation done to someone else");
+    }
+  }
+  if (message.reply().ok().has_snapshot()) {
+    const v1::RoomSnapshot& snapshot = message.reply().ok().snapshot();
+    check_people(snapshot.members(), snapshot.listed(), "a snapshot listed participants to a participant");
+  }
   if (message.has_event()) {
     const v1::Event& event = message.event();
     expect(event.room_id() == room_id_, "an event of another room");

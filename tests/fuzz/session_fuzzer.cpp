@@ -68,6 +68,9 @@ Limits fuzz_limits() {
   limits.max_rooms_per_connection = 2;
   limits.resume_window = 8;
   limits.send_queue_frames = 24;  // a resume past 12 events gets a snapshot
+  // Presence batches and pushes go as soon as the shard is polled.
+  limits.presence_batch = std::chrono::milliseconds(0);
+  limits.presence_push = std::chrono::milliseconds(0);
   return limits;
 }
 
@@ -857,6 +860,8 @@ class Run {
         room_id = message.reply().ok().snapshot().room().room_id();
       else if (message.reply().ok().has_resumed())
         room_id = message.reply().ok().resumed().room_id();
+      else if (message.has_presence())
+        room_id = message.presence().room_id();
       if (room_id.empty()) {
         // Replies with no room's content: errors never quote what anyone
         // wrote; a welcome has the connection's own name.

@@ -159,7 +159,11 @@ TEST(Ama, WholeSessionAndLateJoinerSnapshotMatchesLiveEvents) {
   EXPECT_EQ(snapshot.questions(0).id(), q2);
   EXPECT_EQ(snapshot.questions(1).id(), q1);
   EXPECT_FALSE(snapshot.questions(0).voted_by_me());
-  EXPECT_EQ(snapshot.members_size(), 5);
+  EXPECT_EQ(snapshot.present(), 5u);
+  EXPECT_FALSE(snapshot.listed());
+  for (const auto& member : snapshot.members()) {
+    EXPECT_NE(member.person().role(), v1::ROLE_PARTICIPANT) << "an AMA names its staff only";
+  }
   EXPECT_GE(snapshot.seq(), boards[0].last_seq);
 
   // Whether the caller voted is per caller: Sam (voted for q2 only), back in

@@ -19,9 +19,13 @@ class BadInput : public ::testing::Test {
     host_.request_ok(create_room(room_, v1::ROOM_KIND_AMA, false, /*side_chat=*/true));
     observer_.request_ok(join(room_, "Observer"));
     offender_.request_ok(join(room_, "Offender"));
-    host_.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
-    host_.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
-    observer_.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+    // Everyone has heard that all three are here (joins may come batched).
+    host_.next_event_where([](const v1::Event& e) { return e.members_changed().present() == 3; });
+    // And has had the Presence push saying so, so that nothing else comes
+    // unasked while the tests read raw frames.
+    for (auto* client : {&host_, &observer_, &offender_}) {
+      client->next_presence_where([](const v1::Presence& p) { return p.present() == 3; });
+    }
   }
 
   // The raw frame gets error `code` with request id 0 and the connection

@@ -36,7 +36,7 @@ TEST_F(Cluster, ClientsOnDifferentNodesSeeTheSameEventsInTheSameOrder) {
   WsClient also_b(node_b_.port());
   on_a.request_ok(join("r", "Ann"));
   const auto snapshot_b = on_b.request_ok(join("r", "Ben")).snapshot();
-  EXPECT_EQ(snapshot_b.members_size(), 3) << "members on every node are listed";
+  EXPECT_EQ(snapshot_b.present(), 3u) << "members on every node are counted";
   also_b.request_ok(join("r", "Bo"));
 
   // Interleaved posts from both nodes.
@@ -126,7 +126,7 @@ TEST_F(Cluster, ANodeListensToARoomOnlyWhileItHasMembersOfIt) {
   // And comes back, rebuilt from the log, for the next one.
   guest = std::make_unique<WsClient>(node_b_.port());
   const auto snapshot = guest->request_ok(join("r")).snapshot();
-  EXPECT_EQ(snapshot.members_size(), 2);
+  EXPECT_EQ(snapshot.present(), 2u);
   EXPECT_EQ(listeners(), 2);
 }
 
@@ -166,15 +166,15 @@ TEST_F(Cluster, ANodeShuttingDownWritesItsMembersDepartureFirst) {
   host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
   WsClient leaving(node_a_.port());
   const auto id = leaving.request_ok(join("r", "Lee")).snapshot().you().user_id();
-  host.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+  host.next_event_where(says_someone_joined);
   ::kill(node_a_.pid(), SIGTERM);
   EXPECT_EQ(leaving.wait_for_close(), 1001);
   // Written on the way out: a sweep by node B could only write it once node
   // A's heartbeat has expired, over 15 s (--presence-ttl) from now, and this
   // wait ends before that.
   const auto left = host.next_event_where(
-      [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == id; }, 10s);
-  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+      [&](const v1::Event& e) { return says_left(e, id) != nullptr; }, 10s);
+  EXPECT_EQ(says_left(left, id)->reason(), v1::MemberLeft::REASON_DISCONNECTED);
   EXPECT_EQ(node_a_.wait_exit(), 0);
 }
 
@@ -271,7 +271,7 @@ TEST_F(Cluster, ABanOnOneNodeKeepsTheIdentityOutOnTheOther) {
   const std::string troll_token = ServerProcess::token("participant", "r", "Troll", "troll");
   WsClient troll(node_b_.port());
   troll.request_ok(join("r", "", troll_token));
-  host.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+  host.next_event_where(says_someone_joined);
   v1::ClientMessage ban;
   ban.set_room_id("r");
   ban.mutable_ban_member()->set_user_id("troll");
@@ -323,9 +323,9 @@ TEST(NodeDeath, ClientsResumeThroughNginxAndPresenceDropsTheDeadNodesMembers) {
   // Presence: the dead node's members leave within 4/3 of the TTL (4 s here,
   // docs/protocol.md 1.11); the bound allows a loaded machine 4 s more.
   const auto left = host.next_event_where(
-      [&](const v1::Event& e) { return e.has_member_left() && e.member_left().person().user_id() == gone_id; }, 20s);
+      [&](const v1::Event& e) { return says_left(e, gone_id) != nullptr; }, 20s);
   const auto after = std::chrono::steady_clock::now() - killed_at;
-  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  EXPECT_EQ(says_left(left, gone_id)->reason(), v1::MemberLeft::REASON_DISCONNECTED);
   EXPECT_LT(after, 8s) << "documented: within 4/3 of --presence-ttl";
   doomed.reset();
 }

@@ -3,6 +3,8 @@
 // harmless (an empty erasure); what others wrote stays.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
 
@@ -86,9 +88,16 @@ TEST(EraseMyContent, AMutedMemberMayEraseAndErasingTwiceIsHarmless) {
     if (member.person().user_id() != river_id) continue;
     river_listed = true;
     EXPECT_EQ(member.person().display_name(), "");
-    EXPECT_TRUE(member.muted());
+    EXPECT_FALSE(member.muted()) << "who is muted is for staff to know";
   }
   EXPECT_TRUE(river_listed);
+  // Staff see the mute, and no name either.
+  const auto page = host.request_ok(list_members("group")).members();
+  const auto it = std::find_if(page.members().begin(), page.members().end(),
+                               [&](const v1::Member& m) { return m.person().user_id() == river_id; });
+  ASSERT_NE(it, page.members().end());
+  EXPECT_EQ(it->person().display_name(), "");
+  EXPECT_TRUE(it->muted());
 
   // The transcript has both erasures and none of River's words.
   const auto transcript =

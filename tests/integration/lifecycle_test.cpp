@@ -73,8 +73,9 @@ TEST(Lifecycle, SlowConsumerIsClosedWith4001WhileOthersGetEverything) {
   EXPECT_EQ(slow.wait_for_close(30s, &frames), 4001);
   EXPECT_LT(frames, static_cast<std::size_t>(kMessages)) << "the slow client was cut off, not served forever";
   // The room goes on: the slow client has left it.
-  const auto left = reader.next_event_where([](const v1::Event& e) { return e.has_member_left(); });
-  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  const auto left = host.next_event_where(says_someone_left);
+  EXPECT_EQ(left.members_changed().left(0).reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  EXPECT_EQ(reader.next_presence_where([](const v1::Presence& p) { return p.present() == 2; }).present(), 2u);
 }
 
 TEST(Lifecycle, AClientThatFallsBehindGetsEveryFrameWholeAndInOrder) {
@@ -96,6 +97,7 @@ TEST(Lifecycle, MetricsCountTrafficAndErrorsButNameNoOne) {
   WsClient host(server.port());
   host.request_ok(hello(ServerProcess::token("host", "r", "H", "h")));
   host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  host.next_presence_where([](const v1::Presence& p) { return p.present() == 1; });
   host.request_ok(say("r", "words nobody else should see"));
   host.send_raw("not json", false);
   ASSERT_TRUE(host.next().has_value());  // the MALFORMED reply
@@ -114,8 +116,9 @@ TEST(Lifecycle, MetricsCountTrafficAndErrorsButNameNoOne) {
   EXPECT_EQ(value("hearth_rooms"), 1);
   EXPECT_EQ(value("hearth_commands_total"), 5);  // hello, create, say, the malformed frame, say elsewhere
   EXPECT_GE(value("hearth_events_total"), 2);    // the host joining, the message
-  // Every frame the host got: five replies, and the events before them.
-  EXPECT_EQ(value("hearth_deliveries_total"), 5 + static_cast<double>(host.events().size()));
+  // Every frame the host got: five replies, the events before them and the
+  // one Presence push.
+  EXPECT_EQ(value("hearth_deliveries_total"), 6 + static_cast<double>(host.events().size()));
   EXPECT_NE(body.find("hearth_command_errors_total{command=\"none\",code=\"MALFORMED\"} 1\n"), std::string::npos)
       << body;
   EXPECT_NE(body.find("hearth_command_errors_total{command=\"sendMessage\",code=\"NOT_IN_ROOM\"} 1\n"),

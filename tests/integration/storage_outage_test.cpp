@@ -42,9 +42,10 @@ TEST(StorageOutage, ALeaveAnsweredUnavailableHasLeftAndOthersSeeTheMemberDisconn
   observer.request_ok(join("r", "Obi"));
   WsClient leaver(node.port());
   const auto leaver_id = leaver.request_ok(join("r", "Lee")).snapshot().you().user_id();
-  observer.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
+  host.next_event_where([&](const v1::Event& e) { return says_joined(e, leaver_id); });
   host.request_ok(say("r", "before the outage"));
   leaver.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
+  observer.next_event_where([](const v1::Event& e) { return e.has_message_posted(); });
 
   redis.kill();
   ASSERT_TRUE(readyz_becomes(node.port(), 503, std::chrono::seconds(10))) << "the node noticed the outage";
@@ -65,12 +66,9 @@ TEST(StorageOutage, ALeaveAnsweredUnavailableHasLeftAndOthersSeeTheMemberDisconn
   ASSERT_TRUE(readyz_becomes(node.port(), 200, std::chrono::seconds(20))) << "the node reconnected";
   // The others see the member go, as a disconnect: the node writes the
   // departure it could not write during the outage.
-  const auto left = observer.next_event_where(
-      [&](const v1::Event& e) {
-        return e.has_member_left() && e.member_left().person().user_id() == leaver_id;
-      },
-      10s);
-  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  const auto left = host.next_event_where([&](const v1::Event& e) { return says_left(e, leaver_id) != nullptr; }, 10s);
+  EXPECT_EQ(says_left(left, leaver_id)->reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  observer.next_presence_where([](const v1::Presence& p) { return p.present() == 2; }, 10s);
 
   // No more events reach the connection that left: the host's message is
   // the observer's next event and never the leaver's. (Both were sent to

@@ -1,5 +1,6 @@
 // A peer-support room: chat with replies, edits and deletes, and a moderator
 // who deletes, mutes, kicks and bans. Every change reaches everyone live.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include "support/server_process.hpp"
@@ -114,13 +115,21 @@ TEST_F(SupportRoom, KickedMemberIsOutButMayRejoin) {
   const auto left = riley_.next_event_where([](const v1::Event& e) { return e.has_member_left(); });
   EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_KICKED);
   EXPECT_EQ(left.member_left().person().user_id(), riley_id_);
-  EXPECT_EQ(jo_.next_event_where([](const v1::Event& e) { return e.has_member_left(); }).member_left().reason(),
+  // Staff hear of it; other participants only see the list change: a
+  // removal is between the moderators and the one removed.
+  EXPECT_EQ(host_.next_event_where([](const v1::Event& e) { return e.has_member_left(); }).member_left().reason(),
             v1::MemberLeft::REASON_KICKED);
+  jo_.next_presence_where([&](const v1::Presence& p) {
+    return p.listed() && std::none_of(p.members().begin(), p.members().end(),
+                                      [&](const v1::Member& m) { return m.person().user_id() == riley_id_; });
+  });
   EXPECT_EQ(riley_.request_error(say(room_, "am I here?")).code(), v1::NOT_IN_ROOM);
   // No longer receives the room's events.
   jo_.request_ok(say(room_, "after the kick"));
   riley_.request_ok(ping());
   EXPECT_TRUE(riley_.events().empty());
+  jo_.request_ok(ping());
+  for (const auto& event : jo_.events()) EXPECT_FALSE(event.has_member_left()) << event.ShortDebugString();
   riley_.request_ok(join(room_));
   riley_.request_ok(say(room_, "back"));
 }
@@ -175,13 +184,28 @@ TEST_F(SupportRoom, ClosingIsFinal) {
 TEST_F(SupportRoom, MembersListUpdatesLive) {
   WsClient newcomer(server_.port());
   const auto snapshot = newcomer.request_ok(join(room_, "Nova")).snapshot();
+  // A support room this small lists everyone to everyone.
   EXPECT_EQ(snapshot.members_size(), 5);
-  const auto joined = riley_.next_event_where([](const v1::Event& e) { return e.has_member_joined(); });
-  EXPECT_EQ(joined.member_joined().person().display_name(), "Nova");
+  EXPECT_TRUE(snapshot.listed());
+  EXPECT_EQ(snapshot.present(), 5u);
+  const auto named = [](const v1::Presence& p, const std::string& name) {
+    return std::any_of(p.members().begin(), p.members().end(),
+                       [&](const v1::Member& m) { return m.person().display_name() == name; });
+  };
+  auto presence = riley_.next_presence_where([&](const v1::Presence& p) { return named(p, "Nova"); });
+  EXPECT_TRUE(presence.listed());
+  EXPECT_EQ(presence.present(), 5u);
+  const auto joined = host_.next_event_where(says_someone_joined);
+  EXPECT_EQ(joined.members_changed().joined(0).person().display_name(), "Nova");
   newcomer.close();
-  const auto left = riley_.next_event_where([](const v1::Event& e) { return e.has_member_left(); });
-  EXPECT_EQ(left.member_left().person().display_name(), "Nova");
-  EXPECT_EQ(left.member_left().reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  presence = riley_.next_presence_where([&](const v1::Presence& p) { return !named(p, "Nova"); });
+  EXPECT_EQ(presence.present(), 4u);
+  const auto left = host_.next_event_where(says_someone_left);
+  EXPECT_EQ(left.members_changed().left(0).person().display_name(), "Nova");
+  EXPECT_EQ(left.members_changed().left(0).reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  // Participants get presence as pushes only, never as events.
+  riley_.request_ok(ping());
+  for (const auto& event : riley_.events()) EXPECT_FALSE(event.has_members_changed()) << event.ShortDebugString();
 }
 
 }  // namespace

@@ -106,6 +106,8 @@ std::uint32_t WsClient::send(v1::ClientMessage message) {
 bool WsClient::keep(v1::ServerMessage& message) {
   if (message.has_event()) {
     events_.push_back(std::move(*message.mutable_event()));
+  } else if (message.has_presence()) {
+    presences_.push_back(std::move(*message.mutable_presence()));
   } else if (message.has_reply() && message.reply().request_id() == 0) {
     pushes_.push_back(std::move(*message.mutable_reply()));
   } else if (message.has_reply()) {
@@ -187,6 +189,52 @@ v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>
   }
   throw std::runtime_error("no matching event in time");
 }
+
+v1::Presence WsClient::next_presence_where(const std::function<bool(const v1::Presence&)>& match,
+                                           std::chrono::milliseconds timeout) {
+  while (!presences_.empty()) {
+    v1::Presence presence = std::move(presences_.front());
+    presences_.pop_front();
+    if (match(presence)) return presence;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto message = next(left);
+    if (!message) break;
+    if (message->has_presence() && match(message->presence())) return message->presence();
+    if (!message->has_presence()) keep(*message);
+  }
+  throw std::runtime_error("no matching presence push in time");
+}
+
+v1::ClientMessage list_members(const std::string& room_id, const std::string& query, const std::string& after,
+                               std::uint32_t limit) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  message.mutable_list_members()->set_query(query);
+  message.mutable_list_members()->set_after(after);
+  message.mutable_list_members()->set_limit(limit);
+  return message;
+}
+
+bool says_joined(const v1::Event& event, const std::string& user_id) {
+  for (const auto& member : event.members_changed().joined()) {
+    if (member.person().user_id() == user_id) return true;
+  }
+  return false;
+}
+
+const v1::MemberLeft* says_left(const v1::Event& event, const std::string& user_id) {
+  for (const auto& left : event.members_changed().left()) {
+    if (left.person().user_id() == user_id) return &left;
+  }
+  return nullptr;
+}
+
+bool says_someone_joined(const v1::Event& event) { return event.members_changed().joined_size() > 0; }
+bool says_someone_left(const v1::Event& event) { return event.members_changed().left_size() > 0; }
 
 std::optional<std::uint16_t> WsClient::wait_for_close(std::chrono::milliseconds timeout, std::size_t* frames) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

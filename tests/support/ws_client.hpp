@@ -62,6 +62,12 @@ class WsClient {
   std::deque<v1::Event>& events() { return events_; }
   // Replies with request id 0: what the server says unasked (ROOM_RESET).
   std::deque<v1::Reply>& pushes() { return pushes_; }
+  // Presence pushes read so far (kept while waiting for anything else).
+  std::deque<v1::Presence>& presences() { return presences_; }
+  // Skips presence pushes until one matches, kept ones first; throws on
+  // timeout. Everything else read meanwhile is kept.
+  v1::Presence next_presence_where(const std::function<bool(const v1::Presence&)>& match,
+                                   std::chrono::milliseconds timeout = 5s);
   // Waits for the next push (kept ones first); throws on timeout.
   v1::Reply next_push(std::chrono::milliseconds timeout = 5s);
 
@@ -99,6 +105,7 @@ class WsClient {
   std::uint32_t next_request_id_ = 1;
   std::deque<v1::Event> events_;
   std::deque<v1::Reply> pushes_;
+  std::deque<v1::Presence> presences_;
   std::map<std::uint32_t, v1::Reply> replies_;  // to requests not yet asked for
   // Keeps what `message` holds that nobody waits for yet; returns whether it
   // was the reply to `request_id`.
@@ -114,6 +121,14 @@ boost::beast::http::response<boost::beast::http::string_body> http_request(
     std::uint16_t port, boost::beast::http::verb verb, const std::string& target,
     const std::string& authorization = "", const std::vector<std::pair<std::string, std::string>>& headers = {});
 
+// Presence news for staff (membersChanged): whether `event` says that
+// `user_id` joined, or left (the MemberLeft, or null).
+bool says_joined(const v1::Event& event, const std::string& user_id);
+const v1::MemberLeft* says_left(const v1::Event& event, const std::string& user_id);
+// Any membersChanged event with someone joining / leaving.
+bool says_someone_joined(const v1::Event& event);
+bool says_someone_left(const v1::Event& event);
+
 // Builders for the commands tests send most.
 v1::ClientMessage hello(const std::string& token, const std::string& name = "");
 v1::ClientMessage create_room(const std::string& room_id, v1::RoomKind kind, bool approval = false,
@@ -123,6 +138,8 @@ v1::ClientMessage ask(const std::string& room_id, const std::string& text, bool 
 v1::ClientMessage vote(const std::string& room_id, std::uint64_t question_id, bool up = true);
 v1::ClientMessage say(const std::string& room_id, const std::string& text, std::uint64_t reply_to = 0);
 v1::ClientMessage ping();
+v1::ClientMessage list_members(const std::string& room_id, const std::string& query = "",
+                               const std::string& after = "", std::uint32_t limit = 0);
 // A join that resumes after a lost connection (docs/protocol.md 1.10).
 v1::ClientMessage join_resuming(const std::string& room_id, const std::string& epoch, std::uint64_t seq,
                                 const std::string& token = "");

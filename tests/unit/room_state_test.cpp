@@ -103,7 +103,7 @@ TEST_F(RoomFold, JoinAndLeaveCountConnectionsPerIdentity) {
   act_ok(created(v1::ROOM_KIND_SUPPORT));
   Applied applied;
   ASSERT_FALSE(act(joined(alice, "c1"), &applied));
-  ASSERT_TRUE(applied.event && applied.event->has_member_joined());
+  ASSERT_TRUE(applied.event && applied.event->members_changed().joined_size() == 1);
   ASSERT_FALSE(act(joined(alice, "c2"), &applied));
   EXPECT_FALSE(applied.event) << "a second tab is not a second member";
   auto left = new_entry(alice);
@@ -113,8 +113,84 @@ TEST_F(RoomFold, JoinAndLeaveCountConnectionsPerIdentity) {
   EXPECT_TRUE(state.is_present(alice.user_id));
   left.mutable_left()->set_connection_id("c2");
   ASSERT_FALSE(act(left, &applied));
-  ASSERT_TRUE(applied.event && applied.event->has_member_left());
+  ASSERT_TRUE(applied.event && applied.event->members_changed().left_size() == 1);
   EXPECT_FALSE(state.is_present(alice.user_id));
+}
+
+// One PresenceEntry for a node's batch of arrivals and departures: staff get
+// one membersChanged with the net change, each person once.
+TEST_F(RoomFold, APresenceBatchIsOneEventWithTheNetChangeForStaffOnly) {
+  act_ok(created(v1::ROOM_KIND_AMA));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(bob, "c-bob"));
+  const auto change = [](const Membership& who, const std::string& connection, bool joins) {
+    v1::PresenceEntry::Change out;
+    *out.mutable_actor() = new_entry(who).actor();
+    if (joins) {
+      out.mutable_joined()->set_connection_id(connection);
+    } else {
+      out.mutable_left()->set_connection_id(connection);
+      out.mutable_left()->set_reason(v1::MemberLeft::REASON_DISCONNECTED);
+    }
+    return out;
+  };
+  v1::LogEntry batch;
+  auto* changes = batch.mutable_presence()->mutable_changes();
+  *changes->Add() = change(alice, "c-alice", true);      // arrives
+  *changes->Add() = change(bob, "c-bob", false);         // drops...
+  *changes->Add() = change(bob, "c-bob-2", true);        // ...and is back: no news
+  *changes->Add() = change(moderator, "c-mod", true);    // arrives...
+  *changes->Add() = change(moderator, "c-mod", false);   // ...and goes: no news
+  *changes->Add() = change(alice, "c-alice-2", true);    // a second tab: no news
+  Applied applied;
+  ASSERT_FALSE(act(batch, &applied));
+  ASSERT_TRUE(applied.event);
+  EXPECT_TRUE(applied.presence_changed);
+  const auto& changed = applied.event->members_changed();
+  ASSERT_EQ(changed.joined_size(), 1) << changed.ShortDebugString();
+  EXPECT_EQ(changed.joined(0).person().user_id(), alice.user_id);
+  EXPECT_EQ(changed.left_size(), 0) << changed.ShortDebugString();
+  EXPECT_EQ(changed.present(), 3u);
+  EXPECT_EQ(state.present(), 3u);
+  EXPECT_TRUE(RoomState::may_see(applied.audience, host.user_id, host.role));
+  EXPECT_FALSE(RoomState::may_see(applied.audience, alice.user_id, alice.role)) << "staff only";
+
+  // Participants see the count and the staff; staff see everyone.
+  const auto for_alice = state.snapshot_for(alice.user_id, alice.role);
+  EXPECT_EQ(for_alice.present(), 3u);
+  EXPECT_FALSE(for_alice.listed());
+  ASSERT_EQ(for_alice.members_size(), 1);
+  EXPECT_EQ(for_alice.members(0).person().user_id(), host.user_id);
+  const auto for_host = state.snapshot_for(host.user_id, host.role);
+  EXPECT_TRUE(for_host.listed());
+  EXPECT_EQ(for_host.members_size(), 3);
+  const auto pushed = state.presence_for(false);
+  EXPECT_EQ(pushed.present(), 3u);
+  EXPECT_EQ(pushed.members_size(), 0);
+  ASSERT_EQ(pushed.staff_size(), 1);
+  EXPECT_EQ(pushed.staff(0).person().user_id(), host.user_id);
+}
+
+// Support rooms list everyone to everyone up to member_list_limit people.
+TEST_F(RoomFold, ASupportRoomListsItsMembersUpToItsLimit) {
+  auto room = created(v1::ROOM_KIND_SUPPORT);
+  room.mutable_room_created()->mutable_settings()->set_member_list_limit(3);
+  act_ok(room);
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
+  EXPECT_TRUE(state.lists_members());
+  EXPECT_EQ(state.snapshot_for(alice.user_id, alice.role).members_size(), 3);
+  EXPECT_EQ(state.presence_for(false).members_size(), 3);
+  act_ok(joined(moderator, "c-mod"));
+  EXPECT_FALSE(state.lists_members());
+  const auto snapshot = state.snapshot_for(alice.user_id, alice.role);
+  EXPECT_FALSE(snapshot.listed());
+  EXPECT_EQ(snapshot.members_size(), 2) << "the host and the moderator";
+  EXPECT_EQ(state.presence_for(false).members_size(), 0);
+  auto too_many = new_entry(host);
+  too_many.mutable_room_updated()->mutable_settings()->set_member_list_limit(kMaxMemberListLimit + 1);
+  EXPECT_EQ(state.check(too_many)->code, v1::INVALID_ARGUMENT);
 }
 
 TEST_F(RoomFold, VoteCountsOncePerIdentityAndCanBeTakenBack) {
@@ -331,7 +407,7 @@ TEST_F(RoomFold, SecondConnectionDoesNotRenameTheMember) {
   Applied applied;
   ASSERT_FALSE(act(joined(renamed, "c-alice-2"), &applied));
   EXPECT_FALSE(applied.event);
-  const auto snapshot = state.snapshot_for(bob.user_id, bob.role);
+  const auto snapshot = state.snapshot_for(host.user_id, host.role);
   for (const auto& member : snapshot.members()) {
     if (member.person().user_id() == alice.user_id) {
       EXPECT_EQ(member.person().display_name(), "Guest-1111");
@@ -745,7 +821,7 @@ TEST_F(RoomFold, RoleIsTheHighestOfThePresentConnections) {
   alice_as_moderator.role = v1::ROLE_MODERATOR;
   act_ok(joined(alice_as_moderator, "c-alice-staff"));
   auto role_of_alice = [&] {
-    const auto snapshot = state.snapshot_for(bob.user_id, bob.role);
+    const auto snapshot = state.snapshot_for(host.user_id, host.role);
     for (const auto& member : snapshot.members()) {
       if (member.person().user_id() == alice.user_id) return member.person().role();
     }

@@ -196,6 +196,11 @@ class Session {
     });
     this.connection.addEventListener("event", (e) => this.onEvent(e.detail));
     this.connection.addEventListener("push", (e) => this.onPush(e.detail));
+    this.connection.addEventListener("presence", (e) => {
+      if (e.detail.roomId !== this.roomId || !this.room.joined) return;
+      this.room.applyPresence(e.detail);
+      this.scheduleRender();
+    });
     window.hearth = this;  // for the browser tests and the curious
     this.buildLayout();
     this.showState("connecting");

@@ -117,6 +117,8 @@ export class Connection extends EventTarget {
       }
     } else if (message.event) {
       this.dispatchEvent(new CustomEvent("event", { detail: message.event }));
+    } else if (message.presence) {
+      this.dispatchEvent(new CustomEvent("presence", { detail: message.presence }));
     }
   }
 

@@ -30,7 +30,12 @@ export class Room {
     this.seq = 0;
     this.you = null;
     this.youAreMuted = false;
+    // Who is here: staff see everyone (the snapshot, then membersChanged
+    // events); participants see the staff, and everyone only where the room
+    // lists its members (Presence pushes replace the list).
     this.members = new Map();    // userId -> {person, muted}
+    this.present = 0;            // people here, each counted once
+    this.listed = false;         // `members` is everyone here
     this.questions = new Map();  // id (string) -> Question
     this.messages = new Map();   // id (string) -> ChatMessage
     this.myVotes = new Set();    // question ids this identity voted for
@@ -60,6 +65,8 @@ export class Room {
     this.you = snapshot.you || null;
     this.youAreMuted = !!snapshot.youAreMuted;
     for (const member of snapshot.members || []) this.members.set(member.person.userId, member);
+    this.present = num(snapshot.present);
+    this.listed = !!snapshot.listed;
     for (const question of snapshot.questions || []) {
       this.questions.set(question.id, question);
       if (question.votedByMe) this.myVotes.add(question.id);
@@ -77,8 +84,10 @@ export class Room {
     const you = this.you?.userId;
     if (event.roomOpened || event.roomUpdated || event.roomClosed) {
       this.info = event.roomOpened || event.roomUpdated || event.roomClosed;
-    } else if (event.memberJoined) {
-      this.members.set(event.memberJoined.person.userId, event.memberJoined);
+    } else if (event.membersChanged) {
+      for (const member of event.membersChanged.joined || []) this.members.set(member.person.userId, member);
+      for (const left of event.membersChanged.left || []) this.members.delete(left.person.userId);
+      this.present = num(event.membersChanged.present);
     } else if (event.memberLeft) {
       const person = event.memberLeft.person;
       this.members.delete(person.userId);
@@ -115,6 +124,17 @@ export class Room {
       for (const id of [...this.messages.keys()]) if (num(id) <= upTo) this.messages.delete(id);
     }
     return true;
+  }
+
+  // Presence pushes (not in the log's order: the latest wins).
+  applyPresence(presence) {
+    this.present = num(presence.present);
+    if (this.isStaff()) return;  // staff keep the full list from events
+    this.listed = !!presence.listed;
+    this.members = new Map();
+    for (const member of presence.listed ? presence.members || [] : presence.staff || []) {
+      this.members.set(member.person.userId, member);
+    }
   }
 
   // After this member's own erasure: what only they (and staff) could see,

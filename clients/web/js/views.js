@@ -290,6 +290,21 @@ export function renderMembers(section, session) {
   const room = session.room;
   const parts = once(section, () => {
     const heading = h("h2", {});
+    // Participants of an AMA (and of a big support room) see how many are
+    // here and who the staff are, never one another (docs/protocol.md 1.15).
+    const note = h("p", { class: "hint", id: "people-note" });
+    // Staff of a big room find anyone by name (ListMembers).
+    const search = h("input", { type: "search", id: "people-search", placeholder: "Find someone by name",
+                                "aria-label": "Find someone here by name", hidden: true });
+    search.addEventListener("input", async () => {
+      const query = search.value.trim();
+      session.memberSearch = null;
+      if (query) {
+        const ok = await session.command({ listMembers: { query, limit: 50 } });
+        if (search.value.trim() === query && ok?.members) session.memberSearch = ok.members.members || [];
+      }
+      session.scheduleRender();
+    });
     const list = h("ul", { class: "people", id: "members" });
     // "Erase my data", for everyone: see EraseMyContent in docs/protocol.md.
     const erase = h("button", { type: "button", class: "small quiet danger", id: "erase-mine", onclick: async () => {
@@ -301,11 +316,21 @@ export function renderMembers(section, session) {
         session.setNotice("Everything you wrote in this room has been erased.");
       }
     } }, "Erase what I wrote here");
-    section.append(heading, list, erase);
-    return { heading, list };
+    section.append(heading, note, search, list, erase);
+    return { heading, note, search, list };
   });
-  const members = room.sortedMembers();
-  parts.heading.textContent = `Here now (${members.length})`;
+  const count = Math.max(room.present, room.members.size);
+  parts.heading.textContent = `Here now (${count})`;
+  const hidden = !room.isStaff() && !room.listed;
+  parts.note.hidden = !hidden;
+  parts.note.textContent = hidden
+    ? (count <= 1 ? "Only you are here so far."
+                  : `${count} people are here. Participants are not shown to one another; ` +
+                    (room.members.size ? "these are the hosts and moderators:" : "no host or moderator is here now."))
+    : "";
+  parts.search.hidden = !(room.isStaff() && count > room.members.size);
+  const searching = !parts.search.hidden && parts.search.value.trim() && session.memberSearch;
+  const members = searching ? session.memberSearch : room.sortedMembers();
   const myRank = RANK[room.you?.role] ?? 0;
   replaceChildren(parts.list, members.map((member) => {
     const person = member.person;
