@@ -22,7 +22,7 @@ struct Config {
   // each connection gets what came meanwhile in one write (0: never wait).
   unsigned write_coalesce_ms = 5;
   // Limits::presence_batch and presence_push, in milliseconds.
-  unsigned presence_batch_ms = 50;
+  unsigned presence_batch_ms = 20;
   unsigned presence_push_ms = 250;
   std::string engine = "memory";
   std::string redis_url = "redis://127.0.0.1:6379";

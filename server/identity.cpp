@@ -4,14 +4,19 @@
 
 #include <array>
 #include <stdexcept>
+#include <vector>
 
 namespace hearth {
 namespace {
 
+void fill_random(unsigned char* out, std::size_t count) {
+  if (RAND_bytes(out, static_cast<int>(count)) != 1) throw std::runtime_error("RAND_bytes failed");
+}
+
 template <std::size_t N>
 std::array<unsigned char, N> random_bytes() {
   std::array<unsigned char, N> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(N)) != 1) throw std::runtime_error("RAND_bytes failed");
+  fill_random(bytes.data(), N);
   return bytes;
 }
 
@@ -19,10 +24,12 @@ std::array<unsigned char, N> random_bytes() {
 
 std::string random_hex(std::size_t count) {
   static constexpr char digits[] = "0123456789abcdef";
+  // One RAND_bytes call for them all (each call costs far more than a byte).
+  std::vector<unsigned char> bytes(count);
+  fill_random(bytes.data(), count);
   std::string out;
   out.reserve(2 * count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto byte = random_bytes<1>()[0];
+  for (const unsigned char byte : bytes) {
     out.push_back(digits[byte >> 4]);
     out.push_back(digits[byte & 0xF]);
   }

@@ -49,8 +49,12 @@ struct Limits {
   // Presence, however many arrive at once: a node appends the joins and
   // leaves it takes for a room as one entry at most every `presence_batch`
   // (one at a time; the first after a quiet while goes at once), and pushes
-  // a room's members a Presence at most every `presence_push`.
-  std::chrono::milliseconds presence_batch{50};
+  // a room's members a Presence at most every `presence_push`, or in a big
+  // room every kPresencePushPerPerson for each person present, whichever is
+  // longer: a push costs a frame per member, so a room sends at most about
+  // 10,000 push frames a second however big it is (10,000 people: one push
+  // a second).
+  std::chrono::milliseconds presence_batch{20};
   std::chrono::milliseconds presence_push{250};
 };
 

@@ -78,6 +78,9 @@ constexpr std::size_t kReadPage = 1000;
 constexpr std::size_t kMaxOutcomes = 1024;
 // Live entries held while a read is on its way or a gap is being filled.
 constexpr std::size_t kMaxLive = 10000;
+// A push costs a frame per member: a big room is pushed at most once per
+// this much per person present (Limits::presence_push).
+constexpr std::chrono::microseconds kPresencePushPerPerson{100};
 // Changes in one PresenceEntry; more wait for the next (which then goes as
 // soon as this one is appended).
 constexpr std::size_t kMaxPresenceBatch = 1000;
@@ -387,20 +390,38 @@ void Room::fan_out(const v1::Event& event, const Audience& audience, const std::
   if (staff_event) *staff_message.mutable_event() = *staff_event;
   SharedFrame encoded[2][2];
   FanOut fan;
-  for (const auto& [key, member] : members_) {
-    if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) continue;
+  const auto deliver = [&](const LocalMember& member) {
+    if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) return;
     const int variant = staff_event && is_staff(member.membership.role) ? 1 : 0;
     const Encoding encoding = member.connection->push_encoding();
     SharedFrame& frame = encoded[variant][static_cast<int>(encoding)];
     if (!frame) frame = encode_frame(variant ? staff_message : message, encoding);
     fan.send(member.connection, frame);
+  };
+  // News for staff alone (membersChanged, reports) costs the staff here,
+  // not the whole room.
+  if (audience.staff_only && audience.also_user.empty()) {
+    for (const Connection* connection : staff_here_) deliver(members_.at(connection));
+    return;
   }
+  for (const auto& [key, member] : members_) deliver(member);
+}
+
+void Room::add_member(const Caller& caller) {
+  members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership});
+  if (is_staff(caller.membership.role)) staff_here_.insert(caller.connection.get());
+}
+
+bool Room::remove_member(const Connection* connection) {
+  staff_here_.erase(connection);
+  return members_.erase(connection) > 0;
 }
 
 void Room::remove_user(const std::string& user_id) {
   for (auto it = members_.begin(); it != members_.end();) {
     if (it->second.membership.user_id == user_id) {
       it->second.connection->removed(id_);
+      staff_here_.erase(it->first);
       it = members_.erase(it);
     } else {
       ++it;
@@ -464,7 +485,7 @@ void Room::finish_join(const std::string& connection_id) {
   if (state_.closed()) return reply_error(caller, {v1::ROOM_CLOSED, "the room is closed"});
   if (state_.is_banned(caller.membership.user_id)) return reply_error(caller, {v1::BANNED, "you are banned from this room"});
   caller.joining = false;
-  members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership});
+  add_member(caller);
   caller.connection->joined(id_, shared_from_this(), caller.membership);
   v1::Ok ok;
   auto failure = v1::RESUME_FAILURE_NONE;
@@ -495,7 +516,7 @@ void Room::finish_join(const std::string& connection_id) {
 
 void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
   const std::string& connection_id = caller.connection->connection_id();
-  const bool member = members_.erase(caller.connection.get()) > 0;
+  const bool member = remove_member(caller.connection.get());
   // A join still on its way will be applied; the Left after it undoes it.
   const bool pending = pending_joins_.erase(connection_id) > 0;
   if (!member && !pending) {
@@ -679,7 +700,9 @@ void Room::schedule_presence_push() {
   if (push_armed_ || retired_) return;
   push_armed_ = true;
   const auto now = std::chrono::steady_clock::now();
-  push_timer_.expires_at(std::max(now, last_push_ + limits_.presence_push));
+  const auto interval = std::max<std::chrono::steady_clock::duration>(
+      limits_.presence_push, kPresencePushPerPerson * state_.present());
+  push_timer_.expires_at(std::max(now, last_push_ + interval));
   push_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
     if (error) return;
     self->push_armed_ = false;
@@ -728,6 +751,7 @@ void Room::reset(const Failure& failure) {
     member.connection->removed(id_);
   }
   members_.clear();
+  staff_here_.clear();
   for (auto& [connection_id, caller] : pending_joins_) reply_error(caller, failure);
   pending_joins_.clear();
   for (auto& queued : presence_queue_) {
@@ -751,6 +775,7 @@ void Room::reset(const Failure& failure) {
 
 void Room::abandon() {
   members_.clear();
+  staff_here_.clear();
   pending_joins_.clear();
   after_applied_.clear();
   waiting_.clear();

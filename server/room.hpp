@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "connection.hpp"
@@ -143,6 +144,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   v1::ServerMessage presence_message(bool staff) const;
   void fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
   void remove_user(const std::string& user_id);
+  // members_ and staff_here_ together.
+  void add_member(const Caller& caller);
+  bool remove_member(const Connection* connection);
   void finish_join(const std::string& connection_id);
   // What became of an appended entry once applied: refused by the fold (it
   // raced something that came first: a mute, a ban, a delete), or applied
@@ -194,6 +198,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   std::uint64_t history_floor_ = 0;               // events after this seq are all in history_
 
   std::unordered_map<const Connection*, LocalMember> members_;
+  std::unordered_set<const Connection*> staff_here_;  // members_ with a staff role
   std::unordered_map<std::string, Caller> pending_joins_;   // by connection id
   std::multimap<std::uint64_t, OnApplied> after_applied_;
   // Entries the fold refused or found changing nothing, by seq, until their

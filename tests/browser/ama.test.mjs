@@ -39,7 +39,7 @@ test("an AMA from the host's home page to an answered question, the same on ever
     await page.waitForSelector('section.members h2:text-is("Here now (3)")');
     await page.waitForSelector('#members .person:has-text("Dr. Ada") .badge.role:text-is("host")');
     assert.equal(await page.locator("#members .person").count(), 1, "only the host is listed to a participant");
-    assert.match(await page.textContent("#people-note"), /3 people are here\. Participants are not shown/);
+    assert.match(await page.textContent("#people-note"), /Participants can't see who else is here, and only hosts and moderators see that you are/);
   }
   await host.waitForSelector('#members .person:has-text("Pat")');
   assert.equal(await host.locator("#members .person").count(), 3, "the host sees everyone");

@@ -325,8 +325,8 @@ export function renderMembers(section, session) {
   parts.note.hidden = !hidden;
   parts.note.textContent = hidden
     ? (count <= 1 ? "Only you are here so far."
-                  : `${count} people are here. Participants are not shown to one another; ` +
-                    (room.members.size ? "these are the hosts and moderators:" : "no host or moderator is here now."))
+                  : "Participants can't see who else is here, and only hosts and moderators see that you are. " +
+                    (room.members.size ? "Hosts and moderators here:" : "No host or moderator is here right now."))
     : "";
   parts.search.hidden = !(room.isStaff() && count > room.members.size);
   const searching = !parts.search.hidden && parts.search.value.trim() && session.memberSearch;
