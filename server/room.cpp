@@ -410,6 +410,8 @@ void Room::fan_out(const v1::Event& event, const Audience& audience, const std::
 void Room::add_member(const Caller& caller) {
   members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership});
   if (is_staff(caller.membership.role)) staff_here_.insert(caller.connection.get());
+  fresh_.insert(caller.connection.get());
+  schedule_presence_push();
 }
 
 bool Room::remove_member(const Connection* connection) {
@@ -674,11 +676,15 @@ void Room::on_presence_appended(const std::vector<Caller>& callers, std::error_c
     // Joiners hear from finish_join; leavers once the batch is applied.
     for (const auto& caller : callers) {
       if (caller.joining || !caller.wants_reply) continue;
-      when_applied(seq, [this, caller](std::uint64_t, const Outcome&) {
+      const auto left = [this, caller](std::uint64_t, const Outcome&) {
         v1::Ok ok;
         ok.mutable_left();
         reply_ok(caller, std::move(ok));
-      });
+      };
+      // A room reset meanwhile applies nothing more: the leaver is out of it
+      // either way.
+      if (retired_) left(seq, Outcome{});
+      else when_applied(seq, left);
     }
     return;
   }
@@ -729,16 +735,28 @@ void Room::push_presence() {
     due[staff] = said != last_presence_[staff];
     last_presence_[staff] = std::move(said);
   }
-  if (!due[0] && !due[1]) return;
+  // Who joined since the last push gets this one whatever it says: their
+  // snapshot was taken when they joined, and who is here may have changed
+  // back to what the last push said since (one came, another went).
+  auto fresh = std::move(fresh_);
+  fresh_.clear();
   SharedFrame frames[2][2];
   FanOut fan;
-  for (const auto& [key, member] : members_) {
+  const auto deliver = [&](const LocalMember& member) {
     const int staff = is_staff(member.membership.role) ? 1 : 0;
-    if (!due[staff]) continue;
     const Encoding encoding = member.connection->push_encoding();
     SharedFrame& frame = frames[staff][static_cast<int>(encoding)];
     if (!frame) frame = encode_frame(messages[staff], encoding);
     fan.send(member.connection, frame);
+  };
+  if (!due[0] && !due[1]) {
+    for (const Connection* connection : fresh) {
+      if (const auto it = members_.find(connection); it != members_.end()) deliver(it->second);
+    }
+    return;
+  }
+  for (const auto& [key, member] : members_) {
+    if (due[is_staff(member.membership.role) ? 1 : 0] || fresh.contains(key)) deliver(member);
   }
 }
 

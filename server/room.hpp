@@ -220,6 +220,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   boost::asio::steady_timer push_timer_;
   // The last Presence pushed to participants [0] and to staff [1], encoded.
   std::string last_presence_[2];
+  std::unordered_set<const Connection*> fresh_;  // joined since the last push
 };
 
 }  // namespace hearth

@@ -418,8 +418,19 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
 // Calls from rooms (any thread)
 // ---------------------------------------------------------------------------
 
+// Everything a room hands a session goes through one queue, the home
+// shard's (as FanOut's batches do), so that it arrives in the order the room
+// sent it: a post to the session's strand could run after a later plain
+// post to the shard. The shard has one thread, so this is the strand's
+// thread too.
+template <typename Fn>
+void WsSession::post_home(Fn&& fn) {
+  if (home_ != nullptr) return asio::post(home_->io(), std::forward<Fn>(fn));
+  asio::post(ws_.get_executor(), std::forward<Fn>(fn));
+}
+
 void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), room_id, room = std::move(room), membership] {
+  post_home([self = shared_from_this(), room_id, room = std::move(room), membership] {
     if (self->finished_) {
       // Gone while the join was on its way: leave at once.
       Caller caller{self, membership, 0, Encoding::json};
@@ -432,21 +443,19 @@ void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, M
 }
 
 void WsSession::join_failed(const std::string& room_id) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), room_id] {
+  post_home([self = shared_from_this(), room_id] {
     const auto it = self->rooms_.find(room_id);
     if (it != self->rooms_.end() && !it->second.room) self->rooms_.erase(it);
   });
 }
 
 void WsSession::removed(const std::string& room_id) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), room_id] { self->rooms_.erase(room_id); });
+  post_home([self = shared_from_this(), room_id] { self->rooms_.erase(room_id); });
 }
 
 void WsSession::send(SharedFrame frame) {
   if (on_home_shard()) return enqueue(std::move(frame));
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
-    self->enqueue(std::move(frame));
-  });
+  post_home([self = shared_from_this(), frame = std::move(frame)]() mutable { self->enqueue(std::move(frame)); });
 }
 
 // ---------------------------------------------------------------------------

@@ -96,6 +96,9 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   // On this session's own shard's thread: nothing of the session runs
   // meanwhile (one thread per shard), so it may be called without a post.
   Shard* home() const override { return home_; }
+  // Runs `fn` on the home shard, after what rooms handed this session before.
+  template <typename Fn>
+  void post_home(Fn&& fn);
   bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }
   void enqueue(SharedFrame frame);
   void write_tls(Transport::Tls& tls);
