@@ -374,36 +374,41 @@ void WsSession::on_create_invite(const v1::ClientMessage& message, Encoding enco
 }
 
 void WsSession::on_list_members(const v1::ClientMessage& message, Encoding encoding) {
-  const auto it = rooms_.find(message.room_id());
-  if (it == rooms_.end() || !it->second.room) {
-    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
-  }
-  Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
-  caller.command = message.command_case();
+  const auto it = joined_room(message, encoding);
+  if (it == rooms_.end()) return;
+  const Caller caller = caller_in(it->second, message, encoding);
   it->second.room->run([caller, command = message.list_members()](Room& room) { room.list_members(caller, command); });
 }
 
-void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {
+std::unordered_map<std::string, WsSession::RoomSlot>::iterator WsSession::joined_room(const v1::ClientMessage& message,
+                                                                                     Encoding encoding) {
   const auto it = rooms_.find(message.room_id());
-  if (it == rooms_.end() || !it->second.room) {
-    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
-  }
-  Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
+  if (it != rooms_.end() && it->second.room) return it;
+  reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
+  return rooms_.end();
+}
+
+Caller WsSession::caller_in(const RoomSlot& slot, const v1::ClientMessage& message, Encoding encoding) {
+  Caller caller{shared_from_this(), slot.membership, message.request_id(), encoding};
   caller.command = message.command_case();
+  return caller;
+}
+
+void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {
+  const auto it = joined_room(message, encoding);
+  if (it == rooms_.end()) return;
+  const Caller caller = caller_in(it->second, message, encoding);
   auto room = std::move(it->second.room);
   rooms_.erase(it);
   room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
 }
 
 void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encoding) {
-  const auto it = rooms_.find(message.room_id());
-  if (it == rooms_.end() || !it->second.room) {
-    return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
-  }
+  const auto it = joined_room(message, encoding);
+  if (it == rooms_.end()) return;
   v1::LogEntry entry = new_entry(it->second.membership);
   if (auto failure = entry_for_command(message, entry)) return reply(message.request_id(), encoding, *failure);
-  Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
-  caller.command = message.command_case();
+  Caller caller = caller_in(it->second, message, encoding);
   // Words that suggest someone may be in danger: the entry carries the flag
   // (the room's policy and its staff act on it), and the writer gets words
   // of support with the reply.

@@ -84,6 +84,11 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   void on_create_invite(const v1::ClientMessage& message, Encoding encoding);
   void on_list_members(const v1::ClientMessage& message, Encoding encoding);
   void on_room_command(const v1::ClientMessage& message, Encoding encoding);
+  // The room `message` is for, if this connection is in it; else replies
+  // NOT_IN_ROOM and returns rooms_.end().
+  std::unordered_map<std::string, RoomSlot>::iterator joined_room(const v1::ClientMessage& message, Encoding encoding);
+  // Who sends `message` to the room of `slot`, for the room's reply.
+  Caller caller_in(const RoomSlot& slot, const v1::ClientMessage& message, Encoding encoding);
   // The membership for joining `room_id`, or the failure to reply with.
   std::optional<Failure> membership_for(const std::string& room_id, const std::string& token,
                                         const std::string& display_name, Membership& out);

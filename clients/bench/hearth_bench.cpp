@@ -166,6 +166,10 @@ struct Options {
   std::size_t size = 150;
   unsigned threads = 1;
   unsigned connect_concurrency = 256;
+  std::string room_kind = "support";  // hearth: the kind of the rooms created
+  // Loopback source addresses (127.0.0.1, .2, ...) to connect from: one
+  // address reaches one server port from about 28,000 ports only.
+  unsigned sources = 1;
   std::vector<int> pids;
 };
 
@@ -230,6 +234,7 @@ std::uint64_t rss_kb(int pid) {
 struct alignas(64) Shard {
   asio::io_context io{1};
   Histogram latency;
+  Histogram join_latency;  // subscribers: from connecting to being in the room
   std::atomic<std::uint64_t> received{0};  // stamped frames inside the window
   std::uint64_t duplicates = 0;
   std::uint64_t reordered = 0;
@@ -283,14 +288,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void start() {
+    started_ns_ = now_ns();
     auto resolver = std::make_shared<asio::ip::tcp::resolver>(shard_.io);
     resolver->async_resolve(url_.host, url_.port, [self = shared_from_this(), resolver](auto error, auto endpoints) {
       if (error) return self->run_.fail("resolve: " + error.message());
-      asio::async_connect(self->socket_, endpoints, [self](auto connect_error, auto) {
+      const auto connected = [self](auto connect_error) {
         if (connect_error) return self->run_.fail("connect: " + connect_error.message());
         self->socket_.set_option(asio::ip::tcp::no_delay(true));
         self->upgrade();
-      });
+      };
+      if (self->run_.options.sources <= 1) {
+        return asio::async_connect(self->socket_, endpoints, [connected](auto e, auto) { connected(e); });
+      }
+      const auto endpoint = endpoints.begin()->endpoint();
+      self->socket_.open(endpoint.protocol());
+      const auto from = asio::ip::make_address_v4(0x7f000001u + self->source % self->run_.options.sources);
+      boost::system::error_code bind_error;
+      self->socket_.bind({from, 0}, bind_error);
+      if (bind_error) return self->run_.fail("bind: " + bind_error.message());
+      self->socket_.async_connect(endpoint, connected);
     });
   }
 
@@ -544,14 +560,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (packet.starts_with("44")) run_.fail("socket.io: " + std::string(packet));
   }
 
-  void ready() { run_.open.fetch_add(1); }
+  void ready() {
+    if (role_ == Role::subscriber) shard_.join_latency.record(now_ns() - started_ns_);
+    run_.open.fetch_add(1);
+  }
 
   // Hearth's admin: creates room created_; its reply sends the leave.
   void create_next() {
     hearth::v1::ClientMessage create;
     create.set_request_id(2 + 2 * created_);
     create.set_room_id(room_name(created_));
-    create.mutable_create_room()->set_kind(hearth::v1::ROOM_KIND_SUPPORT);
+    create.mutable_create_room()->set_kind(run_.options.room_kind == "ama" ? hearth::v1::ROOM_KIND_AMA
+                                                                           : hearth::v1::ROOM_KIND_SUPPORT);
     send_frame(0x2, create.SerializeAsString());
   }
 
@@ -597,6 +617,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Role role_;
   std::uint32_t room_;
   std::uint32_t publisher_;
+  std::uint64_t started_ns_ = 0;  // when start() began connecting
+
+ public:
+  std::uint32_t source = 0;  // which loopback source address (--sources)
+
+ private:
   asio::steady_timer timer_;
   std::vector<char> buffer_;
   std::size_t end_ = 0;
@@ -648,6 +674,9 @@ std::optional<Options> parse_options(int argc, char* argv[]) {
     ("drain", po::value(&o.drain)->default_value(o.drain), "seconds to wait for the last deliveries")
     ("hold", po::value(&o.hold)->default_value(o.hold), "with no publishers: seconds to hold the connections")
     ("size", po::value(&o.size)->default_value(o.size), "message bytes")
+    ("sources", po::value(&o.sources)->default_value(o.sources),
+     "loopback source addresses to connect from (127.0.0.1 up), for more connections than one has ports")
+    ("room-kind", po::value(&o.room_kind)->default_value(o.room_kind), "hearth: the rooms' kind, support or ama")
     ("threads", po::value(&o.threads)->default_value(o.threads), "generator threads")
     ("connect-concurrency", po::value(&o.connect_concurrency)->default_value(o.connect_concurrency),
      "connections being opened at once")
@@ -713,7 +742,10 @@ int main(int argc, char* argv[]) {
     auto admin = std::make_shared<Connection>(run, *run.shards[0], parse_url(o.publish_url),
                                               Connection::Role::admin, 0, 0);
     admin->start();
-    if (!wait_until([&] { return run.open.load() == 1 || run.failed.load(); }, std::chrono::seconds(20)) ||
+    // One room after another, each created, joined and left: a leave right
+    // after a join waits for the room's next presence batch (20 ms).
+    const auto creating = std::chrono::seconds(20 + o.rooms / 20);
+    if (!wait_until([&] { return run.open.load() == 1 || run.failed.load(); }, creating) ||
         run.failed.load()) {
       return fail("could not create the rooms");
     }
@@ -740,6 +772,7 @@ int main(int argc, char* argv[]) {
   // Subscribers, round robin over rooms, URLs and threads, a bounded number
   // of handshakes at a time.
   const auto connect_start = Clock::now();
+  const double connect_cpu_before = servers_cpu();
   std::vector<Url> urls;
   for (const auto& url : o.urls) urls.push_back(parse_url(url));
   for (std::uint32_t i = 0; i < o.subscribers; ++i) {
@@ -747,6 +780,7 @@ int main(int argc, char* argv[]) {
     ++run.room_subscribers[room];
     auto connection = std::make_shared<Connection>(run, *run.shards[i % o.threads], urls[i % urls.size()],
                                                    Connection::Role::subscriber, room, 0);
+    connection->source = i;
     if (!wait_until([&] { return i - run.open.load() - run.failed.load() < o.connect_concurrency; },
                     std::chrono::seconds(30))) {
       return fail("connections stalled");
@@ -760,6 +794,10 @@ int main(int argc, char* argv[]) {
     return fail("subscribers did not all connect");
   }
   const double connect_seconds = std::chrono::duration<double>(Clock::now() - connect_start).count();
+  // What the joins cost the servers: their CPU from the first connect until
+  // the last subscriber is in, and then until they are nearly idle again
+  // (news of the joins may still be going out), below.
+  double connect_cpu = servers_cpu() - connect_cpu_before;
 
   std::vector<std::shared_ptr<Connection>> publishers;
   const Url publish_url = parse_url(o.publish_url);
@@ -782,7 +820,8 @@ int main(int argc, char* argv[]) {
   // nearly idle for half a second, or after a minute.
   if (!o.pids.empty()) {
     const auto settle_deadline = Clock::now() + std::chrono::seconds(60);
-    double last = servers_cpu();
+    const double settle_start = servers_cpu();
+    double last = settle_start;
     while (Clock::now() < settle_deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       const double now = servers_cpu();
@@ -790,6 +829,7 @@ int main(int argc, char* argv[]) {
       last = now;
       if (idle) break;
     }
+    connect_cpu += last - settle_start;
   }
 
   // Publish: warm up, measure, stop, drain.
@@ -843,10 +883,11 @@ int main(int argc, char* argv[]) {
   const std::uint64_t server_rss = servers_rss();
   stop();
 
-  Histogram latency;
+  Histogram latency, join_latency;
   std::uint64_t received = 0, duplicates = 0, reordered = 0;
   for (const auto& shard : run.shards) {
     latency.merge(shard->latency);
+    join_latency.merge(shard->join_latency);
     received += shard->received;
     duplicates += shard->duplicates;
     reordered += shard->reordered;
@@ -866,6 +907,12 @@ int main(int argc, char* argv[]) {
       {"size", o.size},
       {"seconds", measured_seconds},
       {"connect_seconds", connect_seconds},
+      {"join_latency_us",
+       json::object{{"p50", static_cast<double>(join_latency.quantile(0.5)) * 1e-3},
+                    {"p99", static_cast<double>(join_latency.quantile(0.99)) * 1e-3},
+                    {"max", static_cast<double>(join_latency.max()) * 1e-3}}},
+      {"connect_server_cpu_seconds", connect_cpu},
+      {"server_cpu_us_per_join", o.subscribers ? connect_cpu * 1e6 / static_cast<double>(o.subscribers) : 0.0},
       {"sent", sent},
       {"expected", expected},
       {"delivered", received},

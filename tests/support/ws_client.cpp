@@ -171,12 +171,14 @@ v1::Event WsClient::next_event(std::chrono::milliseconds timeout) {
   return next_event_where([](const v1::Event&) { return true; }, timeout);
 }
 
-v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>& match,
-                                     std::chrono::milliseconds timeout) {
-  while (!events_.empty()) {
-    v1::Event event = std::move(events_.front());
-    events_.pop_front();
-    if (match(event)) return event;
+template <typename T>
+T WsClient::next_where(std::deque<T>& kept, bool (v1::ServerMessage::*has)() const,
+                       const T& (v1::ServerMessage::*get)() const, const std::function<bool(const T&)>& match,
+                       std::chrono::milliseconds timeout, const char* what) {
+  while (!kept.empty()) {
+    T item = std::move(kept.front());
+    kept.pop_front();
+    if (match(item)) return item;
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -184,29 +186,21 @@ v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>
     if (left.count() <= 0) break;
     auto message = next(left);
     if (!message) break;
-    if (message->has_event() && match(message->event())) return message->event();
-    if (!message->has_event()) keep(*message);
+    if (((*message).*has)() && match(((*message).*get)())) return ((*message).*get)();
+    if (!((*message).*has)()) keep(*message);
   }
-  throw std::runtime_error("no matching event in time");
+  throw std::runtime_error(std::string("no matching ") + what + " in time");
+}
+
+v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>& match,
+                                     std::chrono::milliseconds timeout) {
+  return next_where(events_, &v1::ServerMessage::has_event, &v1::ServerMessage::event, match, timeout, "event");
 }
 
 v1::Presence WsClient::next_presence_where(const std::function<bool(const v1::Presence&)>& match,
                                            std::chrono::milliseconds timeout) {
-  while (!presences_.empty()) {
-    v1::Presence presence = std::move(presences_.front());
-    presences_.pop_front();
-    if (match(presence)) return presence;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    auto message = next(left);
-    if (!message) break;
-    if (message->has_presence() && match(message->presence())) return message->presence();
-    if (!message->has_presence()) keep(*message);
-  }
-  throw std::runtime_error("no matching presence push in time");
+  return next_where(presences_, &v1::ServerMessage::has_presence, &v1::ServerMessage::presence, match, timeout,
+                    "presence push");
 }
 
 v1::ClientMessage list_members(const std::string& room_id, const std::string& query, const std::string& after,

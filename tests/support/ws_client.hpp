@@ -110,6 +110,11 @@ class WsClient {
   // Keeps what `message` holds that nobody waits for yet; returns whether it
   // was the reply to `request_id`.
   bool keep(v1::ServerMessage& message);
+  // Skips `kept` items until one matches, then reads: the first message of
+  // the kind `has` tells that matches is returned; any other is kept.
+  template <typename T>
+  T next_where(std::deque<T>& kept, bool (v1::ServerMessage::*has)() const, const T& (v1::ServerMessage::*get)() const,
+               const std::function<bool(const T&)>& match, std::chrono::milliseconds timeout, const char* what);
   bool last_binary_ = false;
   std::string subprotocol_;
   std::size_t pongs_ = 0;
