@@ -601,10 +601,13 @@ void Room::on_appended(const Caller& caller, const OnApplied& on_applied, std::e
   pending_joins_.erase(caller.connection->connection_id());
   const Failure failure = append_failure(error);
   reply_error(caller, failure);
-  if (error == EngineError::epoch_mismatch) {
-    log::warn("room log changed under this node (lost and recreated); members must join again");
-    reset(failure);
-  }
+  reset_if_lost(error, failure);
+}
+
+void Room::reset_if_lost(std::error_code error, const Failure& failure) {
+  if (error != EngineError::epoch_mismatch) return;
+  log::warn("room log changed under this node (lost and recreated); members must join again");
+  reset(failure);
 }
 
 Failure Room::append_failure(std::error_code error) {
@@ -696,10 +699,7 @@ void Room::on_presence_appended(const std::vector<Caller>& callers, std::error_c
     if (caller.joining && pending_joins_.erase(caller.connection->connection_id()) == 0) continue;
     if (caller.wants_reply) reply_error(caller, failure);
   }
-  if (error == EngineError::epoch_mismatch) {
-    log::warn("room log changed under this node (lost and recreated); members must join again");
-    reset(failure);
-  }
+  reset_if_lost(error, failure);
 }
 
 void Room::schedule_presence_push() {

@@ -164,6 +164,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void on_appended(const Caller& caller, const OnApplied& on_applied, std::error_code error, std::uint64_t seq);
   // What a failed append tells its sender.
   static Failure append_failure(std::error_code error);
+  // After a failed append: if the log was lost and recreated under this
+  // node, members must join again (reset with `failure`).
+  void reset_if_lost(std::error_code error, const Failure& failure);
   // Replies Accepted (or the fold's refusal) once applied: submit() and
   // erase().
   OnApplied accept_when_applied(Caller caller, v1::Ok ok);

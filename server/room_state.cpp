@@ -26,6 +26,14 @@ v1::Person anonymous_person() {
 
 Failure fail(v1::ErrorCode code, std::string message) { return Failure{code, std::move(message)}; }
 
+// For ListMembers' search: letters outside ASCII are left as they are.
+std::string ascii_lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
 bool may_act_on(v1::Role actor, v1::Role target) {
   // Ranks follow the enum: participant < moderator < host < admin.
   return static_cast<int>(actor) > static_cast<int>(target);
@@ -961,53 +969,52 @@ v1::Presence RoomState::presence_for(bool staff) const {
   v1::Presence presence;
   presence.set_room_id(room_id_);
   presence.set_present(present_people_);
-  for (const auto& user_id : present_staff_) {
-    if (static_cast<std::size_t>(presence.staff_size()) == kPresenceStaff) break;
-    auto* member = presence.add_staff();
-    *member = member_view(members_.at(user_id));
-    if (!staff) member->clear_muted();
-  }
+  add_present_staff(*presence.mutable_staff(), staff);
   if (!staff && lists_members()) {
     presence.set_listed(true);
-    for (const auto& [user_id, member] : members_) {
-      if (member.connections.empty()) continue;
-      *presence.add_members() = member_view(member);
-      presence.mutable_members()->rbegin()[0].clear_muted();
+    std::size_t matched = 0;
+    for (const MemberRecord* record : present_by_id("", "", present_people_, matched)) {
+      v1::Member* member = presence.add_members();
+      *member = member_view(*record);
+      member->clear_muted();
     }
-    std::sort(presence.mutable_members()->begin(), presence.mutable_members()->end(),
-              [](const v1::Member& a, const v1::Member& b) { return a.person().user_id() < b.person().user_id(); });
   }
   return presence;
 }
 
-namespace {
-
-std::string ascii_lower(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
-}
-
-}  // namespace
-
-v1::MemberPage RoomState::member_page(const std::string& query, const std::string& after, std::size_t limit) const {
-  const std::string needle = ascii_lower(query);
+std::vector<const RoomState::MemberRecord*> RoomState::present_by_id(const std::string& needle,
+                                                                     const std::string& after, std::size_t limit,
+                                                                     std::size_t& matched) const {
   std::vector<const MemberRecord*> found;
   for (const auto& [user_id, member] : members_) {
     if (member.connections.empty() || (!after.empty() && user_id <= after)) continue;
     if (!needle.empty() && ascii_lower(member.person.display_name()).find(needle) == std::string::npos) continue;
     found.push_back(&member);
   }
-  const auto by_id = [](const MemberRecord* a, const MemberRecord* b) {
-    return a->person.user_id() < b->person.user_id();
-  };
+  matched = found.size();
   const std::size_t shown = std::min(found.size(), limit);
-  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(shown), found.end(), by_id);
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(shown), found.end(),
+                    [](const MemberRecord* a, const MemberRecord* b) { return a->person.user_id() < b->person.user_id(); });
+  found.resize(shown);
+  return found;
+}
+
+void RoomState::add_present_staff(google::protobuf::RepeatedPtrField<v1::Member>& out, bool staff_viewer) const {
+  for (const auto& user_id : present_staff_) {
+    if (static_cast<std::size_t>(out.size()) == kPresenceStaff) break;
+    v1::Member* member = out.Add();
+    *member = member_view(members_.at(user_id));
+    if (!staff_viewer) member->clear_muted();
+  }
+}
+
+v1::MemberPage RoomState::member_page(const std::string& query, const std::string& after, std::size_t limit) const {
+  std::size_t matched = 0;
+  const auto shown = present_by_id(ascii_lower(query), after, limit, matched);
   v1::MemberPage page;
   page.set_present(present_people_);
-  for (std::size_t i = 0; i < shown; ++i) *page.add_members() = member_view(*found[i]);
-  if (shown < found.size() && shown > 0) page.set_next(found[shown - 1]->person.user_id());
+  for (const MemberRecord* record : shown) *page.add_members() = member_view(*record);
+  if (shown.size() < matched && !shown.empty()) page.set_next(shown.back()->person.user_id());
   return page;
 }
 
@@ -1024,29 +1031,17 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
   // where the room lists its members.
   snapshot.set_present(present_people_);
   if (is_staff(role) || lists_members()) {
-    std::vector<const MemberRecord*> present;
-    present.reserve(present_people_);
-    for (const auto& [user_id, member] : members_) {
-      if (!member.connections.empty()) present.push_back(&member);
-    }
-    const auto by_id = [](const MemberRecord* a, const MemberRecord* b) {
-      return a->person.user_id() < b->person.user_id();
-    };
-    const std::size_t shown = std::min(present.size(), kSnapshotMembers);
-    std::partial_sort(present.begin(), present.begin() + static_cast<std::ptrdiff_t>(shown), present.end(), by_id);
-    for (std::size_t i = 0; i < shown; ++i) {
-      auto* member = snapshot.add_members();
-      *member = member_view(*present[i]);
+    std::size_t matched = 0;
+    const auto shown = present_by_id("", "", kSnapshotMembers, matched);
+    for (const MemberRecord* record : shown) {
+      v1::Member* member = snapshot.add_members();
+      *member = member_view(*record);
       if (!is_staff(role)) member->clear_muted();
     }
-    snapshot.set_listed(shown == present.size());
+    snapshot.set_listed(shown.size() == matched);
   } else {
     // As in a Presence push: the staff, up to kPresenceStaff of them.
-    for (const auto& user_id : present_staff_) {
-      if (static_cast<std::size_t>(snapshot.members_size()) == kPresenceStaff) break;
-      *snapshot.add_members() = member_view(members_.at(user_id));
-      snapshot.mutable_members()->rbegin()[0].clear_muted();
-    }
+    add_present_staff(*snapshot.mutable_members(), false);
   }
 
   std::vector<const QuestionRecord*> visible;

@@ -213,6 +213,14 @@ class RoomState {
   Audience message_audience(const MessageRecord& message) const;
   std::optional<v1::Alert> crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const;
   v1::Member member_view(const MemberRecord& member) const;
+  // The people present after user id `after` (empty: from the start) whose
+  // names contain `needle` (lower case; empty: anyone), by user id: the
+  // first `limit` of them, and in `matched` how many there are in all.
+  std::vector<const MemberRecord*> present_by_id(const std::string& needle, const std::string& after,
+                                                 std::size_t limit, std::size_t& matched) const;
+  // Adds the staff present (up to kPresenceStaff) to `out`; who is muted
+  // only for a staff viewer.
+  void add_present_staff(google::protobuf::RepeatedPtrField<v1::Member>& out, bool staff_viewer) const;
   void forget_if_gone(const std::string& user_id);
   // Whom one presence entry (a batch of arrivals and departures) touched:
   // each person once, in order, with whether they were here before it and,

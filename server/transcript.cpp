@@ -31,8 +31,11 @@ struct Fates {
 // Names in one transcript line about presence; the rest are counted.
 constexpr int kPresenceNames = 20;
 
+// What stands for a name its owner erased (docs/privacy.md).
+constexpr const char* kNameErased = "(name erased)";
+
 std::string name_of(const v1::Person& person) {
-  return person.display_name().empty() ? "(name erased)" : person.display_name();
+  return person.display_name().empty() ? kNameErased : person.display_name();
 }
 
 // "3 joined (Ada, Obi, Guest-4821); 1 left (Lou); 12 here".
@@ -112,7 +115,7 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
   line.who = entry.actor().display_name();
   line.user_id = entry.actor().user_id();
   // A person who erased their content left no name on what they did before.
-  if (line.who.empty() && !line.user_id.empty()) line.who = "(name erased)";
+  if (line.who.empty() && !line.user_id.empty()) line.who = kNameErased;
   line.role = std::string(role_name(entry.actor().role()));
   // The author of an anonymous question stays anonymous in everything they
   // do to it; a moderator deleting it is named.

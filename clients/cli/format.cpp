@@ -59,6 +59,13 @@ std::string member_word(const v1::Member& member) {
   return member.person().display_name() + (member.person().role() != v1::ROLE_PARTICIPANT ? "*" : "");
 }
 
+// "Lou disconnected".
+std::string left_line(const v1::MemberLeft& left) {
+  static const char* reasons[] = {"left", "left", "disconnected", "was removed"};
+  const int reason = left.reason();
+  return left.person().display_name() + " " + reasons[reason >= 0 && reason <= 3 ? reason : 0];
+}
+
 std::string people(std::uint32_t count) { return std::to_string(count) + (count == 1 ? " person" : " people"); }
 
 std::string describe_presence(const v1::Presence& p) {
@@ -93,21 +100,14 @@ std::string describe_event(const v1::Event& e) {
             << ", id " << member.person().user_id() << ")";
         separator = "; ";
       }
-      static const char* reasons[] = {"left", "left", "disconnected", "was removed"};
       for (const auto& left : changed.left()) {
-        const int reason = left.reason();
-        out << separator << left.person().display_name() << " " << reasons[reason >= 0 && reason <= 3 ? reason : 0];
+        out << separator << left_line(left);
         separator = "; ";
       }
       out << " (" << people(changed.present()) << " here)";
       break;
     }
-    case v1::Event::kMemberLeft: {
-      static const char* reasons[] = {"left", "left", "disconnected", "was removed"};
-      const int reason = e.member_left().reason();
-      out << e.member_left().person().display_name() << " " << reasons[reason >= 0 && reason <= 3 ? reason : 0];
-      break;
-    }
+    case v1::Event::kMemberLeft: out << left_line(e.member_left()); break;
     case v1::Event::kMemberMuted:
       out << who << (e.member_muted().muted() ? " muted " : " unmuted ") << e.member_muted().person().display_name();
       break;
