@@ -148,6 +148,7 @@ TEST(BigRoom, ParticipantsNeverSeeOneAnotherAndAStormIsAFewFramesToEveryone) {
   EXPECT_EQ(found.members(0).person().display_name(), "Joiner-1999");
   EXPECT_TRUE(found.next().empty());
   EXPECT_EQ(watcher.request_error(list_members("ama")).code(), v1::PERMISSION_DENIED);
+  EXPECT_EQ(host.request_error(list_members("ama", "", "", 501)).code(), v1::INVALID_ARGUMENT) << "500 a page at most";
 
   // A late participant sees how many, and the host, and nobody else.
   WsClient late(server.port());
