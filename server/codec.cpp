@@ -3,6 +3,8 @@
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "ws_frames.hpp"
+
 namespace hearth {
 namespace {
 
@@ -51,22 +53,7 @@ std::string encode(const google::protobuf::Message& message, Encoding encoding) 
 }
 
 SharedFrame encode_frame(const google::protobuf::Message& message, Encoding encoding) {
-  const std::string payload = encode(message, encoding);
-  const std::size_t size = payload.size();
-  auto frame = std::make_shared<std::string>();
-  frame->reserve(size + 10);
-  // FIN with opcode 0x2 (binary) or 0x1 (text); a server's frames are not
-  // masked; the length in 7 bits, or 126 and 16 bits, or 127 and 64 bits.
-  frame->push_back(static_cast<char>(encoding == Encoding::binary ? 0x82 : 0x81));
-  if (size < 126) {
-    frame->push_back(static_cast<char>(size));
-  } else {
-    const int bytes = size <= 0xFFFF ? 2 : 8;
-    frame->push_back(static_cast<char>(bytes == 2 ? 126 : 127));
-    for (int i = bytes - 1; i >= 0; --i) frame->push_back(static_cast<char>((size >> (8 * i)) & 0xFF));
-  }
-  frame->append(payload);
-  return frame;
+  return make_ws_frame(encoding == Encoding::binary ? WsOpcode::binary : WsOpcode::text, encode(message, encoding));
 }
 
 }  // namespace hearth

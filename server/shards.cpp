@@ -48,6 +48,28 @@ void Shard::flush_all() {
   flushing_.clear();
 }
 
+void Shard::watch(Ticked& ticked, std::chrono::milliseconds period) {
+  if (tick_period_.count() == 0) tick_period_ = std::max(period, std::chrono::milliseconds(1));
+  watched_.push_back(ticked);
+  if (!ticking_) tick_later();
+}
+
+void Shard::unwatch(Ticked& ticked) {
+  if (ticked.is_linked()) watched_.erase(watched_.iterator_to(ticked));
+}
+
+void Shard::tick_later() {
+  ticking_ = true;
+  tick_timer_.expires_after(tick_period_);
+  tick_timer_.async_wait([this](boost::system::error_code error) {
+    ticking_ = false;
+    if (error) return;
+    // A tick may unwatch the one ticked (and only that one).
+    for (auto it = watched_.begin(); it != watched_.end();) (it++)->tick();
+    if (!watched_.empty()) tick_later();
+  });
+}
+
 Shards::Shards(unsigned count, std::chrono::microseconds coalesce) {
   for (unsigned i = 0; i < std::max(1u, count); ++i) {
     shards_.push_back(std::make_unique<Shard>(coalesce));

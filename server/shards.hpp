@@ -13,6 +13,8 @@
 //   one whose flushes are small (small rooms, replies), flushes at once.
 //   This is Nagle's trade, made per shard and only where it pays: a few
 //   milliseconds under load for far fewer system calls.
+// - one timer per shard looks at every connection there now and then (for
+//   idle ones to ping or drop), instead of a timer in each connection.
 // Connections and rooms are spread over the shards in turn. Shard 0 also runs
 // the listener, storage and the node's timers.
 #pragma once
@@ -21,6 +23,8 @@
 #include <chrono>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
 #include <memory>
 #include <vector>
 
@@ -31,6 +35,16 @@ class Flushable {
  public:
   virtual ~Flushable() = default;
   virtual void flush() = 0;
+};
+
+// Something its shard calls every so often (see Shard::watch). One destroyed
+// while watched leaves the list by itself: that happens only at shutdown,
+// when the io_context's pending handlers (and the sessions they hold) are
+// destroyed after every shard's thread has stopped.
+class Ticked : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  virtual ~Ticked() = default;
+  virtual void tick() = 0;
 };
 
 class Shard {
@@ -48,6 +62,11 @@ class Shard {
   // Call on this shard's thread, at most once per writer until its flush()
   // runs.
   void flush_later(std::shared_ptr<Flushable> writer) { dirty_.push_back(std::move(writer)); }
+
+  // Calls `ticked.tick()` every `period` until unwatch(); the period is the
+  // first watch()'s. Both on this shard's thread.
+  void watch(Ticked& ticked, std::chrono::milliseconds period);
+  void unwatch(Ticked& ticked);
 
  private:
   friend class Shards;
@@ -71,6 +90,11 @@ class Shard {
   std::chrono::steady_clock::time_point next_flush_{};  // after a big flush: not before this
   std::vector<std::shared_ptr<Flushable>> dirty_;
   std::vector<std::shared_ptr<Flushable>> flushing_;
+  boost::intrusive::list<Ticked, boost::intrusive::constant_time_size<false>> watched_;
+  boost::asio::steady_timer tick_timer_{io_};  // waits while watched_ is not empty
+  std::chrono::milliseconds tick_period_{0};
+  bool ticking_ = false;
+  void tick_later();
 };
 
 class Shards {

@@ -2,14 +2,9 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/error.hpp>
-#include <boost/beast/version.hpp>
+#include <boost/beast/websocket/stream.hpp>
 
 #include "command.hpp"
 #include "identity.hpp"
@@ -23,7 +18,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace http = beast::http;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// The shard's read buffer (shared by its connections), and a TLS
+// connection's own.
+constexpr std::size_t kReadBytes = 64 * 1024;
+constexpr std::size_t kTlsReadBytes = 4 * 1024;
 // How long a close handshake may take once the server has started it.
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
 // How long an anonymous identity can be resumed after its Welcome.
@@ -55,9 +53,20 @@ std::optional<Failure> spend(TokenBucket& own, KeyedBuckets& shared, const std::
 
 }  // namespace
 
+// The upgrade: Beast's stream over the HTTP session's transport, for the
+// handshake only.
+struct WsSession::Upgrade {
+  explicit Upgrade(Transport stream) : transport(std::move(stream)), ws(transport) {}
+  Transport transport;
+  websocket::stream<Transport&> ws;
+  http::request<http::string_body> request;
+};
+
 WsSession::WsSession(Transport stream, ServerContext& context, std::string address, Handshake handshake)
-    : ws_(std::move(stream)),
-      close_timer_(ws_.get_executor()),
+    : stream_(std::in_place_index<0>, stream.get_executor()),
+      upgrade_(std::make_unique<Upgrade>(std::move(stream))),
+      reader_(context.config.limits.max_frame_bytes,
+              context.config.limits.max_frame_bytes * context.config.limits.hard_frame_factor),
       context_(context),
       connection_id_(new_connection_id()),
       address_(std::move(address)),
@@ -74,97 +83,155 @@ WsSession::WsSession(Transport stream, ServerContext& context, std::string addre
   }
 }
 
+WsSession::~WsSession() = default;
+
 void WsSession::start(http::request<http::string_body> request) {
   context_.sessions.add(shared_from_this());
-  ws_.next_layer().on_control_done([weak = weak_from_this()] {
-    if (auto self = weak.lock()) self->flush();
-  });
-  asio::co_spawn(ws_.get_executor(), run(std::move(request)), [self = shared_from_this()](std::exception_ptr error) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        log::error("session ", self->connection_id_, " failed: ", e.what());
-      }
-    }
-    self->finish();
-  });
+  auto& upgrade = *upgrade_;
+  // The HTTP session's timer must not fire on the WebSocket: Beast's
+  // handshake timeout, then the shard's idle tick, take over.
+  upgrade.transport.tcp().expires_never();
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = context_.config.handshake_timeout;
+  timeouts.idle_timeout = websocket::stream_base::none();
+  timeouts.keep_alive_pings = false;
+  upgrade.ws.set_option(timeouts);
+  upgrade.ws.set_option(websocket::stream_base::decorator([subprotocol = subprotocol_](websocket::response_type& response) {
+    response.set(http::field::server, "hearth");
+    if (!subprotocol.empty()) response.set(http::field::sec_websocket_protocol, subprotocol);
+  }));
+  upgrade.request = std::move(request);
+  upgrade.ws.async_accept(upgrade.request,
+                          [self = shared_from_this()](beast::error_code error) { self->on_upgraded(error); });
 }
 
 // ---------------------------------------------------------------------------
 // Reading
 // ---------------------------------------------------------------------------
 
-asio::awaitable<void> WsSession::run(http::request<http::string_body> request) {
-  // The HTTP session's timer must not fire on the WebSocket: the stream's own
-  // timeouts (handshake, idle with pings) take over.
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = context_.config.handshake_timeout;
-  timeouts.idle_timeout = context_.config.idle_timeout;
-  timeouts.keep_alive_pings = true;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator([subprotocol = subprotocol_](websocket::response_type& response) {
-    response.set(http::field::server, "hearth");
-    if (!subprotocol.empty()) response.set(http::field::sec_websocket_protocol, subprotocol);
-  }));
-  const auto& limits = context_.config.limits;
-  // Above the hard limit Beast closes with 1009; between the soft and the
-  // hard limit read_loop drains the frame and answers MESSAGE_TOO_LARGE.
-  ws_.read_message_max(limits.max_frame_bytes * limits.hard_frame_factor);
-
-  auto [error] = co_await ws_.async_accept(request, use_tuple);
-  if (error) co_return;
-  request = {};  // its headers would stay for the whole connection
-  if (!ws_.next_layer().tls()) {
-    // flush() writes without blocking and waits for room only when it must.
-    beast::get_lowest_layer(ws_).socket().non_blocking(true, error);
-    if (error) co_return;
+void WsSession::on_upgraded(beast::error_code error) {
+  if (error || finished_) return finish();
+  auto& transport = upgrade_->transport;
+  if (auto* tls = transport.tls()) {
+    stream_.emplace<Transport::Tls>(std::move(*tls));
+    tls_read_ = std::make_unique<char[]>(kTlsReadBytes);
+  } else {
+    stream_.emplace<0>(transport.tcp().release_socket());
+    // flush() writes and on_read() reads without blocking.
+    socket().non_blocking(true, error);
   }
+  upgrade_.reset();  // the handshake's state and the request's headers
+  if (error) return finish();
   upgraded_ = true;
+  if (home_ != nullptr && context_.config.idle_timeout.count() > 0) {
+    home_->watch(*this, std::chrono::duration_cast<std::chrono::milliseconds>(context_.config.idle_timeout) / 2);
+  }
   flush();
   // Shutdown may have reached this session while it was still upgrading.
   if (context_.shutting_down.load() && !closing_) closing_ = CloseCode::going_away;
   if (closing_ && !writing_) start_close();
-  co_await read_loop();
+  read_more();
 }
 
-asio::awaitable<void> WsSession::read_loop() {
-  const std::size_t soft_limit = context_.config.limits.max_frame_bytes;
-  beast::flat_buffer buffer;
-  for (;;) {
-    buffer.clear();
-    bool too_large = false;
-    do {
-      auto [error, bytes] = co_await ws_.async_read_some(buffer, soft_limit + 1, use_tuple);
-      if (error) {
-        if (error != websocket::error::closed) log::debug("session ", connection_id_, " read ended: ", error.message());
-        co_return;
-      }
-      if (buffer.size() > soft_limit) {
-        too_large = true;
-        buffer.clear();  // drain: keep reading the rest of the message, keep none of it
-      }
-    } while (!ws_.is_message_done());
+asio::ip::tcp::socket& WsSession::socket() noexcept {
+  if (auto* tls = std::get_if<Transport::Tls>(&stream_)) return tls->next_layer().socket();
+  return std::get<0>(stream_);
+}
 
-    const Encoding encoding = ws_.got_text() ? Encoding::json : Encoding::binary;
-    push_encoding_.store(encoding, std::memory_order_relaxed);
-    if (too_large) {
-      metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
-      command_ = 0;
-      reply(0, encoding,
-            Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
-      continue;
-    }
-    const auto data = buffer.cdata();
-    on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()), encoding);
+void WsSession::read_more() {
+  if (auto* tls = std::get_if<Transport::Tls>(&stream_)) {
+    tls->async_read_some(asio::buffer(tls_read_.get(), kTlsReadBytes),
+                         [self = shared_from_this()](beast::error_code error, std::size_t bytes) {
+                           self->on_read(error, std::span(self->tls_read_.get(), bytes));
+                         });
+    return;
   }
+  // Plain TCP: wait until there is something, then read it into the
+  // shard's buffer (see the top of this file).
+  std::get<0>(stream_).async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](beast::error_code error) {
+    if (error) return self->on_read(error, {});
+    thread_local std::vector<char> buffer(kReadBytes);
+    const std::size_t bytes = std::get<0>(self->stream_).read_some(asio::buffer(buffer), error);
+    if (error == asio::error::would_block || error == asio::error::try_again) return self->read_more();
+    self->on_read(error, std::span(buffer.data(), bytes));
+  });
+}
+
+void WsSession::on_read(beast::error_code error, std::span<char> bytes) {
+  if (finished_) return;
+  if (error) {
+    if (error != asio::error::eof && error != asio::error::operation_aborted) {
+      log::debug("session ", connection_id_, " read ended: ", error.message());
+    }
+    return finish();
+  }
+  read_since_tick_ = true;
+  if (on_bytes(bytes) && !finished_) read_more();
+}
+
+bool WsSession::on_bytes(std::span<char> bytes) {
+  const bool tls = std::holds_alternative<Transport::Tls>(stream_);
+  // After a close frame either way, what comes is read (on TCP, to see
+  // the peer's end) and dropped.
+  if (peer_closed_ || failed_) return !tls;
+  using Kind = WsReader::Event::Kind;
+  for (;;) {
+    const auto event = reader_.next(bytes);
+    const Encoding encoding = event.text ? Encoding::json : Encoding::binary;
+    switch (event.kind) {
+      case Kind::need_more: return true;
+      case Kind::message: on_frame(event.payload, encoding); break;
+      case Kind::too_large: on_too_large(encoding); break;
+      case Kind::ping:
+        // Answered in turn, after what is queued; nothing after a close.
+        if (!closing_) enqueue(make_ws_frame(WsOpcode::pong, event.payload));
+        break;
+      case Kind::pong: break;  // read_since_tick_ is what counts
+      case Kind::close: on_peer_close(event.code); return !tls;
+      case Kind::failed: fail(event.close_code); return !tls;
+    }
+    if (finished_) return false;
+  }
+}
+
+void WsSession::on_too_large(Encoding encoding) {
+  push_encoding_.store(encoding, std::memory_order_relaxed);
+  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return;
+  metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
+  command_ = 0;
+  const std::size_t soft_limit = context_.config.limits.max_frame_bytes;
+  reply(0, encoding, Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
+}
+
+void WsSession::on_peer_close(std::uint16_t code) {
+  peer_closed_ = true;
+  if (close_started_) {
+    if (close_sent_) teardown();
+    return;
+  }
+  // Answered with the same code (RFC 6455 §5.5.1), after the frame being
+  // written, if any; nothing else queued goes out.
+  if (!closing_) {
+    closing_ = CloseCode::normal;
+    peer_code_ = code;
+  }
+  drop_unsent();
+  if (!writing_) start_close();
+}
+
+void WsSession::fail(CloseCode code) {
+  log::debug("session ", connection_id_, " broke a framing rule: closing with ", static_cast<int>(code));
+  failed_ = true;
+  closing_ = code;
+  drop_unsent();
+  if (!writing_) start_close();
 }
 
 void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   // Given up on (a slow consumer), or past our close frame (RFC 6455 allows
   // no data frame after it): no more commands from it. While shutting down,
   // a frame that comes before our close frame went out is still answered.
+  push_encoding_.store(encoding, std::memory_order_relaxed);
   if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return;
   metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
   v1::ClientMessage message;
@@ -431,7 +498,7 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
 template <typename Fn>
 void WsSession::post_home(Fn&& fn) {
   if (home_ != nullptr) return asio::post(home_->io(), std::forward<Fn>(fn));
-  asio::post(ws_.get_executor(), std::forward<Fn>(fn));
+  asio::post(socket().get_executor(), std::forward<Fn>(fn));
 }
 
 void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) {
@@ -509,7 +576,7 @@ void WsSession::enqueue(SharedFrame frame) {
   if (on_home_shard()) {
     home_->flush_later(shared_from_this());
   } else {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->flush(); });
+    asio::post(socket().get_executor(), [self = shared_from_this()] { self->flush(); });
   }
 }
 
@@ -548,71 +615,51 @@ void WsSession::drop_unsent() {
 void WsSession::write_failed() {
   queue_.clear();
   head_written_ = 0;
-  // The read side ends too (and finishes the session).
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  finish();
 }
 
 void WsSession::flush() {
   flush_asked_ = false;
-  auto& transport = ws_.next_layer();
-  if (finished_) {
-    // Nothing more will be written: a control write waiting must not wait on.
-    if (!writing_) transport.data_writing(false);
-    return;
-  }
-  if (writing_ || !upgraded_) return;
-  // Between two frames, Beast's control frame waiting goes first (then
-  // on_control_done calls again), and once Beast has seen the peer's close
-  // frame no data frame may follow its answer; a frame begun is finished.
-  auto may_start_frame = [&] { return !transport.control_busy() && ws_.is_open(); };
-  if (auto* tls = transport.tls()) {
-    // Whole frames only.
-    if (!queue_.empty() && may_start_frame()) write_tls(*tls);
-    else if (queue_.empty() && closing_) start_close();
-    return;
-  }
-
-  // Plain TCP: write straight from the shared frames, without blocking
-  // (the socket is non-blocking since the upgrade). Asio writes at most 64
-  // buffers at a time.
-  auto& socket = beast::get_lowest_layer(ws_).socket();
-  std::array<asio::const_buffer, 64> buffers;
-  for (;;) {
-    if (queue_.empty()) break;
-    const bool may_start = may_start_frame();
-    if (head_written_ == 0 && !may_start) break;
-    if (head_written_ == 0) metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
-    // Finishing a frame begun while a control frame waits: that frame only.
-    const std::size_t count = may_start ? gather(buffers) : gather(std::span(buffers.data(), 1));
-    const std::size_t asked = asio::buffer_size(std::span(buffers.data(), count));
-    boost::system::error_code error;
-    std::size_t written = socket.write_some(std::span(buffers.data(), count), error);
-    if (error == asio::error::would_block || error == asio::error::try_again) {
-      written = 0;
-      error = {};
-    }
-    if (error) {
-      transport.data_writing(false);
-      return write_failed();
-    }
-    consume(written);
-    if (written < asked) {
-      // The socket's buffer is full: wait for room. Until the frame begun
-      // here is finished, a control frame waits for it.
-      writing_ = true;
-      transport.data_writing(head_written_ > 0);
-      socket.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code e) {
-        self->writing_ = false;
-        // Closed: finish() has run, or will.
-        if (e || self->finished_) return self->ws_.next_layer().data_writing(false);
-        self->flush();
-      });
-      return;
+  if (writing_ || !upgraded_ || finished_) return;
+  if (auto* tls = std::get_if<Transport::Tls>(&stream_)) {
+    if (!queue_.empty()) return write_tls(*tls);
+  } else {
+    // Plain TCP: write straight from the shared frames, without blocking
+    // (the socket is non-blocking since the upgrade). Asio writes at most 64
+    // buffers at a time.
+    auto& socket = std::get<0>(stream_);
+    std::array<asio::const_buffer, 64> buffers;
+    while (!queue_.empty()) {
+      if (head_written_ == 0) metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
+      const std::size_t count = gather(buffers);
+      const std::size_t asked = asio::buffer_size(std::span(buffers.data(), count));
+      boost::system::error_code error;
+      std::size_t written = socket.write_some(std::span(buffers.data(), count), error);
+      if (error == asio::error::would_block || error == asio::error::try_again) {
+        written = 0;
+        error = {};
+      }
+      if (error) return write_failed();
+      consume(written);
+      if (written < asked) {
+        // The socket's buffer is full: wait for room.
+        writing_ = true;
+        socket.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code e) {
+          self->writing_ = false;
+          // Closed: finish() has run, or will.
+          if (e || self->finished_) return;
+          self->flush();
+        });
+        return;
+      }
     }
   }
-  transport.data_writing(false);
-  if (queue_.empty() && closing_) start_close();
+  if (!closing_) return;
+  if (!close_started_) return start_close();
+  if (!close_sent_) {
+    close_sent_ = true;
+    if (peer_closed_ || failed_) teardown();
+  }
 }
 
 void WsSession::write_tls(Transport::Tls& tls) {
@@ -623,58 +670,88 @@ void WsSession::write_tls(Transport::Tls& tls) {
   in_flight_ = gather(tls_buffers_);
   tls_buffers_.resize(in_flight_);
   writing_ = true;
-  ws_.next_layer().data_writing(true);
-  asio::async_write(tls, tls_buffers_,
-                    [self = shared_from_this()](beast::error_code error, std::size_t written) {
-                      self->writing_ = false;
-                      self->in_flight_ = 0;
-                      self->ws_.next_layer().data_writing(false);
-                      if (error) return self->write_failed();
-                      self->consume(written);
-                      self->flush();
-                    });
+  asio::async_write(tls, tls_buffers_, [self = shared_from_this()](beast::error_code error, std::size_t written) {
+    self->writing_ = false;
+    self->in_flight_ = 0;
+    if (self->finished_) return;
+    if (error) return self->write_failed();
+    self->consume(written);
+    self->flush();
+  });
 }
 
 void WsSession::close(CloseCode code) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), code] {
+  asio::post(socket().get_executor(), [self = shared_from_this(), code] {
     if (self->closing_ || self->finished_) return;
     self->closing_ = code;
-    // start_close() does nothing until the upgrade is done; run() calls it
-    // again then. A frame begun is finished first.
+    // start_close() does nothing until the upgrade is done; on_upgraded()
+    // calls it then. A frame begun is finished first.
     self->drop_unsent();
     if (!self->writing_) self->start_close();
   });
 }
 
 void WsSession::start_close() {
-  if (close_started_ || finished_ || !ws_.is_open()) return;
+  if (close_started_ || finished_ || !upgraded_) return;
   close_started_ = true;
   // A peer that never reads would keep the close frame (and the write ahead
-  // of it) waiting forever, and its pings keep Beast's idle timer from
-  // firing: give the close a deadline, then drop the connection.
-  close_timer_.expires_after(kCloseTimeout);
-  close_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
-    if (error) return;
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  // of it) waiting forever, and one that never answers it would keep the
+  // connection: give the close a deadline, then drop the connection.
+  close_timer_ = std::make_unique<asio::steady_timer>(socket().get_executor(), kCloseTimeout);
+  close_timer_->async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (!error) self->finish();
   });
-  ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(*closing_)),
-                  [self = shared_from_this()](beast::error_code) {
-                    // The read loop ends on the close handshake (or the
-                    // timeout) and finishes the session.
-                  });
+  // Our code, or the peer's echoed (none if it gave none).
+  SharedFrame frame = !peer_closed_ || *closing_ != CloseCode::normal ? make_close_frame(static_cast<std::uint16_t>(*closing_))
+                      : peer_code_ != 0                                 ? make_close_frame(peer_code_)
+                                                                        : make_ws_frame(WsOpcode::close, {});
+  queue_.push_back(std::move(frame));
+  flush();
+}
+
+void WsSession::teardown() {
+  if (teardown_started_ || finished_) return;
+  teardown_started_ = true;
+  if (auto* tls = std::get_if<Transport::Tls>(&stream_)) {
+    // TLS's own close (close_notify) both ways; the close deadline holds.
+    // No read is pending: reading stopped at the close frame.
+    tls->async_shutdown([self = shared_from_this()](beast::error_code) { self->finish(); });
+    return;
+  }
+  // The server ends TCP first (RFC 6455 §7.1.1); the read loop reads on
+  // until the peer's end, so that nothing unread turns our end into a reset.
+  boost::system::error_code ignored;
+  std::get<0>(stream_).shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+void WsSession::tick() {
+  if (!upgraded_ || finished_) return;
+  if (read_since_tick_) {
+    read_since_tick_ = false;
+    pinged_ = false;
+    return;
+  }
+  if (!pinged_) {
+    pinged_ = true;
+    if (!closing_) enqueue(make_ws_frame(WsOpcode::ping, {}));
+    return;
+  }
+  log::debug("session ", connection_id_, " idle past its timeout: dropped");
+  finish();
 }
 
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
   context_.connections_per_address.remove(address_);
+  if (home_ != nullptr) home_->unwatch(*this);
   drop_unsent();  // a TLS write in flight still reads its frames
-  close_timer_.cancel();
+  if (close_timer_) close_timer_->cancel();
   // A write may still be parked on a peer that stopped reading: closing the
   // socket ends it (and everything else pending) now.
   boost::system::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().close(ignored);
+  if (upgrade_) upgrade_->transport.tcp().socket().close(ignored);
+  else socket().close(ignored);
   for (auto& [room_id, slot] : rooms_) {
     if (!slot.room) continue;  // joined() sees finished_ and leaves
     Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};

@@ -4,25 +4,36 @@
 // Everything here runs on the session's strand (the stream's executor), on its
 // shard's thread; Connection methods, called by rooms from their own strands,
 // post to it, or call straight through when the room is on the same shard.
-// Frames arrive already framed (SharedFrame) and wait in a queue; once per
-// turn of the shard's loop the session writes all it has in one non-blocking
-// gather-write, and waits for the socket only when it is full. A client whose
-// queue passes Limits::send_queue_frames is closed with 4001 rather than let
-// memory grow.
+//
+// Beast does the upgrade; after it the session keeps the bare socket (or the
+// TLS stream) and frames by itself (ws_frames.hpp), because an idle
+// connection must cost little (docs/performance.md, W3):
+// - reading is a callback, not a coroutine: on plain TCP the session waits
+//   for the socket to be readable and reads into its shard's buffer, so an
+//   idle connection holds one pending wait and no buffer;
+// - frames to send arrive already framed (SharedFrame) and wait in a queue;
+//   once per turn of the shard's loop the session writes all it has in one
+//   non-blocking gather-write, and waits for the socket only when it is
+//   full. A client whose queue passes Limits::send_queue_frames is closed
+//   with 4001 rather than let memory grow. Pongs, pings and the close frame
+//   take the same queue;
+// - the idle timeout is Beast's rule, checked by the shard's tick: a ping
+//   after half of it with nothing read, and the connection dropped after
+//   another half with nothing read still.
 #pragma once
 
 #include <atomic>
-#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/container/devector.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/container/devector.hpp>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "connection.hpp"
@@ -32,10 +43,14 @@
 #include "shards.hpp"
 #include "token.hpp"
 #include "transport.hpp"
+#include "ws_frames.hpp"
 
 namespace hearth {
 
-class WsSession final : public Connection, public Flushable, public std::enable_shared_from_this<WsSession> {
+class WsSession final : public Connection,
+                        public Flushable,
+                        public Ticked,
+                        public std::enable_shared_from_this<WsSession> {
  public:
   // `stream` must have a strand as its executor.
   // What the upgrade request settled: the subprotocol to answer with, and
@@ -49,6 +64,7 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   // `address` has been counted in context.connections_per_address; the
   // session uncounts it when it ends. Construct on the connection's strand.
   WsSession(Transport stream, ServerContext& context, std::string address, Handshake handshake);
+  ~WsSession() override;
 
   // Accepts the upgrade `request` and serves the connection until it ends.
   void start(boost::beast::http::request<boost::beast::http::string_body> request);
@@ -66,6 +82,8 @@ class WsSession final : public Connection, public Flushable, public std::enable_
 
   // Writes what is queued: see the top of this file. On the strand.
   void flush() override;
+  // The idle timeout (see the top of this file). On the strand.
+  void tick() override;
 
  private:
   // A room this connection is in; `room` is null while the join is on its way.
@@ -74,9 +92,21 @@ class WsSession final : public Connection, public Flushable, public std::enable_
     Membership membership;
   };
 
-  boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> request);
-  boost::asio::awaitable<void> read_loop();
+  struct Upgrade;
+  using Stream = std::variant<boost::asio::ip::tcp::socket, Transport::Tls>;
+
+  void on_upgraded(boost::beast::error_code error);
+  boost::asio::ip::tcp::socket& socket() noexcept;
+  void read_more();
+  void on_read(boost::beast::error_code error, std::span<char> bytes);
+  // Hands `bytes` to the reader and acts on what it finds; false once no
+  // more is to be read (TLS, after the peer's close frame or a failure).
+  bool on_bytes(std::span<char> bytes);
   void on_frame(std::string_view frame, Encoding encoding);
+  void on_too_large(Encoding encoding);
+  void on_peer_close(std::uint16_t code);
+  // A broken framing rule: close with `code` at once.
+  void fail(CloseCode code);
   void dispatch(const v1::ClientMessage& message, Encoding encoding);
   void on_hello(const v1::ClientMessage& message, Encoding encoding);
   void on_create_or_join(const v1::ClientMessage& message, Encoding encoding);
@@ -116,10 +146,15 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   void drop_unsent();
   void write_failed();
   void start_close();
+  // Both close frames are done: end TCP (then read to its end) or TLS.
+  void teardown();
   void finish();
 
-  boost::beast::websocket::stream<Transport> ws_;
-  boost::asio::steady_timer close_timer_;
+  Stream stream_;                     // an unopened socket until the upgrade is done
+  std::unique_ptr<Upgrade> upgrade_;  // Beast's handshake, until it is done
+  WsReader reader_;
+  std::unique_ptr<char[]> tls_read_;  // TLS only: its reads are asynchronous, so its own buffer
+  std::unique_ptr<boost::asio::steady_timer> close_timer_;  // once closing
   ServerContext& context_;
   const std::string connection_id_;
   const std::string address_;
@@ -149,7 +184,14 @@ class WsSession final : public Connection, public Flushable, public std::enable_
   bool upgraded_ = false;
   std::vector<boost::asio::const_buffer> tls_buffers_;  // what a TLS write is given
   std::optional<CloseCode> closing_;
-  bool close_started_ = false;
+  bool close_started_ = false;  // our close frame is queued
+  bool close_sent_ = false;     // and written
+  bool peer_closed_ = false;    // the peer's close frame came
+  bool failed_ = false;         // we closed for a broken rule: no close frame is awaited
+  bool teardown_started_ = false;
+  std::uint16_t peer_code_ = 0;  // what the peer's close frame said, to echo
+  bool read_since_tick_ = false;
+  bool pinged_ = false;
   bool finished_ = false;
 };
 
