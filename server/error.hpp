@@ -23,9 +23,9 @@ struct Failure {
 enum class CloseCode : std::uint16_t {
   normal = 1000,
   going_away = 1001,        // the server is shutting down
-  protocol_error = 1002,    // RFC 6455 framing violation (sent by Beast)
-  invalid_payload = 1007,   // a text frame that is not UTF-8 (sent by Beast)
-  message_too_big = 1009,   // above the hard frame limit (sent by Beast)
+  protocol_error = 1002,    // RFC 6455 framing violation (WsReader)
+  invalid_payload = 1007,   // a text message or close reason that is not UTF-8 (WsReader)
+  message_too_big = 1009,   // above the hard frame limit (WsReader)
   slow_consumer = 4001,     // the send queue passed its bound
 };
 

@@ -254,7 +254,7 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
   auto entries = std::make_shared<std::vector<SequencedEntry>>();
   auto checkpoint = std::make_shared<std::optional<v1::RoomCheckpoint>>();
   // Reads the log page by page (after the checkpoint's base, if retention
-  // trimmed it), on the session's strand.
+  // trimmed it), on the session's shard.
   auto read_from = std::make_shared<std::function<void(std::uint64_t)>>();
   *read_from = [self = shared_from_this(), room_id, format, entries, checkpoint, read_from, keep_alive,
                 version](std::uint64_t after) {

@@ -30,8 +30,9 @@ void Listener::stop() {
 }
 
 void Listener::accept_next() {
-  // Each connection gets a strand of its own, on the shards in turn.
-  acceptor_.async_accept(asio::make_strand(shards_.next().io()), [self = shared_from_this()](boost::system::error_code error,
+  // The shards take connections in turn. Each runs on one thread, so a
+  // connection needs no strand of its own.
+  acceptor_.async_accept(asio::any_io_executor(shards_.next().io().get_executor()), [self = shared_from_this()](boost::system::error_code error,
                                                                              asio::ip::tcp::socket socket) {
     if (error == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (error) {

@@ -350,8 +350,8 @@ Room::Outcome Room::take_outcome(std::uint64_t seq) {
 }
 
 void Room::remember(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event) {
-  history_.push_back(HistoryItem{event.seq(), std::make_shared<const v1::Event>(event), audience,
-                                 staff_event ? std::make_shared<const v1::Event>(*staff_event) : nullptr});
+  history_.push_back(HistoryItem{event.seq(), event.SerializeAsString(), audience,
+                                 staff_event ? staff_event->SerializeAsString() : std::string()});
   while (history_.size() > limits_.resume_window) {
     history_floor_ = history_.front().seq;
     history_.pop_front();
@@ -373,7 +373,8 @@ bool Room::replay(const Caller& caller, std::uint64_t from, std::uint32_t& repla
   for (const auto& item : history_) {
     if (item.seq <= from) continue;
     if (!RoomState::may_see(item.audience, caller.membership.user_id, caller.membership.role)) continue;
-    *message.mutable_event() = staff && item.staff_event ? *item.staff_event : *item.event;
+    // Serialized from a whole message by this process: it parses.
+    message.mutable_event()->ParseFromString(staff && !item.staff_event.empty() ? item.staff_event : item.event);
     caller.connection->send(encode_frame(message, caller.encoding));
     ++replayed;
   }
@@ -658,6 +659,9 @@ void Room::flush_presence() {
     if (presence_queue_[i].caller) callers.push_back(std::move(*presence_queue_[i].caller));
   }
   presence_queue_.erase(presence_queue_.begin(), presence_queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  // A crowd's worth of room (a Caller each) would stay with the room for
+  // good: most rooms are quiet most of the time.
+  if (presence_queue_.empty()) presence_queue_.shrink_to_fit();
   presence_in_flight_ = true;
   last_flush_ = std::chrono::steady_clock::now();
   ++appends_in_flight_;

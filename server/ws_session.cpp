@@ -18,10 +18,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace http = beast::http;
-// The shard's read buffer (shared by its connections), and a TLS
-// connection's own.
+// The shard's read buffer, shared by its connections.
 constexpr std::size_t kReadBytes = 64 * 1024;
-constexpr std::size_t kTlsReadBytes = 4 * 1024;
 // How long a close handshake may take once the server has started it.
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
 // How long an anonymous identity can be resumed after its Welcome.
@@ -70,7 +68,7 @@ WsSession::WsSession(Transport stream, ServerContext& context, std::string addre
       context_(context),
       connection_id_(new_connection_id()),
       address_(std::move(address)),
-      subprotocol_(std::move(handshake.subprotocol)),
+      v1_subprotocol_(handshake.subprotocol == "hearth.v1"),
       bucket_(context.config.limits.message_rate, context.config.limits.message_burst),
       passcode_bucket_(kPasscodeRate, kPasscodeBurst) {
   if (handshake.claims) {
@@ -78,7 +76,7 @@ WsSession::WsSession(Transport stream, ServerContext& context, std::string addre
     // be a second one.
     user_id_ = handshake.claims->sub;
     display_name_ = !handshake.claims->name.empty() ? handshake.claims->name : new_pseudonym();
-    if (!handshake.claims->anonymous) claims_ = std::move(handshake.claims);
+    if (!handshake.claims->anonymous) claims_ = std::make_unique<Claims>(std::move(*handshake.claims));
     hello_seen_ = identified_ = true;
   }
 }
@@ -96,9 +94,9 @@ void WsSession::start(http::request<http::string_body> request) {
   timeouts.idle_timeout = websocket::stream_base::none();
   timeouts.keep_alive_pings = false;
   upgrade.ws.set_option(timeouts);
-  upgrade.ws.set_option(websocket::stream_base::decorator([subprotocol = subprotocol_](websocket::response_type& response) {
+  upgrade.ws.set_option(websocket::stream_base::decorator([v1 = v1_subprotocol_](websocket::response_type& response) {
     response.set(http::field::server, "hearth");
-    if (!subprotocol.empty()) response.set(http::field::sec_websocket_protocol, subprotocol);
+    if (v1) response.set(http::field::sec_websocket_protocol, "hearth.v1");
   }));
   upgrade.request = std::move(request);
   upgrade.ws.async_accept(upgrade.request,
@@ -114,7 +112,7 @@ void WsSession::on_upgraded(beast::error_code error) {
   auto& transport = upgrade_->transport;
   if (auto* tls = transport.tls()) {
     stream_.emplace<Transport::Tls>(std::move(*tls));
-    tls_read_ = std::make_unique<char[]>(kTlsReadBytes);
+    tls_ = std::make_unique<TlsBuffers>();
   } else {
     stream_.emplace<0>(transport.tcp().release_socket());
     // flush() writes and on_read() reads without blocking.
@@ -140,9 +138,9 @@ asio::ip::tcp::socket& WsSession::socket() noexcept {
 
 void WsSession::read_more() {
   if (auto* tls = std::get_if<Transport::Tls>(&stream_)) {
-    tls->async_read_some(asio::buffer(tls_read_.get(), kTlsReadBytes),
+    tls->async_read_some(asio::buffer(tls_->read),
                          [self = shared_from_this()](beast::error_code error, std::size_t bytes) {
-                           self->on_read(error, std::span(self->tls_read_.get(), bytes));
+                           self->on_read(error, std::span(self->tls_->read.data(), bytes));
                          });
     return;
   }
@@ -290,7 +288,7 @@ void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
     user_id_ = claims->sub;
     display_name_ = !name.empty() ? name : !claims->name.empty() ? claims->name : new_pseudonym();
     // An anonymous identity coming back stays anonymous: no claims to hold.
-    if (!claims->anonymous) claims_ = std::move(*claims);
+    if (!claims->anonymous) claims_ = std::make_unique<Claims>(std::move(*claims));
   } else {
     user_id_ = new_anonymous_user_id();
     display_name_ = name.empty() ? new_pseudonym() : name;
@@ -300,7 +298,7 @@ void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
   auto* welcome = ok.mutable_welcome();
   welcome->set_user_id(user_id_);
   welcome->set_display_name(display_name_);
-  welcome->set_anonymous(!claims_.has_value());
+  welcome->set_anonymous(claims_ == nullptr);
   if (!claims_) {
     // Lets this person come back as themselves (same votes, same questions)
     // after a lost connection: hello with this token.
@@ -326,7 +324,8 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
                                                  const std::string& display_name, Membership& out) {
   std::string name;
   if (auto failure = clean_display_name(display_name, context_.config.limits.max_name_chars, name)) return failure;
-  std::optional<Claims> claims = claims_;
+  std::optional<Claims> claims;
+  if (claims_) claims = *claims_;
   if (!token.empty()) {
     auto verified = verify_token(token, context_.config.token_secret, std::chrono::system_clock::now());
     if (!verified) return token_failure(verified.error());
@@ -447,7 +446,7 @@ void WsSession::on_list_members(const v1::ClientMessage& message, Encoding encod
   it->second.room->run([caller, command = message.list_members()](Room& room) { room.list_members(caller, command); });
 }
 
-std::unordered_map<std::string, WsSession::RoomSlot>::iterator WsSession::joined_room(const v1::ClientMessage& message,
+WsSession::Rooms::iterator WsSession::joined_room(const v1::ClientMessage& message,
                                                                                      Encoding encoding) {
   const auto it = rooms_.find(message.room_id());
   if (it != rooms_.end() && it->second.room) return it;
@@ -492,9 +491,7 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
 
 // Everything a room hands a session goes through one queue, the home
 // shard's (as FanOut's batches do), so that it arrives in the order the room
-// sent it: a post to the session's strand could run after a later plain
-// post to the shard. The shard has one thread, so this is the strand's
-// thread too.
+// sent it. The shard has one thread, the session's.
 template <typename Fn>
 void WsSession::post_home(Fn&& fn) {
   if (home_ != nullptr) return asio::post(home_->io(), std::forward<Fn>(fn));
@@ -531,7 +528,7 @@ void WsSession::send(SharedFrame frame) {
 }
 
 // ---------------------------------------------------------------------------
-// Writing and closing (on the strand)
+// Writing and closing (on the home shard)
 // ---------------------------------------------------------------------------
 
 void WsSession::reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
@@ -666,11 +663,12 @@ void WsSession::write_tls(Transport::Tls& tls) {
   // The TLS stream encrypts as it goes, so the frames stay queued (and
   // alive) until the write completes.
   metrics().send_queue_depth.observe(static_cast<double>(queue_.size()));
-  tls_buffers_.resize(64);
-  in_flight_ = gather(tls_buffers_);
-  tls_buffers_.resize(in_flight_);
+  auto& buffers = tls_->write;
+  buffers.resize(64);
+  in_flight_ = gather(buffers);
+  buffers.resize(in_flight_);
   writing_ = true;
-  asio::async_write(tls, tls_buffers_, [self = shared_from_this()](beast::error_code error, std::size_t written) {
+  asio::async_write(tls, buffers, [self = shared_from_this()](beast::error_code error, std::size_t written) {
     self->writing_ = false;
     self->in_flight_ = 0;
     if (self->finished_) return;

@@ -1,9 +1,10 @@
 // One client's WebSocket connection: reads frames, decodes and dispatches
 // commands, and writes replies and events through a bounded queue.
 //
-// Everything here runs on the session's strand (the stream's executor), on its
-// shard's thread; Connection methods, called by rooms from their own strands,
-// post to it, or call straight through when the room is on the same shard.
+// Everything here runs on its shard's thread (the stream's executor is the
+// shard's io_context, which one thread runs); Connection methods, called by
+// rooms from their own shards, post to it, or call straight through when the
+// room is on the same shard.
 //
 // Beast does the upgrade; after it the session keeps the bare socket (or the
 // TLS stream) and frames by itself (ws_frames.hpp), because an idle
@@ -22,17 +23,18 @@
 //   another half with nothing read still.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/container/devector.hpp>
+#include <boost/container/flat_map.hpp>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -52,7 +54,6 @@ class WsSession final : public Connection,
                         public Ticked,
                         public std::enable_shared_from_this<WsSession> {
  public:
-  // `stream` must have a strand as its executor.
   // What the upgrade request settled: the subprotocol to answer with, and
   // the identity of a token given in Sec-WebSocket-Protocol (then the
   // connection is identified as if by a hello with it).
@@ -62,7 +63,7 @@ class WsSession final : public Connection,
   };
 
   // `address` has been counted in context.connections_per_address; the
-  // session uncounts it when it ends. Construct on the connection's strand.
+  // session uncounts it when it ends. Construct on the connection's shard.
   WsSession(Transport stream, ServerContext& context, std::string address, Handshake handshake);
   ~WsSession() override;
 
@@ -80,9 +81,9 @@ class WsSession final : public Connection,
   Encoding push_encoding() const override { return push_encoding_.load(std::memory_order_relaxed); }
   const std::string& connection_id() const override { return connection_id_; }
 
-  // Writes what is queued: see the top of this file. On the strand.
+  // Writes what is queued: see the top of this file. On the home shard.
   void flush() override;
-  // The idle timeout (see the top of this file). On the strand.
+  // The idle timeout (see the top of this file). On the home shard.
   void tick() override;
 
  private:
@@ -93,6 +94,16 @@ class WsSession final : public Connection,
   };
 
   struct Upgrade;
+  // A TLS connection's reads are asynchronous, so it has a read buffer of
+  // its own; and its writes need their buffers kept.
+  struct TlsBuffers {
+    std::array<char, 4096> read;
+    std::vector<boost::asio::const_buffer> write;
+  };
+  // Few per connection (Limits::max_rooms_per_connection): a sorted vector
+  // costs one allocation, where a hash map costs a node each and a bucket
+  // array.
+  using Rooms = boost::container::flat_map<std::string, RoomSlot>;
   using Stream = std::variant<boost::asio::ip::tcp::socket, Transport::Tls>;
 
   void on_upgraded(boost::beast::error_code error);
@@ -116,7 +127,7 @@ class WsSession final : public Connection,
   void on_room_command(const v1::ClientMessage& message, Encoding encoding);
   // The room `message` is for, if this connection is in it; else replies
   // NOT_IN_ROOM and returns rooms_.end().
-  std::unordered_map<std::string, RoomSlot>::iterator joined_room(const v1::ClientMessage& message, Encoding encoding);
+  Rooms::iterator joined_room(const v1::ClientMessage& message, Encoding encoding);
   // Who sends `message` to the room of `slot`, for the room's reply.
   Caller caller_in(const RoomSlot& slot, const v1::ClientMessage& message, Encoding encoding);
   // The membership for joining `room_id`, or the failure to reply with.
@@ -153,12 +164,12 @@ class WsSession final : public Connection,
   Stream stream_;                     // an unopened socket until the upgrade is done
   std::unique_ptr<Upgrade> upgrade_;  // Beast's handshake, until it is done
   WsReader reader_;
-  std::unique_ptr<char[]> tls_read_;  // TLS only: its reads are asynchronous, so its own buffer
+  std::unique_ptr<TlsBuffers> tls_;  // TLS only
   std::unique_ptr<boost::asio::steady_timer> close_timer_;  // once closing
   ServerContext& context_;
   const std::string connection_id_;
   const std::string address_;
-  const std::string subprotocol_;
+  const bool v1_subprotocol_;  // the client asked for "hearth.v1"
   TokenBucket bucket_;           // this connection's message budget
   TokenBucket passcode_bucket_;  // its passcode guesses
   std::atomic<Encoding> push_encoding_{Encoding::json};
@@ -168,9 +179,9 @@ class WsSession final : public Connection,
   bool hello_seen_ = false;
   std::string user_id_;
   std::string display_name_;
-  std::optional<Claims> claims_;
+  std::unique_ptr<Claims> claims_;  // a Hello token's, unless anonymous
 
-  std::unordered_map<std::string, RoomSlot> rooms_;
+  Rooms rooms_;
   int command_ = 0;  // the command being handled, for /metrics
 
   Shard* const home_ = Shard::current();  // the shard whose thread this session runs on
@@ -182,7 +193,6 @@ class WsSession final : public Connection,
   bool writing_ = false;           // a write waits for the socket, or TLS writes
   bool flush_asked_ = false;
   bool upgraded_ = false;
-  std::vector<boost::asio::const_buffer> tls_buffers_;  // what a TLS write is given
   std::optional<CloseCode> closing_;
   bool close_started_ = false;  // our close frame is queued
   bool close_sent_ = false;     // and written
