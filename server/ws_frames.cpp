@@ -119,7 +119,10 @@ WsReader::Event WsReader::next(std::span<char>& in) {
         in = in.subspan(take);
         continue;
       }
-      if (auto failed = begin_frame()) return *failed;
+      if (auto failed = begin_frame()) {
+        in = {};
+        return *failed;
+      }
       // A whole message in one frame, all of it here: handed out where it
       // lies, without a copy.
       if (!is_control(opcode_) && fin_ && !too_large_ && message_size_ == frame_left_ && in.size() >= frame_left_) {
@@ -132,7 +135,10 @@ WsReader::Event WsReader::next(std::span<char>& in) {
         in = in.subspan(size);
         in_frame_ = in_message_ = false;
         frame_left_ = 0;
-        if (text_ && !valid_utf8(event.payload)) return fail(CloseCode::invalid_payload);
+        if (text_ && !valid_utf8(event.payload)) {
+          in = {};
+          return fail(CloseCode::invalid_payload);
+        }
         return event;
       }
     }
@@ -145,6 +151,7 @@ WsReader::Event WsReader::next(std::span<char>& in) {
     if (frame_left_ > 0) return {};
     in_frame_ = false;
     Event event = end_frame();
+    if (event.kind == Event::Kind::failed) in = {};
     if (event.kind != Event::Kind::need_more) return event;
   }
 }

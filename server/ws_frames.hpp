@@ -57,8 +57,8 @@ class WsReader {
   WsReader(std::size_t soft_limit, std::size_t hard_limit) : soft_limit_(soft_limit), hard_limit_(hard_limit) {}
 
   // The next event from `in`, whose bytes it uses from the front (and
-  // unmasks in place); call until need_more. After failed, every call
-  // returns failed.
+  // unmasks in place); call until need_more. A failure uses all of `in`, and
+  // every call after it returns failed.
   Event next(std::span<char>& in);
 
   // Whether a message or a frame has begun and not ended.
