@@ -59,7 +59,7 @@ po::options_description server_options(Config& c) {
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
     ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
-    ("idle-timeout", po::value<std::string>()->default_value("300s"), "silence before a ping; as long again for the pong")
+    ("idle-timeout", po::value<std::string>()->default_value("300s"), "checked every half of it: silence gets a ping, then a drop")
     ("shutdown-grace", po::value<std::string>()->default_value("5s"), "how long clients get to close on SIGTERM")
     ("presence-ttl", po::value<std::string>()->default_value("15s"),
      "with --engine redis: a node silent this long is dead and its members leave (within 4/3 of it)")

@@ -170,8 +170,16 @@ void WsSession::on_read(beast::error_code error, std::span<char> bytes) {
 bool WsSession::on_bytes(std::span<char> bytes) {
   const bool tls = std::holds_alternative<Transport::Tls>(stream_);
   // After a close frame either way, what comes is read (on TCP, to see
-  // the peer's end) and dropped.
-  if (peer_closed_ || failed_) return !tls;
+  // the peer's end, and so that our close frame is not lost to a reset) and
+  // dropped: up to a hard frame's worth, then the connection is dropped.
+  if (peer_closed_ || failed_) {
+    discarded_ += bytes.size();
+    if (discarded_ > context_.config.limits.max_frame_bytes * context_.config.limits.hard_frame_factor) {
+      finish();
+      return false;
+    }
+    return !tls;
+  }
   using Kind = WsReader::Event::Kind;
   for (;;) {
     const auto event = reader_.next(bytes);

@@ -200,6 +200,7 @@ class WsSession final : public Connection,
   bool failed_ = false;         // we closed for a broken rule: no close frame is awaited
   bool teardown_started_ = false;
   std::uint16_t peer_code_ = 0;  // what the peer's close frame said, to echo
+  std::size_t discarded_ = 0;    // bytes read and dropped after a close frame
   bool read_since_tick_ = false;
   bool pinged_ = false;
   bool finished_ = false;

@@ -156,6 +156,7 @@ TEST(Framing, BrokenRulesCloseWithTheirCodes) {
       {client_frame(0x09, "x"), 1002},                                      // a fragmented ping
       {client_frame(0x81, "{\"ping\":{}} \xC3\x28"), 1007},                 // not UTF-8
       {client_frame(0x88, std::string("\x03\xED", 2)), 1002},               // close code 1005
+      {client_frame(0x88, std::string("\x13\x88", 2)), 1002},               // close code 5000
   };
   for (const auto& [bytes, code] : cases) {
     RawClient client(server.port());
@@ -165,6 +166,19 @@ TEST(Framing, BrokenRulesCloseWithTheirCodes) {
   RawClient fine(server.port());
   fine.write(client_frame(0x81, R"({"requestId":1,"ping":{}})"));
   ASSERT_TRUE(fine.read_frame()) << "the server serves on";
+}
+
+// A client that sends a message too big in fragments is still sending when
+// the server decides to close: the server reads on (and drops what it reads)
+// so that its 1009 arrives rather than a reset.
+TEST(Framing, AnOversizedMessageInFragmentsGets1009WhileTheClientIsStillSending) {
+  ServerProcess server;  // a message over 16 x 65536 bytes closes with 1009
+  RawClient client(server.port());
+  const std::string fragment(60'000, 'x');
+  client.write(client_frame(0x02, fragment));
+  for (int i = 0; i < 24; ++i) client.write(client_frame(0x00, fragment));  // 1.5 MB in all
+  client.write(client_frame(0x80, "end"));
+  EXPECT_EQ(client.read_close(), 1009);
 }
 
 }  // namespace
