@@ -20,6 +20,8 @@ namespace websocket = beast::websocket;
 namespace http = beast::http;
 // The shard's read buffer, shared by its connections.
 constexpr std::size_t kReadBytes = 64 * 1024;
+// Messages handled from one connection between two flushes.
+constexpr std::size_t kMessagesPerTurn = 32;
 // How long a close handshake may take once the server has started it.
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
 // How long an anonymous identity can be resumed after its Welcome.
@@ -181,13 +183,31 @@ bool WsSession::on_bytes(std::span<char> bytes) {
     return !tls;
   }
   using Kind = WsReader::Event::Kind;
+  std::size_t handled = 0;
   for (;;) {
+    // A client that sends many commands at once gets them handled a turn's
+    // worth at a time, with a flush between (replies and events go out,
+    // and the client's own replies cannot fill its queue); one whose queue
+    // is half full is read no further until it has been written. The rest
+    // waits here, and TCP holds back the client meanwhile.
+    if (!bytes.empty() && (handled == kMessagesPerTurn || queue_.size() >= context_.config.limits.send_queue_frames / 2)) {
+      pending_.assign(bytes.data(), bytes.size());
+      read_paused_ = true;
+      ask_flush();
+      return false;
+    }
     const auto event = reader_.next(bytes);
     const Encoding encoding = event.text ? Encoding::json : Encoding::binary;
     switch (event.kind) {
       case Kind::need_more: return true;
-      case Kind::message: on_frame(event.payload, encoding); break;
-      case Kind::too_large: on_too_large(encoding); break;
+      case Kind::message:
+        ++handled;
+        on_frame(event.payload, encoding);
+        break;
+      case Kind::too_large:
+        ++handled;
+        on_too_large(encoding);
+        break;
       case Kind::ping:
         // Answered in turn, after what is queued; nothing after a close.
         if (!closing_) enqueue(make_ws_frame(WsOpcode::pong, event.payload));
@@ -198,6 +218,13 @@ bool WsSession::on_bytes(std::span<char> bytes) {
     }
     if (finished_) return false;
   }
+}
+
+void WsSession::resume_reading() {
+  if (finished_) return;
+  // Handled from a copy: on_bytes() may keep a new remainder in pending_.
+  std::string pending = std::exchange(pending_, {});
+  if (on_bytes(std::span(pending.data(), pending.size())) && !finished_) read_more();
 }
 
 void WsSession::on_too_large(Encoding encoding) {
@@ -576,6 +603,10 @@ void WsSession::enqueue(SharedFrame frame) {
     return;
   }
   queue_.push_back(std::move(frame));
+  ask_flush();
+}
+
+void WsSession::ask_flush() {
   if (flush_asked_) return;
   flush_asked_ = true;
   if (on_home_shard()) {
@@ -658,6 +689,10 @@ void WsSession::flush() {
         return;
       }
     }
+  }
+  if (read_paused_ && queue_.size() < context_.config.limits.send_queue_frames / 2) {
+    read_paused_ = false;
+    post_home([self = shared_from_this()] { self->resume_reading(); });
   }
   if (!closing_) return;
   if (!close_started_) return start_close();

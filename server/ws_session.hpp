@@ -11,16 +11,18 @@
 // connection must cost little (docs/performance.md, W3):
 // - reading is a callback, not a coroutine: on plain TCP the session waits
 //   for the socket to be readable and reads into its shard's buffer, so an
-//   idle connection holds one pending wait and no buffer;
+//   idle connection holds one pending wait and no buffer. A turn handles
+//   at most kMessagesPerTurn messages, and none while the send queue is
+//   half full: the rest waits in pending_ for the next turn;
 // - frames to send arrive already framed (SharedFrame) and wait in a queue;
 //   once per turn of the shard's loop the session writes all it has in one
 //   non-blocking gather-write, and waits for the socket only when it is
 //   full. A client whose queue passes Limits::send_queue_frames is closed
 //   with 4001 rather than let memory grow. Pongs, pings and the close frame
 //   take the same queue;
-// - the idle timeout is Beast's rule, checked by the shard's tick: a ping
-//   after half of it with nothing read, and the connection dropped after
-//   another half with nothing read still.
+// - the idle timeout is checked by the shard's tick, every half of it: a
+//   ping to a connection that sent nothing since the last tick, and a drop
+//   for one that has still sent nothing at the next.
 #pragma once
 
 #include <array>
@@ -113,6 +115,8 @@ class WsSession final : public Connection,
   // Hands `bytes` to the reader and acts on what it finds; false once no
   // more is to be read (TLS, after the peer's close frame or a failure).
   bool on_bytes(std::span<char> bytes);
+  // After a pause (see on_bytes): what was kept, then the socket again.
+  void resume_reading();
   void on_frame(std::string_view frame, Encoding encoding);
   void on_too_large(Encoding encoding);
   void on_peer_close(std::uint16_t code);
@@ -147,6 +151,8 @@ class WsSession final : public Connection,
   void post_home(Fn&& fn);
   bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }
   void enqueue(SharedFrame frame);
+  // flush() once this turn of the shard's loop is over.
+  void ask_flush();
   void write_tls(Transport::Tls& tls);
   // Up to `out.size()` queued frames, the first from where the last write
   // stopped; the count.
@@ -201,6 +207,8 @@ class WsSession final : public Connection,
   bool teardown_started_ = false;
   std::uint16_t peer_code_ = 0;  // what the peer's close frame said, to echo
   std::size_t discarded_ = 0;    // bytes read and dropped after a close frame
+  std::string pending_;          // bytes read but not yet handled, while reading is paused
+  bool read_paused_ = false;
   bool read_since_tick_ = false;
   bool pinged_ = false;
   bool finished_ = false;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "support/server_process.hpp"
+#include "support/ws_client.hpp"
 
 namespace hearth::testing {
 namespace {
@@ -179,6 +180,34 @@ TEST(Framing, AnOversizedMessageInFragmentsGets1009WhileTheClientIsStillSending)
   for (int i = 0; i < 24; ++i) client.write(client_frame(0x00, fragment));  // 1.5 MB in all
   client.write(client_frame(0x80, "end"));
   EXPECT_EQ(client.read_close(), 1009);
+}
+
+// A client that sends many commands at once (a burst after a stall, a
+// script) is answered in full: the server reads a turn's worth at a time,
+// and its replies never fill the client's send queue (1,024 frames), which
+// would close it as a slow consumer (4001).
+TEST(Framing, ABurstOfCommandsIsAnsweredInFullNotClosed) {
+  ServerProcess server;
+  RawClient client(server.port());
+  constexpr int kBurst = 3000;
+  std::string burst;
+  for (int i = 1; i <= kBurst; ++i) {
+    v1::ClientMessage message = ping();
+    message.set_request_id(static_cast<std::uint32_t>(i));
+    burst += client_frame(0x82, message.SerializeAsString());
+  }
+  client.write(burst);  // about 40 KB in one write: the server reads it in one go
+  int pongs = 0;
+  while (pongs < kBurst) {
+    const auto frame = client.read_frame();
+    ASSERT_TRUE(frame) << "the server ended the connection after " << pongs << " replies";
+    ASSERT_NE(frame->opcode, 0x8) << "closed after " << pongs << " replies";
+    v1::ServerMessage message;
+    ASSERT_TRUE(message.ParseFromString(frame->payload));
+    if (message.has_reply() && message.reply().has_ok() && message.reply().ok().has_pong()) {
+      EXPECT_EQ(message.reply().request_id(), static_cast<std::uint32_t>(++pongs)) << "in order";
+    }
+  }
 }
 
 }  // namespace
