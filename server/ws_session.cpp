@@ -658,7 +658,10 @@ void WsSession::flush() {
   flush_asked_ = false;
   if (writing_ || !upgraded_ || finished_) return;
   if (auto* tls = std::get_if<Transport::Tls>(&stream_)) {
-    if (!queue_.empty()) return write_tls(*tls);
+    if (!queue_.empty()) {
+      resume_if_room();  // a TLS queue may never be empty at a flush
+      return write_tls(*tls);
+    }
   } else {
     // Plain TCP: write straight from the shared frames, without blocking
     // (the socket is non-blocking since the upgrade). Asio writes at most 64
@@ -679,6 +682,7 @@ void WsSession::flush() {
       consume(written);
       if (written < asked) {
         // The socket's buffer is full: wait for room.
+        resume_if_room();
         writing_ = true;
         socket.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code e) {
           self->writing_ = false;
@@ -690,16 +694,19 @@ void WsSession::flush() {
       }
     }
   }
-  if (read_paused_ && queue_.size() < context_.config.limits.send_queue_frames / 2) {
-    read_paused_ = false;
-    post_home([self = shared_from_this()] { self->resume_reading(); });
-  }
+  resume_if_room();
   if (!closing_) return;
   if (!close_started_) return start_close();
   if (!close_sent_) {
     close_sent_ = true;
     if (peer_closed_ || failed_) teardown();
   }
+}
+
+void WsSession::resume_if_room() {
+  if (!read_paused_ || queue_.size() >= context_.config.limits.send_queue_frames / 2) return;
+  read_paused_ = false;
+  post_home([self = shared_from_this()] { self->resume_reading(); });
 }
 
 void WsSession::write_tls(Transport::Tls& tls) {

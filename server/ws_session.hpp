@@ -117,6 +117,8 @@ class WsSession final : public Connection,
   bool on_bytes(std::span<char> bytes);
   // After a pause (see on_bytes): what was kept, then the socket again.
   void resume_reading();
+  // From a flush: resumes a paused read once the queue is under half full.
+  void resume_if_room();
   void on_frame(std::string_view frame, Encoding encoding);
   void on_too_large(Encoding encoding);
   void on_peer_close(std::uint16_t code);
