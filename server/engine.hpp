@@ -2,7 +2,7 @@
 // far as the implementation goes) log per room, and fan-out of each appended
 // entry to every node that has the room open.
 //
-// Guarantees every implementation gives (tests/engine/engine_conformance.hpp
+// Guarantees every implementation gives (tests/engine/engine_conformance_test.cpp
 // holds both engines to them):
 //   * append assigns the room's next sequence number: the first entry of a
 //     room is 1 and each next one is exactly one more, so a reader can tell
