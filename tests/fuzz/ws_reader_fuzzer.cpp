@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fuzz_input.hpp"
+#include "support/client_frames.hpp"
 #include "ws_frames.hpp"
 
 namespace {
@@ -24,6 +25,7 @@ using hearth::fuzz::FuzzInput;
 using hearth::fuzz::Seed;
 using hearth::fuzz::SeedWriter;
 using Kind = WsReader::Event::Kind;
+using hearth::testing::client_frame;
 
 constexpr std::size_t kSoft = 256;
 constexpr std::size_t kHard = 1024;
@@ -72,25 +74,6 @@ std::vector<Seen> read(std::string stream, const std::vector<std::size_t>& cuts)
     expect(in.empty(), "every byte given is used");
   }
   return seen;
-}
-
-// A client frame as the fuzzer's stream carries it: masked, shortest length.
-std::string client_frame(std::uint8_t first, std::string_view payload, bool masked = true) {
-  std::string frame(1, static_cast<char>(first));
-  const char mask_bit = masked ? static_cast<char>(0x80) : 0;
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(mask_bit | static_cast<char>(payload.size())));
-  } else {
-    frame.push_back(static_cast<char>(mask_bit | 126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xFF));
-  }
-  const char key[4] = {0x12, 0x34, 0x56, 0x78};
-  if (masked) frame.append(key, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) {
-    frame.push_back(masked ? static_cast<char>(payload[i] ^ key[i % 4]) : payload[i]);
-  }
-  return frame;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "support/client_frames.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
 
@@ -19,25 +20,6 @@ namespace hearth::testing {
 namespace {
 
 namespace asio = boost::asio;
-
-// One frame as a client sends it: masked, the length in its shortest form.
-std::string client_frame(std::uint8_t first, std::string_view payload, bool masked = true) {
-  std::string frame(1, static_cast<char>(first));
-  const char mask_bit = masked ? static_cast<char>(0x80) : 0;
-  if (payload.size() < 126) {
-    frame.push_back(static_cast<char>(mask_bit | static_cast<char>(payload.size())));
-  } else {
-    frame.push_back(static_cast<char>(mask_bit | 126));
-    frame.push_back(static_cast<char>(payload.size() >> 8));
-    frame.push_back(static_cast<char>(payload.size() & 0xFF));
-  }
-  const char key[4] = {0x5A, 0x11, 0x7E, 0x03};
-  if (masked) frame.append(key, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) {
-    frame.push_back(masked ? static_cast<char>(payload[i] ^ key[i % 4]) : payload[i]);
-  }
-  return frame;
-}
 
 struct Frame {
   std::uint8_t opcode = 0;
