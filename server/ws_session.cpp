@@ -228,10 +228,7 @@ void WsSession::resume_reading() {
 }
 
 void WsSession::on_too_large(Encoding encoding) {
-  push_encoding_.store(encoding, std::memory_order_relaxed);
-  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return;
-  metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
-  command_ = 0;
+  if (!take_command(encoding)) return;
   const std::size_t soft_limit = context_.config.limits.max_frame_bytes;
   reply(0, encoding, Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
 }
@@ -260,15 +257,20 @@ void WsSession::fail(CloseCode code) {
   if (!writing_) start_close();
 }
 
-void WsSession::on_frame(std::string_view frame, Encoding encoding) {
+bool WsSession::take_command(Encoding encoding) {
+  push_encoding_.store(encoding, std::memory_order_relaxed);
   // Given up on (a slow consumer), or past our close frame (RFC 6455 allows
   // no data frame after it): no more commands from it. While shutting down,
   // a frame that comes before our close frame went out is still answered.
-  push_encoding_.store(encoding, std::memory_order_relaxed);
-  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return;
+  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return false;
   metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
-  v1::ClientMessage message;
   command_ = 0;
+  return true;
+}
+
+void WsSession::on_frame(std::string_view frame, Encoding encoding) {
+  if (!take_command(encoding)) return;
+  v1::ClientMessage message;
   if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
   command_ = message.command_case();
   if (context_.shutting_down.load()) return reply_shutting_down(message.request_id(), encoding);

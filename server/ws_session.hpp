@@ -119,6 +119,9 @@ class WsSession final : public Connection,
   void resume_reading();
   // From a flush: resumes a paused read once the queue is under half full.
   void resume_if_room();
+  // Counts a message from the client as a command, unless the session
+  // takes no more (see the definition); false then.
+  bool take_command(Encoding encoding);
   void on_frame(std::string_view frame, Encoding encoding);
   void on_too_large(Encoding encoding);
   void on_peer_close(std::uint16_t code);
