@@ -138,11 +138,16 @@ std::optional<std::chrono::seconds> parse_duration(const std::string& text) {
 std::optional<Config> parse_config(int argc, const char* const argv[], int& exit_code) {
   Config config;
   auto desc = server_options(config);
+  // Options for tests, left out of --help.
+  po::options_description hidden;
+  hidden.add_options()("fault-injection", po::bool_switch(&config.fault_injection));
+  po::options_description all;
+  all.add(desc).add(hidden);
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::store(po::parse_environment(desc, [&desc](const std::string& variable) {
-                return environment_name_to_option(desc, variable);
+    po::store(po::parse_command_line(argc, argv, all), vm);
+    po::store(po::parse_environment(all, [&all](const std::string& variable) {
+                return environment_name_to_option(all, variable);
               }),
               vm);
     if (vm.count("help")) {

@@ -52,6 +52,7 @@ struct Config {
   std::uint32_t retention_days = 30;
   std::chrono::seconds retention_sweep{3600};
   log::Level log_level = log::Level::info;
+  bool fault_injection = false;  // tests only (server/fault.hpp); not in --help
   Limits limits;
 };
 

@@ -26,6 +26,7 @@ enum class CloseCode : std::uint16_t {
   protocol_error = 1002,    // RFC 6455 framing violation (WsReader)
   invalid_payload = 1007,   // a text message or close reason that is not UTF-8 (WsReader)
   message_too_big = 1009,   // above the hard frame limit (WsReader)
+  internal_error = 1011,    // the server failed while reading this connection (server/fault.hpp)
   slow_consumer = 4001,     // the send queue passed its bound
 };
 

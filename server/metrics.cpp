@@ -1,5 +1,6 @@
 #include "metrics.hpp"
 
+#include "fault.hpp"
 #include "hearth/v1/protocol.pb.h"
 
 namespace hearth {
@@ -93,6 +94,13 @@ std::string Metrics::render(std::size_t connections, std::size_t rooms) const {
   head(out, "hearth_redis_command_seconds", "histogram", "Redis commands, from write to reply.");
   redis_seconds.render(out, "hearth_redis_command_seconds");
   counter("hearth_redis_errors_total", "Redis error replies, and commands lost with their connection.", redis_errors);
+  head(out, "hearth_internal_errors_total", "counter",
+       "Failures of the server's own code, caught where they happened (a command failed with INTERNAL, a "
+       "connection closed with 1011, a log entry skipped).");
+  for (int i = 0; i < fault::kWheres; ++i) {
+    line(out, "hearth_internal_errors_total", std::string("where=\"") + fault::name(static_cast<fault::Where>(i)) + "\"",
+         static_cast<double>(internal_errors[static_cast<std::size_t>(i)].load(std::memory_order_relaxed)));
+  }
   return out;
 }
 

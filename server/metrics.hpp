@@ -41,6 +41,8 @@ class Metrics {
   Counter deliveries{0};         // frames written to clients, events and replies
   Counter slow_consumers{0};     // connections closed with 4001: send queue full
   Counter redis_errors{0};       // Redis error replies, and commands whose connection failed
+  // Exceptions caught, by fault::Where (server/fault.hpp).
+  std::array<Counter, 5> internal_errors{};
   // Frames waiting in a session's queue when it starts a write.
   Histogram<9> send_queue_depth{{1, 2, 4, 8, 16, 64, 256, 1024, 4096}};
   // Redis commands, from write to reply.

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "command.hpp"
+#include "fault.hpp"
 #include "identity.hpp"
 #include "log.hpp"
 #include "passcode.hpp"
@@ -244,6 +245,19 @@ void Room::become_ready() {
   maybe_retire();
 }
 
+Room::Op Room::guarded(Caller caller, Op op) {
+  return [caller = std::move(caller), op = std::move(op)](Room& room) mutable {
+    fault::contain(fault::Where::room, [&] { op(room); }, [&] {
+      // A join or create that failed leaves the connection out of the room.
+      if (caller.command == v1::ClientMessage::kJoinRoom || caller.command == v1::ClientMessage::kCreateRoom) {
+        caller.joining = true;
+        room.pending_joins_.erase(caller.connection->connection_id());
+      }
+      room.reply_error(caller, fault::internal_failure());
+    });
+  };
+}
+
 void Room::run(Op op) {
   asio::post(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
     if (self->retired_) {
@@ -309,7 +323,13 @@ void Room::on_resync(const std::string&) {
 void Room::handle_entry(const SequencedEntry& sequenced) {
   if (sequenced.seq <= state_.seq()) return;
   const v1::LogEntry& entry = *sequenced.entry;
-  Applied applied = state_.apply(sequenced.seq, entry);
+  Applied applied;
+  fault::contain(fault::Where::fold, [&] { applied = state_.apply(sequenced.seq, entry); }, [&] {
+    // Skipped, as on every node (the fold is the same code everywhere):
+    // its sender hears INTERNAL, nobody an event.
+    applied = Applied{};
+    applied.refused = fault::internal_failure();
+  });
   if (applied.event) {
     fan_out(*applied.event, applied.audience, applied.staff_event);
     remember(*applied.event, applied.audience, applied.staff_event);
@@ -553,6 +573,7 @@ void Room::list_members(Caller caller, const v1::ListMembers& command) {
 }
 
 void Room::submit(Caller caller, v1::LogEntry entry) {
+  fault::maybe_throw(fault::Where::room, entry.say().text());
   if (!members_.contains(caller.connection.get())) {
     return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
   }

@@ -62,6 +62,10 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // retired meanwhile, `op` goes to the registry's current Room for the id.
   void run(Op op);
 
+  // `op` for `caller`'s command: should it throw, the command fails with
+  // INTERNAL (counted in /metrics; server/fault.hpp) and the room goes on.
+  static Op guarded(Caller caller, Op op);
+
   // The following must be called on the strand, i.e. from inside an Op.
 
   void create(Caller caller, const v1::CreateRoom& command);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "fault.hpp"
+
 namespace hearth {
 namespace {
 
@@ -356,6 +358,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     return unchanged;
   }
 
+  fault::maybe_throw(fault::Where::fold, entry.say().text());
   Applied out;
   v1::Event event;
   event.set_room_id(room_id_);

@@ -11,6 +11,7 @@
 
 #include "engine_memory.hpp"
 #include "engine_redis.hpp"
+#include "fault.hpp"
 #include "listener.hpp"
 #include "log.hpp"
 #include "retention.hpp"
@@ -49,6 +50,7 @@ std::optional<asio::ssl::context> make_tls_context(const Config& config) {
 
 int run_server(const Config& config) {
   log::set_level(config.log_level);
+  if (config.fault_injection) fault::enable_injection();
   Shards shards(config.threads, std::chrono::milliseconds(config.write_coalesce_ms));
   asio::io_context& io = shards.main().io();
   std::unique_ptr<Engine> engine;

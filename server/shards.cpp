@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "fault.hpp"
+
 namespace hearth {
 namespace {
 
@@ -14,37 +16,42 @@ Shard* Shard::current() noexcept { return this_thread_shard; }
 
 void Shard::run() {
   this_thread_shard = this;
+  // A handler that throws ends only itself (server/fault.hpp): the loop,
+  // and every connection and room on the shard, go on.
+  for (bool running = true; running;) fault::contain(fault::Where::loop, [&] { running = turn(); }, [] {});
+  flush_all();
+  this_thread_shard = nullptr;
+}
+
+bool Shard::turn() {
   // io_context::run() with a flush after every batch of ready handlers: wait
   // for one, run those that are ready (each fan-out only queues frames),
   // then write.
   using Clock = std::chrono::steady_clock;
-  for (;;) {
-    // Block for a handler while no writer waits; while one waits, only until
-    // its flush is due.
-    if (dirty_.empty()) {
-      if (io_.run_one() == 0) break;
-    } else if (Clock::now() < next_flush_) {
-      io_.run_one_until(next_flush_);
-    }
-    if (io_.stopped()) break;
-    for (int i = 1; i < kHandlersPerFlush && io_.poll_one() > 0; ++i) {
-    }
-    if (dirty_.empty()) continue;
-    const auto now = Clock::now();
-    if (now < next_flush_) continue;
-    const bool big = dirty_.size() >= kBigFlush;
-    flush_all();
-    if (big) next_flush_ = now + coalesce_;
+  // Block for a handler while no writer waits; while one waits, only until
+  // its flush is due.
+  if (dirty_.empty()) {
+    if (io_.run_one() == 0) return false;
+  } else if (Clock::now() < next_flush_) {
+    io_.run_one_until(next_flush_);
   }
+  if (io_.stopped()) return false;
+  for (int i = 1; i < kHandlersPerFlush && io_.poll_one() > 0; ++i) {
+  }
+  if (dirty_.empty()) return true;
+  const auto now = Clock::now();
+  if (now < next_flush_) return true;
+  const bool big = dirty_.size() >= kBigFlush;
   flush_all();
-  this_thread_shard = nullptr;
+  if (big) next_flush_ = now + coalesce_;
+  return true;
 }
 
 void Shard::flush_all() {
   // A flush that asks for another lands in the emptied dirty_, and run()
   // flushes again after the handlers then ready.
   flushing_.swap(dirty_);
-  for (auto& writer : flushing_) writer->flush();
+  for (auto& writer : flushing_) fault::contain(fault::Where::loop, [&] { writer->flush(); }, [] {});
   flushing_.clear();
 }
 

@@ -76,6 +76,9 @@ class Shard {
   static constexpr std::size_t kBigFlush = 64;
   // Runs the shard's loop on this thread until the io_context stops.
   void run();
+  // One wait for handlers, those ready, and a flush if one is due; false
+  // once the io_context has stopped.
+  bool turn();
   void flush_all();
 
   // An io_context whose shutdown (destroying every pending handler) can be

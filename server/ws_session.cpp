@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "command.hpp"
+#include "fault.hpp"
 #include "identity.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -170,6 +171,18 @@ void WsSession::on_read(beast::error_code error, std::span<char> bytes) {
 }
 
 bool WsSession::on_bytes(std::span<char> bytes) {
+  // A failure in our code outside any one command ends this connection,
+  // with 1011, and nothing else (server/fault.hpp).
+  bool more = false;
+  fault::contain(fault::Where::session, [&] { more = handle_bytes(bytes); }, [&] {
+    if (finished_ || failed_) return;
+    fail(CloseCode::internal_error);
+    more = !std::holds_alternative<Transport::Tls>(stream_);  // read on and drop, as after any failure
+  });
+  return more;
+}
+
+bool WsSession::handle_bytes(std::span<char> bytes) {
   const bool tls = std::holds_alternative<Transport::Tls>(stream_);
   // After a close frame either way, what comes is read (on TCP, to see
   // the peer's end, and so that our close frame is not lost to a reset) and
@@ -270,6 +283,7 @@ bool WsSession::take_command(Encoding encoding) {
 
 void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   if (!take_command(encoding)) return;
+  fault::maybe_throw(fault::Where::session, frame);
   v1::ClientMessage message;
   if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
   command_ = message.command_case();
@@ -282,7 +296,9 @@ void WsSession::on_frame(std::string_view frame, Encoding encoding) {
       return reply(message.request_id(), encoding, *limited);
     }
   }
-  dispatch(message, encoding);
+  // A failure in our code fails this command only (server/fault.hpp).
+  fault::contain(fault::Where::command, [&] { dispatch(message, encoding); },
+                 [&] { reply(message.request_id(), encoding, fault::internal_failure()); });
 }
 
 void WsSession::dispatch(const v1::ClientMessage& message, Encoding encoding) {
@@ -447,11 +463,11 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   caller.passcode = std::move(passcode);
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
   if (create) {
-    context_.rooms.with_room(room_id, [caller, command = message.create_room()](Room& room) {
-      room.create(caller, command);
-    });
+    context_.rooms.with_room(room_id, Room::guarded(caller, [caller, command = message.create_room()](Room& room) {
+                               room.create(caller, command);
+                             }));
   } else {
-    context_.rooms.with_room(room_id, [caller](Room& room) { room.join(caller); });
+    context_.rooms.with_room(room_id, Room::guarded(caller, [caller](Room& room) { room.join(caller); }));
   }
 }
 
@@ -480,7 +496,8 @@ void WsSession::on_list_members(const v1::ClientMessage& message, Encoding encod
   const auto it = joined_room(message, encoding);
   if (it == rooms_.end()) return;
   const Caller caller = caller_in(it->second, message, encoding);
-  it->second.room->run([caller, command = message.list_members()](Room& room) { room.list_members(caller, command); });
+  it->second.room->run(Room::guarded(
+      caller, [caller, command = message.list_members()](Room& room) { room.list_members(caller, command); }));
 }
 
 WsSession::Rooms::iterator WsSession::joined_room(const v1::ClientMessage& message,
@@ -503,7 +520,7 @@ void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {
   const Caller caller = caller_in(it->second, message, encoding);
   auto room = std::move(it->second.room);
   rooms_.erase(it);
-  room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
+  room->run(Room::guarded(caller, [caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); }));
 }
 
 void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encoding) {
@@ -511,15 +528,19 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   if (it == rooms_.end()) return;
   v1::LogEntry entry = new_entry(it->second.membership);
   if (auto failure = entry_for_command(message, entry)) return reply(message.request_id(), encoding, *failure);
+  fault::maybe_throw(fault::Where::command, entry.say().text());
+  if (entry.say().text() == "hearth-fault:loop") {
+    asio::post(socket().get_executor(), [] { fault::maybe_throw(fault::Where::loop, "hearth-fault:loop"); });
+  }
   Caller caller = caller_in(it->second, message, encoding);
   // Words that suggest someone may be in danger: the entry carries the flag
   // (the room's policy and its staff act on it), and the writer gets words
   // of support with the reply.
   if (flag_crisis(entry, context_.crisis)) caller.support = context_.crisis_resources;
-  it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable {
+  it->second.room->run(Room::guarded(caller, [caller, entry = std::move(entry)](Room& room) mutable {
     if (entry.has_erase()) room.erase(caller, std::move(entry));
     else room.submit(caller, std::move(entry));
-  });
+  }));
 }
 
 // ---------------------------------------------------------------------------

@@ -115,6 +115,7 @@ class WsSession final : public Connection,
   // Hands `bytes` to the reader and acts on what it finds; false once no
   // more is to be read (TLS, after the peer's close frame or a failure).
   bool on_bytes(std::span<char> bytes);
+  bool handle_bytes(std::span<char> bytes);  // on_bytes() without its guard
   // After a pause (see on_bytes): what was kept, then the socket again.
   void resume_reading();
   // From a flush: resumes a paused read once the queue is under half full.
