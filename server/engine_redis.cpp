@@ -41,6 +41,38 @@ redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. AR
 return id
 )lua";
 
+// Shared budgets (budgets.hpp): gcra_step() for each key, at Redis' clock.
+// KEYS: one per budget. ARGV: its interval (ms) and burst, in pairs. Takes
+// from every key or none; returns the wait in ms (0: taken).
+constexpr const char* kBudgetScript = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local wait, tats = 0, {}
+for i, key in ipairs(KEYS) do
+  local interval, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local tat = math.max(tonumber(redis.call('GET', key) or '0'), now) + interval
+  wait = math.max(wait, tat - now - burst * interval)
+  tats[i] = tat
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%d', tats[i]), 'PX', string.format('%d', tats[i] - now))
+end
+return 0
+)lua";
+
+// Gives one back to each key: KEYS and ARGV as kBudgetScript's.
+constexpr const char* kBudgetGiveBackScript = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key) or '0') - tonumber(ARGV[2 * i - 1])
+  if tat <= now then redis.call('DEL', key)
+  else redis.call('SET', key, string.format('%d', tat), 'PX', string.format('%d', tat - now)) end
+end
+return 0
+)lua";
+
 // KEYS: the room's keys. ARGV[1] channel. Deletes them and tells every node
 // (sequence 0 on the channel means "deleted").
 constexpr const char* kDeleteScript = R"lua(
@@ -299,6 +331,38 @@ void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handle
       return run_append(std::move(retry_args), std::move(handler), false);
     }
     finish_append(reply, handler);
+  });
+}
+
+namespace {
+
+std::vector<std::string> budget_args(const char* script, const std::vector<Budget>& budgets) {
+  std::vector<std::string> args{"EVAL", script, std::to_string(budgets.size())};
+  for (const auto& budget : budgets) args.push_back(budget.key);
+  for (const auto& budget : budgets) {
+    args.push_back(std::to_string(gcra_interval(budget)));
+    args.push_back(std::to_string(static_cast<long long>(std::max(1.0, budget.burst))));
+  }
+  return args;
+}
+
+}  // namespace
+
+void RedisEngine::give_back(std::vector<Budget> budgets) {
+  asio::post(strand_, [this, args = budget_args(kBudgetGiveBackScript, budgets)]() mutable {
+    commands_->command(std::move(args), [](std::error_code, RedisReply) {});
+  });
+}
+
+void RedisEngine::take(std::vector<Budget> budgets, Handler handler) {
+  std::vector<std::string> args = budget_args(kBudgetScript, budgets);
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && reply.type != RedisReply::Type::integer) error = EngineError::unavailable;
+      if (error) return handler(error, std::nullopt);
+      if (reply.integer > 0) return handler({}, std::chrono::milliseconds(reply.integer));
+      handler({}, std::nullopt);
+    });
   });
 }
 

@@ -27,12 +27,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "budgets.hpp"
 #include "engine.hpp"
 #include "redis_connection.hpp"
 
 namespace hearth {
 
-class RedisEngine final : public Engine {
+// Also the nodes' shared rate budgets (budgets.hpp), kept in Redis under
+// hearth:budget:*.
+class RedisEngine final : public Engine, public SharedBudgets {
  public:
   // `presence_ttl`: how long a node's heartbeat outlives its last refresh.
   RedisEngine(boost::asio::any_io_executor executor, RedisAddress address, std::chrono::milliseconds presence_ttl);
@@ -57,6 +60,8 @@ class RedisEngine final : public Engine {
   void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
                         v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
+  void take(std::vector<Budget> budgets, Handler handler) override;
+  void give_back(std::vector<Budget> budgets) override;
   bool ready() const override { return commands_up_ && subscriptions_up_; }
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override;

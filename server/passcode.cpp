@@ -2,9 +2,13 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <boost/asio/post.hpp>
 #include <stdexcept>
+
+#include "fault.hpp"
 
 namespace hearth {
 namespace {
@@ -37,6 +41,70 @@ bool passcode_matches(std::string_view passcode, std::string_view stored) {
   if (stored.size() != kSaltBytes + kKeyBytes) return false;
   const std::string key = derive(passcode, stored.substr(0, kSaltBytes));
   return CRYPTO_memcmp(key.data(), stored.data() + kSaltBytes, kKeyBytes) == 0;
+}
+
+PasscodeChecker::PasscodeChecker(SharedBudgets& budgets, unsigned workers, std::string secret)
+    : budgets_(budgets),
+      pool_(workers > 0 ? std::make_unique<boost::asio::thread_pool>(workers) : nullptr),
+      secret_(std::move(secret)) {}
+
+PasscodeChecker::~PasscodeChecker() { stop(); }
+
+void PasscodeChecker::stop() {
+  if (pool_) pool_->join();
+}
+
+std::string PasscodeChecker::key(std::string_view kind, std::string_view value) const {
+  // An HMAC, so that Redis holds no address or user id, and the names
+  // cannot be reversed by trying addresses without the secret.
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(value.data()), value.size(), digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "hearth:budget:guess:" + std::string(kind) + ":";
+  for (unsigned int i = 0; i < 16 && i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+void PasscodeChecker::check(const std::string& room_id, const std::string& address, const std::string& user_id,
+                            std::string guess, std::string stored, Done done) {
+  std::vector<Budget> budgets{{key("room", room_id), kGuessRoomRate, kGuessRoomBurst},
+                              {key("address", address), kGuessRate, kGuessBurst},
+                              {key("identity", user_id), kGuessRate, kGuessBurst}};
+  // Taken before the derivation, so that parallel guesses cannot all pass;
+  // given back for the right passcode, so that only wrong guesses count
+  // (a group behind one address all joining at once is not guessing).
+  budgets_.take(budgets, [this, budgets, guess = std::move(guess), stored = std::move(stored),
+                          done = std::move(done)](std::error_code error,
+                                                  std::optional<std::chrono::milliseconds> wait) mutable {
+    if (error) return done(Verdict::unavailable, {});
+    if (wait) return done(Verdict::limited, *wait);
+    derive(std::move(guess), std::move(stored), [this, budgets, done = std::move(done)](Verdict verdict,
+                                                                                        std::chrono::milliseconds retry) {
+      if (verdict == Verdict::match || verdict == Verdict::busy) budgets_.give_back(budgets);
+      done(verdict, retry);
+    });
+  });
+}
+
+void PasscodeChecker::derive(std::string guess, std::string stored, Done done) {
+  auto work = [this, guess = std::move(guess), stored = std::move(stored), done = std::move(done)] {
+    Verdict verdict = Verdict::failed;
+    fault::contain(fault::Where::loop, [&] { verdict = passcode_matches(guess, stored) ? Verdict::match : Verdict::wrong; },
+                   [] {});
+    if (pool_) queued_.fetch_sub(1, std::memory_order_relaxed);
+    done(verdict, {});
+  };
+  if (!pool_) return work();
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= kMaxQueuedDerivations) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    return done(Verdict::busy, std::chrono::milliseconds(1000));
+  }
+  boost::asio::post(*pool_, std::move(work));
 }
 
 }  // namespace hearth

@@ -17,11 +17,6 @@ namespace hearth {
 
 using Clock = std::chrono::steady_clock;
 
-// Passcode guesses: five at once, then one every 12 seconds (per connection,
-// and per identity on a node).
-inline constexpr double kPasscodeRate = 1.0 / 12;
-inline constexpr double kPasscodeBurst = 5;
-
 // `rate` tokens a second, holding at most `burst`; starts full.
 class TokenBucket {
  public:

@@ -275,7 +275,8 @@ void Room::run(Op op) {
 // gone (and nothing in flight), the Room unsubscribes and leaves the
 // registry; the next join opens a new one from the log.
 void Room::maybe_retire() {
-  if (!ready_ || retired_ || !members_.empty() || !pending_joins_.empty() || appends_in_flight_ > 0 ||
+  if (!ready_ || retired_ || !members_.empty() || !pending_joins_.empty() || !passcode_checks_.empty() ||
+      appends_in_flight_ > 0 ||
       !after_applied_.empty() || !presence_queue_.empty() || presence_in_flight_) {
     return;
   }
@@ -479,7 +480,8 @@ void Room::create(Caller caller, const v1::CreateRoom& command) {
 void Room::join(Caller caller) {
   caller.joining = true;
   const std::string& connection_id = caller.connection->connection_id();
-  if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id)) {
+  if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id) ||
+      passcode_checks_.contains(connection_id)) {
     return reply_error(caller, {v1::ALREADY_IN_ROOM, "you are in this room already"});
   }
   v1::LogEntry entry = new_entry(caller.membership);
@@ -489,13 +491,52 @@ void Room::join(Caller caller) {
     if (caller.passcode.empty() || !state_.has_passcode()) {
       return reply_error(caller, {v1::INVITE_REQUIRED, "this room is private: join with an invite or its passcode"});
     }
-    if (!passcode_matches(caller.passcode, state_.passcode_hash())) {
-      return reply_error(caller, {v1::PASSCODE_WRONG, "that is not the room's passcode"});
-    }
+    return check_passcode_then_join(std::move(caller));
   }
   pending_joins_.emplace(connection_id, caller);
   // finish_join replies, once the batch that holds it is applied.
   queue_presence(joined_change(caller.membership, connection_id, engine_.node_id()), caller);
+}
+
+void Room::check_passcode_then_join(Caller caller) {
+  // Meanwhile a second join is refused, and a leave (or a drop) takes the
+  // check away, which the verdict then finds.
+  const std::string connection_id = caller.connection->connection_id();
+  passcode_checks_.emplace(connection_id, caller);
+  registry_.passcodes().check(
+      id_, caller.address, caller.membership.user_id, caller.passcode, state_.passcode_hash(),
+      [self = shared_from_this(), connection_id](PasscodeChecker::Verdict verdict,
+                                                 std::chrono::milliseconds retry_after) {
+        asio::post(self->strand_, [self, connection_id, verdict, retry_after] {
+          self->on_passcode_checked(connection_id, verdict, retry_after);
+          self->maybe_retire();
+        });
+      });
+}
+
+void Room::on_passcode_checked(const std::string& connection_id, PasscodeChecker::Verdict verdict,
+                               std::chrono::milliseconds retry_after) {
+  const auto it = passcode_checks_.find(connection_id);
+  if (it == passcode_checks_.end()) return;  // left meanwhile (answered then), or the room was reset
+  Caller caller = std::move(it->second);
+  passcode_checks_.erase(it);
+  using Verdict = PasscodeChecker::Verdict;
+  switch (verdict) {
+    case Verdict::match:
+      caller.membership.admitted = true;
+      return join(std::move(caller));  // checks the room again: it may have changed meanwhile
+    case Verdict::wrong: return reply_error(caller, {v1::PASSCODE_WRONG, "that is not the room's passcode"});
+    case Verdict::limited:
+    case Verdict::busy: {
+      Failure failure{v1::RATE_LIMITED, verdict == Verdict::busy ? "the server is busy checking passcodes: try again soon"
+                                                                 : "too many passcode attempts: wait a little"};
+      failure.retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, retry_after.count()));
+      return reply_error(caller, failure);
+    }
+    case Verdict::unavailable:
+      return reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; try again soon"});
+    case Verdict::failed: return reply_error(caller, fault::internal_failure());
+  }
 }
 
 void Room::finish_join(const std::string& connection_id) {
@@ -539,6 +580,15 @@ void Room::finish_join(const std::string& connection_id) {
 
 void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
   const std::string& connection_id = caller.connection->connection_id();
+  if (passcode_checks_.erase(connection_id) > 0) {
+    // Never joined: nothing to write.
+    if (caller.wants_reply) {
+      v1::Ok ok;
+      ok.mutable_left();
+      reply_ok(caller, std::move(ok));
+    }
+    return;
+  }
   const bool member = remove_member(caller.connection.get());
   // A join still on its way will be applied; the Left after it undoes it.
   const bool pending = pending_joins_.erase(connection_id) > 0;
@@ -797,6 +847,8 @@ void Room::reset(const Failure& failure) {
   staff_here_.clear();
   for (auto& [connection_id, caller] : pending_joins_) reply_error(caller, failure);
   pending_joins_.clear();
+  for (auto& [connection_id, caller] : passcode_checks_) reply_error(caller, failure);
+  passcode_checks_.clear();
   for (auto& queued : presence_queue_) {
     if (queued.caller && queued.caller->wants_reply && !queued.change.has_joined()) {
       reply_error(*queued.caller, failure);
@@ -820,6 +872,7 @@ void Room::abandon() {
   members_.clear();
   staff_here_.clear();
   pending_joins_.clear();
+  passcode_checks_.clear();
   after_applied_.clear();
   waiting_.clear();
   live_.clear();

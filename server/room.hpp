@@ -21,6 +21,7 @@
 
 #include "connection.hpp"
 #include "engine.hpp"
+#include "passcode.hpp"
 #include "room_state.hpp"
 
 namespace hearth {
@@ -45,6 +46,7 @@ struct Caller {
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
   std::optional<v1::ResumeFrom> resume;  // a join that asks to resume
   std::string passcode;                  // a join to a private room
+  std::string address;                   // the client's, for its passcode budget
   std::string support;                   // words of support for Accepted (crisis)
 };
 
@@ -154,6 +156,11 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void add_member(const Caller& caller);
   bool remove_member(const Connection* connection);
   void finish_join(const std::string& connection_id);
+  // A join to a private room with a passcode: spends a guess and checks it
+  // off the strand (PasscodeChecker), then joins or answers why not.
+  void check_passcode_then_join(Caller caller);
+  void on_passcode_checked(const std::string& connection_id, PasscodeChecker::Verdict verdict,
+                           std::chrono::milliseconds retry_after);
   // What became of an appended entry once applied: refused by the fold (it
   // raced something that came first: a mute, a ban, a delete), or applied
   // but changing nothing (it raced an identical entry: the same person's
@@ -209,6 +216,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   std::unordered_map<const Connection*, LocalMember> members_;
   std::unordered_set<const Connection*> staff_here_;  // members_ with a staff role
   std::unordered_map<std::string, Caller> pending_joins_;   // by connection id
+  std::unordered_map<std::string, Caller> passcode_checks_;  // joins whose passcode is being checked
   std::multimap<std::uint64_t, OnApplied> after_applied_;
   // Entries the fold refused or found changing nothing, by seq, until their
   // appender hears of it. Bounded (kMaxOutcomes, oldest dropped): those of

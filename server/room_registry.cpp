@@ -2,8 +2,8 @@
 
 namespace hearth {
 
-RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, Limits limits)
-    : shards_(shards), engine_(engine), limits_(limits) {}
+RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, Limits limits)
+    : shards_(shards), engine_(engine), passcodes_(passcodes), limits_(limits) {}
 
 void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
   std::shared_ptr<Room> room;

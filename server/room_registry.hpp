@@ -9,6 +9,7 @@
 
 #include "engine.hpp"
 #include "limits.hpp"
+#include "passcode.hpp"
 #include "room.hpp"
 #include "shards.hpp"
 
@@ -17,7 +18,9 @@ namespace hearth {
 class RoomRegistry {
  public:
   // Each Room opened runs on the next of `shards`.
-  RoomRegistry(Shards& shards, Engine& engine, Limits limits);
+  RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, Limits limits);
+
+  PasscodeChecker& passcodes() noexcept { return passcodes_; }
 
   // Runs `op` on the room's strand, opening the Room (and reading its log)
   // first if this node does not have it open.
@@ -39,6 +42,7 @@ class RoomRegistry {
  private:
   Shards& shards_;
   Engine& engine_;
+  PasscodeChecker& passcodes_;
   Limits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;

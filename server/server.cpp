@@ -69,7 +69,12 @@ int run_server(const Config& config) {
   } else {
     engine = std::make_unique<MemoryEngine>();
   }
-  RoomRegistry rooms(shards, *engine, config.limits);
+  // Passcode guesses: budgets every node shares, keys derived on two
+  // threads of their own.
+  LocalBudgets local_budgets;
+  SharedBudgets& budgets = redis != nullptr ? static_cast<SharedBudgets&>(*redis) : local_budgets;
+  PasscodeChecker passcodes(budgets, 2, config.token_secret);
+  RoomRegistry rooms(shards, *engine, passcodes, config.limits);
   CrisisPhrases crisis;
   std::string resources;
   if (!config.crisis_phrases.empty()) {

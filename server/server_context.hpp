@@ -44,8 +44,7 @@ struct ServerContext {
         rooms(rooms_),
         crisis(std::move(crisis_)),
         crisis_resources(std::move(crisis_resources_)),
-        identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst),
-        passcode_buckets(kPasscodeRate, kPasscodeBurst) {}
+        identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst) {}
 
   const Config& config;
   Engine& engine;
@@ -59,7 +58,6 @@ struct ServerContext {
   // Per-identity message budgets and open connections per address, shared
   // by every session of this node.
   KeyedBuckets identity_buckets;
-  KeyedBuckets passcode_buckets;
   ConnectionCounter connections_per_address;
 };
 

@@ -72,8 +72,7 @@ WsSession::WsSession(Transport stream, ServerContext& context, std::string addre
       connection_id_(new_connection_id()),
       address_(std::move(address)),
       v1_subprotocol_(handshake.subprotocol == "hearth.v1"),
-      bucket_(context.config.limits.message_rate, context.config.limits.message_burst),
-      passcode_bucket_(kPasscodeRate, kPasscodeBurst) {
+      bucket_(context.config.limits.message_rate, context.config.limits.message_burst) {
   if (handshake.claims) {
     // As a hello with this token: the identity is fixed; a hello now would
     // be a second one.
@@ -447,20 +446,15 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
     if (*invited != room_id) return reply(message.request_id(), encoding, token_failure(TokenError::wrong_room));
     membership.admitted = true;
   }
-  std::string passcode;
-  if (!create && !message.join_room().passcode().empty() && !membership.admitted) {
-    // Guessing is slow: a few tries, then one every 12 seconds, per
-    // connection and per identity.
-    if (auto limited = spend(passcode_bucket_, context_.passcode_buckets, &user_id_,
-                             "too many passcode attempts: wait a little")) {
-      return reply(message.request_id(), encoding, *limited);
-    }
-    passcode = message.join_room().passcode();
-  }
   rooms_[room_id] = RoomSlot{nullptr, membership};
   Caller caller{shared_from_this(), membership, message.request_id(), encoding};
   caller.command = message.command_case();
-  caller.passcode = std::move(passcode);
+  // A guess, if the room turns out to want one: the room spends it from the
+  // budgets every node shares (PasscodeChecker).
+  if (!create && !membership.admitted) {
+    caller.passcode = message.join_room().passcode();
+    caller.address = address_;
+  }
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
   if (create) {
     context_.rooms.with_room(room_id, Room::guarded(caller, [caller, command = message.create_room()](Room& room) {

@@ -182,8 +182,7 @@ class WsSession final : public Connection,
   const std::string connection_id_;
   const std::string address_;
   const bool v1_subprotocol_;  // the client asked for "hearth.v1"
-  TokenBucket bucket_;           // this connection's message budget
-  TokenBucket passcode_bucket_;  // its passcode guesses
+  TokenBucket bucket_;  // this connection's message budget
   std::atomic<Encoding> push_encoding_{Encoding::json};
 
   // Identity: set by Hello, or made anonymous on the first join.

@@ -171,7 +171,7 @@ class WatchedEngine final : public Engine {
 
 // Everything one run has: one node, its rooms and its connections.
 struct World {
-  World() : engine(limits, book), registry(shards, engine, limits) {
+  World() : engine(limits, book), registry(shards, engine, passcodes, limits) {
     retention = std::make_shared<Retention>(shards.main().io().get_executor(), engine, limits, 1,
                                             std::chrono::seconds(0));
   }
@@ -188,6 +188,10 @@ struct World {
   MarkerBook book;
   Shards shards{1, std::chrono::microseconds(0)};
   WatchedEngine engine;
+  // Budgets in this process and derivations on this thread: one thread, so
+  // that an input replays the same way every time.
+  LocalBudgets budgets;
+  PasscodeChecker passcodes{budgets, 0, "fuzz-secret-0123456789abcdef0123"};
   RoomRegistry registry;
   std::shared_ptr<Retention> retention;
   CrisisPhrases crisis = CrisisPhrases::of({"end my life"});
