@@ -58,6 +58,8 @@ po::options_description server_options(Config& c) {
     ("web-root", po::value(&c.web_root)->default_value(HEARTH_DEFAULT_WEB_ROOT),
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
+    ("socket-send-buffer", po::value(&c.socket_send_buffer)->default_value(c.socket_send_buffer),
+     "kernel send buffer per client connection (bytes); 0: the kernel's autotuning")
     ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
     ("idle-timeout", po::value<std::string>()->default_value("300s"), "checked every half of it: silence gets a ping, then a drop")
     ("shutdown-grace", po::value<std::string>()->default_value("5s"), "how long clients get to close on SIGTERM")

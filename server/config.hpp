@@ -43,6 +43,10 @@ struct Config {
   // PEM files: with both, the listener speaks TLS (https, wss) only.
   std::string tls_cert;
   std::string tls_key;
+  // SO_SNDBUF for client connections, in bytes; 0 leaves it to the kernel's
+  // autotuning (up to net.ipv4.tcp_wmem's maximum, 4 MB by default, which a
+  // peer that never reads keeps pinned until its connection is dropped).
+  std::size_t socket_send_buffer = 0;
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds shutdown_grace{5};

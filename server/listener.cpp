@@ -43,6 +43,9 @@ void Listener::accept_next() {
       // wait for the peer's delayed ACK (Nagle).
       boost::system::error_code ignored;
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      if (const std::size_t bytes = self->context_.config.socket_send_buffer; bytes > 0) {
+        socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
+      }
       boost::beast::tcp_stream tcp(std::move(socket));
       auto* tls = self->context_.tls;
       std::make_shared<HttpSession>(tls ? Transport(std::move(tcp), *tls) : Transport(std::move(tcp)), self->context_)

@@ -257,6 +257,7 @@ void WsSession::on_peer_close(std::uint16_t code) {
     closing_ = CloseCode::normal;
     peer_code_ = code;
   }
+  arm_close_deadline();
   drop_unsent();
   if (!writing_) start_close();
 }
@@ -265,6 +266,7 @@ void WsSession::fail(CloseCode code) {
   log::debug("session ", connection_id_, " broke a framing rule: closing with ", static_cast<int>(code));
   failed_ = true;
   closing_ = code;
+  arm_close_deadline();
   drop_unsent();
   if (!writing_) start_close();
 }
@@ -598,6 +600,7 @@ void WsSession::reply_shutting_down(std::uint32_t request_id, Encoding encoding)
   // enqueue() takes nothing more once closing.
   if (!closing_) {
     closing_ = CloseCode::going_away;
+    arm_close_deadline();
     drop_unsent();
   }
   // Bounded like every queue: a client that keeps sending and never reads
@@ -615,6 +618,7 @@ void WsSession::enqueue(SharedFrame frame) {
     log::info("session ", connection_id_, " closed: send queue full (", queue_.size(), " frames)");
     metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     closing_ = CloseCode::slow_consumer;
+    arm_close_deadline();
     drop_unsent();
     if (!writing_) start_close();
     return;
@@ -749,6 +753,7 @@ void WsSession::close(CloseCode code) {
   asio::post(socket().get_executor(), [self = shared_from_this(), code] {
     if (self->closing_ || self->finished_) return;
     self->closing_ = code;
+    if (self->upgraded_) self->arm_close_deadline();
     // start_close() does nothing until the upgrade is done; on_upgraded()
     // calls it then. A frame begun is finished first.
     self->drop_unsent();
@@ -756,16 +761,23 @@ void WsSession::close(CloseCode code) {
   });
 }
 
-void WsSession::start_close() {
-  if (close_started_ || finished_ || !upgraded_) return;
-  close_started_ = true;
-  // A peer that never reads would keep the close frame (and the write ahead
-  // of it) waiting forever, and one that never answers it would keep the
-  // connection: give the close a deadline, then drop the connection.
+void WsSession::arm_close_deadline() {
+  // From the moment the close is decided, not from when its frame can be
+  // written: a peer that never reads would keep the write ahead of it (and
+  // so the close frame, the session and its descriptor) waiting forever,
+  // and one that never answers the close would keep the connection. A slow
+  // peer that does read gets its close frame within the deadline.
+  if (close_timer_ || finished_) return;
   close_timer_ = std::make_unique<asio::steady_timer>(socket().get_executor(), kCloseTimeout);
   close_timer_->async_wait([self = shared_from_this()](boost::system::error_code error) {
     if (!error) self->finish();
   });
+}
+
+void WsSession::start_close() {
+  if (close_started_ || finished_ || !upgraded_) return;
+  close_started_ = true;
+  arm_close_deadline();
   // Our code, or the peer's echoed (none if it gave none).
   SharedFrame frame = !peer_closed_ || *closing_ != CloseCode::normal ? make_close_frame(static_cast<std::uint16_t>(*closing_))
                       : peer_code_ != 0                                 ? make_close_frame(peer_code_)

@@ -169,6 +169,7 @@ class WsSession final : public Connection,
   void drop_unsent();
   void write_failed();
   void start_close();
+  void arm_close_deadline();  // kCloseTimeout from now, then finish(); once
   // Both close frames are done: end TCP (then read to its end) or TLS.
   void teardown();
   void finish();
@@ -177,7 +178,7 @@ class WsSession final : public Connection,
   std::unique_ptr<Upgrade> upgrade_;  // Beast's handshake, until it is done
   WsReader reader_;
   std::unique_ptr<TlsBuffers> tls_;  // TLS only
-  std::unique_ptr<boost::asio::steady_timer> close_timer_;  // once closing
+  std::unique_ptr<boost::asio::steady_timer> close_timer_;  // once the close is decided
   ServerContext& context_;
   const std::string connection_id_;
   const std::string address_;
