@@ -8,7 +8,9 @@
 //   hearth:{room:ID}:epoch   the log's epoch, set by the creating entry
 //   hearth:{room:ID}:checkpoint  a hash {seq, data: RoomCheckpoint}, once
 //                            retention has trimmed the log
-//   hearth:{room:ID}:events  the pub/sub channel: "SEQ\n" + LogEntry bytes
+//   hearth:{room:ID}:events  the pub/sub channel: "SEQ EPOCH\n" + LogEntry bytes
+//                            ("0\n": the room was deleted)
+//   hearth:budget:guess:KIND:HMAC  a shared rate budget (budgets.hpp), outside any room
 // One Lua script (loaded once, called by SHA) checks the epoch, XADDs and
 // PUBLISHes, so append and publish are atomic and in the same order.
 //
