@@ -60,8 +60,10 @@ po::options_description server_options(Config& c) {
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
     ("socket-send-buffer", po::value(&c.socket_send_buffer)->default_value(c.socket_send_buffer),
      "kernel send buffer per client connection (bytes); 0: the kernel's autotuning")
-    ("handshake-timeout", po::value<std::string>()->default_value("30s"), "time to finish the WebSocket upgrade")
-    ("idle-timeout", po::value<std::string>()->default_value("300s"), "checked every half of it: silence gets a ping, then a drop")
+    ("handshake-timeout", po::value<std::string>()->default_value("10s"),
+     "time to send a whole HTTP request (the WebSocket upgrade included) and for TLS's handshake")
+    ("idle-timeout", po::value<std::string>()->default_value("40s"),
+     "checked every half of it: silence gets a ping, then a drop (a dead peer goes within 1.5x this)")
     ("shutdown-grace", po::value<std::string>()->default_value("5s"), "how long clients get to close on SIGTERM")
     ("presence-ttl", po::value<std::string>()->default_value("15s"),
      "with --engine redis: a node silent this long is dead and its members leave (within 4/3 of it)")

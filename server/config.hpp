@@ -47,8 +47,8 @@ struct Config {
   // autotuning (up to net.ipv4.tcp_wmem's maximum, 4 MB by default, which a
   // peer that never reads keeps pinned until its connection is dropped).
   std::size_t socket_send_buffer = 0;
-  std::chrono::seconds handshake_timeout{30};
-  std::chrono::seconds idle_timeout{300};
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds idle_timeout{40};
   std::chrono::seconds shutdown_grace{5};
   std::chrono::seconds presence_ttl{15};
   // Rooms whose settings do not say keep questions and messages this many

@@ -25,6 +25,7 @@ enum class CloseCode : std::uint16_t {
   going_away = 1001,        // the server is shutting down
   protocol_error = 1002,    // RFC 6455 framing violation (WsReader)
   invalid_payload = 1007,   // a text message or close reason that is not UTF-8 (WsReader)
+  policy_violation = 1008,  // too many frames that could not be decoded (limits.hpp)
   message_too_big = 1009,   // above the hard frame limit (WsReader)
   internal_error = 1011,    // the server failed while reading this connection (server/fault.hpp)
   slow_consumer = 4001,     // the send queue passed its bound

@@ -125,7 +125,16 @@ std::string HttpSession::client_address(const http::request<http::string_body>& 
   return peer.address().to_string();
 }
 
-HttpSession::HttpSession(Transport stream, ServerContext& context) : stream_(std::move(stream)), context_(context) {}
+HttpSession::HttpSession(Transport stream, ServerContext& context, std::string unfinished_address)
+    : stream_(std::move(stream)), context_(context), unfinished_address_(std::move(unfinished_address)) {}
+
+HttpSession::~HttpSession() { finished_first_request(); }
+
+void HttpSession::finished_first_request() {
+  if (unfinished_address_.empty()) return;
+  context_.unfinished_per_address.remove(unfinished_address_);
+  unfinished_address_.clear();
+}
 
 void HttpSession::start() {
   asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -162,6 +171,7 @@ void HttpSession::read_next() {
 }
 
 void HttpSession::on_read(beast::error_code error) {
+  finished_first_request();
   if (error) return shut_down();
   auto request = parser_->release();
   if (beast::websocket::is_upgrade(request)) {

@@ -21,7 +21,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   // `stream` must have a strand as its executor. Over TLS the handshake
   // comes first, within the handshake timeout.
-  HttpSession(Transport stream, ServerContext& context);
+  // `unfinished_address`, if not empty, has been counted in
+  // context.unfinished_per_address for this connection until its first
+  // request has come whole (see Listener).
+  HttpSession(Transport stream, ServerContext& context, std::string unfinished_address = {});
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
   void start();
 
  private:
@@ -53,8 +59,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);
 
+  // The first request has come (or the connection ends): no longer counted
+  // as unfinished.
+  void finished_first_request();
+
   Transport stream_;
   ServerContext& context_;
+  std::string unfinished_address_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };

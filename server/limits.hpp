@@ -58,4 +58,17 @@ struct Limits {
   std::chrono::milliseconds presence_push{250};
 };
 
+// TCP connections from one address whose first request has not come whole:
+// at most 16, or max_connections_per_ip if that is lower; no limit when that
+// is 0. Past it, a new connection is closed at once, unread.
+inline std::size_t unfinished_cap(const Limits& limits) {
+  return limits.max_connections_per_ip < 16 ? limits.max_connections_per_ip : 16;
+}
+
+// Frames that cannot be decoded (MALFORMED, INVALID_UTF8, MESSAGE_TOO_LARGE):
+// 10 at once, then one every 10 seconds, per connection; one more closes it
+// with 1008.
+inline constexpr double kMalformedRate = 0.1;
+inline constexpr double kMalformedBurst = 10;
+
 }  // namespace hearth

@@ -46,9 +46,26 @@ void Listener::accept_next() {
       if (const std::size_t bytes = self->context_.config.socket_send_buffer; bytes > 0) {
         socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
       }
+      // Until its first request has come whole, a connection counts against
+      // its address's cap of unfinished connections: thousands that never
+      // finish a request would otherwise cost as much as thousands that did,
+      // and be held for the whole --handshake-timeout. Not behind a trusted
+      // proxy, whose clients' addresses are known only from the request.
+      std::string counted;
+      boost::system::error_code peer_error;
+      const auto peer = socket.remote_endpoint(peer_error);
+      auto& context = self->context_;
+      if (!peer_error && !(context.config.trust_proxy && peer.address().is_loopback())) {
+        counted = peer.address().to_string();
+        if (!context.unfinished_per_address.try_add(counted, unfinished_cap(context.config.limits))) {
+          socket.close(ignored);  // nothing read, nothing to answer: cheapest for both
+          return self->accept_next();
+        }
+      }
       boost::beast::tcp_stream tcp(std::move(socket));
-      auto* tls = self->context_.tls;
-      std::make_shared<HttpSession>(tls ? Transport(std::move(tcp), *tls) : Transport(std::move(tcp)), self->context_)
+      auto* tls = context.tls;
+      std::make_shared<HttpSession>(tls ? Transport(std::move(tcp), *tls) : Transport(std::move(tcp)), context,
+                                    std::move(counted))
           ->start();
     }
     self->accept_next();

@@ -59,6 +59,9 @@ struct ServerContext {
   // by every session of this node.
   KeyedBuckets identity_buckets;
   ConnectionCounter connections_per_address;
+  // TCP connections whose first HTTP request has not come whole, per peer
+  // address (limits.hpp, unfinished_cap).
+  ConnectionCounter unfinished_per_address;
 };
 
 }  // namespace hearth

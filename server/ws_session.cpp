@@ -239,8 +239,17 @@ void WsSession::resume_reading() {
   if (on_bytes(std::span(pending.data(), pending.size())) && !finished_) read_more();
 }
 
+bool WsSession::spend_malformed() {
+  if (!malformed_) malformed_ = std::make_unique<TokenBucket>(kMalformedRate, kMalformedBurst);
+  if (!malformed_->take(Clock::now())) return true;
+  log::debug("session ", connection_id_, " sent too many frames that could not be decoded: closing with 1008");
+  fail(CloseCode::policy_violation);
+  return false;
+}
+
 void WsSession::on_too_large(Encoding encoding) {
   if (!take_command(encoding)) return;
+  if (!spend_malformed()) return;
   const std::size_t soft_limit = context_.config.limits.max_frame_bytes;
   reply(0, encoding, Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
 }
@@ -263,11 +272,13 @@ void WsSession::on_peer_close(std::uint16_t code) {
 }
 
 void WsSession::fail(CloseCode code) {
-  log::debug("session ", connection_id_, " broke a framing rule: closing with ", static_cast<int>(code));
+  log::debug("session ", connection_id_, " failed: closing with ", static_cast<int>(code));
   failed_ = true;
   closing_ = code;
   arm_close_deadline();
-  drop_unsent();
+  // A broken frame may leave nothing after it worth sending; too many
+  // undecodable ones still get the replies already queued.
+  if (code != CloseCode::policy_violation) drop_unsent();
   if (!writing_) start_close();
 }
 
@@ -286,12 +297,17 @@ void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   if (!take_command(encoding)) return;
   fault::maybe_throw(fault::Where::session, frame);
   v1::ClientMessage message;
-  if (auto failure = decode_client_message(frame, encoding, message)) return reply(0, encoding, *failure);
+  if (auto failure = decode_client_message(frame, encoding, message)) {
+    // Each gets its error reply, up to a budget: then the connection goes.
+    if (spend_malformed()) reply(0, encoding, *failure);
+    return;
+  }
   command_ = message.command_case();
   if (context_.shutting_down.load()) return reply_shutting_down(message.request_id(), encoding);
-  // Budgets: this connection's, then its identity's on this node. Leaving
-  // is always allowed.
-  if (!message.has_leave_room()) {
+  // Budgets: this connection's, then its identity's on this node. Leaving a
+  // room the connection is in is always allowed; any other frame spends,
+  // leaves of rooms it is not in included.
+  if (!message.has_leave_room() || !rooms_.contains(message.room_id())) {
     if (auto limited = spend(bucket_, context_.identity_buckets, identified_ ? &user_id_ : nullptr,
                              "too many messages: slow down")) {
       return reply(message.request_id(), encoding, *limited);

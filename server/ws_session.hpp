@@ -125,6 +125,9 @@ class WsSession final : public Connection,
   bool take_command(Encoding encoding);
   void on_frame(std::string_view frame, Encoding encoding);
   void on_too_large(Encoding encoding);
+  // Spends one of the connection's undecodable frames; false (and closing
+  // with 1008) when none is left.
+  bool spend_malformed();
   void on_peer_close(std::uint16_t code);
   // A broken framing rule: close with `code` at once.
   void fail(CloseCode code);
@@ -184,6 +187,7 @@ class WsSession final : public Connection,
   const std::string address_;
   const bool v1_subprotocol_;  // the client asked for "hearth.v1"
   TokenBucket bucket_;  // this connection's message budget
+  std::unique_ptr<TokenBucket> malformed_;  // its budget of undecodable frames, from the first
   std::atomic<Encoding> push_encoding_{Encoding::json};
 
   // Identity: set by Hello, or made anonymous on the first join.

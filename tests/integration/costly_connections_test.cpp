@@ -3,6 +3,7 @@
 // is bounded: by a deadline, by a cap per address, or by a budget after
 // which the connection is closed.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
@@ -110,6 +111,100 @@ TEST(CostlyConnections, PeersThatNeverReadLeaveNoDescriptorsBehind) {
   EXPECT_TRUE(within(5s, [&] { return open_descriptors(server.pid()) <= baseline; }))
       << open_descriptors(server.pid()) << " descriptors, " << baseline << " before";
   host.request_ok(say("r", "still serving"));
+}
+
+// Whether the server ends `socket` (EOF or a reset) within `timeout`,
+// without the client having sent anything more.
+bool ended_within(asio::ip::tcp::socket& socket, std::chrono::milliseconds timeout) {
+  pollfd waiting{socket.native_handle(), POLLIN, 0};
+  if (::poll(&waiting, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char byte;
+  return ::recv(socket.native_handle(), &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+// 40 connections from one address that never send a request: 16 are held
+// (until --handshake-timeout), the rest are closed at once, unread. When
+// the held ones time out, the address may connect again.
+TEST(CostlyConnections, UnfinishedRequestsAreCappedPerAddressAndTimedOut) {
+  ServerProcess server({"--handshake-timeout", "2s", "--max-connections-per-ip", "50"});
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> idle;
+  for (int i = 0; i < 40; ++i) {
+    idle.push_back(std::make_unique<asio::ip::tcp::socket>(io));
+    idle.back()->connect({asio::ip::make_address("127.0.0.1"), server.port()});
+  }
+  // The refused are closed as soon as accepted: the last of them within
+  // half a second, long before the held ones' 2 s.
+  ended_within(*idle.back(), 500ms);
+  int refused = 0;
+  for (auto& socket : idle) {
+    if (ended_within(*socket, 0ms)) ++refused;
+  }
+  EXPECT_EQ(refused, 40 - 16) << "16 unfinished connections are held per address";
+  int held_ended = 0;
+  for (auto& socket : idle) {
+    if (ended_within(*socket, 5s)) ++held_ended;
+  }
+  EXPECT_EQ(held_ended, 40) << "the held ones end at the handshake timeout";
+  WsClient client(server.port());
+  client.request_ok(ping());
+}
+
+// Frames that cannot be decoded get their error replies up to a budget
+// (10 at once); then the connection is closed with 1008, and nothing else
+// is disturbed.
+TEST(CostlyConnections, UndecodableFramesHaveABudgetThen1008) {
+  ServerProcess server;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient garbage(server.port());
+  garbage.request_ok(ping());
+  int sent = 0;
+  try {
+    for (; sent < 2000; ++sent) garbage.send_raw("not json", false, 2s);
+  } catch (const std::exception&) {
+    // The server closed the connection while we were still sending.
+  }
+  std::size_t replies = 0;
+  const auto code = garbage.wait_for_close(10s, &replies);
+  replies += garbage.pushes().size();  // the MALFORMED replies read while sending
+  ASSERT_TRUE(code.has_value()) << "sent " << sent;
+  EXPECT_EQ(*code, 1008);
+  EXPECT_LE(replies, 12u) << "ten at once, one more every ten seconds";
+  EXPECT_GE(replies, 10u);
+  host.request_ok(say("r", "unbothered"));
+}
+
+// leaveRoom spends from the budgets like any frame, unless it leaves a room
+// the connection is in: 2,000 leaves of nothing do not get 2,000 replies of
+// NOT_IN_ROOM.
+TEST(CostlyConnections, LeavesOfRoomsNotJoinedSpendTheBudget) {
+  ServerProcess server({"--message-rate", "10", "--message-burst", "30"});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient leaver(server.port());
+  leaver.request_ok(join("r"));
+  v1::ClientMessage leave_nothing;
+  leave_nothing.set_room_id("nowhere");
+  leave_nothing.mutable_leave_room();
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 60; ++i) ids.push_back(leaver.send(leave_nothing));
+  int not_in_room = 0, limited = 0;
+  for (const auto id : ids) {
+    const auto reply = leaver.reply_to(id, 10s);
+    ASSERT_TRUE(reply.has_error());
+    if (reply.error().code() == v1::NOT_IN_ROOM) ++not_in_room;
+    if (reply.error().code() == v1::RATE_LIMITED) ++limited;
+  }
+  EXPECT_LE(not_in_room, 31) << "the burst (30), and a little refill";
+  EXPECT_GE(limited, 29);
+  // Leaving the room it is in still works with the budget spent.
+  v1::ClientMessage leave_r;
+  leave_r.set_room_id("r");
+  leave_r.mutable_leave_room();
+  EXPECT_TRUE(leaver.request(leave_r).has_ok());
 }
 
 }  // namespace

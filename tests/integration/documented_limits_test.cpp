@@ -241,9 +241,10 @@ TEST(DocumentedLimits, ALeaveRoomPassesWhenTheConnectionHasSpentItsBudget) {
   const auto left = host.next_event_where(says_someone_left);
   ASSERT_NE(says_left(left, flooder_id), nullptr);
   EXPECT_EQ(says_left(left, flooder_id)->reason(), v1::MemberLeft::REASON_LEFT);
-  // A leave is never rate limited, even one that has nothing to leave; and
-  // it gave the connection no budget back.
-  EXPECT_EQ(flooder.request_error(leave).code(), v1::NOT_IN_ROOM);
+  // A leave with nothing to leave spends the budget as any frame does (else
+  // it would be a way to make the server answer without limit); and the
+  // leave before gave the connection no budget back.
+  EXPECT_EQ(flooder.request_error(leave).code(), v1::RATE_LIMITED);
   EXPECT_EQ(flooder.request_error(ping()).code(), v1::RATE_LIMITED);
   EXPECT_TRUE(host.request_ok(ping()).has_pong()) << "others keep their own budgets";
 }

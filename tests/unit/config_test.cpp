@@ -53,6 +53,21 @@ TEST(Config, WriteCoalescingIsFiveMillisecondsByDefaultAndAtMostOneHundred) {
   ::unsetenv("HEARTH_TOKEN_SECRET");
 }
 
+// A dead peer (browsers answer pings on their own) is freed within about a
+// minute: pinged after half the idle timeout of silence, dropped after the
+// other half; a connection that never finishes its request, within 10 s.
+TEST(Config, DeadPeersAndUnfinishedRequestsAreDroppedWithinAboutAMinute) {
+  ::setenv("HEARTH_TOKEN_SECRET", "0123456789abcdef0123456789abcdef", 1);
+  int exit_code = -1;
+  const char* plain[] = {"hearth-server"};
+  const auto config = parse_config(1, plain, exit_code);
+  ASSERT_TRUE(config);
+  EXPECT_LE(config->idle_timeout * 3 / 2, std::chrono::seconds(60));
+  EXPECT_GE(config->idle_timeout, std::chrono::seconds(20)) << "a phone on a bad network needs a while";
+  EXPECT_EQ(config->handshake_timeout, std::chrono::seconds(10));
+  ::unsetenv("HEARTH_TOKEN_SECRET");
+}
+
 TEST(Config, UnknownFlagIsAnError) {
   int exit_code = -1;
   const char* argv[] = {"hearth-server", "--no-such-flag"};
