@@ -49,6 +49,8 @@ po::options_description server_options(Config& c) {
      "empty: this server's own origin only")
     ("trust-proxy", po::bool_switch(&c.trust_proxy),
      "take the client address from X-Real-IP on connections from loopback (a reverse proxy there)")
+    ("metrics-listen", po::value(&c.metrics_listen),
+     "ADDR:PORT to serve GET /metrics on for a scraper (plain HTTP); the main port answers it to loopback only")
     ("tls-cert", po::value(&c.tls_cert), "PEM certificate chain: serve TLS (https://, wss://) on --port; needs --tls-key")
     ("tls-key", po::value(&c.tls_key), "PEM private key for --tls-cert")
     ("crisis-phrases", po::value(&c.crisis_phrases)->default_value(HEARTH_DEFAULT_CRISIS_PHRASES),

@@ -40,6 +40,10 @@ struct Config {
   // Behind a reverse proxy on loopback: take the client's address from its
   // X-Real-IP header (for the per-address connection limit).
   bool trust_proxy = false;
+  // ADDR:PORT of a second listener that serves GET /metrics to anyone who
+  // can reach it (the operator's scraper); empty: none. The main port serves
+  // /metrics to loopback clients only.
+  std::string metrics_listen;
   // PEM files: with both, the listener speaks TLS (https, wss) only.
   std::string tls_cert;
   std::string tls_key;

@@ -125,8 +125,21 @@ std::string HttpSession::client_address(const http::request<http::string_body>& 
   return peer.address().to_string();
 }
 
-HttpSession::HttpSession(Transport stream, ServerContext& context, std::string unfinished_address)
-    : stream_(std::move(stream)), context_(context), unfinished_address_(std::move(unfinished_address)) {}
+HttpSession::HttpSession(Transport stream, ServerContext& context, std::string unfinished_address, bool metrics_only)
+    : stream_(std::move(stream)),
+      context_(context),
+      unfinished_address_(std::move(unfinished_address)),
+      metrics_only_(metrics_only) {}
+
+bool HttpSession::may_read_metrics(const http::request<http::string_body>& request) {
+  if (metrics_only_) return true;
+  if (!request["X-Real-IP"].empty() || !request["X-Forwarded-For"].empty() || !request["Forwarded"].empty()) {
+    return false;
+  }
+  beast::error_code error;
+  const auto peer = stream_.tcp().socket().remote_endpoint(error);
+  return !error && peer.address().is_loopback();
+}
 
 HttpSession::~HttpSession() { finished_first_request(); }
 
@@ -174,6 +187,15 @@ void HttpSession::on_read(beast::error_code error) {
   finished_first_request();
   if (error) return shut_down();
   auto request = parser_->release();
+  {
+    const std::string_view target = request.target();
+    const bool metrics = target.substr(0, target.find('?')) == "/metrics";
+    // /metrics is for the operator's scraper, not the public: the metrics
+    // port serves it alone, and the main port only to loopback.
+    if (metrics ? !may_read_metrics(request) : metrics_only_) {
+      return send_error(request, http::status::not_found, "not_found", "no such resource");
+    }
+  }
   if (beast::websocket::is_upgrade(request)) {
     const std::string_view target = request.target();
     if (target.substr(0, target.find('?')) == "/ws" && !context_.shutting_down.load()) return upgrade(std::move(request));

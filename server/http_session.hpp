@@ -24,7 +24,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // `unfinished_address`, if not empty, has been counted in
   // context.unfinished_per_address for this connection until its first
   // request has come whole (see Listener).
-  HttpSession(Transport stream, ServerContext& context, std::string unfinished_address = {});
+  // `metrics_only`: a connection to the --metrics-listen port.
+  HttpSession(Transport stream, ServerContext& context, std::string unfinished_address = {},
+              bool metrics_only = false);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -50,6 +52,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // DELETE /rooms/{id}: the room's host or an admin removes its log.
   void delete_room(const boost::beast::http::request<boost::beast::http::string_body>& request,
                    const std::string& room_id);
+  // Whether this request may read /metrics: on the --metrics-listen port,
+  // anyone; on the main port, a loopback peer whose request came through no
+  // proxy (a proxy on loopback would otherwise hand it to the public).
+  bool may_read_metrics(const boost::beast::http::request<boost::beast::http::string_body>& request);
   // Who is connecting, for the per-address limit: the peer, or behind a
   // trusted proxy its X-Real-IP. Never logged.
   std::string client_address(const boost::beast::http::request<boost::beast::http::string_body>& request);
@@ -66,6 +72,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Transport stream_;
   ServerContext& context_;
   std::string unfinished_address_;
+  const bool metrics_only_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };

@@ -10,8 +10,9 @@ namespace hearth {
 
 namespace asio = boost::asio;
 
-Listener::Listener(Shards& shards, const asio::ip::tcp::endpoint& endpoint, ServerContext& context)
-    : shards_(shards), acceptor_(asio::make_strand(shards.main().io())), context_(context) {
+Listener::Listener(Shards& shards, const asio::ip::tcp::endpoint& endpoint, ServerContext& context,
+                   bool metrics_only)
+    : shards_(shards), acceptor_(asio::make_strand(shards.main().io())), context_(context), metrics_only_(metrics_only) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -63,9 +64,9 @@ void Listener::accept_next() {
         }
       }
       boost::beast::tcp_stream tcp(std::move(socket));
-      auto* tls = context.tls;
+      auto* tls = self->metrics_only_ ? nullptr : context.tls;
       std::make_shared<HttpSession>(tls ? Transport(std::move(tcp), *tls) : Transport(std::move(tcp)), context,
-                                    std::move(counted))
+                                    std::move(counted), self->metrics_only_)
           ->start();
     }
     self->accept_next();

@@ -14,7 +14,10 @@ namespace hearth {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens; throws boost::system::system_error if it cannot.
-  Listener(Shards& shards, const boost::asio::ip::tcp::endpoint& endpoint, ServerContext& context);
+  // `metrics_only`: the --metrics-listen port, which answers GET /metrics
+  // to anyone who can reach it and nothing else.
+  Listener(Shards& shards, const boost::asio::ip::tcp::endpoint& endpoint, ServerContext& context,
+           bool metrics_only = false);
   void start();
   // Stops accepting. Any thread.
   void stop();
@@ -26,6 +29,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Shards& shards_;
   boost::asio::ip::tcp::acceptor acceptor_;
   ServerContext& context_;
+  const bool metrics_only_;
 };
 
 }  // namespace hearth

@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -116,6 +117,34 @@ int run_server(const Config& config) {
     return 1;
   }
   listener->start();
+  std::shared_ptr<Listener> metrics_listener;
+  if (!config.metrics_listen.empty()) {
+    // ADDR:PORT, or [V6ADDR]:PORT.
+    const auto colon = config.metrics_listen.rfind(':');
+    std::string host = config.metrics_listen.substr(0, colon == std::string::npos ? 0 : colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    boost::system::error_code error;
+    const auto address = asio::ip::make_address(host, error);
+    unsigned port = 0;
+    const auto port_text = colon == std::string::npos ? std::string() : config.metrics_listen.substr(colon + 1);
+    const auto parsed = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (colon == std::string::npos || error || parsed.ec != std::errc() ||
+        parsed.ptr != port_text.data() + port_text.size() || port > 65535) {
+      log::error("--metrics-listen must look like 127.0.0.1:9100 or [::1]:9100");
+      return 2;
+    }
+    try {
+      metrics_listener = std::make_shared<Listener>(
+          shards, asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(port)), context, true);
+    } catch (const boost::system::system_error& e) {
+      log::error("cannot listen on --metrics-listen: ", e.code().message());
+      return 1;
+    }
+    metrics_listener->start();
+    const auto bound = metrics_listener->local_endpoint();
+    std::cout << "hearth metrics on http://" << config.metrics_listen.substr(0, colon) << ":" << bound.port()
+              << "/metrics" << std::endl;
+  }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
@@ -124,6 +153,7 @@ int run_server(const Config& config) {
     log::info("signal ", signal, ": shutting down, ", context.sessions.size(), " connections to close");
     context.shutting_down = true;
     listener->stop();
+    if (metrics_listener) metrics_listener->stop();
     retention->stop();
     // Soft first: every client gets a 1001 close frame; forcibly after the grace.
     deadline.expires_after(config.shutdown_grace);

@@ -92,6 +92,27 @@ TEST(Lifecycle, AClientThatFallsBehindGetsEveryFrameWholeAndInOrder) {
   expect_every_frame_after_falling_behind(host, behind, "r", 400);  // about 24 MB
 }
 
+// /metrics is the operator's: the main port answers it to loopback clients
+// only, and not when a proxy on loopback forwards it from someone else;
+// --metrics-listen opens a port that serves it (and nothing else) to
+// whoever can reach it.
+TEST(Lifecycle, MetricsAreForTheOperatorOnly) {
+  namespace http = boost::beast::http;
+  const std::uint16_t metrics_port = free_port();
+  ServerProcess server({"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)});
+  EXPECT_EQ(http_request(server.port(), http::verb::get, "/metrics").result(), http::status::ok);
+  for (const char* header : {"X-Real-IP", "X-Forwarded-For", "Forwarded"}) {
+    EXPECT_EQ(http_request(server.port(), http::verb::get, "/metrics", "", {{header, "203.0.113.7"}}).result(),
+              http::status::not_found)
+        << header;
+  }
+  const auto scraped = http_request(metrics_port, http::verb::get, "/metrics", "", {{"X-Forwarded-For", "10.0.0.9"}});
+  EXPECT_EQ(scraped.result(), http::status::ok);
+  EXPECT_NE(scraped.body().find("hearth_connections "), std::string::npos);
+  EXPECT_EQ(http_request(metrics_port, http::verb::get, "/").result(), http::status::not_found);
+  EXPECT_EQ(http_request(metrics_port, http::verb::get, "/healthz").result(), http::status::not_found);
+}
+
 TEST(Lifecycle, MetricsCountTrafficAndErrorsButNameNoOne) {
   ServerProcess server;
   WsClient host(server.port());
