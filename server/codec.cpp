@@ -1,6 +1,8 @@
 #include "codec.hpp"
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "ws_frames.hpp"
@@ -8,13 +10,30 @@
 namespace hearth {
 namespace {
 
-// Set by the log handler when protobuf's parser rejects a string field for
-// invalid UTF-8: the parser reports only "failed", and this is the one way to
-// tell that apart from a malformed frame without parsing twice.
-thread_local bool saw_invalid_utf8 = false;
+void on_protobuf_log(google::protobuf::LogLevel, const char*, int, const std::string&) {}
 
-void on_protobuf_log(google::protobuf::LogLevel, const char*, int, const std::string& message) {
-  if (message.find("invalid UTF-8") != std::string::npos) saw_invalid_utf8 = true;
+// Whether `bytes`, a `type` message on the wire, has a string field (at any
+// depth) that is not valid UTF-8: read as fields without a schema, which
+// checks nothing, and matched against `type`'s descriptor. Only for frames
+// the real parser refused, to tell INVALID_UTF8 from MALFORMED by what the
+// frame holds rather than by what protobuf logs.
+bool has_invalid_utf8(std::string_view bytes, const google::protobuf::Descriptor& type, int depth = 0) {
+  google::protobuf::UnknownFieldSet fields;
+  if (depth > 32 || !fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const auto& field = fields.field(i);
+    if (field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    const auto* described = type.FindFieldByNumber(field.number());
+    if (described == nullptr) continue;
+    if (described->type() == google::protobuf::FieldDescriptor::TYPE_STRING && !valid_utf8(field.length_delimited())) {
+      return true;
+    }
+    if (described->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
+        has_invalid_utf8(field.length_delimited(), *described->message_type(), depth + 1)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -23,9 +42,10 @@ void quiet_protobuf_logging() { google::protobuf::SetLogHandler(&on_protobuf_log
 
 std::optional<Failure> decode_client_message(std::string_view frame, Encoding encoding, v1::ClientMessage& out) {
   if (encoding == Encoding::binary) {
-    saw_invalid_utf8 = false;
     if (out.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return std::nullopt;
-    if (saw_invalid_utf8) return Failure{v1::INVALID_UTF8, "a text field is not valid UTF-8"};
+    if (has_invalid_utf8(frame, *v1::ClientMessage::descriptor())) {
+      return Failure{v1::INVALID_UTF8, "a text field is not valid UTF-8"};
+    }
     return Failure{v1::MALFORMED, "binary frame is not a hearth.v1.ClientMessage"};
   }
   google::protobuf::util::JsonParseOptions options;

@@ -29,8 +29,8 @@ std::string encode(const google::protobuf::Message& message, Encoding encoding);
 // `message` encoded as one WebSocket frame: binary for protobuf, text for JSON.
 SharedFrame encode_frame(const google::protobuf::Message& message, Encoding encoding);
 
-// Routes protobuf's own log lines (it logs on invalid UTF-8, for example)
-// away from stderr; they name fields, never content. Call once at start-up.
+// Drops protobuf's own log lines (it logs on invalid UTF-8, for example):
+// they would go to stderr unstructured. Call once at start-up.
 void quiet_protobuf_logging();
 
 }  // namespace hearth

@@ -30,18 +30,23 @@ bool TokenBucket::full(Clock::time_point now) const {
 }
 
 std::optional<std::chrono::milliseconds> KeyedBuckets::take(const std::string& key, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  if (++takes_since_sweep_ >= 1024) {
-    takes_since_sweep_ = 0;
-    std::erase_if(buckets_, [now](const auto& item) { return item.second.full(now); });
+  Stripe& stripe = stripes_[std::hash<std::string>{}(key) % kStripes];
+  std::lock_guard lock(stripe.mutex);
+  if (++stripe.takes_since_sweep >= 1024) {
+    stripe.takes_since_sweep = 0;
+    std::erase_if(stripe.buckets, [now](const auto& item) { return item.second.full(now); });
   }
-  auto it = buckets_.try_emplace(key, rate_, burst_).first;
+  auto it = stripe.buckets.try_emplace(key, rate_, burst_).first;
   return it->second.take(now);
 }
 
 std::size_t KeyedBuckets::size() const {
-  std::lock_guard lock(mutex_);
-  return buckets_.size();
+  std::size_t count = 0;
+  for (const auto& stripe : stripes_) {
+    std::lock_guard lock(stripe.mutex);
+    count += stripe.buckets.size();
+  }
+  return count;
 }
 
 bool ConnectionCounter::try_add(const std::string& address, std::size_t max) {

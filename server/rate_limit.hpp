@@ -6,6 +6,7 @@
 // an identity spread over all of them gets each node's allowance.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -38,20 +39,28 @@ class TokenBucket {
 };
 
 // One bucket per key (a user id), shared by every connection on this node.
-// Thread-safe. Buckets that have filled up again are forgotten now and then,
-// so memory follows the active keys only.
+// Thread-safe: the keys are spread over kStripes maps, each with its own
+// lock, so that shards taking for different people rarely wait for each
+// other (every frame takes). Buckets that have filled up again are
+// forgotten now and then, so memory follows the active keys only.
 class KeyedBuckets {
  public:
+  static constexpr std::size_t kStripes = 64;
+
   KeyedBuckets(double rate, double burst) : rate_(rate), burst_(burst) {}
   std::optional<std::chrono::milliseconds> take(const std::string& key, Clock::time_point now);
   std::size_t size() const;
 
  private:
+  struct alignas(64) Stripe {  // a cache line each: no false sharing between locks
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, TokenBucket> buckets;
+    std::size_t takes_since_sweep = 0;
+  };
+
   double rate_;
   double burst_;
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, TokenBucket> buckets_;
-  std::size_t takes_since_sweep_ = 0;
+  std::array<Stripe, kStripes> stripes_;
 };
 
 // Open connections per client address. Thread-safe.

@@ -1,5 +1,6 @@
 #include "codec.hpp"
 
+#include <google/protobuf/stubs/logging.h>
 #include <gtest/gtest.h>
 
 namespace hearth {
@@ -63,14 +64,34 @@ TEST(Codec, MalformedFramesAreMalformed) {
   EXPECT_EQ(decode_client_message(std::string("\xff\xff\xff\xff", 4), Encoding::binary, decoded)->code, v1::MALFORMED);
 }
 
+// Told by what the frame holds, not by what protobuf logs: the same whether
+// or not anyone routed protobuf's log, and at any depth.
 TEST(Codec, InvalidUtf8InABinaryStringFieldIsInvalidUtf8) {
-  quiet_protobuf_logging();
+  google::protobuf::SetLogHandler(nullptr);
   // Field 2 (room_id), length 2, bytes C3 28: not UTF-8.
   const std::string frame("\x12\x02\xc3\x28", 4);
   v1::ClientMessage decoded;
   const auto failure = decode_client_message(frame, Encoding::binary, decoded);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->code, v1::INVALID_UTF8);
+  quiet_protobuf_logging();
+  // sendMessage (a message field) whose text is cut in the middle of a
+  // character.
+  const auto varint = [](std::uint64_t value) {
+    std::string out;
+    for (; value >= 0x80; value >>= 7) out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    out.push_back(static_cast<char>(value));
+    return out;
+  };
+  const auto length_delimited = [&](int number, const std::string& bytes) {
+    return varint(static_cast<std::uint64_t>(number) << 3 | 2) + varint(bytes.size()) + bytes;
+  };
+  const auto* send = v1::ClientMessage::descriptor()->FindFieldByName("send_message");
+  const auto* text = send->message_type()->FindFieldByName("text");
+  const std::string nested = length_delimited(send->number(), length_delimited(text->number(), "caf\xc3"));
+  EXPECT_EQ(decode_client_message(nested, Encoding::binary, decoded)->code, v1::INVALID_UTF8);
+  const std::string fine = length_delimited(send->number(), length_delimited(text->number(), "caf\xc3\xa9"));
+  EXPECT_FALSE(decode_client_message(fine, Encoding::binary, decoded));
   // The next malformed frame is not mistaken for a UTF-8 one.
   EXPECT_EQ(decode_client_message(std::string("\xff", 1), Encoding::binary, decoded)->code, v1::MALFORMED);
 }
