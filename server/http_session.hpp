@@ -6,9 +6,11 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 
 #include "server_context.hpp"
+#include "transcript.hpp"
 #include "transport.hpp"
 
 namespace hearth {
@@ -61,9 +63,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string client_address(const boost::beast::http::request<boost::beast::http::string_body>& request);
   // 503 {"error": "unavailable"}: storage could not be reached.
   void send_unavailable(const boost::beast::http::request<boost::beast::http::string_body>& request);
-  // GET /rooms/{id}/transcript: reads the whole log, then answers.
+  // GET /rooms/{id}/transcript: checks the request, then send_transcript()
+  // reads the whole log and answers.
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);
+  boost::asio::awaitable<void> send_transcript(std::string room_id, TranscriptFormat format, bool keep_alive,
+                                               unsigned version);
 
   // The first request has come (or the connection ends): no longer counted
   // as unfinished.

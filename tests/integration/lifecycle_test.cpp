@@ -169,6 +169,38 @@ TEST(Lifecycle, HttpEndpoints) {
   EXPECT_NE(ready.body().find(R"("status":"ready")"), std::string::npos);
 }
 
+// A log of several pages (the engine reads 1,000 entries at a time) comes
+// whole and in order, and serving it leaves the session serving: the reader
+// is a loop, which neither recurses per page nor takes itself apart.
+TEST(Lifecycle, ALongTranscriptComesWholeAcrossPages) {
+  ServerProcess server;
+  namespace http = boost::beast::http;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  constexpr int kMessages = 2500;
+  std::vector<std::uint32_t> sent;
+  for (int i = 0; i < kMessages; ++i) {
+    sent.push_back(host.send(say("r", "line " + std::to_string(i))));
+    if (sent.size() == 200 || i == kMessages - 1) {
+      for (const auto id : sent) ASSERT_TRUE(host.reply_to(id, 20s).has_ok());
+      sent.clear();
+      host.events().clear();
+    }
+  }
+  const std::string host_token = "Bearer " + ServerProcess::token("host", "r", "Lee", "lee");
+  for (int twice = 0; twice < 2; ++twice) {
+    const auto response = http_request(server.port(), http::verb::get, "/rooms/r/transcript", host_token);
+    ASSERT_EQ(response.result(), http::status::ok);
+    std::size_t at = 0;
+    for (int i = 0; i < kMessages; ++i) {
+      at = response.body().find("\"line " + std::to_string(i) + "\"", at);
+      ASSERT_NE(at, std::string::npos) << "line " << i;
+    }
+  }
+  host.request_ok(say("r", "still serving"));
+}
+
 TEST(Lifecycle, TranscriptsAreForHostsAndModeratorsWithTheirToken) {
   ServerProcess server;
   namespace http = boost::beast::http;
