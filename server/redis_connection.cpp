@@ -78,6 +78,7 @@ RedisConnection::RedisConnection(asio::any_io_executor strand, RedisAddress addr
     : strand_(std::move(strand)),
       address_(std::move(address)),
       name_(std::move(name)),
+      resolver_(strand_),
       reconnect_timer_(strand_),
       connect_timer_(strand_),
       watchdog_(strand_) {}
@@ -97,6 +98,7 @@ void RedisConnection::start(StateHandler on_state) {
 
 void RedisConnection::stop() {
   stopped_ = true;
+  resolver_.cancel();
   reconnect_timer_.cancel();
   connect_timer_.cancel();
   watchdog_.cancel();
@@ -110,9 +112,43 @@ void RedisConnection::stop() {
 
 void RedisConnection::connect() {
   if (stopped_) return;
-  redisAsyncContext* context = address_.unix_path.empty()
-                                   ? redisAsyncConnect(address_.host.c_str(), address_.port)
-                                   : redisAsyncConnectUnix(address_.unix_path.c_str());
+  boost::system::error_code not_numeric;
+  asio::ip::make_address(address_.host, not_numeric);
+  if (!address_.unix_path.empty() || !not_numeric) return connect_to(address_.host);
+  // hiredis would call getaddrinfo() itself, blocking this shard's loop for
+  // as long as DNS takes, on every reconnect. Asio's resolver runs it on a
+  // thread of its own; the connect timeout bounds it.
+  const std::uint64_t attempt = ++generation_;
+  connect_timer_.expires_after(kConnectTimeout);
+  connect_timer_.async_wait([self = shared_from_this(), attempt](boost::system::error_code error) {
+    if (!error && self->generation_ == attempt && self->context_ == nullptr) self->resolver_.cancel();
+  });
+  resolver_.async_resolve(address_.host, std::to_string(address_.port),
+                          [self = shared_from_this(), attempt](boost::system::error_code error,
+                                                               asio::ip::tcp::resolver::results_type results) {
+                            if (self->stopped_ || self->generation_ != attempt) return;
+                            self->connect_timer_.cancel();
+                            if (error || results.empty()) {
+                              log::warn("redis ", self->name_, ": cannot resolve ", self->address_.describe(), ": ",
+                                        error ? error.message() : "no address");
+                              return self->schedule_reconnect();
+                            }
+                            // IPv4 first, as hiredis itself would try it.
+                            auto chosen = results.begin()->endpoint().address();
+                            for (const auto& result : results) {
+                              if (result.endpoint().address().is_v4()) {
+                                chosen = result.endpoint().address();
+                                break;
+                              }
+                            }
+                            self->connect_to(chosen.to_string());
+                          });
+}
+
+void RedisConnection::connect_to(const std::string& ip) {
+  if (stopped_) return;
+  redisAsyncContext* context = address_.unix_path.empty() ? redisAsyncConnect(ip.c_str(), address_.port)
+                                                          : redisAsyncConnectUnix(address_.unix_path.c_str());
   if (context == nullptr || context->err) {
     log::warn("redis ", name_, ": cannot connect to ", address_.describe(), ": ",
               context ? context->errstr : "out of memory");

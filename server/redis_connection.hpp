@@ -16,6 +16,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
@@ -94,7 +95,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
  private:
   struct Pending;  // one command's handler, handed to hiredis as privdata
 
+  // Resolves a host name (Asio's resolver: off the loop), then connect_to().
   void connect();
+  // Hands hiredis a numeric address (or the unix socket): it never resolves.
+  void connect_to(const std::string& ip);
   void watch();
   // Writes one command to hiredis' output buffer; REDIS_OK or REDIS_ERR.
   int write(const std::vector<std::string>& args, void (*callback)(redisAsyncContext*, void*, void*), void* privdata);
@@ -137,6 +141,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   bool reconnect_scheduled_ = false;
   std::uint64_t generation_ = 0;  // one per hiredis context (and descriptor)
   std::chrono::milliseconds backoff_{100};
+  boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer connect_timer_;
   boost::asio::steady_timer watchdog_;

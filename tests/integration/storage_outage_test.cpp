@@ -94,3 +94,29 @@ TEST(StorageOutage, ALeaveAnsweredUnavailableHasLeftAndOthersSeeTheMemberDisconn
 
 }  // namespace
 }  // namespace hearth::testing
+
+namespace hearth::testing {
+namespace {
+
+// A Redis given by host name is resolved by Asio's resolver (off the
+// loop), at the start and at every reconnect, and hiredis gets the
+// address.
+TEST(StorageOutage, ARedisGivenByHostNameIsResolvedAtEveryReconnect) {
+  RedisProcess redis;
+  ServerProcess node({"--engine", "redis", "--redis", "redis://localhost:" + std::to_string(redis.port())});
+  WsClient host(node.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  host.request_ok(say("r", "before"));
+  redis.kill();
+  ASSERT_TRUE(readyz_becomes(node.port(), 503, std::chrono::seconds(10)));
+  redis.start();
+  ASSERT_TRUE(readyz_becomes(node.port(), 200, std::chrono::seconds(20)));
+  WsClient again(node.port());
+  again.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  again.request_ok(join("r"));
+  again.request_ok(say("r", "after"));
+}
+
+}  // namespace
+}  // namespace hearth::testing
