@@ -239,6 +239,14 @@ void RedisEngine::heartbeat() {
 
 void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) {
   asio::post(strand_, [this, node_ids = std::move(node_ids), handler = std::move(handler)]() mutable {
+    // A heartbeat missing while this node was away from Redis (or Redis was
+    // away) proves nothing: the other node may be as busy coming back as
+    // this one. Judge only once this node has been connected long enough
+    // for any live node to have come back and refreshed its heartbeat: a
+    // whole expiry, plus the longest reconnect wait and a connect.
+    if (!commands_up_ || std::chrono::steady_clock::now() - commands_up_since_ < liveness_grace()) {
+      return handler({}, {});
+    }
     std::vector<std::string> args{"MGET"};
     for (const auto& id : node_ids) args.push_back(node_key(id));
     commands_->command(std::move(args), [node_ids, handler = std::move(handler)](std::error_code error,
@@ -270,6 +278,7 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
       // The heartbeat first, so that this node is alive before any join of
       // its names it; then on, at a third of the expiry.
       if (up) {
+        commands_up_since_ = std::chrono::steady_clock::now();
         heartbeat_timer_.cancel();
         heartbeat();
       }

@@ -86,6 +86,10 @@ class RedisEngine final : public Engine, public SharedBudgets {
   std::shared_ptr<RedisConnection> commands_;
   std::shared_ptr<RedisConnection> subscriptions_;
   std::atomic<bool> commands_up_{false};
+  std::chrono::steady_clock::time_point commands_up_since_;  // on the strand
+  // How long the command connection must have been up before dead_nodes()
+  // takes a missing heartbeat for a dead node.
+  std::chrono::milliseconds liveness_grace() const { return presence_ttl_ + kRedisMaxBackoff + kRedisConnectTimeout; }
   std::atomic<bool> subscriptions_up_{false};
   std::string script_sha_;
   const std::string node_id_;

@@ -16,8 +16,8 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
-constexpr auto kConnectTimeout = std::chrono::seconds(3);
+constexpr auto kMaxBackoff = kRedisMaxBackoff;
+constexpr auto kConnectTimeout = kRedisConnectTimeout;
 // A command unanswered this long means the connection is dead (half-open,
 // or Redis hung): drop it and reconnect.
 constexpr auto kReplyTimeout = std::chrono::seconds(5);

@@ -19,6 +19,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -33,6 +34,11 @@ struct redisAsyncContext;
 struct redisReply;
 
 namespace hearth {
+
+// A lost connection is retried after a random wait that doubles from 100 ms
+// up to this; each try may take up to kRedisConnectTimeout.
+inline constexpr std::chrono::milliseconds kRedisMaxBackoff{5000};
+inline constexpr std::chrono::milliseconds kRedisConnectTimeout{3000};
 
 // A reply, copied out of hiredis' memory so that handlers may keep it.
 struct RedisReply {

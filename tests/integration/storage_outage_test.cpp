@@ -120,3 +120,65 @@ TEST(StorageOutage, ARedisGivenByHostNameIsResolvedAtEveryReconnect) {
 
 }  // namespace
 }  // namespace hearth::testing
+
+namespace hearth::testing {
+namespace {
+
+// Redis goes away for 2, 4 and 8 s, longer than the nodes' heartbeats last
+// (--presence-ttl 3s). Whichever node reconnects first must not take the
+// other, still alive and reconnecting, for dead: nobody is ever written off,
+// and everyone can speak once Redis is back.
+TEST(StorageOutage, ARedisOutageLongerThanTheHeartbeatWritesOffNoLiveNodesMembers) {
+  RedisProcess redis;
+  std::vector<std::string> args = redis.node_args();
+  args.insert(args.end(), {"--presence-ttl", "3s"});
+  ServerProcess a(args), b(args);
+  WsClient host(a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient mod(b.port());
+  mod.request_ok(hello(ServerProcess::token("moderator", "r", "Mo", "mo")));
+  mod.request_ok(join("r"));
+  WsClient river(b.port());
+  river.request_ok(join("r", "River"));
+  WsClient sam(a.port());
+  sam.request_ok(join("r", "Sam"));
+
+  auto written_off = [](WsClient& client) {
+    std::vector<std::string> out;
+    for (const auto& event : client.events()) {
+      if (event.has_member_left()) out.push_back("memberLeft " + event.member_left().person().display_name());
+      for (const auto& left : event.members_changed().left()) out.push_back("left " + left.person().display_name());
+    }
+    client.events().clear();
+    return out;
+  };
+  int round = 0;
+  for (const int seconds : {2, 4, 8}) {
+    SCOPED_TRACE("Redis away for " + std::to_string(seconds) + " s");
+    for (auto* client : {&host, &mod, &river, &sam}) client->events().clear();
+    redis.kill();
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));  // the outage itself, not a wait for anything
+    redis.start();
+    ASSERT_TRUE(readyz_becomes(a.port(), 200, std::chrono::seconds(20)));
+    ASSERT_TRUE(readyz_becomes(b.port(), 200, std::chrono::seconds(20)));
+    // Everyone speaks, on both nodes: a member written off would get
+    // NOT_IN_ROOM. Then two sweeps' worth of time (1 s each at this TTL) for
+    // any repair to show, marked by the host's last message.
+    const std::string mark = "round " + std::to_string(++round);
+    for (auto* client : {&host, &mod, &river, &sam}) {
+      const auto reply = client->request(say("r", mark + " speaks"));
+      EXPECT_TRUE(reply.has_ok()) << reply.DebugString();
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // room for a false repair to happen, if any would
+    host.request_ok(say("r", mark + " ends"));
+    for (auto* client : {&host, &mod, &river, &sam}) {
+      client->next_event_where([&](const v1::Event& e) { return e.message_posted().text() == mark + " ends"; }, 10s);
+    }
+    for (auto* staff : {&host, &mod}) EXPECT_EQ(written_off(*staff), std::vector<std::string>{});
+    for (auto* member : {&river, &sam}) EXPECT_EQ(written_off(*member), std::vector<std::string>{});
+  }
+}
+
+}  // namespace
+}  // namespace hearth::testing
