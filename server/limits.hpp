@@ -15,6 +15,9 @@ inline constexpr std::uint32_t kMaxRetentionDays = 3650;
 inline constexpr std::uint32_t kMaxSlowModeSeconds = 3600;
 // The longest reason a report may give, in characters.
 inline constexpr std::size_t kMaxReportReasonChars = 500;
+// A member who left is remembered this long (for a late mute or ban, and
+// their name), then forgotten unless muted or banned.
+inline constexpr std::int64_t kForgetDepartedSeconds = 24 * 3600;
 
 struct Limits {
   // Text lengths, in Unicode code points.

@@ -347,6 +347,8 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
 Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
   if (seq <= seq_) return {};
   seq_ = seq;
+  now_ = std::max(now_, entry.at().seconds());
+  forget_the_old();
   if (auto failure = check(entry)) {  // no longer fits: a raced or stale entry
     Applied refused;
     refused.refused = std::move(failure);
@@ -470,7 +472,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       break;
     }
     case v1::LogEntry::kAsk: {
-      if (!is_staff(entry.actor().role())) last_post_[actor_id] = entry.at();
+      if (!is_staff(entry.actor().role())) note_post(actor_id, entry.at());
       QuestionRecord& question = questions_[seq];
       question.id = seq;
       question.author = person_of(entry.actor());
@@ -562,7 +564,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       break;
     }
     case v1::LogEntry::kSay: {
-      if (!is_staff(entry.actor().role())) last_post_[actor_id] = entry.at();
+      if (!is_staff(entry.actor().role())) note_post(actor_id, entry.at());
       MessageRecord& message = messages_[seq];
       message.id = seq;
       message.author = person_of(entry.actor());
@@ -853,6 +855,46 @@ void RoomState::note_presence(const std::string& user_id, bool was_present) {
   if (!present && was_present) --present_people_;
   if (present && is_staff(it->second.person.role())) present_staff_.insert(user_id);
   else present_staff_.erase(user_id);
+  track_departure(user_id);
+}
+
+void RoomState::track_departure(const std::string& user_id) {
+  const auto it = members_.find(user_id);
+  if (it == members_.end()) return;
+  MemberRecord& member = it->second;
+  if (!member.connections.empty()) {
+    if (member.left_at) departed_.erase({*member.left_at, user_id});
+    member.left_at.reset();
+  } else if (!member.left_at) {
+    member.left_at = now_;
+    departed_.emplace(now_, user_id);
+  }
+}
+
+void RoomState::forget_the_old() {
+  while (!departed_.empty() && departed_.begin()->first < now_ - kForgetDepartedSeconds) {
+    const std::string user_id = departed_.begin()->second;
+    departed_.erase(departed_.begin());
+    const auto it = members_.find(user_id);
+    if (it == members_.end() || !it->second.connections.empty()) continue;
+    // A mute or ban must hold when they come back: kept, for good.
+    if (muted_.contains(user_id) || banned_.contains(user_id)) continue;
+    members_.erase(it);
+  }
+  // A post older than the longest slow mode holds nobody back.
+  while (!posts_by_time_.empty() && posts_by_time_.begin()->first < now_ - kMaxSlowModeSeconds) {
+    last_post_.erase(posts_by_time_.begin()->second);
+    posts_by_time_.erase(posts_by_time_.begin());
+  }
+}
+
+void RoomState::note_post(const std::string& user_id, const google::protobuf::Timestamp& at) {
+  auto [it, fresh] = last_post_.try_emplace(user_id, at);
+  if (!fresh) {
+    posts_by_time_.erase({it->second.seconds(), user_id});
+    it->second = at;
+  }
+  posts_by_time_.emplace(at.seconds(), user_id);
 }
 
 // An anonymous identity that left keeps no record (nobody needs its name
@@ -861,7 +903,9 @@ void RoomState::note_presence(const std::string& user_id, bool was_present) {
 void RoomState::forget_if_gone(const std::string& user_id) {
   if (!user_id.starts_with("anon:") || muted_.contains(user_id) || banned_.contains(user_id)) return;
   const auto it = members_.find(user_id);
-  if (it != members_.end() && it->second.connections.empty()) members_.erase(it);
+  if (it == members_.end() || !it->second.connections.empty()) return;
+  if (it->second.left_at) departed_.erase({*it->second.left_at, user_id});
+  members_.erase(it);
 }
 
 // ---------------------------------------------------------------------------
@@ -1098,9 +1142,11 @@ v1::RoomStateData RoomState::to_data() const {
   data.set_pinned(pinned_);
   data.set_trimmed_up_to(trimmed_up_to_);
   data.set_passcode_hash(passcode_hash_);
+  data.set_now_seconds(now_);
   for (const auto& [user_id, member] : members_) {
     auto* out = data.add_members();
     *out->mutable_person() = member.person;
+    if (member.left_at) out->mutable_left_at()->set_seconds(*member.left_at);
     for (const auto& [connection_id, connection] : member.connections) {
       auto* c = out->add_connections();
       c->set_connection_id(connection_id);
@@ -1158,13 +1204,20 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
   state.pinned_ = data.pinned();
   state.trimmed_up_to_ = data.trimmed_up_to();
   state.passcode_hash_ = data.passcode_hash();
+  state.now_ = data.now_seconds();
   for (const auto& member : data.members()) {
     MemberRecord& record = state.members_[member.person().user_id()];
     record.person = member.person();
     for (const auto& c : member.connections()) record.connections[c.connection_id()] = {c.role(), c.node_id()};
+    if (record.connections.empty()) {
+      // Written before left_at was: as if they had just left.
+      record.left_at = member.has_left_at() ? member.left_at().seconds() : data.created_at().seconds();
+      state.departed_.emplace(*record.left_at, member.person().user_id());
+      state.now_ = std::max(state.now_, *record.left_at);
+    }
   }
   state.muted_.insert(data.muted().begin(), data.muted().end());
-  for (const auto& [user_id, at] : data.last_posts()) state.last_post_[user_id] = at;
+  for (const auto& [user_id, at] : data.last_posts()) state.note_post(user_id, at);
   state.banned_.insert(data.banned().begin(), data.banned().end());
   for (const auto& [user_id, member] : state.members_) state.note_presence(user_id, false);
   for (const auto& question : data.questions()) {

@@ -164,6 +164,7 @@ class RoomState {
   struct MemberRecord {
     v1::Person person;  // name of the first connection; role the highest present
     std::map<std::string, ConnectionRecord> connections;  // by connection id; present while not empty
+    std::optional<std::int64_t> left_at;  // unix seconds, while not present
   };
   struct QuestionRecord {
     std::uint64_t id = 0;
@@ -222,6 +223,14 @@ class RoomState {
   // only for a staff viewer.
   void add_present_staff(google::protobuf::RepeatedPtrField<v1::Member>& out, bool staff_viewer) const;
   void forget_if_gone(const std::string& user_id);
+  // Notes when a member's last connection went (or that they are back).
+  void track_departure(const std::string& user_id);
+  // Bounded state, decided by the entries' own times so that every node
+  // (and one starting from a checkpoint) forgets alike: members who left
+  // over kForgetDepartedSeconds ago (unless muted or banned), and last posts
+  // too old for any slow mode to matter.
+  void forget_the_old();
+  void note_post(const std::string& user_id, const google::protobuf::Timestamp& at);
   // Whom one presence entry (a batch of arrivals and departures) touched:
   // each person once, in order, with whether they were here before it and,
   // if their last connection went, how.
@@ -268,8 +277,12 @@ class RoomState {
   std::set<std::string> present_staff_;
   std::unordered_set<std::string> muted_;
   std::unordered_set<std::string> banned_;
+  // Members with no connection, by when they left: the oldest are forgotten.
+  std::set<std::pair<std::int64_t, std::string>> departed_;
   // When each participant last asked or chatted (for slow mode).
   std::unordered_map<std::string, google::protobuf::Timestamp> last_post_;
+  std::set<std::pair<std::int64_t, std::string>> posts_by_time_;  // last_post_, oldest first
+  std::int64_t now_ = 0;              // the time of the entry being applied, unix seconds
   std::map<std::uint64_t, QuestionRecord> questions_;
   std::map<std::uint64_t, MessageRecord> messages_;
 };

@@ -895,3 +895,62 @@ TEST_F(RoomFold, AnonymousMembersAreForgottenWhenGoneUnlessMutedOrBanned) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// 10,000 named people join a support room in slow mode, each says one thing
+// and leaves. A day later the room remembers only those it must (the staff
+// member still here, the one who was muted), and slow mode's record of
+// their posts is gone: neither the state nor its checkpoint grows with
+// everyone who ever passed through. A state started from a checkpoint
+// forgets alike.
+TEST_F(RoomFold, PeopleWhoLeftAndOldPostsAreForgottenADayLaterUnlessMuted) {
+  using google::protobuf::util::TimeUtil;
+  const auto at = [](std::int64_t seconds) { return TimeUtil::SecondsToTimestamp(1'800'000'000 + seconds); };
+  auto timed = [&](v1::LogEntry entry, std::int64_t seconds) {
+    *entry.mutable_at() = at(seconds);
+    return entry;
+  };
+  auto create = created(v1::ROOM_KIND_SUPPORT);
+  create.mutable_room_created()->mutable_settings()->set_slow_mode_seconds(60);
+  act_ok(timed(create, 0));
+  act_ok(timed(joined(host, "c-host"), 0));
+  constexpr int kPeople = 10000;
+  for (int i = 0; i < kPeople; ++i) {
+    const Membership person{"user-" + std::to_string(i), "Person " + std::to_string(i), v1::ROLE_PARTICIPANT};
+    act_ok(timed(joined(person, "c-" + std::to_string(i)), 1));
+    act_ok(timed(say(person, "hello"), 1));
+    auto left = new_entry(person);
+    left.mutable_left()->set_connection_id("c-" + std::to_string(i));
+    act_ok(timed(left, 2));
+  }
+  auto mute = [&](const std::string& user_id) {
+    auto entry = new_entry(host);
+    entry.mutable_mute()->set_user_id(user_id);
+    entry.mutable_mute()->set_muted(true);
+    return entry;
+  };
+  // Within the day, a late mute still finds who left.
+  act_ok(timed(mute("user-7"), 3600));
+  EXPECT_EQ(state.to_data().members_size(), kPeople + 1);
+  EXPECT_EQ(state.to_data().last_posts_size(), kPeople);
+  const v1::RoomStateData before = state.to_data();
+
+  act_ok(timed(say(host, "a day later"), 24 * 3600 + 3));
+  const auto after = state.to_data();
+  EXPECT_EQ(after.members_size(), 2) << "the host, here, and user-7, muted";
+  EXPECT_EQ(after.last_posts_size(), 0);
+  EXPECT_EQ(state.check(timed(mute("user-8"), 24 * 3600 + 4))->code, v1::MEMBER_NOT_FOUND);
+  EXPECT_FALSE(state.check(timed(mute("user-7"), 24 * 3600 + 4)).has_value() &&
+               state.check(timed(mute("user-7"), 24 * 3600 + 4))->code == v1::MEMBER_NOT_FOUND);
+
+  // From the checkpoint of before, the same entry forgets the same people.
+  RoomState restored = RoomState::from_data("room-1", Limits{}, before);
+  restored.apply(next_seq, timed(say(host, "a day later"), 24 * 3600 + 3));
+  EXPECT_EQ(restored.to_data().members_size(), 2);
+  EXPECT_EQ(restored.to_data().last_posts_size(), 0);
+}
+
+}  // namespace
+}  // namespace hearth
