@@ -218,7 +218,9 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address, s
 std::string RedisEngine::node_key(const std::string& node_id) { return "hearth:node:" + node_id; }
 
 void RedisEngine::heartbeat() {
-  commands_->command({"SET", node_key(node_id_), "1", "PX", std::to_string(presence_ttl_.count())},
+  // The value changes with every beat, so that another node can tell a
+  // heartbeat refreshed while it watched from one left over from before.
+  commands_->command({"SET", node_key(node_id_), std::to_string(++beats_), "PX", std::to_string(presence_ttl_.count())},
                      [](std::error_code, RedisReply) {});
   // The echo proves the subscription connection alive: silent for three
   // rounds, it is dead though TCP has not said so; drop it (it reconnects,
@@ -239,25 +241,35 @@ void RedisEngine::heartbeat() {
 
 void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) {
   asio::post(strand_, [this, node_ids = std::move(node_ids), handler = std::move(handler)]() mutable {
-    // A heartbeat missing while this node was away from Redis (or Redis was
-    // away) proves nothing: the other node may be as busy coming back as
-    // this one. Judge only once this node has been connected long enough
-    // for any live node to have come back and refreshed its heartbeat: a
-    // whole expiry, plus the longest reconnect wait and a connect.
-    if (!commands_up_ || std::chrono::steady_clock::now() - commands_up_since_ < liveness_grace()) {
-      return handler({}, {});
-    }
+    if (!commands_up_) return handler(EngineError::unavailable, {});
     std::vector<std::string> args{"MGET"};
     for (const auto& id : node_ids) args.push_back(node_key(id));
-    commands_->command(std::move(args), [node_ids, handler = std::move(handler)](std::error_code error,
-                                                                                RedisReply reply) {
+    commands_->command(std::move(args), [this, node_ids, handler = std::move(handler)](std::error_code error,
+                                                                                      RedisReply reply) {
       if (error) return handler(error, {});
       if (reply.type != RedisReply::Type::array || reply.elements.size() != node_ids.size()) {
         return handler(EngineError::unavailable, {});
       }
+      // A missing heartbeat proves a death only if it stopped while this
+      // node watched: seen refreshed (its value changed) since this node's
+      // connection came up, or missing for longer than any live node takes
+      // to come back. After an outage of Redis (or of this node's link to
+      // it) every heartbeat may have expired, or be about to, and the node
+      // back first must not write off the members of nodes still on their
+      // way back.
+      // (On its first connection a node has no outage behind it.)
+      const bool waited_long_enough =
+          !reconnected_ || std::chrono::steady_clock::now() - commands_up_since_ >= liveness_grace();
       std::vector<std::string> dead;
       for (std::size_t i = 0; i < node_ids.size(); ++i) {
-        if (reply.elements[i].type == RedisReply::Type::nil) dead.push_back(node_ids[i]);
+        auto& watched = watched_[node_ids[i]];
+        if (reply.elements[i].type != RedisReply::Type::nil) {
+          if (!watched.first_beat) watched.first_beat = reply.elements[i].str;
+          else if (*watched.first_beat != reply.elements[i].str) watched.refreshed = true;
+        } else if (waited_long_enough || watched.refreshed) {
+          dead.push_back(node_ids[i]);
+          watched_.erase(node_ids[i]);
+        }
       }
       handler({}, std::move(dead));
     });
@@ -278,7 +290,9 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
       // The heartbeat first, so that this node is alive before any join of
       // its names it; then on, at a third of the expiry.
       if (up) {
+        reconnected_ = commands_up_since_ != std::chrono::steady_clock::time_point{};
         commands_up_since_ = std::chrono::steady_clock::now();
+        watched_.clear();
         heartbeat_timer_.cancel();
         heartbeat();
       }

@@ -26,6 +26,7 @@
 #include <boost/asio/strand.hpp>
 #include <memory>
 #include <string>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -87,6 +88,14 @@ class RedisEngine final : public Engine, public SharedBudgets {
   std::shared_ptr<RedisConnection> subscriptions_;
   std::atomic<bool> commands_up_{false};
   std::chrono::steady_clock::time_point commands_up_since_;  // on the strand
+  // Other nodes' heartbeats as dead_nodes() saw them since then.
+  struct Watched {
+    std::optional<std::string> first_beat;  // the value first seen
+    bool refreshed = false;                 // seen with another value since
+  };
+  std::unordered_map<std::string, Watched> watched_;
+  bool reconnected_ = false;  // the command connection came up again after going down
+  std::uint64_t beats_ = 0;
   // How long the command connection must have been up before dead_nodes()
   // takes a missing heartbeat for a dead node.
   std::chrono::milliseconds liveness_grace() const { return presence_ttl_ + kRedisMaxBackoff + kRedisConnectTimeout; }
