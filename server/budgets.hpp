@@ -44,8 +44,8 @@ class SharedBudgets {
 };
 
 // GCRA's step for one key, in milliseconds: the key's "full again" time
-// `tat` (0 when unknown) at `now`. Returns the new tat, or nullopt and the
-// wait. Shared by LocalBudgets and (as Lua) RedisEngine.
+// `tat` (0 when unknown) at `now`. Returns the new tat and the wait (0: the
+// take fits). LocalBudgets uses it; RedisEngine's Lua does the same sums.
 struct GcraStep {
   std::int64_t new_tat = 0;
   std::int64_t wait = 0;  // > 0: refused

@@ -146,13 +146,7 @@ std::error_code script_error(const std::string& reply) {
 std::string sha1_hex(std::string_view text) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char byte : digest) {
-    out.push_back(digits[byte >> 4]);
-    out.push_back(digits[byte & 0xF]);
-  }
-  return out;
+  return to_hex(digest);
 }
 
 // "0-42" or "42" -> 42.

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "log.hpp"
 #include "metrics.hpp"
@@ -13,6 +14,8 @@ namespace {
 std::atomic<bool> injection{false};
 
 }  // namespace
+
+static_assert(std::tuple_size_v<decltype(Metrics::internal_errors)> == kWheres, "a counter for each Where");
 
 const char* name(Where where) noexcept {
   switch (where) {
@@ -39,12 +42,14 @@ Failure internal_failure() {
 
 void enable_injection() noexcept { injection.store(true, std::memory_order_relaxed); }
 
-void maybe_throw(Where where, std::string_view text) {
-  if (!injection.load(std::memory_order_relaxed)) return;
+bool injects(Where where, std::string_view text) noexcept {
+  if (!injection.load(std::memory_order_relaxed)) return false;
   constexpr std::string_view prefix = "hearth-fault:";
-  if (text.starts_with(prefix) && text.substr(prefix.size()) == name(where)) {
-    throw std::runtime_error(std::string("injected fault: ") + name(where));
-  }
+  return text.starts_with(prefix) && text.substr(prefix.size()) == name(where);
+}
+
+void maybe_throw(Where where, std::string_view text) {
+  if (injects(where, text)) throw std::runtime_error(std::string("injected fault: ") + name(where));
 }
 
 }  // namespace hearth::fault

@@ -58,5 +58,8 @@ void enable_injection() noexcept;
 // Throws std::runtime_error when injection is on and `text` is
 // "hearth-fault:" followed by name(where).
 void maybe_throw(Where where, std::string_view text);
+// Whether injection is on and `text` names `where` (for a fault that must be
+// raised elsewhere, such as in a handler of its own on a shard's loop).
+bool injects(Where where, std::string_view text) noexcept;
 
 }  // namespace hearth::fault

@@ -22,18 +22,22 @@ std::array<unsigned char, N> random_bytes() {
 
 }  // namespace
 
-std::string random_hex(std::size_t count) {
+std::string to_hex(std::span<const unsigned char> bytes) {
   static constexpr char digits[] = "0123456789abcdef";
-  // One RAND_bytes call for them all (each call costs far more than a byte).
-  std::vector<unsigned char> bytes(count);
-  fill_random(bytes.data(), count);
   std::string out;
-  out.reserve(2 * count);
+  out.reserve(2 * bytes.size());
   for (const unsigned char byte : bytes) {
     out.push_back(digits[byte >> 4]);
     out.push_back(digits[byte & 0xF]);
   }
   return out;
+}
+
+std::string random_hex(std::size_t count) {
+  // One RAND_bytes call for them all (each call costs far more than a byte).
+  std::vector<unsigned char> bytes(count);
+  fill_random(bytes.data(), count);
+  return to_hex(bytes);
 }
 
 std::string new_anonymous_user_id() { return "anon:" + random_hex(8); }

@@ -2,10 +2,13 @@
 // room ids. All from OpenSSL's CSPRNG, so that none can be guessed.
 #pragma once
 
+#include <span>
 #include <string>
 
 namespace hearth {
 
+// Lower-case hex of `bytes`, two digits each.
+std::string to_hex(std::span<const unsigned char> bytes);
 std::string random_hex(std::size_t bytes);
 // "anon:" and 16 hex digits; token subjects may not start with "anon:".
 std::string new_anonymous_user_id();

@@ -6,9 +6,11 @@
 #include <openssl/rand.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <stdexcept>
 
 #include "fault.hpp"
+#include "identity.hpp"
 
 namespace hearth {
 namespace {
@@ -61,13 +63,7 @@ std::string PasscodeChecker::key(std::string_view kind, std::string_view value) 
   unsigned int length = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(value.data()), value.size(), digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "hearth:budget:guess:" + std::string(kind) + ":";
-  for (unsigned int i = 0; i < 16 && i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return "hearth:budget:guess:" + std::string(kind) + ":" + to_hex(std::span(digest, std::min(length, 16u)));
 }
 
 void PasscodeChecker::check(const std::string& room_id, const std::string& address, const std::string& user_id,

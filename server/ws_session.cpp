@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <stdexcept>
 
 #include "command.hpp"
 #include "fault.hpp"
@@ -541,8 +542,8 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   v1::LogEntry entry = new_entry(it->second.membership);
   if (auto failure = entry_for_command(message, entry)) return reply(message.request_id(), encoding, *failure);
   fault::maybe_throw(fault::Where::command, entry.say().text());
-  if (entry.say().text() == "hearth-fault:loop") {
-    asio::post(socket().get_executor(), [] { fault::maybe_throw(fault::Where::loop, "hearth-fault:loop"); });
+  if (fault::injects(fault::Where::loop, entry.say().text())) {
+    asio::post(socket().get_executor(), [] { throw std::runtime_error("injected fault: loop"); });
   }
   Caller caller = caller_in(it->second, message, encoding);
   // Words that suggest someone may be in danger: the entry carries the flag

@@ -92,12 +92,6 @@ TEST(StorageOutage, ALeaveAnsweredUnavailableHasLeftAndOthersSeeTheMemberDisconn
   leaver.request_ok(join("r", "Lee"));
 }
 
-}  // namespace
-}  // namespace hearth::testing
-
-namespace hearth::testing {
-namespace {
-
 // A Redis given by host name is resolved by Asio's resolver (off the
 // loop), at the start and at every reconnect, and hiredis gets the
 // address.
@@ -117,12 +111,6 @@ TEST(StorageOutage, ARedisGivenByHostNameIsResolvedAtEveryReconnect) {
   again.request_ok(join("r"));
   again.request_ok(say("r", "after"));
 }
-
-}  // namespace
-}  // namespace hearth::testing
-
-namespace hearth::testing {
-namespace {
 
 // Redis goes away for 2, 4 and 8 s, longer than the nodes' heartbeats last
 // (--presence-ttl 3s). Whichever node reconnects first must not take the

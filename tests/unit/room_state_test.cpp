@@ -893,12 +893,6 @@ TEST_F(RoomFold, AnonymousMembersAreForgottenWhenGoneUnlessMutedOrBanned) {
   EXPECT_FALSE(state.check(ban)) << "a banned member's record is kept, so the ban can be lifted";
 }
 
-}  // namespace
-}  // namespace hearth
-
-namespace hearth {
-namespace {
-
 // 10,000 named people join a support room in slow mode, each says one thing
 // and leaves. A day later the room remembers only those it must (the staff
 // member still here, the one who was muted), and slow mode's record of
