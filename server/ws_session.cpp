@@ -257,6 +257,9 @@ void WsSession::on_too_large(Encoding encoding) {
 
 void WsSession::on_peer_close(std::uint16_t code) {
   peer_closed_ = true;
+  // The peer's last word: nothing more comes from it, and it may take as
+  // long as the close deadline to end TCP. Its rooms learn now.
+  leave_rooms();
   if (close_started_) {
     if (close_sent_) teardown();
     return;
@@ -571,7 +574,7 @@ void WsSession::post_home(Fn&& fn) {
 
 void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) {
   post_home([self = shared_from_this(), room_id, room = std::move(room), membership] {
-    if (self->finished_) {
+    if (self->left_rooms_) {
       // Gone while the join was on its way: leave at once.
       Caller caller{self, membership, 0, Encoding::json};
       caller.wants_reply = false;
@@ -846,14 +849,20 @@ void WsSession::finish() {
   boost::system::error_code ignored;
   if (upgrade_) upgrade_->transport.tcp().socket().close(ignored);
   else socket().close(ignored);
+  leave_rooms();
+  context_.sessions.remove(this);
+}
+
+void WsSession::leave_rooms() {
+  if (left_rooms_) return;
+  left_rooms_ = true;
   for (auto& [room_id, slot] : rooms_) {
-    if (!slot.room) continue;  // joined() sees finished_ and leaves
+    if (!slot.room) continue;  // joined() sees left_rooms_ and leaves
     Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
     caller.wants_reply = false;
     slot.room->run([caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
   }
   rooms_.clear();
-  context_.sessions.remove(this);
 }
 
 }  // namespace hearth

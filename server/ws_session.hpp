@@ -175,6 +175,8 @@ class WsSession final : public Connection,
   void arm_close_deadline();  // kCloseTimeout from now, then finish(); once
   // Both close frames are done: end TCP (then read to its end) or TLS.
   void teardown();
+  // Leaves every room this connection is in; once.
+  void leave_rooms();
   void finish();
 
   Stream stream_;                     // an unopened socket until the upgrade is done
@@ -215,6 +217,7 @@ class WsSession final : public Connection,
   bool peer_closed_ = false;    // the peer's close frame came
   bool failed_ = false;         // we closed for a broken rule: no close frame is awaited
   bool teardown_started_ = false;
+  bool left_rooms_ = false;  // leave_rooms() ran: a join that lands now leaves at once
   std::uint16_t peer_code_ = 0;  // what the peer's close frame said, to echo
   std::size_t discarded_ = 0;    // bytes read and dropped after a close frame
   std::string pending_;          // bytes read but not yet handled, while reading is paused

@@ -130,6 +130,28 @@ TEST(Framing, TheCloseHandshakeEchoesTheCodeAndEndsTcp) {
   EXPECT_EQ(client.read_close(), 4000);
 }
 
+TEST(Framing, APeerThatSaysGoodbyeLeavesItsRoomsBeforeItsTcpEnds) {
+  // A peer's close frame is its last word: it leaves its rooms then, not
+  // when (or if) it gets round to ending TCP, which the server would wait
+  // for up to its close deadline (10 s).
+  ServerProcess server;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "goodbye", "Dr. Ada", "ada")));
+  host.request_ok(create_room("goodbye", v1::ROOM_KIND_AMA));
+  RawClient guest(server.port());
+  guest.write(client_frame(0x81, R"({"requestId":1,"roomId":"goodbye","joinRoom":{"displayName":"Gus"}})"));
+  const auto reply = guest.read_frame();
+  ASSERT_TRUE(reply);
+  ASSERT_NE(reply->payload.find(R"("ok")"), std::string::npos) << reply->payload;
+  host.next_event_where(says_someone_joined);
+  guest.write(client_frame(0x88, std::string("\x03\xE8", 2)));  // 1000
+  EXPECT_EQ(guest.read_close(), 1000);
+  // The guest keeps its end of TCP open.
+  const auto left = host.next_event_where(says_someone_left, 3s);
+  EXPECT_EQ(left.members_changed().left(0).reason(), v1::MemberLeft::REASON_DISCONNECTED);
+  EXPECT_EQ(left.members_changed().present(), 1u);
+}
+
 TEST(Framing, BrokenRulesCloseWithTheirCodes) {
   ServerProcess server;
   const std::pair<std::string, std::uint16_t> cases[] = {
