@@ -61,7 +61,23 @@ end
 return 0
 )lua";
 
-// Gives one back to each key: KEYS and ARGV as kBudgetScript's.
+// KEYS[1] one budget, ARGV its interval (ms) and burst, then how many are
+// wanted. Takes as many as fit, up to that: {taken, 0}, or {0, wait in ms}.
+constexpr const char* kBudgetUpToScript = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local interval, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local from = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local left = math.floor((now + burst * interval - from) / interval)
+if left < 1 then return {0, from + interval - now - burst * interval} end
+local taken = math.min(left, want)
+local tat = from + taken * interval
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', string.format('%d', tat - now))
+return {taken, 0}
+)lua";
+
+// Gives back to each key: KEYS and ARGV as kBudgetScript's, each interval
+// times the count given back.
 constexpr const char* kBudgetGiveBackScript = R"lua(
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -72,6 +88,43 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 )lua";
+
+// Counts every node shares (budgets.hpp, SharedCounts): a hash per key,
+// whose fields are node ids and values "COUNT:EXPIRY_MS". KEYS[1] the key,
+// ARGV[1] this node, ARGV[2] its count, ARGV[3] the most all nodes may
+// hold, ARGV[4] how long a count lasts (ms). Sets this node's count unless
+// the other nodes' live counts and it are more than the most: 1 set, 0 not.
+// A dead node's field is dropped once past its expiry.
+#define HEARTH_LUA_SET_COUNT \
+  "local function set_count(key, node, count, ttl, now)\n" \
+  "  if count == 0 then redis.call('HDEL', key, node) return end\n" \
+  "  redis.call('HSET', key, node, string.format('%d:%d', count, now + ttl))\n" \
+  "  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end\n" \
+  "end\n" \
+  "local time = redis.call('TIME')\n" \
+  "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n"
+constexpr const char* kCountClaimScript = HEARTH_LUA_SET_COUNT R"lua(
+local others = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i] ~= ARGV[1] then
+    local count, expiry = string.match(fields[i + 1], '^(%d+):(%d+)$')
+    if expiry and tonumber(expiry) > now then others = others + tonumber(count)
+    else redis.call('HDEL', KEYS[1], fields[i]) end
+  end
+end
+if others + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
+set_count(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), now)
+return 1
+)lua";
+
+// Sets (0: drops) and renews this node's counts: KEYS the keys, ARGV[1]
+// this node, ARGV[2] how long a count lasts (ms), then one count per key.
+constexpr const char* kCountReportScript = HEARTH_LUA_SET_COUNT R"lua(
+for i, key in ipairs(KEYS) do set_count(key, ARGV[1], tonumber(ARGV[i + 2]), tonumber(ARGV[2]), now) end
+return 1
+)lua";
+#undef HEARTH_LUA_SET_COUNT
 
 // KEYS: the room's keys. ARGV[1] channel. Deletes them and tells every node
 // (sequence 0 on the channel means "deleted").
@@ -353,11 +406,12 @@ void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handle
 
 namespace {
 
-std::vector<std::string> budget_args(const char* script, const std::vector<Budget>& budgets) {
+// `times`: how many intervals each argument stands for (give_back's count).
+std::vector<std::string> budget_args(const char* script, const std::vector<Budget>& budgets, std::int64_t times = 1) {
   std::vector<std::string> args{"EVAL", script, std::to_string(budgets.size())};
   for (const auto& budget : budgets) args.push_back(budget.key);
   for (const auto& budget : budgets) {
-    args.push_back(std::to_string(gcra_interval(budget)));
+    args.push_back(std::to_string(gcra_interval(budget) * times));
     args.push_back(std::to_string(static_cast<long long>(std::max(1.0, budget.burst))));
   }
   return args;
@@ -365,13 +419,27 @@ std::vector<std::string> budget_args(const char* script, const std::vector<Budge
 
 }  // namespace
 
-void RedisEngine::give_back(std::vector<Budget> budgets) {
-  asio::post(strand_, [this, args = budget_args(kBudgetGiveBackScript, budgets)]() mutable {
+void RedisEngine::give_back(std::vector<Budget> budgets, std::int64_t count) {
+  asio::post(strand_, [this, args = budget_args(kBudgetGiveBackScript, budgets, count)]() mutable {
     commands_->command(std::move(args), [](std::error_code, RedisReply) {});
   });
 }
 
-void RedisEngine::take(std::vector<Budget> budgets, Handler handler) {
+void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler handler) {
+  std::vector<std::string> args = budget_args(kBudgetUpToScript, {budget});
+  args.push_back(std::to_string(want));
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && (reply.type != RedisReply::Type::array || reply.elements.size() != 2)) {
+        error = EngineError::unavailable;
+      }
+      if (error) return handler(error, {});
+      handler({}, Grant{reply.elements[0].integer, std::chrono::milliseconds(reply.elements[1].integer)});
+    });
+  });
+}
+
+void RedisEngine::take(std::vector<Budget> budgets, SharedBudgets::Handler handler) {
   std::vector<std::string> args = budget_args(kBudgetScript, budgets);
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
@@ -380,6 +448,28 @@ void RedisEngine::take(std::vector<Budget> budgets, Handler handler) {
       if (reply.integer > 0) return handler({}, std::chrono::milliseconds(reply.integer));
       handler({}, std::nullopt);
     });
+  });
+}
+
+void RedisEngine::claim(const std::string& key, std::size_t count, std::size_t max, SharedCounts::Handler handler) {
+  std::vector<std::string> args{"EVAL",         kCountClaimScript,     "1", key, node_id_, std::to_string(count),
+                                std::to_string(max), std::to_string(presence_ttl_.count())};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && reply.type != RedisReply::Type::integer) error = EngineError::unavailable;
+      handler(error, !error && reply.integer == 1);
+    });
+  });
+}
+
+void RedisEngine::report(std::vector<std::pair<std::string, std::size_t>> counts) {
+  std::vector<std::string> args{"EVAL", kCountReportScript, std::to_string(counts.size())};
+  for (auto& [key, count] : counts) args.push_back(std::move(key));
+  args.push_back(node_id_);
+  args.push_back(std::to_string(presence_ttl_.count()));
+  for (const auto& [key, count] : counts) args.push_back(std::to_string(count));
+  asio::post(strand_, [this, args = std::move(args)]() mutable {
+    commands_->command(std::move(args), [](std::error_code, RedisReply) {});
   });
 }
 

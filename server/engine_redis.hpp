@@ -10,7 +10,11 @@
 //                            retention has trimmed the log
 //   hearth:{room:ID}:events  the pub/sub channel: "SEQ EPOCH\n" + LogEntry bytes
 //                            ("0\n": the room was deleted)
-//   hearth:budget:guess:KIND:HMAC  a shared rate budget (budgets.hpp), outside any room
+//   hearth:budget:KIND:HMAC  a shared rate budget (budgets.hpp), outside any
+//                            room: guess:room, guess:address, guess:identity,
+//                            message; and hearth:budget:connections:HMAC, a
+//                            hash of each node's open connections from one
+//                            address
 // One Lua script (loaded once, called by SHA) checks the epoch, XADDs and
 // PUBLISHes, so append and publish are atomic and in the same order.
 //
@@ -36,9 +40,9 @@
 
 namespace hearth {
 
-// Also the nodes' shared rate budgets (budgets.hpp), kept in Redis under
-// hearth:budget:*.
-class RedisEngine final : public Engine, public SharedBudgets {
+// Also the nodes' shared rate budgets and counts (budgets.hpp), kept in
+// Redis under hearth:budget:*.
+class RedisEngine final : public Engine, public SharedBudgets, public SharedCounts {
  public:
   // `presence_ttl`: how long a node's heartbeat outlives its last refresh.
   RedisEngine(boost::asio::any_io_executor executor, RedisAddress address, std::chrono::milliseconds presence_ttl);
@@ -63,8 +67,13 @@ class RedisEngine final : public Engine, public SharedBudgets {
   void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
                         v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
-  void take(std::vector<Budget> budgets, Handler handler) override;
-  void give_back(std::vector<Budget> budgets) override;
+  void take(std::vector<Budget> budgets, SharedBudgets::Handler handler) override;
+  void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override;
+  void give_back(std::vector<Budget> budgets, std::int64_t count) override;
+  // A node's counts last --presence-ttl, as its heartbeat does.
+  void claim(const std::string& key, std::size_t count, std::size_t max, SharedCounts::Handler handler) override;
+  void report(std::vector<std::pair<std::string, std::size_t>> counts) override;
+  std::chrono::milliseconds renew_interval() const override { return presence_ttl_ / 3; }
   bool ready() const override { return commands_up_ && subscriptions_up_; }
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override;

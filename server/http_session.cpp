@@ -245,16 +245,28 @@ void HttpSession::upgrade(http::request<http::string_body> request) {
     }
     handshake.claims = std::move(*claims);
   }
-  const std::string address = client_address(request);
-  if (!context_.connections_per_address.try_add(address, context_.config.limits.max_connections_per_ip)) {
-    auto response = std::make_shared<http::response<http::string_body>>(error_response(
-        request, http::status::too_many_requests, "too_many_connections", "too many connections from your address"));
-    response->set(http::field::retry_after, "10");
-    return send(response);
-  }
-  // The bytes already read belong to the HTTP request alone: a client may
-  // not send WebSocket frames before the 101 response.
-  std::make_shared<WsSession>(std::move(stream_), context_, address, std::move(handshake))->start(std::move(request));
+  // Open connections from this address, over every node: this node's
+  // count, then (with a cap and Redis) one round trip.
+  auto waiting = std::make_shared<std::pair<http::request<http::string_body>, WsSession::Handshake>>(
+      std::move(request), std::move(handshake));
+  std::string address = client_address(waiting->first);
+  context_.connections_per_address.try_add(address, [self = shared_from_this(), waiting, address](bool admitted) {
+    asio::dispatch(self->stream_.get_executor(), [self, waiting, address, admitted] {
+      auto& [upgrade_request, checked] = *waiting;
+      if (!admitted) {
+        auto response = std::make_shared<http::response<http::string_body>>(
+            error_response(upgrade_request, http::status::too_many_requests, "too_many_connections",
+                           "too many connections from your address"));
+        response->set(http::field::retry_after, "10");
+        return self->send(response);
+      }
+      // The bytes already read belong to the HTTP request alone: a client
+      // may not send WebSocket frames before the 101 response. Once
+      // admitted, the session uncounts the connection when it ends.
+      std::make_shared<WsSession>(std::move(self->stream_), self->context_, address, std::move(checked))
+          ->start(std::move(upgrade_request));
+    });
+  });
 }
 
 void HttpSession::send_error(const http::request<http::string_body>& request, http::status status,

@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <boost/asio/post.hpp>
@@ -10,7 +9,6 @@
 #include <stdexcept>
 
 #include "fault.hpp"
-#include "identity.hpp"
 
 namespace hearth {
 namespace {
@@ -57,13 +55,7 @@ void PasscodeChecker::stop() {
 }
 
 std::string PasscodeChecker::key(std::string_view kind, std::string_view value) const {
-  // An HMAC, so that Redis holds no address or user id, and the names
-  // cannot be reversed by trying addresses without the secret.
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(value.data()), value.size(), digest, &length);
-  return "hearth:budget:guess:" + std::string(kind) + ":" + to_hex(std::span(digest, std::min(length, 16u)));
+  return budget_key(secret_, "guess:" + std::string(kind), value);
 }
 
 void PasscodeChecker::check(const std::string& room_id, const std::string& address, const std::string& user_id,
@@ -81,7 +73,7 @@ void PasscodeChecker::check(const std::string& room_id, const std::string& addre
     if (wait) return done(Verdict::limited, *wait);
     derive(std::move(guess), std::move(stored), [this, budgets, done = std::move(done)](Verdict verdict,
                                                                                         std::chrono::milliseconds retry) {
-      if (verdict == Verdict::match || verdict == Verdict::busy) budgets_.give_back(budgets);
+      if (verdict == Verdict::match || verdict == Verdict::busy) budgets_.give_back(budgets, 1);
       done(verdict, retry);
     });
   });

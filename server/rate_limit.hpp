@@ -2,8 +2,9 @@
 // (per connection, per identity) and open connections per client address.
 //
 // Hand-written: a token bucket is a dozen lines, and none of the Debian
-// packages we use has one. Everything here is per node: with several nodes,
-// an identity spread over all of them gets each node's allowance.
+// packages we use has one. Everything here counts on this node only: the
+// limits that hold over every node are in budgets.hpp (which falls back on
+// these while Redis is unavailable).
 #pragma once
 
 #include <array>

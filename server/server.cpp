@@ -70,8 +70,8 @@ int run_server(const Config& config) {
   } else {
     engine = std::make_unique<MemoryEngine>();
   }
-  // Passcode guesses: budgets every node shares, keys derived on two
-  // threads of their own.
+  // Budgets every node shares (passcode guesses, messages per identity);
+  // passcode keys are derived on two threads of their own.
   LocalBudgets local_budgets;
   SharedBudgets& budgets = redis != nullptr ? static_cast<SharedBudgets&>(*redis) : local_budgets;
   PasscodeChecker passcodes(budgets, 2, config.token_secret);
@@ -94,7 +94,7 @@ int run_server(const Config& config) {
     resources.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     log::info("crisis phrases: ", crisis.size());
   }
-  ServerContext context(config, *engine, rooms, std::move(crisis), std::move(resources));
+  ServerContext context(config, *engine, rooms, budgets, redis, std::move(crisis), std::move(resources));
   std::optional<asio::ssl::context> tls;
   if (!config.tls_cert.empty()) {
     tls = make_tls_context(config);
@@ -146,6 +146,19 @@ int run_server(const Config& config) {
               << "/metrics" << std::endl;
   }
 
+  // This node's open connections per address, renewed in Redis as its
+  // heartbeat is, and idle message leases given back (budgets.hpp).
+  asio::steady_timer renewal(io);
+  std::function<void()> renew_counts = [&] {
+    renewal.expires_after(redis->renew_interval());
+    renewal.async_wait([&](boost::system::error_code error) {
+      if (error) return;
+      context.connections_per_address.renew();
+      context.identity_budgets.sweep();
+      renew_counts();
+    });
+  };
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
   signals.async_wait([&](boost::system::error_code error, int signal) {
@@ -155,6 +168,7 @@ int run_server(const Config& config) {
     listener->stop();
     if (metrics_listener) metrics_listener->stop();
     retention->stop();
+    renewal.cancel();
     // Soft first: every client gets a 1001 close frame; forcibly after the grace.
     deadline.expires_after(config.shutdown_grace);
     deadline.async_wait([&shards](boost::system::error_code e) {
@@ -182,6 +196,7 @@ int run_server(const Config& config) {
   if (redis) redis->start(announce_ready);
   else announce_ready();
   retention->start();
+  if (redis) renew_counts();
 
   shards.run();
   // Every shard has stopped. If the grace ran out, sessions whose clients

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "budgets.hpp"
 #include "config.hpp"
 #include "crisis.hpp"
 #include "error.hpp"
@@ -37,14 +38,24 @@ class SessionTracker {
 };
 
 struct ServerContext {
-  ServerContext(const Config& config_, Engine& engine_, RoomRegistry& rooms_, CrisisPhrases crisis_ = {},
-                std::string crisis_resources_ = {})
+  // `budgets`: the budgets every node shares (Redis), or this node's;
+  // `counts`: the counts every node shares (null: this node alone).
+  ServerContext(const Config& config_, Engine& engine_, RoomRegistry& rooms_, SharedBudgets& budgets,
+                SharedCounts* counts, CrisisPhrases crisis_ = {}, std::string crisis_resources_ = {})
       : config(config_),
         engine(engine_),
         rooms(rooms_),
         crisis(std::move(crisis_)),
         crisis_resources(std::move(crisis_resources_)),
-        identity_buckets(config_.limits.identity_message_rate, config_.limits.identity_message_burst) {}
+        identity_budgets(
+            budgets, [secret = config_.token_secret](const std::string& user_id) {
+              return budget_key(secret, "message", user_id);
+            },
+            config_.limits.identity_message_rate, config_.limits.identity_message_burst),
+        connections_per_address(counts, config_.limits.max_connections_per_ip,
+                                [secret = config_.token_secret](const std::string& address) {
+                                  return budget_key(secret, "connections", address);
+                                }) {}
 
   const Config& config;
   Engine& engine;
@@ -55,10 +66,10 @@ struct ServerContext {
   boost::asio::ssl::context* tls = nullptr;
   SessionTracker sessions;
   std::atomic<bool> shutting_down{false};
-  // Per-identity message budgets and open connections per address, shared
-  // by every session of this node.
-  KeyedBuckets identity_buckets;
-  ConnectionCounter connections_per_address;
+  // Per-identity message budgets and open connections per address, both
+  // over every node.
+  LeasedBudgets identity_budgets;
+  ConnectionCap connections_per_address;
   // TCP connections whose first HTTP request has not come whole, per peer
   // address (limits.hpp, unfinished_cap).
   ConnectionCounter unfinished_per_address;

@@ -41,15 +41,10 @@ Failure token_failure(std::error_code error) {
   }
 }
 
-// Spends a token of `own` and, when `key` is given, one of `shared`'s bucket
-// for it: RATE_LIMITED, with how long to wait, if either has none left.
-std::optional<Failure> spend(TokenBucket& own, KeyedBuckets& shared, const std::string* key, std::string message) {
-  const auto now = Clock::now();
-  auto wait = own.take(now);
-  if (!wait && key != nullptr) wait = shared.take(*key, now);
-  if (!wait) return std::nullopt;
-  Failure failure{v1::RATE_LIMITED, std::move(message)};
-  failure.retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait->count()));
+// RATE_LIMITED, saying how long to wait.
+Failure too_many_messages(std::chrono::milliseconds wait) {
+  Failure failure{v1::RATE_LIMITED, "too many messages: slow down"};
+  failure.retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait.count()));
   return failure;
 }
 
@@ -216,6 +211,12 @@ bool WsSession::handle_bytes(std::span<char> bytes) {
       case Kind::message:
         ++handled;
         on_frame(event.payload, encoding);
+        if (parked_) {
+          // Waiting for a budget: the rest waits too (budget_answered()).
+          pending_.assign(bytes.data(), bytes.size());
+          ask_flush();
+          return false;
+        }
         break;
       case Kind::too_large:
         ++handled;
@@ -234,7 +235,7 @@ bool WsSession::handle_bytes(std::span<char> bytes) {
 }
 
 void WsSession::resume_reading() {
-  if (finished_) return;
+  if (finished_ || parked_) return;
   // Handled from a copy: on_bytes() may keep a new remainder in pending_.
   std::string pending = std::exchange(pending_, {});
   if (on_bytes(std::span(pending.data(), pending.size())) && !finished_) read_more();
@@ -308,18 +309,44 @@ void WsSession::on_frame(std::string_view frame, Encoding encoding) {
   }
   command_ = message.command_case();
   if (context_.shutting_down.load()) return reply_shutting_down(message.request_id(), encoding);
-  // Budgets: this connection's, then its identity's on this node. Leaving a
-  // room the connection is in is always allowed; any other frame spends,
-  // leaves of rooms it is not in included.
+  // Budgets: this connection's, then its identity's over every node.
+  // Leaving a room the connection is in is always allowed; any other frame
+  // spends, leaves of rooms it is not in included.
   if (!message.has_leave_room() || !rooms_.contains(message.room_id())) {
-    if (auto limited = spend(bucket_, context_.identity_buckets, identified_ ? &user_id_ : nullptr,
-                             "too many messages: slow down")) {
-      return reply(message.request_id(), encoding, *limited);
+    if (const auto wait = bucket_.take(Clock::now())) return reply(message.request_id(), encoding, too_many_messages(*wait));
+    if (identified_) {
+      const auto answer = context_.identity_budgets.take(user_id_, [self = shared_from_this()](LeasedBudgets::Wait wait) {
+        self->post_home([self, wait] { self->budget_answered(wait); });
+      });
+      switch (answer.kind) {
+        case LeasedBudgets::Answer::Kind::taken: break;
+        case LeasedBudgets::Answer::Kind::refused:
+          return reply(message.request_id(), encoding, too_many_messages(answer.wait));
+        case LeasedBudgets::Answer::Kind::later:
+          // Nothing leased here yet: one round trip to the shared budget.
+          parked_ = Parked{std::move(message), encoding};
+          return;
+      }
     }
   }
+  run_command(message, encoding);
+}
+
+void WsSession::run_command(const v1::ClientMessage& message, Encoding encoding) {
   // A failure in our code fails this command only (server/fault.hpp).
   fault::contain(fault::Where::command, [&] { dispatch(message, encoding); },
                  [&] { reply(message.request_id(), encoding, fault::internal_failure()); });
+}
+
+void WsSession::budget_answered(LeasedBudgets::Wait wait) {
+  if (finished_ || !parked_) return;
+  const Parked parked = std::move(*std::exchange(parked_, std::nullopt));
+  command_ = parked.message.command_case();
+  if (wait) reply(parked.message.request_id(), parked.encoding, too_many_messages(*wait));
+  else if (context_.shutting_down.load()) reply_shutting_down(parked.message.request_id(), parked.encoding);
+  else run_command(parked.message, parked.encoding);
+  command_ = 0;
+  resume_reading();
 }
 
 void WsSession::dispatch(const v1::ClientMessage& message, Encoding encoding) {

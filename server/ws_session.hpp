@@ -124,6 +124,11 @@ class WsSession final : public Connection,
   // takes no more (see the definition); false then.
   bool take_command(Encoding encoding);
   void on_frame(std::string_view frame, Encoding encoding);
+  // A decoded command within budget: handled, with failures in our code
+  // kept to it (server/fault.hpp).
+  void run_command(const v1::ClientMessage& message, Encoding encoding);
+  // The identity budget's answer for the parked command (LeasedBudgets).
+  void budget_answered(LeasedBudgets::Wait wait);
   void on_too_large(Encoding encoding);
   // Spends one of the connection's undecodable frames; false (and closing
   // with 1008) when none is left.
@@ -200,6 +205,13 @@ class WsSession final : public Connection,
   std::unique_ptr<Claims> claims_;  // a Hello token's, unless anonymous
 
   Rooms rooms_;
+  // A command waiting for its identity's budget (a lease from the shared
+  // budget): reading stops meanwhile, so commands keep their order.
+  struct Parked {
+    v1::ClientMessage message;
+    Encoding encoding;
+  };
+  std::optional<Parked> parked_;
   int command_ = 0;  // the command being handled, for /metrics
 
   Shard* const home_ = Shard::current();  // the shard whose thread this session runs on

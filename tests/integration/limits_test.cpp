@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "support/redis_process.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
 
@@ -21,6 +22,27 @@ unsigned upgrade_status(std::uint16_t port, const std::string& origin = "") {
       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
   if (!origin.empty()) headers.emplace_back("Origin", origin);
   return http_request(port, http::verb::get, "/ws", "", headers).result_int();
+}
+
+// `rounds` pings on each of `tabs` in turn: how many were answered, how
+// many RATE_LIMITED, and how long it all took (the budgets refill meanwhile).
+struct Pinged {
+  int ok = 0;
+  int limited = 0;
+  double seconds = 0;
+};
+Pinged ping_rounds(std::vector<std::unique_ptr<WsClient>>& tabs, int rounds) {
+  Pinged pinged;
+  const auto started = std::chrono::steady_clock::now();
+  for (int round = 0; round < rounds; ++round) {
+    for (auto& tab : tabs) {
+      const auto reply = tab->request(ping());
+      if (reply.has_ok()) ++pinged.ok;
+      else if (reply.error().code() == v1::RATE_LIMITED) ++pinged.limited;
+    }
+  }
+  pinged.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return pinged;
 }
 
 TEST(Limits, AFloodingConnectionIsSlowedAndNobodyElseNotices) {
@@ -80,17 +102,8 @@ TEST(Limits, OneIdentityOverManyConnectionsSharesOneBudget) {
     tabs.push_back(std::make_unique<WsClient>(server.port()));
     tabs.back()->request_ok(hello(token));
   }
-  int ok = 0, limited = 0;
-  const auto started = std::chrono::steady_clock::now();
-  for (int round = 0; round < 6; ++round) {
-    for (auto& tab : tabs) {
-      const auto reply = tab->request(ping());
-      if (reply.has_ok()) ++ok;
-      else if (reply.error().code() == v1::RATE_LIMITED) ++limited;
-    }
-  }
+  const auto [ok, limited, seconds] = ping_rounds(tabs, 6);
   // One budget of 6, refilled at 1 a second, however slowly the 18 went.
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_LE(ok, 6 + seconds + 1) << "18 pings over three connections in " << seconds << " s";
   EXPECT_EQ(ok + limited, 18);
   WsClient someone_else(server.port());
@@ -112,6 +125,68 @@ TEST(Limits, ConnectionsPerAddressAreCapped) {
     std::this_thread::sleep_for(20ms);  // no event to await: the count is internal
   }
   EXPECT_EQ(status, 101u);
+}
+
+// The cap on connections per address holds over all nodes (protocol 1.9),
+// and a node that dies does not hold its share of it for ever.
+TEST(SharedLimits, ConnectionsFromOneAddressAreCappedOverAllNodes) {
+  RedisProcess redis;
+  std::vector<std::string> args = redis.node_args();
+  for (const char* arg : {"--max-connections-per-ip", "4", "--presence-ttl", "3s"}) args.emplace_back(arg);
+  ServerProcess node_a(args), node_b(args);
+  std::vector<std::unique_ptr<WsClient>> on_a, on_b;
+  for (int i = 0; i < 2; ++i) {
+    on_a.push_back(std::make_unique<WsClient>(node_a.port()));
+    on_b.push_back(std::make_unique<WsClient>(node_b.port()));
+  }
+  EXPECT_EQ(upgrade_status(node_a.port()), 429u) << "two here and two on the other node make four";
+  EXPECT_EQ(upgrade_status(node_b.port()), 429u);
+  EXPECT_TRUE(on_b.front()->request(ping()).has_ok()) << "the open ones are unharmed";
+
+  // One closes on node A: node B may admit one more.
+  on_a.front()->close();
+  on_a.erase(on_a.begin());
+  // No event to await (the counts are internal): tries until admitted.
+  const auto connect_within = [](std::uint16_t port, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      try {
+        return std::make_unique<WsClient>(port);
+      } catch (const std::exception&) {
+        if (std::chrono::steady_clock::now() > deadline) return std::unique_ptr<WsClient>();
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+  };
+  auto third = connect_within(node_b.port(), 5s);
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(third->request(ping()).has_ok());
+  EXPECT_EQ(upgrade_status(node_b.port()), 429u) << "three on B and one on A";
+
+  // Node A dies holding one: after --presence-ttl (3 s), B no longer counts it.
+  node_a.crash();
+  auto fourth = connect_within(node_b.port(), 10s);
+  ASSERT_TRUE(fourth);
+  EXPECT_EQ(upgrade_status(node_b.port()), 429u) << "four on B";
+}
+
+TEST(SharedLimits, OneIdentityOnTwoNodesSharesOneBudget) {
+  RedisProcess redis;
+  std::vector<std::string> args = redis.node_args();
+  for (const char* arg : {"--identity-message-rate", "1", "--identity-message-burst", "6"}) args.emplace_back(arg);
+  ServerProcess node_a(args), node_b(args);
+  const std::string token = ServerProcess::token("participant", "*", "Multi", "multi");
+  std::vector<std::unique_ptr<WsClient>> tabs;
+  for (int i = 0; i < 4; ++i) {
+    tabs.push_back(std::make_unique<WsClient>((i % 2 ? node_b : node_a).port()));
+    tabs.back()->request_ok(hello(token));  // hello spends from the connection's budget only
+  }
+  const auto [ok, limited, seconds] = ping_rounds(tabs, 6);
+  EXPECT_LE(ok, 6 + seconds + 1) << "24 pings over two nodes in " << seconds << " s";
+  EXPECT_GE(ok, 6) << "the whole burst, wherever it was spent";
+  EXPECT_EQ(ok + limited, 24);
+  WsClient someone_else(node_b.port());
+  EXPECT_TRUE(someone_else.request(ping()).has_ok()) << "an anonymous connection has only its own budget";
 }
 
 TEST(Access, CrossSiteWebSocketsAreRefused) {

@@ -1,8 +1,12 @@
 // The budgets: a node's token buckets (rate_limit.hpp), taken from every
-// shard at once, and the GCRA every node shares (budgets.hpp).
+// shard at once, the GCRA every node shares, and the leases that spend it
+// without a round trip per frame (budgets.hpp).
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -67,8 +71,92 @@ TEST(LocalBudgets, TakesFromAllOrNoneAndGivesBack) {
   EXPECT_TRUE(take({room}));
   EXPECT_TRUE(take({room}));
   EXPECT_FALSE(take({room}));
-  budgets.give_back({room, address});
+  budgets.give_back({room, address}, 1);
   EXPECT_TRUE(take({room, address}));
+}
+
+TEST(Gcra, UpToSomeAtOnceTakesWhatIsLeft) {
+  const Budget budget{"k", 10, 6};  // 6 at once, then one every 100 ms
+  const std::int64_t now = 1'000'000;
+  auto grant = gcra_take_up_to(0, now, budget, 4);
+  EXPECT_EQ(grant.granted, 4);
+  EXPECT_EQ(grant.wait, 0);
+  grant = gcra_take_up_to(grant.new_tat, now, budget, 4);
+  EXPECT_EQ(grant.granted, 2) << "two were left";
+  const auto none = gcra_take_up_to(grant.new_tat, now, budget, 4);
+  EXPECT_EQ(none.granted, 0);
+  EXPECT_EQ(none.wait, 100);
+  EXPECT_EQ(gcra_take_up_to(grant.new_tat, now + 250, budget, 4).granted, 2) << "refilled, one every 100 ms";
+}
+
+// SharedBudgets as Redis would be: this process's, counting the calls
+// (round trips) and answering on another thread.
+class CountingBudgets final : public SharedBudgets {
+ public:
+  void take(std::vector<Budget> budgets, Handler handler) override { local_.take(std::move(budgets), std::move(handler)); }
+  void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override {
+    ++round_trips;
+    if (fail) return handler(std::make_error_code(std::errc::connection_refused), {});
+    std::thread([this, budget = std::move(budget), want, handler = std::move(handler)]() mutable {
+      local_.take_up_to(std::move(budget), want, std::move(handler));
+    }).join();
+  }
+  void give_back(std::vector<Budget> budgets, std::int64_t count) override { local_.give_back(std::move(budgets), count); }
+  std::atomic<int> round_trips{0};
+  bool fail = false;
+
+ private:
+  LocalBudgets local_;
+};
+
+// Takes one for `key`, waiting for the answer if it comes later: whether
+// it was taken.
+bool take_one(LeasedBudgets& budgets, const std::string& key) {
+  std::optional<LeasedBudgets::Wait> later;
+  const auto answer = budgets.take(key, [&](LeasedBudgets::Wait wait) { later = wait; });
+  if (answer.kind == LeasedBudgets::Answer::Kind::later) {
+    EXPECT_TRUE(later) << "CountingBudgets answers before take_up_to returns";
+    return later && !*later;
+  }
+  return answer.kind == LeasedBudgets::Answer::Kind::taken;
+}
+
+std::string same_name(const std::string& key) { return "hearth:budget:message:" + key; }
+
+TEST(LeasedBudgets, AFrameCostsNoRoundTripWhileTheLeaseLasts) {
+  CountingBudgets shared;
+  LeasedBudgets budgets(shared, same_name, 0.001, 60);  // 60 at once, then hardly any
+  ASSERT_EQ(budgets.lease_size(), 7);
+  int taken = 0;
+  for (int i = 0; i < 60; ++i) taken += take_one(budgets, "pat");
+  EXPECT_EQ(taken, 60) << "the whole burst, lease by lease";
+  EXPECT_LE(shared.round_trips.load(), 60 / 7 + 2) << "one round trip a lease, not one a frame";
+  EXPECT_FALSE(take_one(budgets, "pat")) << "the 61st";
+  const int after_refusal = shared.round_trips.load();
+  const auto refused = budgets.take("pat", [](LeasedBudgets::Wait) { ADD_FAILURE() << "answered now"; });
+  EXPECT_EQ(refused.kind, LeasedBudgets::Answer::Kind::refused);
+  EXPECT_GT(refused.wait.count(), 0);
+  EXPECT_EQ(shared.round_trips.load(), after_refusal) << "a refusal is remembered until its wait is over";
+  EXPECT_TRUE(take_one(budgets, "someone else"));
+}
+
+TEST(LeasedBudgets, NodesSharingOneBudgetGetNoMoreThanItTogether) {
+  CountingBudgets shared;
+  // Three nodes, one person spread over them, taking in turn.
+  std::vector<std::unique_ptr<LeasedBudgets>> nodes;
+  for (int n = 0; n < 3; ++n) nodes.push_back(std::make_unique<LeasedBudgets>(shared, same_name, 0.001, 60));
+  int taken = 0;
+  for (int i = 0; i < 300; ++i) taken += take_one(*nodes[static_cast<std::size_t>(i % 3)], "pat");
+  EXPECT_EQ(taken, 60) << "not 60 a node";
+}
+
+TEST(LeasedBudgets, WithoutTheSharedBudgetEachNodeCountsOnItsOwn) {
+  CountingBudgets shared;
+  shared.fail = true;
+  LeasedBudgets budgets(shared, same_name, 0.001, 5);
+  int taken = 0;
+  for (int i = 0; i < 20; ++i) taken += take_one(budgets, "pat");
+  EXPECT_EQ(taken, 5) << "this node's own bucket: the burst, then nothing";
 }
 
 }  // namespace
