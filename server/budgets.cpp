@@ -83,7 +83,8 @@ void LocalBudgets::take_up_to(Budget budget, std::int64_t want, GrantHandler han
     grant = gcra_take_up_to(it == tats_.end() ? 0 : it->second, now, budget, want);
     if (grant.granted > 0) tats_[budget.key] = grant.new_tat;
   }
-  handler({}, Grant{grant.granted, std::chrono::milliseconds(grant.wait)});
+  handler({}, Grant{grant.granted, std::chrono::milliseconds(grant.wait),
+                    std::chrono::milliseconds(grant.granted > 0 ? grant.new_tat - now : 0)});
 }
 
 void LocalBudgets::take(std::vector<Budget> budgets, Handler handler) {
@@ -129,12 +130,21 @@ LeasedBudgets::Stripe& LeasedBudgets::stripe_of(const std::string& key) {
   return stripes_[std::hash<std::string>{}(key) % stripes_.size()];
 }
 
+std::int64_t LeasedBudgets::held(const Entry& entry, Clock::time_point now) const {
+  if (entry.tokens == 0 || entry.full_at <= now) return 0;
+  const auto interval = std::chrono::milliseconds(gcra_interval(Budget{{}, rate_, burst_}));
+  return std::min<std::int64_t>(entry.tokens, (entry.full_at - now) / interval);
+}
+
 std::vector<std::pair<Budget, std::int64_t>> LeasedBudgets::sweep(Stripe& stripe, Clock::time_point now) {
   std::vector<std::pair<Budget, std::int64_t>> unspent;
   std::erase_if(stripe.entries, [&](auto& item) {
     const Entry& entry = item.second;
     if (entry.asking || !entry.waiting.empty() || now - entry.last_used < kLeaseIdle) return false;
-    if (entry.tokens > 0) unspent.emplace_back(Budget{key_of_(item.first), rate_, burst_}, entry.tokens);
+    // What lapsed is not given back: the budget has refilled it already.
+    if (const auto unspent_here = held(entry, now); unspent_here > 0) {
+      unspent.emplace_back(Budget{key_of_(item.first), rate_, burst_}, unspent_here);
+    }
     return true;
   });
   return unspent;
@@ -166,6 +176,7 @@ LeasedBudgets::Answer LeasedBudgets::take(const std::string& key, Handler then) 
     }
     Entry& entry = stripe.entries[key];
     entry.last_used = now;
+    entry.tokens = held(entry, now);
     if (entry.tokens > 0) {
       --entry.tokens;
       // Half spent: the next lease, in the background.
@@ -207,7 +218,8 @@ void LeasedBudgets::answered(const std::string& key, std::error_code error, Shar
       for (auto& handler : entry.waiting) answers.emplace_back(std::move(handler), fallback_.take(key, now));
       entry.waiting.clear();
     } else if (grant.granted > 0) {
-      entry.tokens += grant.granted;
+      entry.tokens = held(entry, now) + grant.granted;
+      entry.full_at = now + grant.full_in;
       std::size_t served = 0;
       for (; served < entry.waiting.size() && entry.tokens > 0; ++served) {
         --entry.tokens;

@@ -50,11 +50,14 @@ class SharedBudgets {
  public:
   // An error (storage unavailable), or how long to wait (nullopt: taken).
   using Handler = std::function<void(std::error_code, std::optional<std::chrono::milliseconds> wait)>;
-  // Up to `want` taken at once: how many (at least one), or, when none
-  // could be, how long until one can.
+  // Up to `want` taken at once: how many (at least one), and how long
+  // until the budget would be full again had nothing else been taken (what
+  // was taken is worth nothing after that: the budget has refilled); or,
+  // when none could be, how long until one can.
   struct Grant {
     std::int64_t granted = 0;
     std::chrono::milliseconds wait{0};
+    std::chrono::milliseconds full_in{0};
   };
   using GrantHandler = std::function<void(std::error_code, Grant)>;
   virtual ~SharedBudgets() = default;
@@ -112,12 +115,15 @@ class LocalBudgets final : public SharedBudgets {
 // one is spent, so a steady sender never waits; a key with nothing leased
 // (its first frame here, or a budget nearly spent) waits for one round trip.
 //
-// Precision: tokens are taken before they are spent, so no key gets more
-// than its budget over all nodes together. A node holds at most a lease and
-// a half unspent, which the key cannot spend on another node until it is
-// given back (idle for kLeaseIdle, at the next sweep()): someone on N nodes
-// at once may be refused up to (N - 1) × 1.5 leases early. While
-// SharedBudgets fails (Redis unavailable), each node counts on its own.
+// Precision: tokens are taken before they are spent, and a node holds no
+// more of them than the shared budget still counts as spent (as time
+// refills the budget, unspent tokens lapse: at most one per interval left
+// until the lease's "full again" time), so no key gets more than its budget
+// over all nodes together. A node holds at most a lease and a half unspent,
+// which the key cannot spend on another node until they lapse or are given
+// back (idle for kLeaseIdle, at the next sweep()): someone on N nodes at
+// once may be refused up to (N - 1) × 1.5 leases early. While SharedBudgets
+// fails (Redis unavailable), each node counts on its own.
 class LeasedBudgets {
  public:
   static constexpr auto kLeaseIdle = std::chrono::seconds(2);
@@ -142,6 +148,7 @@ class LeasedBudgets {
  private:
   struct Entry {
     std::int64_t tokens = 0;  // leased, not yet spent
+    Clock::time_point full_at{};  // the last lease's "full again" time
     bool asking = false;      // a take_up_to is on its way
     std::vector<Handler> waiting;
     Clock::time_point refused_until{};
@@ -153,22 +160,25 @@ class LeasedBudgets {
     std::size_t takes_since_sweep = 0;
   };
   Stripe& stripe_of(const std::string& key);
+  // The tokens `entry` may still hold at `now`: the rest have lapsed (see
+  // Precision).
+  std::int64_t held(const Entry& entry, Clock::time_point now) const;
   void ask(const std::string& key);  // a lease for `key`; its entry has asking set
   void answered(const std::string& key, std::error_code error, SharedBudgets::Grant grant);
   // Forgets keys idle for kLeaseIdle; returns what their leases held.
   std::vector<std::pair<Budget, std::int64_t>> sweep(Stripe& stripe, Clock::time_point now);  // under its mutex
 
   SharedBudgets& shared_;
-  // What a lease's answer reaches: gone with this object, so that an answer
-  // after it (a Redis connection failing what is in flight as the process
-  // ends) does nothing.
-  std::shared_ptr<LeasedBudgets*> self_ = std::make_shared<LeasedBudgets*>(this);
   const std::function<std::string(const std::string&)> key_of_;
   const double rate_;
   const double burst_;
   const std::int64_t lease_;
   KeyedBuckets fallback_;
   std::array<Stripe, 16> stripes_;
+  // What a lease's answer reaches: gone with this object (first, being
+  // declared last), so that an answer after it (a Redis connection failing
+  // what is in flight as the process ends) does nothing.
+  std::shared_ptr<LeasedBudgets*> self_ = std::make_shared<LeasedBudgets*>(this);
 };
 
 // Counts every node shares: how many of something (open connections) each
@@ -220,10 +230,10 @@ class ConnectionCap {
   void lower(const std::string& address);
   SharedCounts* const shared_;
   const std::size_t max_;
-  std::shared_ptr<ConnectionCap*> self_ = std::make_shared<ConnectionCap*>(this);  // as LeasedBudgets'
   const std::function<std::string(const std::string&)> key_of_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Open> open_;
+  std::shared_ptr<ConnectionCap*> self_ = std::make_shared<ConnectionCap*>(this);  // as LeasedBudgets'
 };
 
 }  // namespace hearth

@@ -146,7 +146,8 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   auto desc = server_options(config);
   // Options for tests, left out of --help.
   po::options_description hidden;
-  hidden.add_options()("fault-injection", po::bool_switch(&config.fault_injection));
+  hidden.add_options()("fault-injection", po::bool_switch(&config.fault_injection))(
+      "max-waiting-ops", po::value(&config.limits.max_waiting_ops)->default_value(config.limits.max_waiting_ops));
   po::options_description all;
   all.add(desc).add(hidden);
   po::variables_map vm;

@@ -62,18 +62,19 @@ return 0
 )lua";
 
 // KEYS[1] one budget, ARGV its interval (ms) and burst, then how many are
-// wanted. Takes as many as fit, up to that: {taken, 0}, or {0, wait in ms}.
+// wanted. Takes as many as fit, up to that: {taken, 0, ms until the budget
+// is full again}, or {0, wait in ms, 0}.
 constexpr const char* kBudgetUpToScript = R"lua(
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local interval, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), math.max(1, tonumber(ARGV[3]))
 local from = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 local left = math.floor((now + burst * interval - from) / interval)
-if left < 1 then return {0, from + interval - now - burst * interval} end
+if left < 1 then return {0, from + interval - now - burst * interval, 0} end
 local taken = math.min(left, want)
 local tat = from + taken * interval
 redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', string.format('%d', tat - now))
-return {taken, 0}
+return {taken, 0, tat - now}
 )lua";
 
 // Gives back to each key: KEYS and ARGV as kBudgetScript's, each interval
@@ -430,11 +431,12 @@ void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler hand
   args.push_back(std::to_string(want));
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-      if (!error && (reply.type != RedisReply::Type::array || reply.elements.size() != 2)) {
+      if (!error && (reply.type != RedisReply::Type::array || reply.elements.size() != 3)) {
         error = EngineError::unavailable;
       }
       if (error) return handler(error, {});
-      handler({}, Grant{reply.elements[0].integer, std::chrono::milliseconds(reply.elements[1].integer)});
+      handler({}, Grant{reply.elements[0].integer, std::chrono::milliseconds(reply.elements[1].integer),
+                        std::chrono::milliseconds(reply.elements[2].integer)});
     });
   });
 }

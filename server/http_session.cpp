@@ -253,6 +253,11 @@ void HttpSession::upgrade(http::request<http::string_body> request) {
   context_.connections_per_address.try_add(address, [self = shared_from_this(), waiting, address](bool admitted) {
     asio::dispatch(self->stream_.get_executor(), [self, waiting, address, admitted] {
       auto& [upgrade_request, checked] = *waiting;
+      if (admitted && self->context_.shutting_down.load()) {
+        // Shutting down while the count was asked for: no new session.
+        self->context_.connections_per_address.remove(address);
+        return self->shut_down();
+      }
       if (!admitted) {
         auto response = std::make_shared<http::response<http::string_body>>(
             error_response(upgrade_request, http::status::too_many_requests, "too_many_connections",

@@ -35,7 +35,7 @@ struct Limits {
   std::size_t max_rooms_per_connection = 16;
   // Frames a connection may send: `message_rate` a second on average, up to
   // `message_burst` at once; past it, RATE_LIMITED. The same again for one
-  // identity over all its connections on a node.
+  // identity over all its connections, on every node (budgets.hpp).
   double message_rate = 10;
   double message_burst = 30;
   double identity_message_rate = 20;
@@ -59,7 +59,15 @@ struct Limits {
   // a second).
   std::chrono::milliseconds presence_batch{20};
   std::chrono::milliseconds presence_push{250};
+  // Commands (joins, creates) waiting for a room this node is still loading
+  // from storage; one more gets UNAVAILABLE at once (Room::run). Not in
+  // --help: tests lower it.
+  std::size_t max_waiting_ops = 10000;
 };
+
+// How long a command waits for a room that cannot be loaded (storage down,
+// or holding an entry this server cannot read) before it gets UNAVAILABLE.
+inline constexpr auto kLoadPatience = std::chrono::seconds(10);
 
 // TCP connections from one address whose first request has not come whole:
 // at most 16, or max_connections_per_ip if that is lower; no limit when that

@@ -95,6 +95,7 @@ Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, 
       registry_(registry),
       state_(id_, limits),
       limits_(limits),
+      patience_timer_(strand_),
       sweep_timer_(strand_),
       retry_timer_(strand_),
       flush_timer_(strand_),
@@ -238,11 +239,53 @@ void Room::drain_live() {
 
 void Room::become_ready() {
   ready_ = true;
+  patience_timer_.cancel();
   schedule_sweep();
   auto waiting = std::move(waiting_);
   waiting_.clear();
-  for (auto& op : waiting) op(*this);
+  refusable_waiting_ = 0;
+  for (auto& item : waiting) item.op(*this);
   maybe_retire();
+}
+
+namespace {
+
+Failure cannot_load() { return {v1::UNAVAILABLE, "the room cannot be loaded from storage now; try again soon"}; }
+
+}  // namespace
+
+void Room::refuse_waiting() {
+  // Storage that cannot be read (down, or holding an entry this server
+  // cannot read) must not keep commands waiting unanswered for ever.
+  const auto too_old = std::chrono::steady_clock::now() - kLoadPatience;
+  std::deque<Waiting> kept;
+  std::vector<Refusal> refused;
+  for (auto& item : waiting_) {
+    if (item.refusal && item.since <= too_old) refused.push_back(std::move(item.refusal));
+    else kept.push_back(std::move(item));
+  }
+  waiting_ = std::move(kept);
+  refusable_waiting_ -= refused.size();
+  for (auto& refusal : refused) refusal(*this, cannot_load());
+  arm_patience();
+}
+
+void Room::arm_patience() {
+  if (ready_ || refusable_waiting_ == 0) return;
+  const auto oldest = std::find_if(waiting_.begin(), waiting_.end(), [](const Waiting& w) { return bool(w.refusal); });
+  patience_timer_.expires_at(oldest->since + kLoadPatience);
+  patience_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (!error && !self->ready_ && !self->retired_) self->refuse_waiting();
+  });
+}
+
+Room::Refusal Room::refusal(Caller caller) {
+  return [caller = std::move(caller)](Room& room, const Failure& failure) mutable {
+    if (caller.command == v1::ClientMessage::kJoinRoom || caller.command == v1::ClientMessage::kCreateRoom) {
+      caller.joining = true;
+    }
+    room.reply_error(caller, failure);
+  };
 }
 
 Room::Op Room::guarded(Caller caller, Op op) {
@@ -258,12 +301,15 @@ Room::Op Room::guarded(Caller caller, Op op) {
   };
 }
 
-void Room::run(Op op) {
-  asio::post(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
+void Room::run(Op op, Refusal refusal) {
+  asio::post(strand_, [self = shared_from_this(), op = std::move(op), refusal = std::move(refusal)]() mutable {
     if (self->retired_) {
-      self->registry_.with_room(self->id_, std::move(op));
+      self->registry_.with_room(self->id_, std::move(op), std::move(refusal));
     } else if (!self->ready_) {
-      self->waiting_.push_back(std::move(op));
+      if (refusal && self->refusable_waiting_ >= self->limits_.max_waiting_ops) return refusal(*self, cannot_load());
+      const bool refusable = bool(refusal);
+      self->waiting_.push_back(Waiting{std::move(op), std::move(refusal), std::chrono::steady_clock::now()});
+      if (refusable && ++self->refusable_waiting_ == 1) self->arm_patience();
     } else {
       op(*self);
       self->maybe_retire();
@@ -875,6 +921,8 @@ void Room::abandon() {
   passcode_checks_.clear();
   after_applied_.clear();
   waiting_.clear();
+  refusable_waiting_ = 0;
+  patience_timer_.cancel();
   live_.clear();
   presence_queue_.clear();
   retired_ = true;

@@ -53,6 +53,8 @@ struct Caller {
 class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {
  public:
   using Op = std::function<void(Room&)>;
+  // Says no to a command that never ran (the room could not be loaded).
+  using Refusal = std::function<void(Room&, const Failure&)>;
 
   Room(std::string room_id, boost::asio::any_io_executor executor, Engine& engine, RoomRegistry& registry,
        Limits limits);
@@ -62,11 +64,18 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
 
   // Runs `op` on the room's strand once the room is ready. If this Room has
   // retired meanwhile, `op` goes to the registry's current Room for the id.
-  void run(Op op);
+  // While the room is being loaded, at most limits.max_waiting_ops ops with a
+  // `refusal` wait, each for at most kLoadPatience: one more, or one that has
+  // waited that long, gets `refusal` instead, with UNAVAILABLE. Ops without
+  // one (leaves: one a connection) always wait.
+  void run(Op op, Refusal refusal = {});
 
   // `op` for `caller`'s command: should it throw, the command fails with
   // INTERNAL (counted in /metrics; server/fault.hpp) and the room goes on.
   static Op guarded(Caller caller, Op op);
+  // The refusal for `caller`'s command (run()): its error reply, and for a
+  // join, the connection told that it is not in the room.
+  static Refusal refusal(Caller caller);
 
   // The following must be called on the strand, i.e. from inside an Op.
 
@@ -205,7 +214,18 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   bool read_again_ = false;                       // something asked for a read while one was on its way
   bool checkpoint_tried_ = false;                 // load_checkpoint found none that helps
   std::uint64_t live_high_at_read_ = 0;           // highest live seq held when the read was issued
-  std::vector<Op> waiting_;                       // ops that came before ready
+  struct Waiting {
+    Op op;
+    Refusal refusal;  // none: waits however long
+    std::chrono::steady_clock::time_point since;
+  };
+  std::deque<Waiting> waiting_;                   // ops that came before ready, oldest first
+  std::size_t refusable_waiting_ = 0;             // of them, those with a refusal
+  boost::asio::steady_timer patience_timer_;      // for the oldest refusable op
+  // Refuses the waiting ops that have waited kLoadPatience; then the timer
+  // for the next.
+  void refuse_waiting();
+  void arm_patience();
   std::map<std::uint64_t, SequencedEntry> live_;  // held while reading or across a gap
   std::size_t appends_in_flight_ = 0;
   boost::asio::steady_timer sweep_timer_;

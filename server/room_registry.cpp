@@ -5,7 +5,7 @@ namespace hearth {
 RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, Limits limits)
     : shards_(shards), engine_(engine), passcodes_(passcodes), limits_(limits) {}
 
-void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
+void RoomRegistry::with_room(const std::string& room_id, Room::Op op, Room::Refusal refusal) {
   std::shared_ptr<Room> room;
   bool created = false;
   {
@@ -18,7 +18,7 @@ void RoomRegistry::with_room(const std::string& room_id, Room::Op op) {
     room = slot;
   }
   if (created) room->start();
-  room->run(std::move(op));
+  room->run(std::move(op), std::move(refusal));
 }
 
 void RoomRegistry::forget(const std::string& room_id, const Room* room) {

@@ -23,8 +23,8 @@ class RoomRegistry {
   PasscodeChecker& passcodes() noexcept { return passcodes_; }
 
   // Runs `op` on the room's strand, opening the Room (and reading its log)
-  // first if this node does not have it open.
-  void with_room(const std::string& room_id, Room::Op op);
+  // first if this node does not have it open; `refusal` as Room::run()'s.
+  void with_room(const std::string& room_id, Room::Op op, Room::Refusal refusal = {});
 
   // Called by a Room on its strand when it has no local members and no work:
   // drops it unless a newer Room replaced it.

@@ -342,6 +342,12 @@ void WsSession::budget_answered(LeasedBudgets::Wait wait) {
   if (finished_ || !parked_) return;
   const Parked parked = std::move(*std::exchange(parked_, std::nullopt));
   command_ = parked.message.command_case();
+  // Closed meanwhile (given up on, or our close frame sent): nothing more
+  // is handled or said, as take_command() decides for a frame read now.
+  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) {
+    command_ = 0;
+    return resume_reading();
+  }
   if (wait) reply(parked.message.request_id(), parked.encoding, too_many_messages(*wait));
   else if (context_.shutting_down.load()) reply_shutting_down(parked.message.request_id(), parked.encoding);
   else run_command(parked.message, parked.encoding);
@@ -505,12 +511,16 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
     caller.address = address_;
   }
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
+  // Refused with UNAVAILABLE if the room cannot be loaded (Room::run).
   if (create) {
-    context_.rooms.with_room(room_id, Room::guarded(caller, [caller, command = message.create_room()](Room& room) {
+    context_.rooms.with_room(room_id,
+                             Room::guarded(caller, [caller, command = message.create_room()](Room& room) {
                                room.create(caller, command);
-                             }));
+                             }),
+                             Room::refusal(caller));
   } else {
-    context_.rooms.with_room(room_id, Room::guarded(caller, [caller](Room& room) { room.join(caller); }));
+    context_.rooms.with_room(room_id, Room::guarded(caller, [caller](Room& room) { room.join(caller); }),
+                             Room::refusal(caller));
   }
 }
 

@@ -95,6 +95,62 @@ TEST(StorageOutage, ALeaveAnsweredUnavailableHasLeftAndOthersSeeTheMemberDisconn
 // A Redis given by host name is resolved by Asio's resolver (off the
 // loop), at the start and at every reconnect, and hiredis gets the
 // address.
+// Commands waiting for a room this node cannot load (Redis answers nobody)
+// are bounded: past --max-waiting-ops one more is refused at once, and none
+// waits longer than kLoadPatience (10 s) unanswered (protocol.md 1.11).
+TEST(StorageOutage, JoinsWaitingForARoomThatCannotBeLoadedAreBoundedAndAnswered) {
+  RedisProcess redis;
+  ServerProcess node_a(redis.node_args());
+  std::vector<std::string> args = redis.node_args();
+  for (const char* arg : {"--max-waiting-ops", "3"}) args.emplace_back(arg);
+  ServerProcess node_b(args);
+  WsClient host(node_a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_AMA));
+
+  // For 20 s Redis answers nobody: node B, which does not have the room
+  // open, cannot read its log.
+  redis.cli({"CLIENT", "PAUSE", "20000", "ALL"});
+  std::vector<std::unique_ptr<WsClient>> joiners;
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    joiners.push_back(std::make_unique<WsClient>(node_b.port()));
+    ids.push_back(joiners.back()->send(join("r", "Joiner " + std::to_string(i))));
+  }
+  const auto sent = std::chrono::steady_clock::now();
+  // Two are past the cap of three waiting: refused at once (which two
+  // depends on the order they reach the room; the node's metrics count
+  // them without a read that could time out on the three still waiting).
+  const std::string refused = R"(hearth_command_errors_total{command="joinRoom",code="UNAVAILABLE"} 2)";
+  bool counted = false;
+  while (!counted && std::chrono::steady_clock::now() - sent < 4s) {
+    counted = http_request(node_b.port(), http::verb::get, "/metrics").body().find(refused) != std::string::npos;
+    if (!counted) std::this_thread::sleep_for(20ms);  // a counter to poll, not an event to await
+  }
+  EXPECT_TRUE(counted) << "two refused within 4 s";
+  // All five are answered UNAVAILABLE: the three waiting after
+  // kLoadPatience, while Redis is still paused, not left waiting.
+  for (std::size_t i = 0; i < joiners.size(); ++i) {
+    const auto reply = joiners[i]->reply_to(ids[i], 15s);
+    EXPECT_EQ(reply.error().code(), v1::UNAVAILABLE) << reply.ShortDebugString();
+  }
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  EXPECT_GE(waited, 9s) << "they waited for the room first";
+  EXPECT_LT(waited, 19s) << "and were answered before Redis was back";
+
+  // Redis back: the room loads and a join gets in.
+  WsClient late(node_b.port());
+  const auto deadline = std::chrono::steady_clock::now() + 40s;
+  v1::Reply reply;
+  do {
+    reply = late.request(join("r", "Late"), 20s);
+    if (reply.has_ok()) break;
+    ASSERT_EQ(reply.error().code(), v1::UNAVAILABLE) << reply.ShortDebugString();
+    std::this_thread::sleep_for(200ms);  // retrying, as a client told UNAVAILABLE does
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(reply.has_ok()) << reply.ShortDebugString();
+}
+
 TEST(StorageOutage, ARedisGivenByHostNameIsResolvedAtEveryReconnect) {
   RedisProcess redis;
   ServerProcess node({"--engine", "redis", "--redis", "redis://localhost:" + std::to_string(redis.port())});

@@ -140,6 +140,21 @@ TEST(LeasedBudgets, AFrameCostsNoRoundTripWhileTheLeaseLasts) {
   EXPECT_TRUE(take_one(budgets, "someone else"));
 }
 
+TEST(LeasedBudgets, TokensLeasedLongAgoLapseAsTheBudgetRefills) {
+  CountingBudgets shared;
+  LeasedBudgets budgets(shared, same_name, 10, 160);  // 160 at once, then one every 100 ms
+  ASSERT_EQ(budgets.lease_size(), 20);
+  ASSERT_TRUE(take_one(budgets, "pat"));  // a lease of 20: 19 left here
+  // Once the shared budget is full again (the lease's 20 refilled after 2 s),
+  // the 19 still held here are worth nothing: spending them too would give
+  // 179 at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  int taken = 0;
+  while (take_one(budgets, "pat")) ++taken;
+  EXPECT_LE(taken, 161) << "the burst, and at most one refilled meanwhile";
+  EXPECT_GE(taken, 160);
+}
+
 TEST(LeasedBudgets, NodesSharingOneBudgetGetNoMoreThanItTogether) {
   CountingBudgets shared;
   // Three nodes, one person spread over them, taking in turn.
