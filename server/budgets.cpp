@@ -71,6 +71,8 @@ void LocalBudgets::sweep(std::int64_t now) {
   if (++takes_since_sweep_ < 1024) return;
   takes_since_sweep_ = 0;
   std::erase_if(tats_, [now](const auto& item) { return item.second <= now; });
+  // A turn taken a day ago is over for any interval that matters.
+  std::erase_if(turns_, [now](const auto& item) { return item.second + 86'400'000 <= now; });
 }
 
 void LocalBudgets::take_up_to(Budget budget, std::int64_t want, GrantHandler handler) {
@@ -106,6 +108,22 @@ void LocalBudgets::take(std::vector<Budget> budgets, Handler handler) {
   }
   if (wait > 0) return handler({}, std::chrono::milliseconds(wait));
   handler({}, std::nullopt);
+}
+
+void LocalBudgets::take_turn(std::string key, std::chrono::milliseconds every, Handler handler) {
+  const std::int64_t now = steady_ms();
+  std::optional<std::chrono::milliseconds> wait;
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, added] = turns_.try_emplace(std::move(key), now);
+    if (!added) {
+      if (it->second + every.count() > now)
+        wait = std::chrono::milliseconds(it->second + every.count() - now);
+      else
+        it->second = now;
+    }
+  }
+  handler({}, wait);
 }
 
 std::size_t LocalBudgets::size() const {

@@ -72,6 +72,11 @@ class SharedBudgets {
   // out not to count, or not spent). Best effort: nothing is said of a
   // failure.
   virtual void give_back(std::vector<Budget> budgets, std::int64_t count) = 0;
+  // A turn at something every node may do but one should (a room's
+  // retention sweep): taken, unless anyone took `key`'s turn less than
+  // `every` ago (by this caller's `every`: nodes may differ). `handler`:
+  // nullopt when taken, or how long until it can be. May run on any thread.
+  virtual void take_turn(std::string key, std::chrono::milliseconds every, Handler handler) = 0;
 };
 
 // GCRA's step for one key, in milliseconds: the key's "full again" time
@@ -99,12 +104,14 @@ class LocalBudgets final : public SharedBudgets {
   void take(std::vector<Budget> budgets, Handler handler) override;
   void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override;
   void give_back(std::vector<Budget> budgets, std::int64_t count) override;
+  void take_turn(std::string key, std::chrono::milliseconds every, Handler handler) override;
   std::size_t size() const;
 
  private:
   void sweep(std::int64_t now);  // under mutex_
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::int64_t> tats_;
+  std::unordered_map<std::string, std::int64_t> turns_;  // when each key's turn was last taken
   std::size_t takes_since_sweep_ = 0;
 };
 

@@ -77,6 +77,19 @@ redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', string.format('%d', t
 return {taken, 0, tat - now}
 )lua";
 
+// KEYS[1] a turn (SharedBudgets::take_turn): the time it was last taken.
+// ARGV[1] how long since then the caller waits (ms). Takes it (0), or says
+// how long until it may (ms).
+constexpr const char* kTurnScript = R"lua(
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local every = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if last + every > now then return last + every - now end
+redis.call('SET', KEYS[1], string.format('%d', now), 'PX', string.format('%d', math.max(every, 1)))
+return 0
+)lua";
+
 // Gives back to each key: KEYS and ARGV as kBudgetScript's, each interval
 // times the count given back.
 constexpr const char* kBudgetGiveBackScript = R"lua(
@@ -423,6 +436,21 @@ std::vector<std::string> budget_args(const char* script, const std::vector<Budge
 void RedisEngine::give_back(std::vector<Budget> budgets, std::int64_t count) {
   asio::post(strand_, [this, args = budget_args(kBudgetGiveBackScript, budgets, count)]() mutable {
     commands_->command(std::move(args), [](std::error_code, RedisReply) {});
+  });
+}
+
+void RedisEngine::take_turn(std::string key, std::chrono::milliseconds every,
+                            SharedBudgets::Handler handler) {
+  std::vector<std::string> args{"EVAL", kTurnScript, "1", std::move(key), std::to_string(every.count())};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (!error && reply.type != RedisReply::Type::integer)
+                           error = EngineError::unavailable;
+                         if (error) return handler(error, std::nullopt);
+                         if (reply.integer > 0) return handler({}, std::chrono::milliseconds(reply.integer));
+                         handler({}, std::nullopt);
+                       });
   });
 }
 

@@ -14,7 +14,8 @@
 //                            room: guess:room, guess:address, guess:identity,
 //                            message; and hearth:budget:connections:HMAC, a
 //                            hash of each node's open connections from one
-//                            address
+//                            address; hearth:budget:sweep:{room:ID}, when
+//                            a node last swept the room (Retention)
 // One Lua script (loaded once, called by SHA) checks the epoch, XADDs and
 // PUBLISHes, so append and publish are atomic and in the same order.
 //
@@ -69,6 +70,7 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   void list_rooms(RoomsHandler handler) override;
   void take(std::vector<Budget> budgets, SharedBudgets::Handler handler) override;
   void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override;
+  void take_turn(std::string key, std::chrono::milliseconds every, SharedBudgets::Handler handler) override;
   void give_back(std::vector<Budget> budgets, std::int64_t count) override;
   // A node's counts last --presence-ttl, as its heartbeat does.
   void claim(const std::string& key, std::size_t count, std::size_t max, SharedCounts::Handler handler) override;

@@ -94,6 +94,8 @@ std::string Metrics::render(std::size_t connections, std::size_t rooms) const {
   head(out, "hearth_redis_command_seconds", "histogram", "Redis commands, from write to reply.");
   redis_seconds.render(out, "hearth_redis_command_seconds");
   counter("hearth_redis_errors_total", "Redis error replies, and commands lost with their connection.", redis_errors);
+  counter("hearth_retention_reads_total", "Rooms whose log this node's retention sweeps read.",
+          retention_reads);
   head(out, "hearth_internal_errors_total", "counter",
        "Failures of the server's own code, caught where they happened (a command failed with INTERNAL, a "
        "connection closed with 1011, a log entry skipped).");

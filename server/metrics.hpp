@@ -41,6 +41,7 @@ class Metrics {
   Counter deliveries{0};         // frames written to clients, events and replies
   Counter slow_consumers{0};     // connections closed with 4001: send queue full
   Counter redis_errors{0};       // Redis error replies, and commands whose connection failed
+  Counter retention_reads{0};    // rooms whose log this node's retention sweeps read
   // Exceptions caught, by fault::Where (server/fault.hpp).
   std::array<Counter, 5> internal_errors{};
   // Frames waiting in a session's queue when it starts a write.

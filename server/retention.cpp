@@ -15,6 +15,7 @@
 
 #include "engine_await.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "room_state.hpp"
 
 namespace hearth {
@@ -29,9 +30,14 @@ constexpr int kStoreAttempts = 5;
 
 }  // namespace
 
-Retention::Retention(asio::any_io_executor executor, Engine& engine, Limits limits, std::uint32_t default_days,
-                     std::chrono::seconds interval)
-    : engine_(engine), limits_(limits), default_days_(default_days), interval_(interval), timer_(executor) {}
+Retention::Retention(asio::any_io_executor executor, Engine& engine, SharedBudgets& budgets, Limits limits,
+                     std::uint32_t default_days, std::chrono::seconds interval)
+    : engine_(engine),
+      budgets_(budgets),
+      limits_(limits),
+      default_days_(default_days),
+      interval_(interval),
+      timer_(executor) {}
 
 void Retention::start() {
   if (interval_.count() == 0) return;
@@ -48,7 +54,7 @@ void Retention::stop() {
 void Retention::sweep_now(std::function<void()> done) {
   asio::co_spawn(
       timer_.get_executor(),
-      [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->sweep(); },
+      [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->sweep(false); },
       [done = std::move(done)](std::exception_ptr) { done(); });
 }
 
@@ -60,12 +66,12 @@ asio::awaitable<void> Retention::run() {
     timer_.expires_after(wait);
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopped_) break;
-    co_await sweep();
+    co_await sweep(true);
     wait = interval_;
   }
 }
 
-asio::awaitable<void> Retention::sweep() {
+asio::awaitable<void> Retention::sweep(bool in_turn) {
   auto [error, rooms] = co_await engine_call<std::vector<std::string>>(
       [this](auto done) { engine_.list_rooms(std::move(done)); });
   if (error) {
@@ -74,6 +80,15 @@ asio::awaitable<void> Retention::sweep() {
   }
   for (const auto& room_id : rooms) {
     if (stopped_) co_return;
+    if (in_turn) {
+      // This room's turn, unless another node has had it within the interval.
+      auto [turn_error, wait] =
+          co_await engine_call<std::optional<std::chrono::milliseconds>>([this, &room_id](auto done) {
+            budgets_.take_turn("hearth:budget:sweep:{room:" + room_id + "}", interval_, std::move(done));
+          });
+      if (turn_error || wait) continue;
+    }
+    metrics().retention_reads.fetch_add(1, std::memory_order_relaxed);
     co_await trim_room(room_id);
   }
 }

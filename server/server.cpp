@@ -101,8 +101,8 @@ int run_server(const Config& config) {
     if (!tls) return 2;
     context.tls = &*tls;
   }
-  auto retention = std::make_shared<Retention>(io.get_executor(), *engine, config.limits, config.retention_days,
-                                               config.retention_sweep);
+  auto retention = std::make_shared<Retention>(io.get_executor(), *engine, budgets, config.limits,
+                                               config.retention_days, config.retention_sweep);
   // "hearth ready" on stdout once storage is reachable: scripts and tests
   // wait for it rather than poll /readyz.
   auto announce_ready = [] { std::cout << "hearth ready" << std::endl; };

@@ -418,7 +418,8 @@ TEST_P(EngineTest, RetentionTrimsOldEntriesAndEveryFoldAgrees) {
   const auto first_view = follower.snapshot_for(host.user_id, host.role);
   ASSERT_EQ(first_view.questions_size(), 2);
 
-  auto retention = std::make_shared<Retention>(io_.get_executor(), *engine_, Limits{}, 30, 0s);
+  LocalBudgets budgets;
+  auto retention = std::make_shared<Retention>(io_.get_executor(), *engine_, budgets, Limits{}, 30, 0s);
   std::promise<void> swept;
   retention->sweep_now([&] { swept.set_value(); });
   ASSERT_EQ(swept.get_future().wait_for(10s), std::future_status::ready);

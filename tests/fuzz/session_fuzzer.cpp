@@ -172,7 +172,7 @@ class WatchedEngine final : public Engine {
 // Everything one run has: one node, its rooms and its connections.
 struct World {
   World() : engine(limits, book), registry(shards, engine, passcodes, limits) {
-    retention = std::make_shared<Retention>(shards.main().io().get_executor(), engine, limits, 1,
+    retention = std::make_shared<Retention>(shards.main().io().get_executor(), engine, budgets, limits, 1,
                                             std::chrono::seconds(0));
   }
 

@@ -518,11 +518,35 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
   EXPECT_GE(resumed.resumed().replayed(), 1u);
 }
 
-
 // "Erase my data" across two nodes: Pat's questions and messages become
 // tombstones on both nodes, and nothing Pat wrote, nor Pat's name, is left
 // in Redis (log or checkpoint), in the transcript, or on a node that opens
 // the room afterwards.
+// One node sweeps each room: two nodes sweeping every second read a room's
+// log about once a second between them, not twice.
+TEST(ClusterRetention, OneNodeSweepsEachRoomAtATime) {
+  RedisProcess redis;
+  ServerProcess node_a(sweeping(redis, "1s")), node_b(sweeping(redis, "1s"));
+  WsClient host(node_a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_AMA));
+  const auto reads = [](const ServerProcess& node) {
+    namespace http = boost::beast::http;
+    const std::string body = http_request(node.port(), http::verb::get, "/metrics").body();
+    const std::string name = "\nhearth_retention_reads_total ";
+    const auto at = body.find(name);
+    return at == std::string::npos ? -1 : std::stoi(body.substr(at + name.size()));
+  };
+  const int before = reads(node_a) + reads(node_b);
+  const auto started = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(6s);  // the window measured, not a wait for an event
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const int swept = reads(node_a) + reads(node_b) - before;
+  EXPECT_GE(swept, 2) << "the room is swept";
+  EXPECT_LE(swept, seconds + 2)
+      << "once a second between both nodes (each alone would sweep it every second)";
+}
+
 TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript) {
   RedisProcess redis;
   // Forty days ago Pat was here: retention has since trimmed that, but the

@@ -102,6 +102,9 @@ class CountingBudgets final : public SharedBudgets {
     }).join();
   }
   void give_back(std::vector<Budget> budgets, std::int64_t count) override { local_.give_back(std::move(budgets), count); }
+  void take_turn(std::string key, std::chrono::milliseconds every, Handler handler) override {
+    local_.take_turn(std::move(key), every, std::move(handler));
+  }
   std::atomic<int> round_trips{0};
   bool fail = false;
 
