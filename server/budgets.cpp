@@ -142,6 +142,7 @@ LeasedBudgets::LeasedBudgets(SharedBudgets& shared, std::function<std::string(co
       rate_(rate),
       burst_(burst),
       lease_(std::max<std::int64_t>(1, static_cast<std::int64_t>(burst / 8))),
+      interval_(gcra_interval(Budget{{}, rate, burst})),
       fallback_(rate, burst) {}
 
 LeasedBudgets::Stripe& LeasedBudgets::stripe_of(const std::string& key) {
@@ -150,8 +151,7 @@ LeasedBudgets::Stripe& LeasedBudgets::stripe_of(const std::string& key) {
 
 std::int64_t LeasedBudgets::held(const Entry& entry, Clock::time_point now) const {
   if (entry.tokens == 0 || entry.full_at <= now) return 0;
-  const auto interval = std::chrono::milliseconds(gcra_interval(Budget{{}, rate_, burst_}));
-  return std::min<std::int64_t>(entry.tokens, (entry.full_at - now) / interval);
+  return std::min<std::int64_t>(entry.tokens, (entry.full_at - now) / interval_);
 }
 
 std::vector<std::pair<Budget, std::int64_t>> LeasedBudgets::sweep(Stripe& stripe, Clock::time_point now) {
@@ -279,8 +279,7 @@ void ConnectionCap::try_add(const std::string& address, std::function<void(bool 
     std::lock_guard lock(mutex_);
     auto [it, added] = open_.try_emplace(address);
     Open& open = it->second;
-    if (max_ != 0 && open.count >= max_) {
-      if (open.count == 0) open_.erase(it);
+    if (max_ != 0 && open.count >= max_) {  // at least one open: nothing added
       decided = true;
     } else {
       ++open.count;

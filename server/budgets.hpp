@@ -180,6 +180,7 @@ class LeasedBudgets {
   const double rate_;
   const double burst_;
   const std::int64_t lease_;
+  const std::chrono::milliseconds interval_;  // between two tokens
   KeyedBuckets fallback_;
   std::array<Stripe, 16> stripes_;
   // What a lease's answer reaches: gone with this object (first, being

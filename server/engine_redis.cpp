@@ -41,12 +41,15 @@ redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. AR
 return id
 )lua";
 
+// `now`: Redis' clock, in milliseconds, for the budgets' scripts.
+#define HEARTH_LUA_NOW \
+  "local time = redis.call('TIME')\n" \
+  "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n"
+
 // Shared budgets (budgets.hpp): gcra_step() for each key, at Redis' clock.
 // KEYS: one per budget. ARGV: its interval (ms) and burst, in pairs. Takes
 // from every key or none; returns the wait in ms (0: taken).
-constexpr const char* kBudgetScript = R"lua(
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+constexpr const char* kBudgetScript = HEARTH_LUA_NOW R"lua(
 local wait, tats = 0, {}
 for i, key in ipairs(KEYS) do
   local interval, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
@@ -64,9 +67,7 @@ return 0
 // KEYS[1] one budget, ARGV its interval (ms) and burst, then how many are
 // wanted. Takes as many as fit, up to that: {taken, 0, ms until the budget
 // is full again}, or {0, wait in ms, 0}.
-constexpr const char* kBudgetUpToScript = R"lua(
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+constexpr const char* kBudgetUpToScript = HEARTH_LUA_NOW R"lua(
 local interval, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), math.max(1, tonumber(ARGV[3]))
 local from = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 local left = math.floor((now + burst * interval - from) / interval)
@@ -80,9 +81,7 @@ return {taken, 0, tat - now}
 // KEYS[1] a turn (SharedBudgets::take_turn): the time it was last taken.
 // ARGV[1] how long since then the caller waits (ms). Takes it (0), or says
 // how long until it may (ms).
-constexpr const char* kTurnScript = R"lua(
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+constexpr const char* kTurnScript = HEARTH_LUA_NOW R"lua(
 local every = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if last + every > now then return last + every - now end
@@ -92,9 +91,7 @@ return 0
 
 // Gives back to each key: KEYS and ARGV as kBudgetScript's, each interval
 // times the count given back.
-constexpr const char* kBudgetGiveBackScript = R"lua(
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+constexpr const char* kBudgetGiveBackScript = HEARTH_LUA_NOW R"lua(
 for i, key in ipairs(KEYS) do
   local tat = tonumber(redis.call('GET', key) or '0') - tonumber(ARGV[2 * i - 1])
   if tat <= now then redis.call('DEL', key)
@@ -114,9 +111,7 @@ return 0
   "  if count == 0 then redis.call('HDEL', key, node) return end\n" \
   "  redis.call('HSET', key, node, string.format('%d:%d', count, now + ttl))\n" \
   "  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end\n" \
-  "end\n" \
-  "local time = redis.call('TIME')\n" \
-  "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n"
+  "end\n" HEARTH_LUA_NOW
 constexpr const char* kCountClaimScript = HEARTH_LUA_SET_COUNT R"lua(
 local others = 0
 local fields = redis.call('HGETALL', KEYS[1])
@@ -441,17 +436,8 @@ void RedisEngine::give_back(std::vector<Budget> budgets, std::int64_t count) {
 
 void RedisEngine::take_turn(std::string key, std::chrono::milliseconds every,
                             SharedBudgets::Handler handler) {
-  std::vector<std::string> args{"EVAL", kTurnScript, "1", std::move(key), std::to_string(every.count())};
-  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
-    commands_->command(std::move(args),
-                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-                         if (!error && reply.type != RedisReply::Type::integer)
-                           error = EngineError::unavailable;
-                         if (error) return handler(error, std::nullopt);
-                         if (reply.integer > 0) return handler({}, std::chrono::milliseconds(reply.integer));
-                         handler({}, std::nullopt);
-                       });
-  });
+  run_budget_script({"EVAL", kTurnScript, "1", std::move(key), std::to_string(every.count())},
+                    std::move(handler));
 }
 
 void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler handler) {
@@ -470,7 +456,10 @@ void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler hand
 }
 
 void RedisEngine::take(std::vector<Budget> budgets, SharedBudgets::Handler handler) {
-  std::vector<std::string> args = budget_args(kBudgetScript, budgets);
+  run_budget_script(budget_args(kBudgetScript, budgets), std::move(handler));
+}
+
+void RedisEngine::run_budget_script(std::vector<std::string> args, SharedBudgets::Handler handler) {
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (!error && reply.type != RedisReply::Type::integer) error = EngineError::unavailable;

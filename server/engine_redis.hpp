@@ -92,6 +92,8 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   void on_message(const std::string& channel, const std::string& payload);
   void on_subscribed(const std::string& channel);
   void run_append(std::vector<std::string> args, AppendHandler handler, bool by_sha);
+  // A script that answers the wait in ms (0: taken), for `handler`.
+  void run_budget_script(std::vector<std::string> args, SharedBudgets::Handler handler);
   void scan_rooms(std::string cursor, std::vector<std::string> found, RoomsHandler handler);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;

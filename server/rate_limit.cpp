@@ -52,10 +52,7 @@ std::size_t KeyedBuckets::size() const {
 bool ConnectionCounter::try_add(const std::string& address, std::size_t max) {
   std::lock_guard lock(mutex_);
   std::size_t& open = open_[address];
-  if (max != 0 && open >= max) {
-    if (open == 0) open_.erase(address);
-    return false;
-  }
+  if (max != 0 && open >= max) return false;  // at least one open: nothing added
   ++open;
   return true;
 }

@@ -279,25 +279,23 @@ void Room::arm_patience() {
   });
 }
 
+void Room::refuse(Caller caller, const Failure& failure) {
+  // A join or create refused leaves the connection out of the room.
+  if (caller.command == v1::ClientMessage::kJoinRoom || caller.command == v1::ClientMessage::kCreateRoom) {
+    caller.joining = true;
+    pending_joins_.erase(caller.connection->connection_id());
+  }
+  reply_error(caller, failure);
+}
+
 Room::Refusal Room::refusal(Caller caller) {
-  return [caller = std::move(caller)](Room& room, const Failure& failure) mutable {
-    if (caller.command == v1::ClientMessage::kJoinRoom || caller.command == v1::ClientMessage::kCreateRoom) {
-      caller.joining = true;
-    }
-    room.reply_error(caller, failure);
-  };
+  return [caller = std::move(caller)](Room& room, const Failure& failure) { room.refuse(caller, failure); };
 }
 
 Room::Op Room::guarded(Caller caller, Op op) {
   return [caller = std::move(caller), op = std::move(op)](Room& room) mutable {
-    fault::contain(fault::Where::room, [&] { op(room); }, [&] {
-      // A join or create that failed leaves the connection out of the room.
-      if (caller.command == v1::ClientMessage::kJoinRoom || caller.command == v1::ClientMessage::kCreateRoom) {
-        caller.joining = true;
-        room.pending_joins_.erase(caller.connection->connection_id());
-      }
-      room.reply_error(caller, fault::internal_failure());
-    });
+    fault::contain(
+        fault::Where::room, [&] { op(room); }, [&] { room.refuse(caller, fault::internal_failure()); });
   };
 }
 

@@ -76,6 +76,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // The refusal for `caller`'s command (run()): its error reply, and for a
   // join, the connection told that it is not in the room.
   static Refusal refusal(Caller caller);
+  // `caller`'s command fails with `failure` (and a join or create leaves
+  // the connection out of the room).
+  void refuse(Caller caller, const Failure& failure);
 
   // The following must be called on the strand, i.e. from inside an Op.
 

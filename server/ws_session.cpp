@@ -287,12 +287,16 @@ void WsSession::fail(CloseCode code) {
   if (!writing_) start_close();
 }
 
-bool WsSession::take_command(Encoding encoding) {
-  push_encoding_.store(encoding, std::memory_order_relaxed);
+bool WsSession::takes_commands() const {
   // Given up on (a slow consumer), or past our close frame (RFC 6455 allows
   // no data frame after it): no more commands from it. While shutting down,
   // a frame that comes before our close frame went out is still answered.
-  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) return false;
+  return !closing_ || (closing_ == CloseCode::going_away && !close_started_);
+}
+
+bool WsSession::take_command(Encoding encoding) {
+  push_encoding_.store(encoding, std::memory_order_relaxed);
+  if (!takes_commands()) return false;
   metrics().commands_in.fetch_add(1, std::memory_order_relaxed);
   command_ = 0;
   return true;
@@ -342,9 +346,8 @@ void WsSession::budget_answered(LeasedBudgets::Wait wait) {
   if (finished_ || !parked_) return;
   const Parked parked = std::move(*std::exchange(parked_, std::nullopt));
   command_ = parked.message.command_case();
-  // Closed meanwhile (given up on, or our close frame sent): nothing more
-  // is handled or said, as take_command() decides for a frame read now.
-  if (closing_ && (closing_ != CloseCode::going_away || close_started_)) {
+  // Closed meanwhile: nothing more is handled or said.
+  if (!takes_commands()) {
     command_ = 0;
     return resume_reading();
   }

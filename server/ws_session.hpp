@@ -123,6 +123,7 @@ class WsSession final : public Connection,
   // Counts a message from the client as a command, unless the session
   // takes no more (see the definition); false then.
   bool take_command(Encoding encoding);
+  bool takes_commands() const;  // take_command()'s test, also for a parked command
   void on_frame(std::string_view frame, Encoding encoding);
   // A decoded command within budget: handled, with failures in our code
   // kept to it (server/fault.hpp).
