@@ -106,19 +106,45 @@ class Engine {
   // checkpoint.base_seq; in one step.
   virtual void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                                 std::function<void(std::error_code)> handler) = 0;
-  // "Erase my data": what append_rewriting replaces in storage.
+  // "Erase my data" replaces stored entries and the checkpoint in steps,
+  // none of which keeps storage busy for long however long the log is:
+  // rewrite_page() copies a page of the log, with stand-ins for some of its
+  // entries, to a scratch copy; finish_rewrite() puts the copy in place of
+  // the log and a stand-in in place of the checkpoint, and appends one entry,
+  // in one step: nobody ever reads the log with that entry and without the
+  // rewrite, or the other way round. A scratch copy left behind (its node
+  // died) goes by itself within a minute.
+  static constexpr std::uint64_t kRewriteTail = 250;
   struct Rewrite {
-    std::vector<SequencedEntry> entries;           // stand in for the stored entries with these seqs
-    std::uint64_t checkpoint_seq = 0;              // the stored checkpoint's seq as the caller read it; 0: none
-    std::optional<v1::RoomCheckpoint> checkpoint;  // its stand-in (the same seq), if one is stored
+    std::string id;                           // names the scratch copy: random, a new one for each attempt
+    std::string user_id;                      // whose entries the stand-ins replace
+    std::optional<std::uint64_t> generation;  // of the log at the first page (rewrite_page says)
+    std::uint64_t copied = 0;                 // entries copied so far: the caller counts
   };
-  // Appends `entry` as append() does and, in the same step, replaces stored
-  // entries and the checkpoint as `rewrite` says: nobody ever reads the log
-  // with the entry and without the rewrite, or the other way round. Refused
-  // with conflict (nothing written) if the log's last seq is not `last_seq`
-  // or the stored checkpoint is not the one the caller read: read again.
-  virtual void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
-                                v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) = 0;
+  // Copies the stored entries with seq in (after_seq, up_to_seq], each as
+  // it is or as its stand-in in `stand_ins` (by seq), to the scratch copy,
+  // and answers the log's generation, which every rewrite and every stored
+  // checkpoint changes. Refused with conflict, copying nothing, when
+  // `rewrite.generation` is set and is not the log's: the log was rewritten
+  // or trimmed since the first page; start again with a new id.
+  using RewritePageHandler = std::function<void(std::error_code, std::uint64_t generation)>;
+  virtual void rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                            std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                            RewritePageHandler handler) = 0;
+  // Puts the scratch copy in place of the log's entries and `checkpoint`
+  // (if set) in place of the stored checkpoint, and appends `entry` as
+  // append() does, in one step. Entries appended after `last_seq` (the last
+  // the copy has; 0: the log had none after the checkpoint's base) go into
+  // the copy as they are, as long as they are at most kRewriteTail and none
+  // holds the bytes of rewrite.user_id (which every entry a stand-in could
+  // replace does). Refused with conflict, writing nothing, if they are more
+  // or one does (copy them and finish again), or if the log's generation,
+  // its stored checkpoint (`checkpoint_seq`, 0: none) or its number of
+  // entries are not what the copy was made from (start again).
+  virtual void finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
+                              std::uint64_t last_seq, std::uint64_t checkpoint_seq,
+                              std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
+                              AppendHandler handler) = 0;
 
   // The ids of every room that has a log (for the retention sweep).
   using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;

@@ -57,18 +57,4 @@ inline boost::asio::awaitable<std::tuple<std::error_code, std::optional<v1::Room
       [&engine, room_id](auto done) { engine.load_checkpoint(room_id, std::move(done)); });
 }
 
-// Appends to `entries` every entry after `after`, to the log's end.
-inline boost::asio::awaitable<std::error_code> read_rest(Engine& engine, const std::string& room_id,
-                                                         std::uint64_t after, std::vector<SequencedEntry>& entries) {
-  for (;;) {
-    auto [error, page] = co_await read_page(engine, room_id, after);
-    if (error) co_return error;
-    if (page.empty()) co_return std::error_code();
-    after = page.back().seq;
-    const bool last = page.size() < kEngineReadPage;
-    entries.insert(entries.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
-    if (last) co_return std::error_code();
-  }
-}
-
 }  // namespace hearth

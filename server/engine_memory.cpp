@@ -35,25 +35,66 @@ std::uint64_t MemoryEngine::add(const std::string& room_id, RoomLog& log, const 
   return seq;
 }
 
-void MemoryEngine::append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
-                                    v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) {
+void MemoryEngine::rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                                std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                                RewritePageHandler handler) {
+  std::error_code error;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    RoomLog& log = rooms_[room_id];
+    generation = log.generation;
+    if (rewrite.generation && *rewrite.generation != log.generation) {
+      error = EngineError::conflict;
+    } else {
+      PendingRewrite& pending = log.rewrites[rewrite.id];
+      const std::uint64_t from = std::max(after_seq, log.trimmed);
+      const std::uint64_t to = std::min(up_to_seq, log.last_seq());
+      if (to > from) pending.copied += to - from;
+      for (auto& stand_in : stand_ins) {
+        if (stand_in.seq > from && stand_in.seq <= to) pending.stand_ins[stand_in.seq] = std::move(stand_in);
+      }
+    }
+  }
+  handler(error, generation);
+}
+
+void MemoryEngine::finish_rewrite(const std::string& room_id, const std::string& epoch,
+                                  const Rewrite& rewrite, std::uint64_t last_seq,
+                                  std::uint64_t checkpoint_seq, std::optional<v1::RoomCheckpoint> checkpoint,
+                                  v1::LogEntry entry, AppendHandler handler) {
   std::error_code error;
   std::uint64_t seq = 0;
   {
     std::lock_guard lock(mutex_);
     RoomLog& log = rooms_[room_id];
-    const std::uint64_t checkpoint_seq = log.checkpoint ? log.checkpoint->seq() : 0;
+    const auto pending = log.rewrites.find(rewrite.id);
+    const std::uint64_t copied = pending == log.rewrites.end() ? 0 : pending->second.copied;
+    // The entries after the copy's last, which go in as they are: only if
+    // none can be the person's.
+    const std::uint64_t last = log.entries.empty() ? 0 : log.last_seq();
+    const std::uint64_t tail = last > last_seq ? last - last_seq : 0;
+    bool tail_fits = last >= last_seq && tail <= kRewriteTail;
+    for (std::uint64_t at = last_seq + 1; tail_fits && at <= last; ++at) {
+      tail_fits = at > log.trimmed && log.entries[at - log.trimmed - 1].entry->SerializeAsString().find(
+                                          rewrite.user_id) == std::string::npos;
+    }
     if (log.epoch.empty() || log.epoch != epoch) {
       error = EngineError::epoch_mismatch;
-    } else if (log.last_seq() != last_seq || checkpoint_seq != rewrite.checkpoint_seq) {
+    } else if (!tail_fits || !rewrite.generation || *rewrite.generation != log.generation ||
+               (log.checkpoint ? log.checkpoint->seq() : 0) != checkpoint_seq ||
+               copied + tail != log.entries.size()) {
       error = EngineError::conflict;
     } else {
-      for (auto& replacement : rewrite.entries) {
-        if (replacement.seq <= log.trimmed || replacement.seq > log.last_seq()) continue;
-        replacement.epoch = epoch;
-        log.entries[replacement.seq - log.trimmed - 1] = std::move(replacement);
+      if (pending != log.rewrites.end()) {
+        for (auto& [at, stand_in] : pending->second.stand_ins) {
+          stand_in.epoch = epoch;
+          log.entries[at - log.trimmed - 1] = std::move(stand_in);
+        }
       }
-      if (rewrite.checkpoint) log.checkpoint = std::move(rewrite.checkpoint);
+      if (checkpoint) log.checkpoint = std::move(checkpoint);
+      ++log.generation;
+      log.rewrites.clear();
       seq = add(room_id, log, epoch, std::move(entry));
     }
   }
@@ -74,6 +115,7 @@ void MemoryEngine::delete_room(const std::string& room_id, std::function<void(st
       it->second.trimmed = 0;
       it->second.checkpoint.reset();
       it->second.epoch.clear();
+      it->second.rewrites.clear();
     }
   }
   for (const auto& subscriber : told) subscriber->on_deleted(room_id);
@@ -124,6 +166,8 @@ void MemoryEngine::store_checkpoint(const std::string& room_id, const std::strin
         ++log.trimmed;
       }
       log.checkpoint = std::move(checkpoint);
+      ++log.generation;
+      log.rewrites.clear();
     }
   }
   handler(error);

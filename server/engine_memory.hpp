@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -22,8 +23,13 @@ class MemoryEngine final : public Engine {
   void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override;
   void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                         std::function<void(std::error_code)> handler) override;
-  void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
-                        v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override;
+  void rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                    std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                    RewritePageHandler handler) override;
+  void finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
+                      std::uint64_t last_seq, std::uint64_t checkpoint_seq,
+                      std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
+                      AppendHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return true; }
   const std::string& node_id() const override { return node_id_; }
@@ -31,8 +37,15 @@ class MemoryEngine final : public Engine {
   std::chrono::milliseconds presence_interval() const override { return std::chrono::seconds(10); }
 
  private:
+  // A rewrite's pages so far: the stand-ins it will put in, by seq.
+  struct PendingRewrite {
+    std::map<std::uint64_t, SequencedEntry> stand_ins;
+    std::uint64_t copied = 0;
+  };
   struct RoomLog {
     std::string epoch;
+    std::uint64_t generation = 0;                              // rewrites and checkpoints stored
+    std::unordered_map<std::string, PendingRewrite> rewrites;  // by id; all dropped when generation moves on
     std::uint64_t trimmed = 0;           // entries up to this seq are gone
     std::deque<SequencedEntry> entries;  // seq trimmed+i+1 at index i
     std::optional<v1::RoomCheckpoint> checkpoint;

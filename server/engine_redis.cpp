@@ -154,40 +154,73 @@ local stored = redis.call('HGET', KEYS[3], 'seq')
 if stored and tonumber(stored) >= tonumber(ARGV[2]) then return 0 end
 if last_seq(KEYS[1]) ~= tonumber(ARGV[2]) then return redis.error_reply('HEARTH_CONFLICT') end
 redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'data', ARGV[3])
+redis.call('HINCRBY', KEYS[3], 'rewrites', 1)
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4])
 return 1
 )lua";
 
-// "Erase my data". KEYS[1] log stream, KEYS[2] epoch key, KEYS[3] checkpoint
-// hash, KEYS[4] a scratch stream. ARGV[1] channel, ARGV[2] epoch, ARGV[3]
-// the new entry, ARGV[4] the log's last seq as the caller read it, ARGV[5]
-// the stored checkpoint's seq as read ("0": none), ARGV[6] its stand-in
-// ("": keep), then pairs of seq and stand-in entry. Streams cannot change an
-// entry in place, so the log is copied to the scratch stream with the
-// stand-ins, page by page, and renamed over the original; then the entry is
-// appended and published as by kAppendScript. O(log length), once per
-// erasure.
-constexpr const char* kRewriteScript = HEARTH_LUA_LAST_SEQ R"lua(
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
-if last_seq(KEYS[1]) ~= tonumber(ARGV[4]) then return redis.error_reply('HEARTH_CONFLICT') end
-local stored = redis.call('HGET', KEYS[3], 'seq') or '0'
-if stored ~= ARGV[5] then return redis.error_reply('HEARTH_CONFLICT') end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[3], 'data', ARGV[6]) end
-local stand_ins = {}
-for i = 7, #ARGV, 2 do stand_ins['0-' .. ARGV[i]] = ARGV[i + 1] end
-if #ARGV >= 7 then
-  redis.call('DEL', KEYS[4])
-  local from = '-'
-  while true do
-    local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 500)
-    for _, item in ipairs(page) do
-      redis.call('XADD', KEYS[4], item[1], 'e', stand_ins[item[1]] or item[2][2])
-    end
-    if #page < 500 then break end
-    from = '(' .. page[#page][1]
+// "Erase my data", page by page (Engine::rewrite_page). Streams cannot
+// change an entry in place, so each page of the log is copied, with its
+// stand-ins, to a scratch stream, which finish_rewrite renames over the log.
+// KEYS[1] log stream, KEYS[2] checkpoint hash, KEYS[3] the scratch stream.
+// ARGV[1] the generation the first page saw ("": this is the first),
+// ARGV[2] and ARGV[3] the seqs after and up to which to copy, ARGV[4] how
+// long the scratch stream lives without another page (ms), then pairs of seq
+// and stand-in entry. Answers the log's generation (the checkpoint hash's
+// field "rewrites": every rewrite and every stored checkpoint adds one).
+// How long a scratch copy outlives its last page: a rewrite whose node died
+// leaves nothing behind for long.
+constexpr auto kRewriteScratchLife = std::chrono::seconds(60);
+
+constexpr const char* kRewritePageScript = R"lua(
+local generation = redis.call('HGET', KEYS[2], 'rewrites') or '0'
+if ARGV[1] ~= '' and ARGV[1] ~= generation then return redis.error_reply('HEARTH_CONFLICT') end
+if tonumber(ARGV[3]) > tonumber(ARGV[2]) then
+  local stand_ins = {}
+  for i = 5, #ARGV, 2 do stand_ins['0-' .. ARGV[i]] = ARGV[i + 1] end
+  local page = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[2], '0-' .. ARGV[3])
+  for _, item in ipairs(page) do
+    redis.call('XADD', KEYS[3], item[1], 'e', stand_ins[item[1]] or item[2][2])
   end
-  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[1]) end
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
 end
+return tonumber(generation)
+)lua";
+
+// Ends a rewrite: KEYS[1] log stream, KEYS[2] epoch key, KEYS[3]
+// checkpoint hash, KEYS[4] the scratch stream, KEYS[5] a name for the old
+// log on its way out. ARGV[1] channel, ARGV[2] epoch, ARGV[3] the new entry,
+// ARGV[4] the last seq the copy has, ARGV[5] the stored checkpoint's seq
+// ("0": none), ARGV[6] its stand-in ("": keep), ARGV[7] the generation,
+// ARGV[8] the entries copied, ARGV[9] the user id being erased, ARGV[10]
+// the most entries appended since the copy that it takes as they are (if
+// none holds the user id's bytes). Every check comes before every write.
+// The swap is two RENAMEs; the old log is freed by UNLINK, off Redis' main
+// thread. Then the entry is appended and published as by kAppendScript.
+constexpr const char* kRewriteFinishScript = HEARTH_LUA_LAST_SEQ R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
+local known, last = tonumber(ARGV[4]), last_seq(KEYS[1])
+if last < known or last - known > tonumber(ARGV[10]) then return redis.error_reply('HEARTH_CONFLICT') end
+local tail = {}
+if last > known then tail = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[4], '+') end
+for _, item in ipairs(tail) do
+  if string.find(item[2][2], ARGV[9], 1, true) then return redis.error_reply('HEARTH_CONFLICT') end
+end
+if (redis.call('HGET', KEYS[3], 'rewrites') or '0') ~= ARGV[7] then return redis.error_reply('HEARTH_CONFLICT') end
+if (redis.call('HGET', KEYS[3], 'seq') or '0') ~= ARGV[5] then return redis.error_reply('HEARTH_CONFLICT') end
+local copied = tonumber(ARGV[8])
+if redis.call('XLEN', KEYS[1]) ~= copied + #tail or redis.call('XLEN', KEYS[4]) ~= copied then
+  return redis.error_reply('HEARTH_CONFLICT')
+end
+for _, item in ipairs(tail) do redis.call('XADD', KEYS[4], item[1], 'e', item[2][2]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[3], 'data', ARGV[6]) end
+if copied + #tail > 0 then
+  redis.call('RENAME', KEYS[1], KEYS[5])
+  redis.call('RENAME', KEYS[4], KEYS[1])
+  redis.call('PERSIST', KEYS[1])
+  redis.call('UNLINK', KEYS[5])
+end
+redis.call('HINCRBY', KEYS[3], 'rewrites', 1)
 local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
 redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
 return id
@@ -251,8 +284,8 @@ std::string RedisEngine::log_key(const std::string& room_id) { return std::strin
 std::string RedisEngine::epoch_key(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kEpochSuffix);
 }
-std::string RedisEngine::rewrite_key(const std::string& room_id) {
-  return std::string(kPrefix) + room_id + "}:rewrite";
+std::string RedisEngine::rewrite_key(const std::string& room_id, const std::string& rewrite_id) {
+  return std::string(kPrefix) + room_id + "}:rewrite:" + rewrite_id;
 }
 
 std::string RedisEngine::checkpoint_key(const std::string& room_id) {
@@ -568,26 +601,55 @@ void RedisEngine::store_checkpoint(const std::string& room_id, const std::string
   });
 }
 
-void RedisEngine::append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
-                                   v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) {
-  // Rare (one per erasure), so plain EVAL.
+void RedisEngine::rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                               std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                               RewritePageHandler handler) {
   std::vector<std::string> args{"EVAL",
-                                kRewriteScript,
-                                "4",
+                                kRewritePageScript,
+                                "3",
+                                log_key(room_id),
+                                checkpoint_key(room_id),
+                                rewrite_key(room_id, rewrite.id),
+                                rewrite.generation ? std::to_string(*rewrite.generation) : std::string(),
+                                std::to_string(after_seq),
+                                std::to_string(up_to_seq),
+                                std::to_string(std::chrono::milliseconds(kRewriteScratchLife).count())};
+  for (const auto& stand_in : stand_ins) {
+    args.push_back(std::to_string(stand_in.seq));
+    args.push_back(stand_in.entry->SerializeAsString());
+  }
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (!error && reply.is_error()) error = script_error(reply.str);
+                         if (!error && reply.type != RedisReply::Type::integer) error = EngineError::corrupt;
+                         handler(error, error ? 0 : static_cast<std::uint64_t>(reply.integer));
+                       });
+  });
+}
+
+void RedisEngine::finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
+                                 std::uint64_t last_seq, std::uint64_t checkpoint_seq,
+                                 std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
+                                 AppendHandler handler) {
+  std::vector<std::string> args{"EVAL",
+                                kRewriteFinishScript,
+                                "5",
                                 log_key(room_id),
                                 epoch_key(room_id),
                                 checkpoint_key(room_id),
-                                rewrite_key(room_id),
+                                rewrite_key(room_id, rewrite.id),
+                                std::string(kPrefix) + room_id + "}:rewrite-old",
                                 channel(room_id),
                                 epoch,
                                 entry.SerializeAsString(),
                                 std::to_string(last_seq),
-                                std::to_string(rewrite.checkpoint_seq),
-                                rewrite.checkpoint ? rewrite.checkpoint->SerializeAsString() : std::string()};
-  for (const auto& stand_in : rewrite.entries) {
-    args.push_back(std::to_string(stand_in.seq));
-    args.push_back(stand_in.entry->SerializeAsString());
-  }
+                                std::to_string(checkpoint_seq),
+                                checkpoint ? checkpoint->SerializeAsString() : std::string(),
+                                std::to_string(rewrite.generation.value_or(0)),
+                                std::to_string(rewrite.copied),
+                                rewrite.user_id,
+                                std::to_string(kRewriteTail)};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (error) return handler(error, 0);

@@ -65,8 +65,13 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   void load_checkpoint(const std::string& room_id, CheckpointHandler handler) override;
   void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                         std::function<void(std::error_code)> handler) override;
-  void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
-                        v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override;
+  void rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                    std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                    RewritePageHandler handler) override;
+  void finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
+                      std::uint64_t last_seq, std::uint64_t checkpoint_seq,
+                      std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
+                      AppendHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   void take(std::vector<Budget> budgets, SharedBudgets::Handler handler) override;
   void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override;
@@ -85,7 +90,8 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   static std::string log_key(const std::string& room_id);
   static std::string epoch_key(const std::string& room_id);
   static std::string checkpoint_key(const std::string& room_id);
-  static std::string rewrite_key(const std::string& room_id);  // scratch for append_rewriting
+  // A rewrite's scratch copy of the log (rewrite_page).
+  static std::string rewrite_key(const std::string& room_id, const std::string& rewrite_id);
   static std::string channel(const std::string& room_id);
 
  private:

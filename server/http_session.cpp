@@ -7,13 +7,19 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <algorithm>
 #include <boost/json.hpp>
 
 #include "command.hpp"
@@ -321,25 +327,106 @@ void HttpSession::serve_transcript(const http::request<http::string_body>& reque
       });
 }
 
+namespace {
+
+// Transcript bytes gathered before they go out as one chunk.
+constexpr std::size_t kTranscriptChunk = 64 * 1024;
+// How long one chunk may take to reach a client that reads slowly.
+constexpr auto kTranscriptWriteTimeout = std::chrono::seconds(30);
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Sends `text` (then empties it), as one chunk or, for HTTP/1.0, as bytes
+// of a body that ends with the connection. False: the client is gone.
+asio::awaitable<bool> send_part(Transport& stream, std::string& text, bool chunked) {
+  if (text.empty()) co_return true;
+  stream.tcp().expires_after(kTranscriptWriteTimeout);
+  auto [error, sent] =
+      chunked ? co_await asio::async_write(stream, http::make_chunk(asio::buffer(text)), use_tuple)
+              : co_await asio::async_write(stream, asio::buffer(text), use_tuple);
+  text.clear();
+  co_return !error;
+}
+
+}  // namespace
+
 asio::awaitable<void> HttpSession::send_transcript(std::string room_id, TranscriptFormat format, bool keep_alive,
                                                    unsigned version) {
   http::request<http::string_body> head{http::verb::get, "/", version};
   head.keep_alive(keep_alive);
-  // After the checkpoint's base, if retention trimmed the log.
-  auto [error, checkpoint] = co_await await_checkpoint(context_.engine, room_id);
-  if (error) co_return send_unavailable(head);
-  std::vector<SequencedEntry> entries;
-  if (co_await read_rest(context_.engine, room_id, checkpoint ? checkpoint->base_seq() : 0, entries)) {
-    co_return send_unavailable(head);
+  // The first pass, before anything is sent, reads the log from the
+  // checkpoint's base in unbroken seqs: a trim in between (seqs missing)
+  // means loading the new checkpoint and reading again.
+  std::optional<TranscriptRenderer> renderer;
+  for (int attempt = 1; attempt <= 3 && !renderer; ++attempt) {
+    auto [error, checkpoint] = co_await await_checkpoint(context_.engine, room_id);
+    if (error) co_return send_unavailable(head);
+    renderer.emplace(room_id, std::move(checkpoint), format);
+    bool unbroken = true;
+    for (std::uint64_t next = renderer->base_seq() + 1; unbroken;) {
+      auto [read_error, page] = co_await read_page(context_.engine, room_id, next - 1);
+      if (read_error) co_return send_unavailable(head);
+      for (const auto& entry : page) {
+        if (entry.seq != next++) unbroken = false;
+        if (unbroken) renderer->learn(entry);
+      }
+      if (page.size() < kEngineReadPage) break;
+    }
+    if (!unbroken) renderer.reset();
   }
-  if (entries.empty() && !checkpoint) co_return send_error(head, http::status::not_found, "not_found", "no such room");
+  if (!renderer) co_return send_unavailable(head);
+  if (!renderer->found()) co_return send_error(head, http::status::not_found, "not_found", "no such room");
+
   const bool markdown = format == TranscriptFormat::markdown;
-  auto response = std::make_shared<http::response<http::string_body>>(
-      make_response(head, http::status::ok, markdown ? "text/markdown; charset=utf-8" : "application/json",
-                    render_transcript(room_id, checkpoint ? &*checkpoint : nullptr, entries, format)));
-  response->set(http::field::content_disposition,
-                "attachment; filename=\"transcript-" + room_id + (markdown ? ".md\"" : ".json\""));
-  send(response);
+  http::response<http::empty_body> response{http::status::ok, version};
+  response.set(http::field::server, "hearth");
+  response.set(http::field::content_type, markdown ? "text/markdown; charset=utf-8" : "application/json");
+  response.set(http::field::cache_control, "no-store");
+  response.set(http::field::content_disposition,
+               "attachment; filename=\"transcript-" + room_id + (markdown ? ".md\"" : ".json\""));
+  // HTTP/1.0 has no chunks: there the body ends when the connection does.
+  const bool chunked = version >= 11;
+  response.keep_alive(keep_alive && chunked);
+  response.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer(response);
+  stream_.tcp().expires_after(kTranscriptWriteTimeout);
+  if (auto [error, sent] = co_await http::async_write_header(stream_, serializer, use_tuple); error) {
+    co_return stream_.tcp().close();
+  }
+
+  // The second pass, sent as it is read, up to where the first one ended.
+  std::string out = renderer->head();
+  bool whole = true;
+  for (std::uint64_t next = renderer->base_seq() + 1; whole && next <= renderer->last_seq();) {
+    auto [read_error, page] = co_await read_page(context_.engine, room_id, next - 1);
+    whole = !read_error && !page.empty();
+    for (const auto& entry : page) {
+      if (!whole || entry.seq > renderer->last_seq()) break;
+      whole = entry.seq == next++;
+      if (whole) renderer->render(entry, out);
+    }
+    if (whole && out.size() >= kTranscriptChunk && !co_await send_part(stream_, out, chunked)) {
+      co_return stream_.tcp().close();
+    }
+  }
+  if (!whole) {
+    // The log was trimmed or could not be read between the passes. The
+    // status is out: what is left is to end the transfer unfinished (no
+    // last chunk), which clients report as an error.
+    log::warn(
+        "transcript: the log changed or became unreadable while it was sent; the transfer was cut short");
+    co_return stream_.tcp().close();
+  }
+  out += renderer->tail();
+  if (!co_await send_part(stream_, out, chunked)) co_return stream_.tcp().close();
+  if (chunked) {
+    stream_.tcp().expires_after(kTranscriptWriteTimeout);
+    if (auto [error, sent] = co_await asio::async_write(stream_, http::make_chunk_last(), use_tuple); error) {
+      co_return stream_.tcp().close();
+    }
+  }
+  if (!response.keep_alive()) co_return shut_down();
+  read_next();
 }
 
 bool HttpSession::authorize(const http::request<http::string_body>& request, const std::string& room_id,

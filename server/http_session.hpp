@@ -64,7 +64,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // 503 {"error": "unavailable"}: storage could not be reached.
   void send_unavailable(const boost::beast::http::request<boost::beast::http::string_body>& request);
   // GET /rooms/{id}/transcript: checks the request, then send_transcript()
-  // reads the whole log and answers.
+  // reads the log twice, a page at a time (TranscriptRenderer), and sends
+  // the second pass as it goes, in chunks.
   void serve_transcript(const boost::beast::http::request<boost::beast::http::string_body>& request,
                         const std::string& room_id);
   boost::asio::awaitable<void> send_transcript(std::string room_id, TranscriptFormat format, bool keep_alive,

@@ -108,22 +108,44 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   RoomState state = checkpoint ? RoomState::from_data(room_id, limits_, checkpoint->state()) : RoomState(room_id, limits_);
   RoomState base = checkpoint ? RoomState::from_data(room_id, limits_, checkpoint->base()) : RoomState(room_id, limits_);
 
-  // Everything after the base: the entries to trim are among them, and the
-  // fold of the rest brings the state to the log's end.
-  std::vector<SequencedEntry> entries;
-  if (co_await read_rest(engine_, room_id, base_seq, entries)) co_return;
-  for (const auto& entry : entries) state.apply(entry.seq, *entry.entry);
-  if (!state.exists()) co_return;
+  // The log is read a page at a time, never held whole. First it is folded
+  // to its end (entries the checkpoint's state has seen pass by): that says
+  // the room's retention now, and who erased their content where.
+  std::vector<std::pair<std::uint64_t, std::string>> erasures;  // seq, user id
+  std::uint64_t read_to = base_seq;
+  auto fold_to_end = [&]() -> asio::awaitable<bool> {
+    for (;;) {
+      auto [error, page] = co_await read_page(engine_, room_id, read_to);
+      if (error) co_return false;
+      for (const auto& entry : page) {
+        state.apply(entry.seq, *entry.entry);
+        if (entry.entry->has_erase()) erasures.emplace_back(entry.seq, entry.entry->actor().user_id());
+        read_to = entry.seq;
+      }
+      if (page.size() < kEngineReadPage) co_return true;
+    }
+  };
+  if (!co_await fold_to_end() || !state.exists()) co_return;
 
   const std::uint32_t days = state.retention_days() ? state.retention_days() : default_days_;
   if (days == 0) co_return;
   const auto cutoff = TimeUtil::GetCurrentTime() - TimeUtil::SecondsToDuration(std::int64_t{days} * 86400);
+  // Then again from the base, as far as entries are older than the
+  // cut-off: the last of them is up_to, and the base is folded to it.
   std::uint64_t up_to = base_seq;
-  for (const auto& entry : entries) {
-    if (entry.entry->at() >= cutoff) break;
-    up_to = entry.seq;
+  for (bool older = true; older;) {
+    auto [error, page] = co_await read_page(engine_, room_id, up_to);
+    if (error) co_return;
+    for (const auto& entry : page) {
+      older = entry.entry->at() < cutoff;
+      if (!older) break;
+      base.apply(entry.seq, *entry.entry);
+      up_to = entry.seq;
+    }
+    older = older && page.size() == kEngineReadPage;
   }
   if (up_to <= base_seq) co_return;  // nothing new is old enough
+  base.trim(up_to);
 
   if (up_to > state.trimmed_up_to()) {
     // A TrimEntry may already be there (a sweep that stopped before its
@@ -139,25 +161,15 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
     if (append_error) co_return;  // deleted, recreated or unreachable: the next sweep sees
   }
 
-  for (const auto& entry : entries) {
-    if (entry.seq > up_to) break;
-    base.apply(entry.seq, *entry.entry);
-  }
-  base.trim(up_to);
-
   // The checkpoint covers the log to its end, and is stored only if the log
   // has not grown meanwhile: an erasure among the new entries must reach
   // the checkpoint too.
   for (int attempt = 1;; ++attempt) {
-    const std::size_t known = entries.size();
-    if (co_await read_rest(engine_, room_id, state.seq(), entries)) co_return;
-    for (auto it = entries.begin() + static_cast<std::ptrdiff_t>(known); it != entries.end(); ++it) {
-      state.apply(it->seq, *it->entry);
-    }
+    if (!co_await fold_to_end()) co_return;
     // The base predates every erasure after it: it holds what they erased.
     RoomState redacted = base;
-    for (const auto& entry : entries) {
-      if (entry.seq > up_to && entry.entry->has_erase()) redacted.redact(entry.entry->actor().user_id());
+    for (const auto& [seq, user_id] : erasures) {
+      if (seq > up_to) redacted.redact(user_id);
     }
     v1::RoomCheckpoint next;
     next.set_seq(state.seq());

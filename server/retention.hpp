@@ -4,7 +4,8 @@
 //
 // Trimming one room, so that every node ends in the same state:
 //   1. fold the log (from the last checkpoint, if any) to its end, and find
-//      the last entry older than the cut-off: up_to;
+//      the last entry older than the cut-off: up_to (reading a page at a
+//      time, twice: no sweep holds a room's whole log);
 //   2. append a TrimEntry{up_to}: every node that has the room open applies
 //      it, removing the questions and messages at or below up_to;
 //   3. fold on through that entry, and store a checkpoint of the state there

@@ -197,6 +197,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   OnApplied accept_when_applied(Caller caller, v1::Ok ok);
   // erase(), once checked: in room_erasure.cpp.
   boost::asio::awaitable<void> run_erasure(Caller caller, v1::LogEntry entry);
+  // One attempt of it (room_erasure.cpp): conflict means start again.
+  boost::asio::awaitable<std::tuple<std::error_code, std::uint64_t>> rewrite_log(const std::string& user_id,
+                                                                                 const v1::LogEntry& entry);
   void when_applied(std::uint64_t seq, OnApplied fn);
   Outcome take_outcome(std::uint64_t seq);
   void maybe_retire();

@@ -5,7 +5,6 @@
 #include <boost/json.hpp>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "room_state.hpp"
 #include "token.hpp"
@@ -23,9 +22,6 @@ struct Fates {
   std::map<std::uint64_t, std::string> anonymous_author;  // question id -> its author, if anonymous
   std::map<std::uint64_t, std::uint32_t> votes;  // question id -> final count
   std::string title;
-  // Who arrived and went, by the seq of the entry (one person's Joined or
-  // Left, or a PresenceEntry for many).
-  std::map<std::uint64_t, v1::MembersChanged> presence;
 };
 
 // Names in one transcript line about presence; the rest are counted.
@@ -54,44 +50,43 @@ std::string presence_summary(const v1::MembersChanged& changed) {
   return out + "; " + std::to_string(changed.present()) + " here";
 }
 
-// The entries that took effect (the fold refused none of them and members
-// saw each happen), and what later entries did to earlier items.
-Fates learn(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
-            const std::vector<SequencedEntry>& entries, std::vector<const SequencedEntry*>& effective) {
+// A fold of the room from the checkpoint's base (with the trim applied, so
+// it holds no questions or messages), or from nothing: which entries took
+// effect (the fold refused none of them and members saw each happen).
+RoomState fold_start(const std::string& room_id, const std::optional<v1::RoomCheckpoint>& checkpoint) {
   Limits unlimited;
   unlimited.max_question_chars = unlimited.max_answer_chars = unlimited.max_message_chars = SIZE_MAX;
   unlimited.max_title_chars = SIZE_MAX;
-  // A trimmed log starts after the checkpoint's base: the state there (with
-  // the trim applied, so it holds no questions or messages) comes first.
-  RoomState state = checkpoint ? RoomState::from_data(room_id, unlimited, checkpoint->base())
-                               : RoomState(room_id, unlimited);
-  Fates fates;
-  fates.title = state.title();
-  for (const auto& sequenced : entries) {
-    const Applied applied = state.apply(sequenced.seq, *sequenced.entry);
-    if (!applied.event) continue;
-    effective.push_back(&sequenced);
-    // An erasure deleted its author's items (the staff variant lists all).
-    const v1::Event& seen = applied.staff_event ? *applied.staff_event : *applied.event;
-    for (const auto& question : seen.content_erased().questions()) {
-      if (question.state() == v1::QUESTION_STATE_DELETED) fates.deleted_questions.insert(question.id());
-    }
-    for (const auto& message : seen.content_erased().messages()) fates.deleted_messages.insert(message.id());
-    if (seen.has_members_changed()) fates.presence[sequenced.seq] = seen.members_changed();
-    const auto& entry = *sequenced.entry;
-    if (entry.has_room_created()) fates.title = entry.room_created().title();
-    if (entry.has_room_updated() && !entry.room_updated().title().empty()) fates.title = entry.room_updated().title();
-    if (entry.has_ask() && entry.ask().anonymous()) fates.anonymous_author[sequenced.seq] = entry.actor().user_id();
-    if (entry.has_delete_question()) fates.deleted_questions.insert(entry.delete_question().question_id());
-    if (entry.has_delete_message()) fates.deleted_messages.insert(entry.delete_message().message_id());
+  return checkpoint ? RoomState::from_data(room_id, unlimited, checkpoint->base())
+                    : RoomState(room_id, unlimited);
+}
+
+// What an effective entry tells about earlier items.
+void learn_from(const SequencedEntry& sequenced, const Applied& applied, Fates& fates) {
+  // An erasure deleted its author's items (the staff variant lists all).
+  const v1::Event& seen = applied.staff_event ? *applied.staff_event : *applied.event;
+  for (const auto& question : seen.content_erased().questions()) {
+    if (question.state() == v1::QUESTION_STATE_DELETED) fates.deleted_questions.insert(question.id());
   }
-  const auto final_state = state.snapshot_for("", v1::ROLE_ADMIN);  // kept alive for the loop
+  for (const auto& message : seen.content_erased().messages()) fates.deleted_messages.insert(message.id());
+  const auto& entry = *sequenced.entry;
+  if (entry.has_room_created()) fates.title = entry.room_created().title();
+  if (entry.has_room_updated() && !entry.room_updated().title().empty())
+    fates.title = entry.room_updated().title();
+  if (entry.has_ask() && entry.ask().anonymous())
+    fates.anonymous_author[sequenced.seq] = entry.actor().user_id();
+  if (entry.has_delete_question()) fates.deleted_questions.insert(entry.delete_question().question_id());
+  if (entry.has_delete_message()) fates.deleted_messages.insert(entry.delete_message().message_id());
+}
+
+// The final count of each question still standing.
+void learn_votes(const RoomState& state, Fates& fates) {
+  const auto final_state = state.snapshot_for("", v1::ROLE_ADMIN);
   for (const auto& question : final_state.questions()) {
     if (question.state() == v1::QUESTION_STATE_OPEN || question.state() == v1::QUESTION_STATE_ANSWERED) {
       fates.votes[question.id()] = question.votes();
     }
   }
-  return fates;
 }
 
 // One transcript line, before formatting.
@@ -108,7 +103,9 @@ struct Line {
   std::string target;    // for moderation: whom
 };
 
-std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const Fates& fates) {
+// `seen`: the event the entry made, as staff see it.
+std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const v1::Event& seen,
+                             const Fates& fates) {
   Line line;
   line.seq = seq;
   line.at = TimeUtil::ToString(entry.at());
@@ -159,9 +156,8 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
     case v1::LogEntry::kJoined:
     case v1::LogEntry::kLeft:
     case v1::LogEntry::kPresence: {
-      const auto it = fates.presence.find(seq);
-      if (it == fates.presence.end()) return std::nullopt;
-      const v1::MembersChanged& changed = it->second;
+      if (!seen.has_members_changed()) return std::nullopt;
+      const v1::MembersChanged& changed = seen.members_changed();
       // One person: a line of their own, as for anything else they do.
       if (changed.joined_size() + changed.left_size() == 1) {
         const v1::Person& person = changed.joined_size() ? changed.joined(0).person() : changed.left(0).person();
@@ -246,24 +242,16 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
   return line;
 }
 
-std::string render_json(const std::string& room_id, std::uint64_t trimmed_up_to, const std::vector<Line>& lines,
-                        const Fates& fates) {
-  json::array items;
-  for (const auto& line : lines) {
-    json::object item{{"seq", line.seq}, {"at", line.at}, {"who", line.who}, {"action", line.action}};
-    if (!line.user_id.empty()) item["userId"] = line.user_id;
-    if (!line.role.empty()) item["role"] = line.role;
-    if (line.item) item["item"] = line.item;
-    if (line.text) item["text"] = *line.text;
-    if (line.tombstone) item["deleted"] = true;
-    if (!line.target.empty()) item["target"] = line.target;
-    items.push_back(std::move(item));
-  }
-  json::object votes;
-  for (const auto& [question, count] : fates.votes) votes[std::to_string(question)] = count;
-  json::object out{{"roomId", room_id}, {"title", fates.title}, {"entries", std::move(items)}, {"votes", std::move(votes)}};
-  if (trimmed_up_to) out["trimmedUpTo"] = trimmed_up_to;
-  return json::serialize(out) + "\n";
+void json_line(const Line& line, bool first, std::string& out) {
+  json::object item{{"seq", line.seq}, {"at", line.at}, {"who", line.who}, {"action", line.action}};
+  if (!line.user_id.empty()) item["userId"] = line.user_id;
+  if (!line.role.empty()) item["role"] = line.role;
+  if (line.item) item["item"] = line.item;
+  if (line.text) item["text"] = *line.text;
+  if (line.tombstone) item["deleted"] = true;
+  if (!line.target.empty()) item["target"] = line.target;
+  if (!first) out += ',';
+  out += json::serialize(item);
 }
 
 // Markdown that cannot be broken by what people wrote: their text goes in
@@ -278,49 +266,133 @@ std::string escape_markdown(const std::string& text) {
   return out;
 }
 
-std::string render_markdown(const std::string& room_id, std::uint64_t trimmed_up_to, const std::vector<Line>& lines,
-                            const Fates& fates) {
-  std::ostringstream out;
-  out << "# Transcript: " << escape_markdown(fates.title.empty() ? room_id : fates.title) << "\n\n";
-  out << "Room `" << room_id << "`. Times are UTC. Deleted items are shown as tombstones.\n\n";
-  if (trimmed_up_to) {
-    out << "Entries up to #" << trimmed_up_to << " are no longer kept (the room's retention removed them).\n\n";
+void markdown_line(const Line& line, std::string& out) {
+  out += "- **#" + std::to_string(line.seq) + "** " + line.at.substr(0, 19) + " — **" +
+         escape_markdown(line.who) + "**";
+  if (!line.role.empty() && line.role != "participant") out += " (" + line.role + ")";
+  out += " " + line.action;
+  // Actions that name an item end in "question" or "message"; the others
+  // ("asked", "said", "replied to ...") create one, numbered by their seq.
+  if (line.item && (line.action.ends_with("question") || line.action.ends_with("message"))) {
+    out += " " + std::to_string(line.item);
   }
-  for (const auto& line : lines) {
-    out << "- **#" << line.seq << "** " << line.at.substr(0, 19) << " — **" << escape_markdown(line.who) << "**";
-    if (!line.role.empty() && line.role != "participant") out << " (" << line.role << ")";
-    out << " " << line.action;
-    // Actions that name an item end in "question" or "message"; the others
-    // ("asked", "said", "replied to ...") create one, numbered by their seq.
-    if (line.item && (line.action.ends_with("question") || line.action.ends_with("message"))) out << " " << line.item;
-    if (line.item && line.action.ends_with("up to")) out << " #" << line.item;
-    if (!line.target.empty()) out << " `" << line.target << "`";
-    if (line.action == "asked") out << " question " << line.seq;
-    if (line.action == "said" || line.action.starts_with("replied")) out << " (message " << line.seq << ")";
-    out << "\n";
-    if (line.tombstone) out << "\n  > *(deleted)*\n\n";
-    else if (line.text && !line.text->empty()) out << "\n  > " << escape_markdown(*line.text) << "\n\n";
-  }
-  if (!fates.votes.empty()) {
-    out << "\n## Votes\n\n";
-    for (const auto& [question, count] : fates.votes) out << "- question " << question << ": " << count << "\n";
-  }
-  return out.str();
+  if (line.item && line.action.ends_with("up to")) out += " #" + std::to_string(line.item);
+  if (!line.target.empty()) out += " `" + line.target + "`";
+  if (line.action == "asked") out += " question " + std::to_string(line.seq);
+  if (line.action == "said" || line.action.starts_with("replied"))
+    out += " (message " + std::to_string(line.seq) + ")";
+  out += "\n";
+  if (line.tombstone)
+    out += "\n  > *(deleted)*\n\n";
+  else if (line.text && !line.text->empty())
+    out += "\n  > " + escape_markdown(*line.text) + "\n\n";
 }
 
 }  // namespace
 
+struct TranscriptRenderer::Passes {
+  Passes(std::string room, std::optional<v1::RoomCheckpoint> stored, TranscriptFormat as)
+      : room_id(std::move(room)),
+        checkpoint(std::move(stored)),
+        format(as),
+        fold(fold_start(room_id, checkpoint)) {
+    fates.title = fold.title();
+  }
+
+  const std::string room_id;
+  const std::optional<v1::RoomCheckpoint> checkpoint;
+  const TranscriptFormat format;
+  Fates fates;
+  // The first pass's fold, then (from head()) the second's.
+  RoomState fold;
+  std::uint64_t last_seq = 0;
+  bool lines_written = false;
+};
+
+TranscriptRenderer::TranscriptRenderer(std::string room_id, std::optional<v1::RoomCheckpoint> checkpoint,
+                                       TranscriptFormat format)
+    : passes_(std::make_unique<Passes>(std::move(room_id), std::move(checkpoint), format)) {}
+
+TranscriptRenderer::~TranscriptRenderer() = default;
+
+void TranscriptRenderer::learn(const SequencedEntry& entry) {
+  Passes& p = *passes_;
+  p.last_seq = entry.seq;
+  const Applied applied = p.fold.apply(entry.seq, *entry.entry);
+  if (applied.event) learn_from(entry, applied, p.fates);
+}
+
+bool TranscriptRenderer::found() const {
+  return passes_->checkpoint || passes_->last_seq != 0;
+}
+
+std::uint64_t TranscriptRenderer::base_seq() const {
+  return passes_->checkpoint ? passes_->checkpoint->base_seq() : 0;
+}
+
+std::uint64_t TranscriptRenderer::last_seq() const {
+  return passes_->last_seq;
+}
+
+std::string TranscriptRenderer::head() {
+  Passes& p = *passes_;
+  learn_votes(p.fold, p.fates);
+  p.fold = fold_start(p.room_id, p.checkpoint);  // the first pass's fold is done with
+  if (p.format == TranscriptFormat::json) {
+    return "{\"roomId\":" + json::serialize(json::string(p.room_id)) +
+           ",\"title\":" + json::serialize(json::string(p.fates.title)) + ",\"entries\":[";
+  }
+  std::string out =
+      "# Transcript: " + escape_markdown(p.fates.title.empty() ? p.room_id : p.fates.title) + "\n\n";
+  out += "Room `" + p.room_id + "`. Times are UTC. Deleted items are shown as tombstones.\n\n";
+  if (p.checkpoint && p.checkpoint->base_seq()) {
+    out += "Entries up to #" + std::to_string(p.checkpoint->base_seq()) +
+           " are no longer kept (the room's retention removed them).\n\n";
+  }
+  return out;
+}
+
+void TranscriptRenderer::render(const SequencedEntry& entry, std::string& out) {
+  Passes& p = *passes_;
+  const Applied applied = p.fold.apply(entry.seq, *entry.entry);
+  if (!applied.event) return;
+  const v1::Event& seen = applied.staff_event ? *applied.staff_event : *applied.event;
+  const auto line = describe(entry.seq, *entry.entry, seen, p.fates);
+  if (!line) return;
+  if (p.format == TranscriptFormat::json)
+    json_line(*line, !p.lines_written, out);
+  else
+    markdown_line(*line, out);
+  p.lines_written = true;
+}
+
+std::string TranscriptRenderer::tail() {
+  const Passes& p = *passes_;
+  if (p.format == TranscriptFormat::json) {
+    json::object votes;
+    for (const auto& [question, count] : p.fates.votes) votes[std::to_string(question)] = count;
+    std::string out = "],\"votes\":" + json::serialize(votes);
+    if (p.checkpoint && p.checkpoint->base_seq())
+      out += ",\"trimmedUpTo\":" + std::to_string(p.checkpoint->base_seq());
+    return out + "}\n";
+  }
+  std::string out;
+  if (!p.fates.votes.empty()) {
+    out += "\n## Votes\n\n";
+    for (const auto& [question, count] : p.fates.votes) {
+      out += "- question " + std::to_string(question) + ": " + std::to_string(count) + "\n";
+    }
+  }
+  return out;
+}
+
 std::string render_transcript(const std::string& room_id, const v1::RoomCheckpoint* checkpoint,
                               const std::vector<SequencedEntry>& entries, TranscriptFormat format) {
-  std::vector<const SequencedEntry*> effective;
-  const Fates fates = learn(room_id, checkpoint, entries, effective);
-  const std::uint64_t trimmed_up_to = checkpoint ? checkpoint->base_seq() : 0;
-  std::vector<Line> lines;
-  for (const auto* sequenced : effective) {
-    if (auto line = describe(sequenced->seq, *sequenced->entry, fates)) lines.push_back(std::move(*line));
-  }
-  return format == TranscriptFormat::json ? render_json(room_id, trimmed_up_to, lines, fates)
-                                          : render_markdown(room_id, trimmed_up_to, lines, fates);
+  TranscriptRenderer renderer(room_id, checkpoint ? std::optional(*checkpoint) : std::nullopt, format);
+  for (const auto& entry : entries) renderer.learn(entry);
+  std::string out = renderer.head();
+  for (const auto& entry : entries) renderer.render(entry, out);
+  return out + renderer.tail();
 }
 
 }  // namespace hearth

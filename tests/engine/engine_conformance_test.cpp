@@ -304,10 +304,11 @@ TEST_P(EngineTest, CheckpointStandsInForTheEntriesItTrims) {
   EXPECT_EQ(read("r", 0, 10).second.front().seq, 1u) << "a room created again starts afresh";
 }
 
-// "Erase my data": stored entries and the checkpoint are replaced in the
-// same step as the erasure is appended, and only if nothing changed since
-// the caller read them.
-TEST_P(EngineTest, AppendRewritingReplacesEntriesAndTheCheckpointInOneStep) {
+// "Erase my data": stored entries are copied with their stand-ins a page at
+// a time while the log stays as it was; the copy, the checkpoint's stand-in
+// and the erasure go in in one step, and only if the copy is of the log as
+// it is then.
+TEST_P(EngineTest, ARewriteCopiesPagesThenReplacesEntriesAndTheCheckpointInOneStep) {
   ASSERT_FALSE(create("r"));
   for (int i = 2; i <= 5; ++i) say("r", "secret " + std::to_string(i));
   ASSERT_FALSE(store("r", "e1", 5, 2));  // entries 3..5 stay; a checkpoint at 5
@@ -317,48 +318,80 @@ TEST_P(EngineTest, AppendRewritingReplacesEntriesAndTheCheckpointInOneStep) {
     ASSERT_TRUE(recorder->wait_for_resync());
   }
 
-  auto rewrite_with = [](std::uint64_t checkpoint_seq) {
-    Engine::Rewrite rewrite;
-    for (const std::uint64_t seq : {3u, 5u}) {
-      auto entry = std::make_shared<v1::LogEntry>();
-      entry->mutable_say()->set_text("erased " + std::to_string(seq));
-      rewrite.entries.push_back(SequencedEntry{seq, std::move(entry), {}});
-    }
-    rewrite.checkpoint_seq = checkpoint_seq;
-    rewrite.checkpoint.emplace();
-    rewrite.checkpoint->set_seq(5);
-    rewrite.checkpoint->set_base_seq(2);
-    rewrite.checkpoint->mutable_state()->set_title("rewritten");
-    return rewrite;
+  auto stand_in = [](std::uint64_t seq) {
+    auto entry = std::make_shared<v1::LogEntry>();
+    entry->mutable_say()->set_text("erased " + std::to_string(seq));
+    return SequencedEntry{seq, std::move(entry), {}};
   };
-  auto rewriting = [&](std::uint64_t last_seq, Engine::Rewrite rewrite) {
+  auto copy = [&](Engine::Rewrite& rewrite, std::uint64_t after, std::uint64_t up_to,
+                  std::vector<SequencedEntry> stand_ins) {
+    const auto [error, generation] = await<std::pair<std::error_code, std::uint64_t>>([&](auto& done) {
+      engine_->rewrite_page("r", rewrite, after, up_to, std::move(stand_ins),
+                            [&done](std::error_code failure, std::uint64_t seen) {
+                              done.set_value({failure, seen});
+                            });
+    });
+    if (!error) {
+      rewrite.generation = generation;
+      rewrite.copied += up_to - after;
+    }
+    return error;
+  };
+  auto finish = [&](const Engine::Rewrite& rewrite, std::uint64_t last_seq, std::uint64_t checkpoint_seq) {
+    v1::RoomCheckpoint checkpoint;
+    checkpoint.set_seq(5);
+    checkpoint.set_base_seq(2);
+    checkpoint.mutable_state()->set_title("rewritten");
     v1::LogEntry erase;
     erase.mutable_erase();
     return await<std::pair<std::error_code, std::uint64_t>>([&](auto& done) {
-      engine_->append_rewriting("r", "e1", last_seq, erase, std::move(rewrite),
-                                [&done](std::error_code error, std::uint64_t seq) { done.set_value({error, seq}); });
+      engine_->finish_rewrite("r", "e1", rewrite, last_seq, checkpoint_seq, checkpoint, erase,
+                              [&done](std::error_code error, std::uint64_t seq) {
+                                done.set_value({error, seq});
+                              });
     });
   };
-  EXPECT_EQ(rewriting(4, rewrite_with(5)).first, EngineError::conflict) << "the log is longer than the caller read";
-  EXPECT_EQ(rewriting(5, rewrite_with(0)).first, EngineError::conflict) << "a checkpoint the caller did not read";
-  auto [error, entries] = read("r", 0, 100);
-  ASSERT_EQ(entries.size(), 3u);
-  EXPECT_EQ(entries[0].entry->say().text(), "secret 3") << "a refused rewrite writes nothing";
 
-  const auto [rewrite_error, seq] = rewriting(5, rewrite_with(5));
-  ASSERT_FALSE(rewrite_error) << rewrite_error.message();
-  EXPECT_EQ(seq, 6u);
-  std::tie(error, entries) = read("r", 0, 100);
+  Engine::Rewrite rewrite{"first", "pat", std::nullopt, 0};
+  ASSERT_FALSE(copy(rewrite, 2, 4, {stand_in(3)}));
+  Engine::Rewrite late{"late", "pat", std::nullopt, 0};
+  ASSERT_FALSE(copy(late, 2, 3, {}));
+  EXPECT_EQ(finish(rewrite, 5, 5).first, EngineError::conflict) << "a copy of part of the log";
+  ASSERT_FALSE(copy(rewrite, 4, 5, {stand_in(5)}));
+  EXPECT_EQ(finish(rewrite, 5, 0).first, EngineError::conflict) << "a checkpoint the caller did not read";
+  // Entries appended since the copy go in as they are only if none can be
+  // the person's (none holds their user id).
+  EXPECT_EQ(say("r", "pat, from another tab"), 6u);
+  EXPECT_EQ(finish(rewrite, 5, 5).first, EngineError::conflict) << "the person wrote since the copy";
+  auto [error, entries] = read("r", 0, 100);
   ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[0].entry->say().text(), "secret 3") << "copying and refused finishes change nothing";
+  ASSERT_FALSE(copy(rewrite, 5, 6, {stand_in(6)}));
+  EXPECT_EQ(say("r", "someone else"), 7u);
+
+  const auto [rewrite_error, seq] = finish(rewrite, 6, 5);
+  ASSERT_FALSE(rewrite_error) << rewrite_error.message();
+  EXPECT_EQ(seq, 8u);
+  std::tie(error, entries) = read("r", 0, 100);
+  ASSERT_EQ(entries.size(), 6u);
   EXPECT_EQ(entries[0].seq, 3u);
   EXPECT_EQ(entries[0].entry->say().text(), "erased 3");
   EXPECT_EQ(entries[1].entry->say().text(), "secret 4");
   EXPECT_EQ(entries[2].entry->say().text(), "erased 5");
-  EXPECT_TRUE(entries[3].entry->has_erase());
+  EXPECT_EQ(entries[3].entry->say().text(), "erased 6");
+  EXPECT_EQ(entries[4].entry->say().text(), "someone else") << "taken as it was at the swap";
+  EXPECT_TRUE(entries[5].entry->has_erase());
   EXPECT_EQ(load("r")->state().title(), "rewritten");
-  ASSERT_TRUE(recorder->wait_for(1)) << "the erasure is published like any entry";
-  EXPECT_EQ(recorder->heard().at(0).seq, 6u);
-  EXPECT_EQ(say("r", "after"), 7u) << "the sequence goes on";
+  ASSERT_TRUE(recorder->wait_for(3)) << "the erasure is published like any entry";
+  EXPECT_EQ(recorder->heard().at(2).seq, 8u);
+  EXPECT_EQ(say("r", "after"), 9u) << "the sequence goes on";
+
+  // A copy begun before that rewrite holds what it replaced: refused.
+  EXPECT_EQ(copy(late, 3, 9, {}), EngineError::conflict);
+  EXPECT_EQ(finish(late, 9, 5).first, EngineError::conflict);
+  std::tie(error, entries) = read("r", 0, 100);
+  ASSERT_EQ(entries.size(), 7u);
+  EXPECT_EQ(entries[0].entry->say().text(), "erased 3");
 }
 
 // The retention sweep over each engine: entries older than the room's

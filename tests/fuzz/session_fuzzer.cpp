@@ -112,19 +112,34 @@ class WatchedEngine final : public Engine {
           handler(error, seq);
         });
   }
-  void append_rewriting(const std::string& room_id, const std::string& epoch, std::uint64_t last_seq,
-                        v1::LogEntry entry, Rewrite rewrite, AppendHandler handler) override {
+  void rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                    std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                    RewritePageHandler handler) override {
+    inner_.rewrite_page(room_id, rewrite, after_seq, up_to_seq, stand_ins,
+                        [this, id = rewrite.id, stand_ins, handler = std::move(handler)](
+                            std::error_code error, std::uint64_t generation) {
+                          if (!error) {
+                            auto& kept = stand_ins_[id];
+                            kept.insert(kept.end(), stand_ins.begin(), stand_ins.end());
+                          }
+                          handler(error, generation);
+                        });
+  }
+  void finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
+                      std::uint64_t last_seq, std::uint64_t checkpoint_seq,
+                      std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
+                      AppendHandler handler) override {
     stamp(entry);
-    const std::vector<SequencedEntry> replaced = rewrite.entries;
-    inner_.append_rewriting(room_id, epoch, last_seq, entry, std::move(rewrite),
-                            [this, room_id, entry, replaced, handler = std::move(handler)](
-                                std::error_code error, std::uint64_t seq) {
-                              if (!error) {
-                                watch_for(room_id).rewritten(replaced);
-                                watch_for(room_id).appended(seq, entry);
-                              }
-                              handler(error, seq);
-                            });
+    inner_.finish_rewrite(room_id, epoch, rewrite, last_seq, checkpoint_seq, std::move(checkpoint), entry,
+                          [this, room_id, id = rewrite.id, entry, handler = std::move(handler)](
+                              std::error_code error, std::uint64_t seq) {
+                            if (!error) {
+                              watch_for(room_id).rewritten(stand_ins_[id]);
+                              watch_for(room_id).appended(seq, entry);
+                            }
+                            stand_ins_.erase(id);
+                            handler(error, seq);
+                          });
   }
   void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit,
             ReadHandler handler) override {
@@ -167,6 +182,8 @@ class WatchedEngine final : public Engine {
   MemoryEngine inner_;
   std::int64_t days_ago_ = kStartDaysAgo;
   std::map<std::string, RoomWatch> watches_;
+  // A rewrite's stand-ins over its pages, by its id, until it finishes.
+  std::map<std::string, std::vector<SequencedEntry>> stand_ins_;
 };
 
 // Everything one run has: one node, its rooms and its connections.

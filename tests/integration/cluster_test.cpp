@@ -4,8 +4,11 @@
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <future>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "command.hpp"
@@ -545,6 +548,86 @@ TEST(ClusterRetention, OneNodeSweepsEachRoomAtATime) {
   EXPECT_GE(swept, 2) << "the room is swept";
   EXPECT_LE(swept, seconds + 2)
       << "once a second between both nodes (each alone would sweep it every second)";
+}
+
+// An erasure copies a long log a page at a time while the room goes on, and
+// catches up with what is written meanwhile: it goes through however busy
+// the log (before, one script had to find the log unchanged since the node
+// read it whole, and a busy room refused every try), and what the person's
+// other tab, on another node, wrote meanwhile is erased with the rest.
+TEST(ClusterErasure, CatchesUpWithALongLogThatOthersAndAnotherTabKeepWriting) {
+  RedisProcess redis;
+  ServerProcess node_a(redis_args(redis)), node_b(redis_args(redis));
+  WsClient host(node_a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  const std::string pat_token = ServerProcess::token("participant", "r", "Pat", "pat");
+  WsClient tab1(node_a.port());
+  tab1.request_ok(hello(pat_token));
+  tab1.request_ok(join("r"));
+  WsClient tab2(node_b.port(), Encoding::binary);
+  tab2.request_ok(hello(pat_token));
+  tab2.request_ok(join("r"));
+  // Several pages of log: Pat's and the host's words.
+  std::vector<std::uint32_t> sent, sent_by_host;
+  for (int i = 0; i < 1500; ++i) {
+    sent.push_back(tab2.send(say("r", "pat secret " + std::to_string(i))));
+    if (i % 3 == 0) sent_by_host.push_back(host.send(say("r", "host words " + std::to_string(i))));
+    if (sent.size() == 200 || i == 1499) {
+      for (const auto id : sent) ASSERT_TRUE(tab2.reply_to(id, 20s).has_ok());
+      for (const auto id : sent_by_host) ASSERT_TRUE(host.reply_to(id, 20s).has_ok());
+      sent.clear();
+      sent_by_host.clear();
+      for (auto* client : {&host, &tab1, &tab2}) client->events().clear();
+    }
+  }
+
+  // The host writes the whole time the erasure runs; Pat's other tab writes
+  // twenty messages into it.
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::atomic<bool> refused{false};
+  std::promise<void> writing;
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      if (!host.reply_to(host.send(say("r", "host during " + std::to_string(i))), 20s).has_ok()) {
+        refused = true;
+        break;
+      }
+      if (++written == 5) writing.set_value();
+      host.events().clear();
+    }
+    if (written < 5) writing.set_value();
+  });
+  writing.get_future().wait();
+  v1::ClientMessage erase;
+  erase.set_room_id("r");
+  erase.mutable_erase_my_content();
+  const auto erasing = tab1.send(erase);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(tab2.reply_to(tab2.send(say("r", "pat during " + std::to_string(i))), 20s).has_ok());
+  }
+  const auto reply = tab1.reply_to(erasing, 60s);
+  stop = true;
+  writer.join();
+  EXPECT_FALSE(refused.load());
+  ASSERT_TRUE(reply.has_ok()) << reply.ShortDebugString();
+  const std::uint64_t erased_at = reply.ok().accepted().seq();
+
+  // Nothing Pat wrote before the erasure is left in the stored log.
+  const std::string before =
+      redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "0-" + std::to_string(erased_at - 1)});
+  ASSERT_NE(before.find("host words 1497"), std::string::npos) << "the log holds everyone else's words";
+  EXPECT_EQ(before.find("pat secret"), std::string::npos);
+  EXPECT_EQ(before.find("pat during"), std::string::npos);
+  // A scratch copy left by an attempt that started again lapses.
+  std::istringstream left(redis.cli({"KEYS", "hearth:{room:r}:rewrite*"}));
+  for (std::string key; std::getline(left, key);) {
+    if (key.empty()) continue;
+    const long long ttl = std::stoll(redis.cli({"PTTL", key}));
+    EXPECT_GT(ttl, 0) << key;
+    EXPECT_LE(ttl, 60'000) << key;
+  }
 }
 
 TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript) {

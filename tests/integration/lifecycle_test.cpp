@@ -2,6 +2,8 @@
 // keep up instead of growing its queue.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
 
@@ -192,6 +194,10 @@ TEST(Lifecycle, ALongTranscriptComesWholeAcrossPages) {
   for (int twice = 0; twice < 2; ++twice) {
     const auto response = http_request(server.port(), http::verb::get, "/rooms/r/transcript", host_token);
     ASSERT_EQ(response.result(), http::status::ok);
+    // Sent while it is read, in chunks, rather than built whole first; and
+    // still one JSON document.
+    EXPECT_TRUE(response.chunked());
+    EXPECT_NO_THROW(boost::json::parse(response.body()));
     std::size_t at = 0;
     for (int i = 0; i < kMessages; ++i) {
       at = response.body().find("\"line " + std::to_string(i) + "\"", at);
