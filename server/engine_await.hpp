@@ -57,4 +57,21 @@ inline boost::asio::awaitable<std::tuple<std::error_code, std::optional<v1::Room
       [&engine, room_id](auto done) { engine.load_checkpoint(room_id, std::move(done)); });
 }
 
+// Hands `visit` each entry after `after`, oldest first, reading a page at
+// a time (never the whole log), until the log's end or until `visit`
+// returns false. Returns the read's error, if any.
+template <typename Visit>
+boost::asio::awaitable<std::error_code> visit_log(Engine& engine, const std::string& room_id,
+                                                  std::uint64_t after, Visit visit) {
+  for (;;) {
+    auto [error, page] = co_await read_page(engine, room_id, after);
+    if (error) co_return error;
+    for (const auto& entry : page) {
+      if (!visit(entry)) co_return std::error_code();
+    }
+    if (page.size() < kEngineReadPage) co_return std::error_code();
+    after = page.back().seq;
+  }
+}
+
 }  // namespace hearth

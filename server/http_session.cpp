@@ -363,15 +363,13 @@ asio::awaitable<void> HttpSession::send_transcript(std::string room_id, Transcri
     if (error) co_return send_unavailable(head);
     renderer.emplace(room_id, std::move(checkpoint), format);
     bool unbroken = true;
-    for (std::uint64_t next = renderer->base_seq() + 1; unbroken;) {
-      auto [read_error, page] = co_await read_page(context_.engine, room_id, next - 1);
-      if (read_error) co_return send_unavailable(head);
-      for (const auto& entry : page) {
-        if (entry.seq != next++) unbroken = false;
-        if (unbroken) renderer->learn(entry);
-      }
-      if (page.size() < kEngineReadPage) break;
-    }
+    std::uint64_t next = renderer->base_seq() + 1;
+    const auto learn = [&](const SequencedEntry& entry) {
+      unbroken = entry.seq == next++;
+      if (unbroken) renderer->learn(entry);
+      return unbroken;
+    };
+    if (co_await visit_log(context_.engine, room_id, next - 1, learn)) co_return send_unavailable(head);
     if (!unbroken) renderer.reset();
   }
   if (!renderer) co_return send_unavailable(head);

@@ -113,19 +113,15 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   // the room's retention now, and who erased their content where.
   std::vector<std::pair<std::uint64_t, std::string>> erasures;  // seq, user id
   std::uint64_t read_to = base_seq;
-  auto fold_to_end = [&]() -> asio::awaitable<bool> {
-    for (;;) {
-      auto [error, page] = co_await read_page(engine_, room_id, read_to);
-      if (error) co_return false;
-      for (const auto& entry : page) {
-        state.apply(entry.seq, *entry.entry);
-        if (entry.entry->has_erase()) erasures.emplace_back(entry.seq, entry.entry->actor().user_id());
-        read_to = entry.seq;
-      }
-      if (page.size() < kEngineReadPage) co_return true;
-    }
+  const auto fold_to_end = [&] {
+    return visit_log(engine_, room_id, read_to, [&](const SequencedEntry& entry) {
+      state.apply(entry.seq, *entry.entry);
+      if (entry.entry->has_erase()) erasures.emplace_back(entry.seq, entry.entry->actor().user_id());
+      read_to = entry.seq;
+      return true;
+    });
   };
-  if (!co_await fold_to_end() || !state.exists()) co_return;
+  if (co_await fold_to_end() || !state.exists()) co_return;
 
   const std::uint32_t days = state.retention_days() ? state.retention_days() : default_days_;
   if (days == 0) co_return;
@@ -133,17 +129,13 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   // Then again from the base, as far as entries are older than the
   // cut-off: the last of them is up_to, and the base is folded to it.
   std::uint64_t up_to = base_seq;
-  for (bool older = true; older;) {
-    auto [error, page] = co_await read_page(engine_, room_id, up_to);
-    if (error) co_return;
-    for (const auto& entry : page) {
-      older = entry.entry->at() < cutoff;
-      if (!older) break;
-      base.apply(entry.seq, *entry.entry);
-      up_to = entry.seq;
-    }
-    older = older && page.size() == kEngineReadPage;
-  }
+  const auto older_than_cutoff = [&](const SequencedEntry& entry) {
+    if (entry.entry->at() >= cutoff) return false;
+    base.apply(entry.seq, *entry.entry);
+    up_to = entry.seq;
+    return true;
+  };
+  if (co_await visit_log(engine_, room_id, base_seq, older_than_cutoff)) co_return;
   if (up_to <= base_seq) co_return;  // nothing new is old enough
   base.trim(up_to);
 
@@ -165,7 +157,7 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   // has not grown meanwhile: an erasure among the new entries must reach
   // the checkpoint too.
   for (int attempt = 1;; ++attempt) {
-    if (!co_await fold_to_end()) co_return;
+    if (co_await fold_to_end()) co_return;
     // The base predates every erasure after it: it holds what they erased.
     RoomState redacted = base;
     for (const auto& [seq, user_id] : erasures) {
