@@ -87,6 +87,13 @@ po::options_description server_options(Config& c) {
      "rooms one connection may be in")
     ("snapshot-messages", po::value(&c.limits.snapshot_messages)->default_value(d.snapshot_messages),
      "recent chat messages in a snapshot")
+    ("messages-in-memory", po::value(&c.limits.messages_in_memory)->default_value(d.messages_in_memory),
+     "chat messages a room holds in memory (the latest); older ones stay in the log, deletable only")
+    ("closed-questions-in-memory",
+     po::value(&c.limits.closed_questions_in_memory)->default_value(d.closed_questions_in_memory),
+     "answered, dismissed or deleted questions a room holds in memory (the latest)")
+    ("max-open-questions", po::value(&c.limits.max_open_questions)->default_value(d.max_open_questions),
+     "questions open or awaiting approval in a room (TOO_MANY_QUESTIONS past it)")
     ("resume-window", po::value(&c.limits.resume_window)->default_value(d.resume_window),
      "events per room kept for clients that resume; older resume points get a snapshot")
     ("message-rate", po::value(&c.limits.message_rate)->default_value(d.message_rate),
@@ -204,6 +211,12 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   if (config.limits.max_frame_bytes < 1024) return fail("--max-frame-bytes must be at least 1024");
   if (config.limits.send_queue_frames < 1) return fail("--send-queue-frames must be at least 1");
+  if (config.limits.messages_in_memory < config.limits.snapshot_messages) {
+    return fail("--messages-in-memory must be at least --snapshot-messages");
+  }
+  if (config.limits.closed_questions_in_memory < 1 || config.limits.max_open_questions < 1) {
+    return fail("--closed-questions-in-memory and --max-open-questions must be at least 1");
+  }
   if (config.write_coalesce_ms > 100) return fail("--write-coalesce-ms is at most 100");
   if (config.presence_batch_ms > 1000) return fail("--presence-batch-ms is at most 1000");
   if (config.presence_push_ms > 10000) return fail("--presence-push-ms is at most 10000");

@@ -46,6 +46,18 @@ struct Limits {
   std::size_t max_pending_questions = 5;
   // Chat messages included in a snapshot (the most recent).
   std::size_t snapshot_messages = 200;
+  // What a room holds in memory, so that a node's memory does not grow with
+  // a room's history (RoomState): the latest `messages_in_memory` chat
+  // messages and `closed_questions_in_memory` answered, dismissed or deleted
+  // questions; older ones stay in the log (transcript, erasure) but can no
+  // longer be edited, voted on or reported, only deleted (Room checks the
+  // author against the log). At most `max_open_questions` questions may be
+  // open or awaiting approval at once; one more gets TOO_MANY_QUESTIONS.
+  // Every node of a deployment must run with the same three, as with every
+  // limit the fold checks.
+  std::size_t messages_in_memory = 1000;
+  std::size_t closed_questions_in_memory = 1000;
+  std::size_t max_open_questions = 1000;
   // Events a room keeps for clients that reconnect and resume; an older
   // resume point gets a fresh snapshot instead.
   std::size_t resume_window = 5000;

@@ -671,6 +671,51 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
   if (!members_.contains(caller.connection.get())) {
     return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
   }
+  if (entry.has_delete_message() && state_.forgot_message(entry.delete_message().message_id())) {
+    return delete_forgotten(std::move(caller), std::move(entry), entry.delete_message().message_id());
+  }
+  if (entry.has_delete_question() && state_.forgot_question(entry.delete_question().question_id())) {
+    return delete_forgotten(std::move(caller), std::move(entry), entry.delete_question().question_id());
+  }
+  submit_checked(std::move(caller), std::move(entry));
+}
+
+void Room::delete_forgotten(Caller caller, v1::LogEntry entry, std::uint64_t id) {
+  ++appends_in_flight_;  // the Room stays while it reads
+  engine_.read(id_, id - 1, 1,
+               [self = shared_from_this(), caller = std::move(caller), entry = std::move(entry), id](
+                   std::error_code error, std::vector<SequencedEntry> entries) mutable {
+                 asio::post(self->strand_, [self, caller = std::move(caller), entry = std::move(entry), id,
+                                            error, entries = std::move(entries)]() mutable {
+                   --self->appends_in_flight_;
+                   self->on_forgotten_read(std::move(caller), std::move(entry), id, error, entries);
+                   self->maybe_retire();
+                 });
+               });
+}
+
+void Room::on_forgotten_read(Caller caller, v1::LogEntry entry, std::uint64_t id, std::error_code error,
+                             const std::vector<SequencedEntry>& entries) {
+  if (retired_) return reply_error(caller, {v1::ROOM_NOT_FOUND, "the room is gone"});
+  if (error) return reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; try again soon"});
+  if (!members_.contains(caller.connection.get())) {
+    return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
+  }
+  const bool message = entry.has_delete_message();
+  const v1::LogEntry* item =
+      entries.empty() || entries.front().seq != id ? nullptr : entries.front().entry.get();
+  if (item == nullptr || !(message ? item->has_say() : item->has_ask())) {
+    return reply_error(caller, message ? Failure{v1::MESSAGE_NOT_FOUND, "no such message"}
+                                       : Failure{v1::QUESTION_NOT_FOUND, "no such question"});
+  }
+  if (item->actor().user_id() != entry.actor().user_id() && !is_staff(entry.actor().role())) {
+    return reply_error(caller, {v1::PERMISSION_DENIED, message ? "you can only delete your own messages"
+                                                               : "you can only delete your own questions"});
+  }
+  submit_checked(std::move(caller), std::move(entry));
+}
+
+void Room::submit_checked(Caller caller, v1::LogEntry entry) {
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
   v1::Ok ok;
   if (state_.changes_nothing(entry)) {

@@ -195,6 +195,14 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // Replies Accepted (or the fold's refusal) once applied: submit() and
   // erase().
   OnApplied accept_when_applied(Caller caller, v1::Ok ok);
+  // submit() once the caller is known to be a member.
+  void submit_checked(Caller caller, v1::LogEntry entry);
+  // A delete of item `id` that the state forgot (RoomState::forgot_message,
+  // forgot_question): the log says whether it is one, and whether the
+  // caller wrote it; then as submit_checked().
+  void delete_forgotten(Caller caller, v1::LogEntry entry, std::uint64_t id);
+  void on_forgotten_read(Caller caller, v1::LogEntry entry, std::uint64_t id, std::error_code error,
+                         const std::vector<SequencedEntry>& entries);
   // erase(), once checked: in room_erasure.cpp.
   boost::asio::awaitable<void> run_erasure(Caller caller, v1::LogEntry entry);
   // One attempt of it (room_erasure.cpp): conflict means start again.

@@ -12,6 +12,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <deque>
 
 #include "engine_await.hpp"
 #include "identity.hpp"
@@ -114,12 +115,24 @@ asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(co
   auto redacted = redacted_checkpoint(id_, limits_, user_id, checkpoint);
   Engine::Rewrite rewrite{random_hex(8), user_id, std::nullopt, 0};
   std::uint64_t after = checkpoint ? checkpoint->base_seq() : 0;
+  // The erasure names their items (EraseEntry), for the nodes that forgot
+  // some of them (RoomState::forgot_message).
+  v1::LogEntry erase = entry;
+  std::deque<std::uint64_t> questions;
+  std::deque<std::uint64_t> messages;
   for (int catch_up = 0; catch_up <= kCatchUps; ++catch_up) {
     std::uint64_t copied_now = 0;
     for (;;) {
       auto [read_error, page] = co_await read_page(engine_, id_, after, kRewritePage);
       if (read_error || retired_) co_return std::tuple(read_error ? read_error : EngineError::unavailable, 0);
       const std::uint64_t up_to = page.empty() ? after : page.back().seq;
+      for (const auto& stored : page) {
+        const v1::LogEntry& item = *stored.entry;
+        if (item.actor().user_id() != user_id || !(item.has_ask() || item.has_say())) continue;
+        auto& ids = item.has_ask() ? questions : messages;
+        ids.push_back(stored.seq);
+        if (ids.size() > kErasedIdsListed) ids.pop_front();
+      }
       // Named, not made in the capture: GCC 12 destroys such a capture
       // twice inside a co_await expression (ASan saw it), and Clang cannot
       // capture the structured binding.
@@ -137,9 +150,11 @@ asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(co
     // Refused with nothing new to copy: the copy itself is off (its
     // scratch lapsed): start again.
     if (catch_up > 0 && copied_now == 0) break;
+    erase.mutable_erase()->mutable_question_ids()->Assign(questions.begin(), questions.end());
+    erase.mutable_erase()->mutable_message_ids()->Assign(messages.begin(), messages.end());
     auto [finish_error, seq] = co_await engine_call<std::uint64_t>([&](auto done) {
       engine_.finish_rewrite(id_, state_.epoch(), rewrite, rewrite.copied ? after : 0, checkpoint_seq,
-                             redacted, entry, std::move(done));
+                             redacted, erase, std::move(done));
     });
     if (finish_error != EngineError::conflict) co_return std::tuple(finish_error, seq);
   }

@@ -185,6 +185,10 @@ std::optional<Failure> RoomState::check_report(const v1::LogEntry& entry) const 
     return fail(v1::TEXT_TOO_LONG, "a reason is at most " + std::to_string(kMaxReportReasonChars) + " characters");
   }
   const v1::Person* author = nullptr;
+  if (forgot_question(report.question_id()) || forgot_message(report.message_id())) {
+    return fail(report.question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
+                "this is too old to report here: ask a moderator to look at it");
+  }
   if (report.question_id() != 0) {
     const QuestionRecord* question = visible_question(report.question_id(), actor);
     if (question == nullptr) return fail(v1::QUESTION_NOT_FOUND, "no such question");
@@ -223,6 +227,11 @@ std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry
     if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
     if (auto failure = check_text(entry.ask().text(), limits_.max_question_chars, "question")) return failure;
     if (auto failure = check_slow_mode(entry)) return failure;
+    if (questions_.size() - closed_questions_.size() >= limits_.max_open_questions) {
+      return fail(v1::TOO_MANY_QUESTIONS, "this room has " + std::to_string(limits_.max_open_questions) +
+                                              " questions open or awaiting approval, as many as it takes: "
+                                              "vote for one of them, or ask once some are answered");
+    }
     // Only questions that will wait count: staff skip the queue unless anonymous.
     const bool will_wait = settings_.require_approval() && (!staff || entry.ask().anonymous());
     if (will_wait) {
@@ -253,6 +262,11 @@ std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry
                             entry.has_mark_answered();
   if (staff_action && !staff) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may do this");
   if (entry.has_pin() && id == 0) return std::nullopt;  // unpin
+  if (forgot_question(id)) {
+    // Room checked the author (or a staff role) against the log.
+    if (entry.has_delete_question()) return std::nullopt;
+    return fail(v1::QUESTION_NOT_FOUND, "this question is too old to change; it can still be deleted");
+  }
 
   const QuestionRecord* question = visible_question(id, actor);
   if (question == nullptr) return fail(v1::QUESTION_NOT_FOUND, "no such question");
@@ -303,15 +317,16 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
     if (say.reply_to_message_id() != 0 && say.reply_to_question_id() != 0) {
       return fail(v1::INVALID_ARGUMENT, "reply to a message or a question, not both");
     }
-    // A reply may name an item that retention removed: the reply stands
-    // (and the fold of a trimmed log, which never saw the item, agrees).
-    if (say.reply_to_message_id() > trimmed_up_to_) {
+    // A reply may name an item that retention removed, or one the state
+    // forgot: the reply stands (and the fold of a trimmed log, which never
+    // saw the item, agrees).
+    if (say.reply_to_message_id() > trimmed_up_to_ && !forgot_message(say.reply_to_message_id())) {
       const MessageRecord* parent = find_message(say.reply_to_message_id());
       if (parent == nullptr || !may_see(message_audience(*parent), actor.user_id(), actor.role())) {
         return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
       }
     }
-    if (say.reply_to_question_id() > trimmed_up_to_) {
+    if (say.reply_to_question_id() > trimmed_up_to_ && !forgot_question(say.reply_to_question_id())) {
       const QuestionRecord* question = find_question(say.reply_to_question_id());
       if (question == nullptr || question_audience(*question).staff_only) {
         return fail(v1::QUESTION_NOT_FOUND, "no such question to reply to");
@@ -322,6 +337,11 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
   const std::uint64_t id = entry.has_edit_message()      ? entry.edit_message().id()
                            : entry.has_release_message() ? entry.release_message().message_id()
                                                          : entry.delete_message().message_id();
+  if (forgot_message(id)) {
+    // Room checked the author (or a staff role) against the log.
+    if (entry.has_delete_message()) return std::nullopt;
+    return fail(v1::MESSAGE_NOT_FOUND, "this message is too old to change; it can still be deleted");
+  }
   const MessageRecord* message = visible_message(id, actor);
   if (message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
   const bool own = message->author.user_id() == actor.user_id();
@@ -528,6 +548,14 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
                                : entry.has_mark_answered() ? entry.mark_answered().question_id()
                                : entry.has_edit_question() ? entry.edit_question().id()
                                                            : entry.delete_question().question_id();
+      if (!questions_.contains(id)) {  // a forgotten one (only a delete gets here)
+        v1::Question tombstone;
+        tombstone.set_id(id);
+        tombstone.set_state(v1::QUESTION_STATE_DELETED);
+        *event.mutable_question_deleted() = std::move(tombstone);
+        event.clear_actor();  // it may have been asked anonymously
+        break;
+      }
       QuestionRecord& question = questions_.at(id);
       // Who saw it before the change must hear of the change (a deleted
       // pending question stays among staff and its author).
@@ -558,6 +586,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
         question.answer.reset();
         if (pinned_ == id) pinned_ = 0;
       }
+      note_question_state(question);
       if (question.anonymous && actor_id == question.author.user_id()) event.clear_actor();
       if (entry.has_delete_question()) *event.mutable_question_deleted() = question_view(question, "");
       else *event.mutable_question_updated() = question_view(question, "");
@@ -613,7 +642,13 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       break;
     }
     case v1::LogEntry::kDeleteMessage: {
-      MessageRecord& message = messages_.at(entry.delete_message().message_id());
+      const auto held = messages_.find(entry.delete_message().message_id());
+      if (held == messages_.end()) {  // a forgotten one
+        event.mutable_message_deleted()->set_id(entry.delete_message().message_id());
+        event.mutable_message_deleted()->set_deleted(true);
+        break;
+      }
+      MessageRecord& message = held->second;
       out.audience = message_audience(message);  // who saw it hears it went
       message.deleted = true;
       message.text.clear();
@@ -636,6 +671,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
           question.flagged = false;
           question.reporters.clear();
           if (pinned_ == id) pinned_ = 0;
+          note_question_state(question);
         } else if (question.answer && question.answer->by().user_id() == actor_id) {
           question.answer.reset();
         } else {
@@ -653,6 +689,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
         *for_staff.add_messages() = message_view(message);
         if (!message_audience(message).staff_only) *erased->add_messages() = for_staff.messages().rbegin()[0];
       }
+      add_forgotten_erased(entry.erase(), for_staff);
+      add_forgotten_erased(entry.erase(), *erased);
       // Who erased is not said: the items are the news.
       event.clear_actor();
       if (for_staff.questions_size() != erased->questions_size() ||
@@ -684,8 +722,57 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     *staff.mutable_alert() = *alert;
     out.staff_event = std::move(staff);
   }
+  forget_over_limits();
   out.event = std::move(event);
   return out;
+}
+
+bool RoomState::forgot_message(std::uint64_t id) const {
+  return id > trimmed_up_to_ && id <= messages_forgotten_up_to_ && !messages_.contains(id);
+}
+
+bool RoomState::forgot_question(std::uint64_t id) const {
+  return id > trimmed_up_to_ && id <= questions_forgotten_up_to_ && !questions_.contains(id);
+}
+
+void RoomState::note_question_state(const QuestionRecord& question) {
+  const bool closed = question.state == v1::QUESTION_STATE_ANSWERED ||
+                      question.state == v1::QUESTION_STATE_DISMISSED ||
+                      question.state == v1::QUESTION_STATE_DELETED;
+  if (closed)
+    closed_questions_.insert(question.id);
+  else
+    closed_questions_.erase(question.id);
+}
+
+void RoomState::forget_over_limits() {
+  // By the fold alone (ids and counts), so that every node, and one that
+  // starts from a checkpoint, forgets alike.
+  while (messages_.size() > limits_.messages_in_memory) {
+    messages_forgotten_up_to_ = std::max(messages_forgotten_up_to_, messages_.begin()->first);
+    messages_.erase(messages_.begin());
+  }
+  while (closed_questions_.size() > limits_.closed_questions_in_memory) {
+    const std::uint64_t id = *closed_questions_.begin();
+    questions_forgotten_up_to_ = std::max(questions_forgotten_up_to_, id);
+    questions_.erase(id);
+    closed_questions_.erase(closed_questions_.begin());
+  }
+}
+
+void RoomState::add_forgotten_erased(const v1::EraseEntry& entry, v1::ContentErased& erased) const {
+  for (const std::uint64_t id : entry.question_ids()) {
+    if (!forgot_question(id)) continue;
+    auto* tombstone = erased.add_questions();
+    tombstone->set_id(id);
+    tombstone->set_state(v1::QUESTION_STATE_DELETED);
+  }
+  for (const std::uint64_t id : entry.message_ids()) {
+    if (!forgot_message(id)) continue;
+    auto* tombstone = erased.add_messages();
+    tombstone->set_id(id);
+    tombstone->set_deleted(true);
+  }
 }
 
 std::optional<v1::Alert> RoomState::crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const {
@@ -742,6 +829,7 @@ bool RoomState::trim(std::uint64_t up_to) {
   if (up_to <= trimmed_up_to_) return false;
   trimmed_up_to_ = up_to;
   questions_.erase(questions_.begin(), questions_.upper_bound(up_to));
+  closed_questions_.erase(closed_questions_.begin(), closed_questions_.upper_bound(up_to));
   messages_.erase(messages_.begin(), messages_.upper_bound(up_to));
   if (pinned_ != 0 && pinned_ <= up_to) pinned_ = 0;
   return true;
@@ -1143,6 +1231,8 @@ v1::RoomStateData RoomState::to_data() const {
   data.set_trimmed_up_to(trimmed_up_to_);
   data.set_passcode_hash(passcode_hash_);
   data.set_now_seconds(now_);
+  data.set_messages_forgotten_up_to(messages_forgotten_up_to_);
+  data.set_questions_forgotten_up_to(questions_forgotten_up_to_);
   for (const auto& [user_id, member] : members_) {
     auto* out = data.add_members();
     *out->mutable_person() = member.person;
@@ -1205,6 +1295,8 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
   state.trimmed_up_to_ = data.trimmed_up_to();
   state.passcode_hash_ = data.passcode_hash();
   state.now_ = data.now_seconds();
+  state.messages_forgotten_up_to_ = data.messages_forgotten_up_to();
+  state.questions_forgotten_up_to_ = data.questions_forgotten_up_to();
   for (const auto& member : data.members()) {
     MemberRecord& record = state.members_[member.person().user_id()];
     record.person = member.person();
@@ -1234,6 +1326,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     if (question.has_answer()) record.answer = question.answer();
     record.flagged = question.flagged();
     record.reporters.insert(question.reporters().begin(), question.reporters().end());
+    state.note_question_state(record);
   }
   for (const auto& message : data.messages()) {
     MessageRecord& record = state.messages_[message.id()];
@@ -1249,6 +1342,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     record.held = message.held();
     record.reporters.insert(message.reporters().begin(), message.reporters().end());
   }
+  state.forget_over_limits();  // a checkpoint written under larger limits
   return state;
 }
 

@@ -79,13 +79,17 @@ inline constexpr std::size_t kSnapshotMembers = 200;
 inline constexpr std::size_t kDefaultMemberPage = 100;
 inline constexpr std::size_t kMaxMemberPage = 500;
 inline constexpr std::size_t kPresenceStaff = 50;
+// Ids of each kind an EraseEntry lists (the newest).
+inline constexpr std::size_t kErasedIdsListed = 10000;
 
 class RoomState {
  public:
   RoomState(std::string room_id, Limits limits);
 
   // Whether `entry` may be appended now. Membership of the actor is not
-  // checked here (the room's sessions know it); everything else is.
+  // checked here (the room's sessions know it); everything else is, except
+  // who deletes a forgotten item (below): that passes, and Room checks it
+  // against the log first.
   std::optional<Failure> check(const v1::LogEntry& entry) const;
 
   // Applies entry `seq`. Sequences must grow; an entry at or below seq() is
@@ -106,6 +110,13 @@ class RoomState {
   // Applying an EraseEntry does this, then deletes what they wrote.
   void redact(const std::string& user_id);
   std::uint64_t trimmed_up_to() const { return trimmed_up_to_; }
+  // Whether `id` may name a chat message (a question) that this state has
+  // forgotten, held no longer for Limits::messages_in_memory (closed_
+  // questions_in_memory) but not trimmed: it stays in the log, may be
+  // deleted and replied to, but not edited, voted on, released or reported.
+  // True also for ids of other entries among them: Room reads the log.
+  bool forgot_message(std::uint64_t id) const;
+  bool forgot_question(std::uint64_t id) const;
   std::uint32_t retention_days() const { return settings_.retention_days(); }
   // Private rooms: joining needs an invite, the passcode or a token for it.
   bool invite_only() const { return settings_.invite_only(); }
@@ -231,6 +242,13 @@ class RoomState {
   // too old for any slow mode to matter.
   void forget_the_old();
   void note_post(const std::string& user_id, const google::protobuf::Timestamp& at);
+  // Keeps closed_questions_ true after `question` changed state.
+  void note_question_state(const QuestionRecord& question);
+  // Forgets the oldest messages and closed questions over the limits.
+  void forget_over_limits();
+  // Fills `erased` with tombstones for the ids `entry` lists that this
+  // state forgot (it named the ones it holds already).
+  void add_forgotten_erased(const v1::EraseEntry& entry, v1::ContentErased& erased) const;
   // Whom one presence entry (a batch of arrivals and departures) touched:
   // each person once, in order, with whether they were here before it and,
   // if their last connection went, how.
@@ -285,6 +303,12 @@ class RoomState {
   std::int64_t now_ = 0;              // the time of the entry being applied, unix seconds
   std::map<std::uint64_t, QuestionRecord> questions_;
   std::map<std::uint64_t, MessageRecord> messages_;
+  // Ids of the questions answered, dismissed or deleted: the rest of
+  // questions_ is open or pending (Limits::max_open_questions).
+  std::set<std::uint64_t> closed_questions_;
+  // The newest ids forgotten (forgot_message, forgot_question).
+  std::uint64_t messages_forgotten_up_to_ = 0;
+  std::uint64_t questions_forgotten_up_to_ = 0;
 };
 
 // Length of `text` in Unicode code points (`text` is valid UTF-8).

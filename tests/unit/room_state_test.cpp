@@ -946,5 +946,91 @@ TEST_F(RoomFold, PeopleWhoLeftAndOldPostsAreForgottenADayLaterUnlessMuted) {
   EXPECT_EQ(restored.to_data().last_posts_size(), 0);
 }
 
+// Limits::messages_in_memory and closed_questions_in_memory: however long a
+// room lives, it holds its latest items, so a node's memory does not grow
+// with its history; older ones can still be deleted, nothing else.
+TEST_F(RoomFold, ARoomHoldsItsLatestMessagesAndClosedQuestionsOnly) {
+  Limits limits;
+  limits.messages_in_memory = 3;
+  limits.snapshot_messages = 3;
+  limits.closed_questions_in_memory = 2;
+  limits.max_open_questions = 3;
+  state = RoomState("room-1", limits);
+  act_ok(created(v1::ROOM_KIND_AMA, false, /*side_chat=*/true));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  act_ok(joined(bob, "c-bob"));
+
+  std::vector<std::uint64_t> said;
+  for (int i = 0; i < 6; ++i) said.push_back(act_ok(say(alice, "m" + std::to_string(i))));
+  EXPECT_EQ(state.to_data().messages_size(), 3);
+  EXPECT_EQ(state.to_data().messages(0).id(), said[3]);
+  EXPECT_TRUE(state.forgot_message(said[0]));
+  EXPECT_FALSE(state.forgot_message(said[4]));
+
+  auto edit = new_entry(alice);
+  edit.mutable_edit_message()->set_id(said[0]);
+  edit.mutable_edit_message()->set_text("changed");
+  EXPECT_EQ(state.check(edit)->code, v1::MESSAGE_NOT_FOUND);
+  auto report = new_entry(bob);
+  report.mutable_report()->set_message_id(said[0]);
+  EXPECT_EQ(state.check(report)->code, v1::MESSAGE_NOT_FOUND);
+  EXPECT_FALSE(state.check(say(bob, "a reply to an old one", said[0])))
+      << "a reply may name it, as a trimmed one";
+  // A delete passes the fold: Room checked the author against the log.
+  auto remove = new_entry(alice);
+  remove.mutable_delete_message()->set_message_id(said[0]);
+  Applied deleted;
+  ASSERT_FALSE(act(remove, &deleted));
+  ASSERT_TRUE(deleted.event && deleted.event->has_message_deleted());
+  EXPECT_EQ(deleted.event->message_deleted().id(), said[0]);
+  EXPECT_TRUE(deleted.event->message_deleted().deleted());
+  EXPECT_EQ(state.to_data().messages_size(), 3) << "nothing comes back";
+
+  // Open and pending questions are capped; closed ones are held up to their
+  // own cap, the oldest forgotten first.
+  std::vector<std::uint64_t> asked;
+  for (int i = 0; i < 3; ++i) asked.push_back(act_ok(ask(bob, "q" + std::to_string(i))));
+  const auto full = state.check(ask(alice, "one too many"));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->code, v1::TOO_MANY_QUESTIONS);
+  EXPECT_FALSE(state.check(vote(alice, asked[0]))) << "votes are not questions";
+  act_ok(on_question(host, &v1::LogEntry::mutable_mark_answered, asked[0]));
+  asked.push_back(act_ok(ask(alice, "q3: a place came free")));
+  act_ok(on_question(host, &v1::LogEntry::mutable_mark_answered, asked[1]));
+  auto gone = new_entry(bob);
+  gone.mutable_delete_question()->set_question_id(asked[2]);
+  act_ok(gone);
+  // Three closed, two held: the oldest closed one is forgotten, the open
+  // one asked before it is not.
+  EXPECT_TRUE(state.forgot_question(asked[0]));
+  EXPECT_FALSE(state.forgot_question(asked[1]));
+  EXPECT_FALSE(state.forgot_question(asked[3]));
+  EXPECT_EQ(state.check(vote(alice, asked[0]))->code, v1::QUESTION_NOT_FOUND);
+  EXPECT_FALSE(state.check(vote(alice, asked[1])));
+  EXPECT_EQ(state.to_data().questions_size(), 3);
+  auto drop = new_entry(bob);
+  drop.mutable_delete_question()->set_question_id(asked[0]);
+  Applied dropped;
+  ASSERT_FALSE(act(drop, &dropped));
+  ASSERT_TRUE(dropped.event && dropped.event->has_question_deleted());
+  EXPECT_EQ(dropped.event->question_deleted().id(), asked[0]);
+
+  // A checkpoint holds what the state holds, and knows what it forgot.
+  const RoomState copy = RoomState::from_data("room-1", limits, state.to_data());
+  EXPECT_TRUE(copy.forgot_message(said[1]));
+  EXPECT_TRUE(copy.forgot_question(asked[0]));
+  EXPECT_EQ(copy.snapshot_for(host.user_id, host.role).SerializeAsString(),
+            state.snapshot_for(host.user_id, host.role).SerializeAsString());
+  EXPECT_EQ(copy.to_data().messages_forgotten_up_to(), said[2]);
+  // A checkpoint written under larger limits is cut down to these.
+  Limits smaller = limits;
+  smaller.messages_in_memory = 1;
+  smaller.snapshot_messages = 1;
+  const RoomState cut = RoomState::from_data("room-1", smaller, state.to_data());
+  EXPECT_EQ(cut.to_data().messages_size(), 1);
+  EXPECT_TRUE(cut.forgot_message(said[4]));
+}
+
 }  // namespace
 }  // namespace hearth

@@ -14,6 +14,14 @@ function upsert(items, item) {
   items.set(item.id, item);
 }
 
+// A tombstone (deleted, erased) changes an item this page shows, and adds
+// none it never showed: an old message the snapshot left out, say.
+function bury(items, item) {
+  if (items.has(item.id)) upsert(items, item);
+}
+
+const isTombstone = (item) => item.deleted || item.state === "QUESTION_STATE_DELETED";
+
 export function roleName(role) {
   return { ROLE_HOST: "host", ROLE_MODERATOR: "moderator", ROLE_ADMIN: "admin" }[role] || "participant";
 }
@@ -99,8 +107,10 @@ export class Room {
       const { person, banned } = event.memberBanned;
       if (banned) this.members.delete(person.userId);
       if (banned && person.userId === you) this.removed = "banned";
-    } else if (event.questionAsked || event.questionUpdated || event.questionDeleted) {
-      upsert(this.questions, event.questionAsked || event.questionUpdated || event.questionDeleted);
+    } else if (event.questionDeleted) {
+      bury(this.questions, event.questionDeleted);
+    } else if (event.questionAsked || event.questionUpdated) {
+      upsert(this.questions, event.questionAsked || event.questionUpdated);
     } else if (event.questionVotes) {
       const question = this.questions.get(event.questionVotes.questionId);
       if (question) question.votes = event.questionVotes.votes;
@@ -108,16 +118,20 @@ export class Room {
       for (const question of this.questions.values()) {
         question.pinned = question.id === event.questionPinned.questionId;
       }
-    } else if (event.messagePosted || event.messageEdited || event.messageDeleted) {
-      upsert(this.messages, event.messagePosted || event.messageEdited || event.messageDeleted);
+    } else if (event.messageDeleted) {
+      bury(this.messages, event.messageDeleted);
+    } else if (event.messagePosted || event.messageEdited) {
+      upsert(this.messages, event.messagePosted || event.messageEdited);
     } else if (event.itemReported) {
       const { questionId, messageId, reports } = event.itemReported;
       const item = questionId && questionId !== "0" ? this.questions.get(questionId) : this.messages.get(messageId);
       if (item) item.reports = reports;
     } else if (event.contentErased) {
       // Someone erased what they wrote: their items, as they now are.
-      for (const question of event.contentErased.questions || []) upsert(this.questions, question);
-      for (const message of event.contentErased.messages || []) upsert(this.messages, message);
+      for (const question of event.contentErased.questions || []) {
+        (isTombstone(question) ? bury : upsert)(this.questions, question);
+      }
+      for (const message of event.contentErased.messages || []) (isTombstone(message) ? bury : upsert)(this.messages, message);
     } else if (event.itemsExpired) {
       const upTo = num(event.itemsExpired.upToSeq);
       for (const id of [...this.questions.keys()]) if (num(id) <= upTo) this.questions.delete(id);
