@@ -24,22 +24,23 @@ v1::LogEntry new_entry(const Membership& actor) {
   return entry;
 }
 
-bool flag_crisis(v1::LogEntry& entry, const CrisisPhrases& phrases) {
+CrisisOutcome flag_crisis(v1::LogEntry& entry, const CrisisRules& rules) {
+  const auto judge = [&](const std::string& text, auto* item) {
+    const CrisisOutcome outcome = rules.classify(text).outcome;
+    item->set_flagged(outcome == CrisisOutcome::crisis);
+    return outcome;
+  };
   switch (entry.kind_case()) {
     case v1::LogEntry::kAsk:
-      entry.mutable_ask()->set_flagged(phrases.matches(entry.ask().text()));
-      return entry.ask().flagged();
+      return judge(entry.ask().text(), entry.mutable_ask());
     case v1::LogEntry::kSay:
-      entry.mutable_say()->set_flagged(phrases.matches(entry.say().text()));
-      return entry.say().flagged();
+      return judge(entry.say().text(), entry.mutable_say());
     case v1::LogEntry::kEditQuestion:
-      entry.mutable_edit_question()->set_flagged(phrases.matches(entry.edit_question().text()));
-      return entry.edit_question().flagged();
+      return judge(entry.edit_question().text(), entry.mutable_edit_question());
     case v1::LogEntry::kEditMessage:
-      entry.mutable_edit_message()->set_flagged(phrases.matches(entry.edit_message().text()));
-      return entry.edit_message().flagged();
+      return judge(entry.edit_message().text(), entry.mutable_edit_message());
     default:
-      return false;
+      return CrisisOutcome::none;
   }
 }
 

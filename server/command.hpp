@@ -23,9 +23,9 @@ v1::LogEntry new_entry(const Membership& actor);
 // here: for them, and for no command at all, it returns UNKNOWN_COMMAND.
 std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::LogEntry& entry);
 
-// Sets the crisis flag of a question, message or edit whose text matches
-// `phrases`; true if it did.
-bool flag_crisis(v1::LogEntry& entry, const CrisisPhrases& phrases);
+// What the crisis rules say of a question's, message's or edit's text; the
+// entry is flagged if its writer may be at risk (CRISIS).
+CrisisOutcome flag_crisis(v1::LogEntry& entry, const CrisisRules& rules);
 
 // A passcode someone set for a room: 4 to 128 characters.
 std::optional<Failure> check_passcode(std::string_view passcode);

@@ -3,10 +3,13 @@
 #include <boost/algorithm/string/split.hpp>
 #include <boost/algorithm/string/trim.hpp>
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
+#include "crisis.hpp"
 #include "identity.hpp"
 #include "token.hpp"
 
@@ -53,10 +56,14 @@ po::options_description server_options(Config& c) {
      "ADDR:PORT to serve GET /metrics on for a scraper (plain HTTP); the main port answers it to loopback only")
     ("tls-cert", po::value(&c.tls_cert), "PEM certificate chain: serve TLS (https://, wss://) on --port; needs --tls-key")
     ("tls-key", po::value(&c.tls_key), "PEM private key for --tls-cert")
-    ("crisis-phrases", po::value(&c.crisis_phrases)->default_value(HEARTH_DEFAULT_CRISIS_PHRASES),
-     "crisis phrases: a folder of *.txt files (one per locale) or one file; empty turns detection off")
+    ("crisis-rules", po::value(&c.crisis_rules)->default_value(HEARTH_DEFAULT_CRISIS_RULES),
+     "crisis rules: a folder of *.rules files (one per locale) or one file; empty turns detection off; "
+     "read again on SIGHUP")
     ("crisis-resources", po::value(&c.crisis_resources)->default_value(HEARTH_DEFAULT_CRISIS_RESOURCES),
-     "text file of support and helplines sent privately to someone whose words match a crisis phrase")
+     "text file of support and helplines sent privately to a writer the rules say may be at risk")
+    ("crisis-about-resources",
+     po::value(&c.crisis_about_resources)->default_value(HEARTH_DEFAULT_CRISIS_ABOUT_RESOURCES),
+     "text file of resources sent privately to a writer who talks about suicide or self-harm for someone else")
     ("web-root", po::value(&c.web_root)->default_value(HEARTH_DEFAULT_WEB_ROOT),
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
@@ -278,6 +285,80 @@ int run_token_command(int argc, const char* const argv[]) {
                    (std::chrono::system_clock::now() + *lifetime).time_since_epoch())
                    .count();
   std::cout << mint_token(claims, secret) << "\n";
+  return 0;
+}
+
+int run_crisis_check_command(int argc, const char* const argv[]) {
+  std::string rules_path;
+  double bench_seconds = 0;
+  po::options_description desc(
+      "hearth-server crisis-check [--rules PATH] [--bench SECONDS] < lines\n\nReads one message per line. "
+      "Prints, "
+      "for each, its outcome (CRISIS, ABOUT or NONE) and the rule that decided it (file:line), "
+      "tab-separated. With "
+      "--bench, classifies the lines over and over for that long and prints the cost per message, beside the "
+      "cost "
+      "of only splitting them into words.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help", "print this help and exit")
+    ("rules", po::value(&rules_path)->default_value(HEARTH_DEFAULT_CRISIS_RULES),
+     "a folder of *.rules files, or one file")
+    ("bench", po::value(&bench_seconds)->default_value(0), "seconds to measure for (0: classify and print)");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "hearth-server crisis-check: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  std::string error;
+  const auto rules = CrisisRules::load(rules_path, error);
+  if (!rules) {
+    std::cerr << "hearth-server crisis-check: " << error << "\n";
+    return 2;
+  }
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(std::cin, line);) lines.push_back(std::move(line));
+  if (bench_seconds <= 0) {
+    for (const auto& line : lines) {
+      const auto verdict = rules->classify(line);
+      std::cout << outcome_name(verdict.outcome) << '\t' << verdict.rule << '\n';
+    }
+    return 0;
+  }
+  if (lines.empty()) {
+    std::cerr << "hearth-server crisis-check: --bench needs lines on stdin\n";
+    return 2;
+  }
+  // Both measured in the same run, alternately, so that the ratio holds on
+  // a shared, noisy machine.
+  using Clock = std::chrono::steady_clock;
+  std::size_t sink = 0;
+  const auto per_message_us = [&](auto&& work) {
+    std::size_t messages = 0;
+    const auto start = Clock::now();
+    const auto until = start + std::chrono::duration<double>(bench_seconds / 2);
+    while (Clock::now() < until) {
+      for (const auto& line : lines) sink += work(line);
+      messages += lines.size();
+    }
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count() /
+           static_cast<double>(messages);
+  };
+  const double words_us = per_message_us([](const std::string& line) { return crisis_words(line).size(); });
+  const double rules_us = per_message_us(
+      [&](const std::string& line) { return static_cast<std::size_t>(rules->classify(line).outcome); });
+  std::cout << std::fixed << std::setprecision(3) << "{\"messages\": " << lines.size()
+            << ", \"rules\": " << rules->size() << ", \"classify_us\": " << rules_us
+            << ", \"words_us\": " << words_us << ", \"classify_over_words\": " << rules_us / words_us
+            << ", \"sink\": " << sink % 10 << "}\n";
   return 0;
 }
 

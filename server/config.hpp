@@ -29,10 +29,12 @@ struct Config {
   std::string redis_password;
   std::string token_secret;
   std::string web_root;  // the web client's folder; empty: no web client
-  // Crisis phrases (a folder of *.txt, or one file; empty: none) and the
-  // words of support sent to whoever writes one.
-  std::string crisis_phrases;
+  // Crisis rules (a folder of *.rules, one per locale, or one file; empty:
+  // none), the words of support for a writer who may be at risk (CRISIS),
+  // and the resources for one who writes about someone else (ABOUT).
+  std::string crisis_rules;
   std::string crisis_resources;
+  std::string crisis_about_resources;
   // Browser origins allowed to open WebSockets ("*": any). Empty: only the
   // server's own origin (the Origin's host equals the Host header). A client
   // that sends no Origin (not a browser) is not checked.
@@ -71,6 +73,10 @@ std::optional<Config> parse_config(int argc, const char* const argv[], int& exit
 
 // `hearth-server token ...`: prints a signed token. Returns the exit code.
 int run_token_command(int argc, const char* const argv[]);
+
+// `hearth-server crisis-check ...`: the crisis rules over lines of text
+// (scripts/crisis-eval), or their cost (--bench). Returns the exit code.
+int run_crisis_check_command(int argc, const char* const argv[]);
 
 // "a, b ,c" -> {"a", "b", "c"}: a comma-separated list (a flag, an HTTP
 // header), each item trimmed of spaces and tabs, empty items dropped.

@@ -129,6 +129,9 @@ asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(co
       for (const auto& stored : page) {
         const v1::LogEntry& item = *stored.entry;
         if (item.actor().user_id() != user_id || !(item.has_ask() || item.has_say())) continue;
+        // Not an anonymous question: listed beside their named items, it
+        // would be tied to them (issue 15.7).
+        if (item.has_ask() && item.ask().anonymous()) continue;
         auto& ids = item.has_ask() ? questions : messages;
         ids.push_back(stored.seq);
         if (ids.size() > kErasedIdsListed) ids.pop_front();

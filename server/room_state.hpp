@@ -188,7 +188,7 @@ class RoomState {
     google::protobuf::Timestamp asked_at;
     std::optional<google::protobuf::Timestamp> edited_at;
     std::optional<v1::Answer> answer;
-    bool flagged = false;  // matched a crisis phrase
+    bool flagged = false;  // read as CRISIS
     std::unordered_set<std::string> reporters;
   };
   struct MessageRecord {
@@ -200,7 +200,7 @@ class RoomState {
     bool deleted = false;
     google::protobuf::Timestamp sent_at;
     std::optional<google::protobuf::Timestamp> edited_at;
-    bool flagged = false;  // matched a crisis phrase
+    bool flagged = false;  // read as CRISIS
     bool held = false;     // staff and author only, until released
     std::unordered_set<std::string> reporters;
   };

@@ -47,6 +47,33 @@ std::optional<asio::ssl::context> make_tls_context(const Config& config) {
   return tls;
 }
 
+// The crisis rules and the texts a writer is shown, as the flags say; an
+// empty --crisis-rules turns detection off.
+std::shared_ptr<const CrisisLane> load_crisis_lane(const Config& config, std::string& error) {
+  auto lane = std::make_shared<CrisisLane>();
+  if (config.crisis_rules.empty()) return lane;
+  auto rules = CrisisRules::load(config.crisis_rules, error);
+  if (!rules) {
+    error = "--crisis-rules: " + error;
+    return nullptr;
+  }
+  lane->rules = std::move(*rules);
+  const auto read = [&](const std::string& path, const char* flag, std::string& out) {
+    std::ifstream in(path);
+    if (!in)
+      error = std::string(flag) + ": cannot read " + path;
+    else
+      out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return static_cast<bool>(in);
+  };
+  if (!read(config.crisis_resources, "--crisis-resources", lane->support) ||
+      !read(config.crisis_about_resources, "--crisis-about-resources", lane->resources)) {
+    return nullptr;
+  }
+  log::info("crisis rules: ", lane->rules.size());
+  return lane;
+}
+
 }  // namespace
 
 int run_server(const Config& config) {
@@ -76,25 +103,13 @@ int run_server(const Config& config) {
   SharedBudgets& budgets = redis != nullptr ? static_cast<SharedBudgets&>(*redis) : local_budgets;
   PasscodeChecker passcodes(budgets, 2, config.token_secret);
   RoomRegistry rooms(shards, *engine, passcodes, config.limits);
-  CrisisPhrases crisis;
-  std::string resources;
-  if (!config.crisis_phrases.empty()) {
-    std::string error;
-    auto loaded = CrisisPhrases::load(config.crisis_phrases, error);
-    if (!loaded) {
-      log::error("--crisis-phrases: ", error);
-      return 2;
-    }
-    crisis = std::move(*loaded);
-    std::ifstream in(config.crisis_resources);
-    if (!in) {
-      log::error("--crisis-resources: cannot read ", config.crisis_resources);
-      return 2;
-    }
-    resources.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    log::info("crisis phrases: ", crisis.size());
+  std::string crisis_error;
+  auto crisis = load_crisis_lane(config, crisis_error);
+  if (!crisis) {
+    log::error(crisis_error);
+    return 2;
   }
-  ServerContext context(config, *engine, rooms, budgets, redis, std::move(crisis), std::move(resources));
+  ServerContext context(config, *engine, rooms, budgets, redis, std::move(crisis));
   std::optional<asio::ssl::context> tls;
   if (!config.tls_cert.empty()) {
     tls = make_tls_context(config);
@@ -159,12 +174,31 @@ int run_server(const Config& config) {
     });
   };
 
+  // SIGHUP: the crisis rules and texts again; a file that does not load
+  // leaves the running ones in place.
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](boost::system::error_code error, int) {
+      if (error) return;
+      std::string why;
+      if (auto lane = load_crisis_lane(config, why)) {
+        log::info("SIGHUP: crisis rules read again: ", lane->rules.size(), " rules");
+        context.crisis.store(std::move(lane));
+      } else {
+        log::error("SIGHUP: ", why, "; the rules in use stay");
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) return;
     log::info("signal ", signal, ": shutting down, ", context.sessions.size(), " connections to close");
     context.shutting_down = true;
+    hangups.cancel();
     listener->stop();
     if (metrics_listener) metrics_listener->stop();
     retention->stop();

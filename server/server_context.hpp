@@ -41,14 +41,14 @@ struct ServerContext {
   // `budgets`: the budgets every node shares (Redis), or this node's;
   // `counts`: the counts every node shares (null: this node alone).
   ServerContext(const Config& config_, Engine& engine_, RoomRegistry& rooms_, SharedBudgets& budgets,
-                SharedCounts* counts, CrisisPhrases crisis_ = {}, std::string crisis_resources_ = {})
+                SharedCounts* counts, std::shared_ptr<const CrisisLane> crisis_ = nullptr)
       : config(config_),
         engine(engine_),
         rooms(rooms_),
-        crisis(std::move(crisis_)),
-        crisis_resources(std::move(crisis_resources_)),
+        crisis(crisis_ ? std::move(crisis_) : std::make_shared<const CrisisLane>()),
         identity_budgets(
-            budgets, [secret = config_.token_secret](const std::string& user_id) {
+            budgets,
+            [secret = config_.token_secret](const std::string& user_id) {
               return budget_key(secret, "message", user_id);
             },
             config_.limits.identity_message_rate, config_.limits.identity_message_burst),
@@ -60,8 +60,9 @@ struct ServerContext {
   const Config& config;
   Engine& engine;
   RoomRegistry& rooms;
-  const CrisisPhrases crisis;
-  const std::string crisis_resources;
+  // The crisis rules and texts now: read once per command, replaced whole
+  // on SIGHUP (server.cpp).
+  std::atomic<std::shared_ptr<const CrisisLane>> crisis;
   // With --tls-cert: every connection starts with a TLS handshake.
   boost::asio::ssl::context* tls = nullptr;
   SessionTracker sessions;

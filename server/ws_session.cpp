@@ -592,7 +592,8 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   // Words that suggest someone may be in danger: the entry carries the flag
   // (the room's policy and its staff act on it), and the writer gets words
   // of support with the reply.
-  if (flag_crisis(entry, context_.crisis)) caller.support = context_.crisis_resources;
+  const std::shared_ptr<const CrisisLane> crisis = context_.crisis.load();
+  caller.support = crisis->shown(flag_crisis(entry, crisis->rules));
   it->second.room->run(Room::guarded(caller, [caller, entry = std::move(entry)](Room& room) mutable {
     if (entry.has_erase()) room.erase(caller, std::move(entry));
     else room.submit(caller, std::move(entry));

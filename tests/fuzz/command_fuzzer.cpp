@@ -20,6 +20,7 @@
 
 #include "codec.hpp"
 #include "command.hpp"
+#include "crisis_lane.hpp"
 #include "fuzz_input.hpp"
 #include "room_state.hpp"
 
@@ -93,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   v1::LogEntry entry = new_entry(sender);
   if (entry_for_command(message, entry)) return 0;
-  static const CrisisPhrases phrases = CrisisPhrases::of({"end my life", "suicide", "hurt myself"});
-  flag_crisis(entry, phrases);
+  static const CrisisLane crisis = fuzz::fuzz_crisis_lane();
+  flag_crisis(entry, crisis.rules);
   for (const auto kind : {v1::ROOM_KIND_AMA, v1::ROOM_KIND_SUPPORT}) {
     RoomState state = make_room(kind);
     if (state.check(entry)) continue;

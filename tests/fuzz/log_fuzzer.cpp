@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "crisis_lane.hpp"
 #include "fuzz_input.hpp"
 #include "privacy_watch.hpp"
 #include "room_choices.hpp"
@@ -219,8 +220,8 @@ class Log {
       default:
         return;
     }
-    static const CrisisPhrases phrases = CrisisPhrases::of({"end my life"});
-    flag_crisis(entry, phrases);
+    static const CrisisLane crisis = fuzz_crisis_lane();
+    flag_crisis(entry, crisis.rules);
 
     // As Room::submit (a Left always goes in): checked, and dropped if it
     // changes nothing. A raced entry was checked on a state one entry older.

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "crisis_lane.hpp"
 #include "engine_memory.hpp"
 #include "fuzz_input.hpp"
 #include "identity.hpp"
@@ -211,8 +212,7 @@ struct World {
   PasscodeChecker passcodes{budgets, 0, "fuzz-secret-0123456789abcdef0123"};
   RoomRegistry registry;
   std::shared_ptr<Retention> retention;
-  CrisisPhrases crisis = CrisisPhrases::of({"end my life"});
-  std::string crisis_resources = "You are not alone.";
+  CrisisLane crisis = fuzz_crisis_lane();
   int passcodes_left = kPasscodeBudget;
 };
 
@@ -502,7 +502,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       return reply(message.request_id(), encoding, *failure);
     Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
     caller.command = message.command_case();
-    if (flag_crisis(entry, world_.crisis)) caller.support = world_.crisis_resources;
+    caller.support = world_.crisis.shown(flag_crisis(entry, world_.crisis.rules));
     it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable {
       if (entry.has_erase())
         room.erase(caller, std::move(entry));

@@ -3,10 +3,11 @@
 // alert that points at the item, and (with the hold policy) nobody else
 // sees it until a moderator releases it.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
@@ -14,17 +15,19 @@
 namespace hearth::testing {
 namespace {
 
-// A --crisis-resources file of the test's own, removed at the end.
+// A file of the test's own (words of support, resources or rules), removed at the end.
 class ResourcesFile {
  public:
   explicit ResourcesFile(const std::string& text)
-      : path_(std::filesystem::temp_directory_path() / ("hearth-resources-" + std::to_string(::getpid()) + ".txt")) {
+      : path_(std::filesystem::temp_directory_path() /
+              ("hearth-resources-" + std::to_string(::getpid()) + "-" + std::to_string(++made_) + ".txt")) {
     std::ofstream(path_) << text;
   }
   ~ResourcesFile() { std::filesystem::remove(path_); }
   std::string path() const { return path_.string(); }
 
  private:
+  static inline int made_ = 0;
   std::filesystem::path path_;
 };
 
@@ -103,6 +106,64 @@ TEST(Crisis, SenderGetsSupportStaffGetAnAlertOthersWaitForAModerator) {
                                        "Bearer " + ServerProcess::token("host", "group", "Sam", "sam"));
   EXPECT_NE(transcript.body().find("released message"), std::string::npos);
   EXPECT_NE(transcript.body().find("reported message"), std::string::npos);
+}
+
+// docs/protocol.md 1.14 (ABOUT): someone asking how to help a friend gets
+// resources for that; staff are not told that they may be in crisis.
+TEST(Crisis, SomeoneAskingHowToHelpAFriendGetsResourcesAndNoAlertIsRaised) {
+  ResourcesFile support("You matter.\n");
+  ResourcesFile about("Helplines help people worried about someone, too.\n");
+  ServerProcess server({"--crisis-resources", support.path(), "--crisis-about-resources", about.path()});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "ama", "Dr. Ada", "ada")));
+  host.request_ok(create_room("ama", v1::ROOM_KIND_AMA));
+  WsClient asker(server.port());
+  asker.request_ok(join("ama", "Kai"));
+
+  const auto helping =
+      asker.request_ok(ask("ama", "How can I help a friend who says she wants to die?")).accepted();
+  EXPECT_EQ(helping.support(), "Helplines help people worried about someone, too.\n");
+  const auto research = asker.request_ok(ask("ama", "What does the research say about suicide prevention?"));
+  EXPECT_EQ(research.accepted().support(), "Helplines help people worried about someone, too.\n");
+  const auto own = asker.request_ok(ask("ama", "honestly i have the pills saved up")).accepted();
+  EXPECT_EQ(own.support(), "You matter.\n");
+  // The host sees the three in order: an alert on the last one only.
+  for (const auto id : {helping.seq(), research.accepted().seq(), own.seq()}) {
+    const auto event = host.next_event_where([](const v1::Event& e) { return e.has_question_asked(); });
+    EXPECT_EQ(event.question_asked().id(), id);
+    EXPECT_EQ(event.has_alert(), id == own.seq());
+    EXPECT_EQ(event.question_asked().flagged(), id == own.seq());
+  }
+  EXPECT_TRUE(asker.request_ok(ask("ama", "this traffic is killing me")).accepted().support().empty());
+}
+
+// docs/protocol.md 1.14 (SIGHUP): a clinician's change to the rules is
+// taken without a restart; a file that does not parse leaves the running
+// rules as they were.
+TEST(Crisis, SighupReadsTheRulesAgainAndABrokenFileKeepsTheRunningOnes) {
+  ResourcesFile rules("crisis: blue whale\n");
+  ServerProcess server({"--crisis-rules", rules.path()});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "group", "Sam", "sam")));
+  host.request_ok(create_room("group", v1::ROOM_KIND_SUPPORT));
+  const auto support_for = [&](const std::string& text) {
+    return host.request_ok(say("group", text)).accepted().support();
+  };
+  EXPECT_FALSE(support_for("the blue whale").empty());
+  EXPECT_TRUE(support_for("a red fox").empty());
+
+  std::ofstream(rules.path()) << "crisis: red fox\n";
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(server.wait_for_log("SIGHUP: crisis rules read again: 1 rules"));
+  EXPECT_FALSE(support_for("a red fox").empty());
+  EXPECT_TRUE(support_for("the blue whale").empty());
+
+  std::ofstream(rules.path()) << "crisis: grey wolf\ncrisis: (red fox|grey\n";
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(server.wait_for_log("the rules in use stay"));
+  EXPECT_NE(server.log().find(":2: a ( without its )"), std::string::npos) << "the file and line";
+  EXPECT_FALSE(support_for("a red fox").empty()) << "the running rules stay";
+  EXPECT_EQ(server.log().find("red fox"), std::string::npos) << "no text in the log";
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Crisis support after the fact and held messages (docs/protocol.md 1.14):
-// an edit whose new words match a crisis phrase brings its writer support
+// an edit whose new words the crisis rules read as CRISIS brings its writer support
 // and the room's staff an alert, but holds nothing; and a held message does
 // not exist for anyone but staff and its author, whatever they try to do
 // with it.

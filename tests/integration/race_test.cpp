@@ -102,7 +102,7 @@ TEST_F(TwoNodes, ResumeOnTheOtherNodeReplaysExactlyWhatAMemberWhoStayedGotLive) 
   const auto [pat_token, snapshot, pat_last] = pat_joins_and_drops(host, tam, zed);
 
   // Meanwhile, on both nodes: a question approved, one dismissed, one still
-  // pending, a held message that matched a crisis phrase, a report, a vote,
+  // pending, a held message read as CRISIS, a report, a vote,
   // an answer, chat.
   const auto approved = zed.request_ok(ask("r", "approved later")).accepted().seq();
   host.request_ok(

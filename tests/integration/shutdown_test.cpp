@@ -109,7 +109,7 @@ TEST(Shutdown, ACommandOrJoinArrivingAfterShutdownBeganIsAnsweredShuttingDownThe
   // nothing stops megabytes short of its end, and stays stopped. (Crisis
   // phrases off: matching megabytes is slow under the sanitizers.)
   ServerProcess server(
-      {"--max-message-chars", "8000000", "--max-frame-bytes", "9000000", "--crisis-phrases", ""});
+      {"--max-message-chars", "8000000", "--max-frame-bytes", "9000000", "--crisis-rules", ""});
   // Binary frames: megabytes of JSON are slow to parse under the sanitizers.
   WsClient host(server.port(), Encoding::binary);
   host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));

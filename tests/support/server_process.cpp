@@ -1,25 +1,25 @@
 #include "server_process.hpp"
 
-#include <algorithm>
-#include <cstdlib>
-#include <cstdio>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace hearth::testing {
 namespace {
@@ -221,6 +221,20 @@ std::string ServerProcess::log() const {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+bool ServerProcess::wait_for_log(const std::string& text, std::size_t occurrences,
+                                 std::chrono::seconds timeout) const {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const std::string now = log();
+    std::size_t found = 0;
+    for (auto at = now.find(text); at != std::string::npos; at = now.find(text, at + text.size())) ++found;
+    if (found >= occurrences) return true;
+    if (Clock::now() >= deadline) return false;
+    // The server appends to a file: look again shortly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 std::optional<int> ServerProcess::stop(std::chrono::seconds timeout) {

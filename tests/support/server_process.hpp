@@ -47,6 +47,10 @@ class ServerProcess {
   void crash();
   // Everything the server has written to its stderr so far.
   std::string log() const;
+  // Waits until its stderr holds `text` at least `occurrences` times;
+  // false after `timeout`.
+  bool wait_for_log(const std::string& text, std::size_t occurrences = 1,
+                    std::chrono::seconds timeout = std::chrono::seconds(10)) const;
 
   // `hearth-server token ...` with this server's secret.
   static std::string token(const std::string& role, const std::string& room, const std::string& name,
