@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::size_t npos = std::string::npos;
 constexpr long kMaxChoices = 4;
+constexpr std::size_t kClassifiedBytes = 16 * 1024;
 
 // U+00C0..U+00FF with the marks taken off; "" for × and ÷ (separators).
 constexpr const char* kLatin1[64] = {
@@ -243,6 +244,12 @@ struct CrisisRules::Locale {
   WordClass self;    // @self: the writer (I, me, my...)
   WordClass other;   // @other: someone else (she, my friend...)
   WordClass people;  // @people: the nouns among them (friend, wife...)
+  WordClass common;  // @common: the language's most frequent words
+
+  std::size_t common_words(const Words& words) const {
+    return static_cast<std::size_t>(
+        std::count_if(words.begin(), words.end(), [&](const std::string& w) { return common.matches(w); }));
+  }
 
   void index() {
     for (std::size_t r = 0; r < rules.size(); ++r) {
@@ -409,8 +416,8 @@ std::optional<CrisisRules> CrisisRules::parse(const std::string& name, std::stri
       Token token;
       if (spelled.size() >= 2 && spelled[0] == '~' &&
           std::all_of(spelled.begin() + 1, spelled.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        token.gap = std::stoi(spelled.substr(1));
-        if (token.gap < 1 || token.gap > 9) return fail("a gap is ~1 to ~9");
+        if (spelled.size() != 2 || spelled[1] == '0') return fail("a gap is ~1 to ~9");
+        token.gap = spelled[1] - '0';
         rule.tokens.push_back(std::move(token));
         continue;
       }
@@ -446,7 +453,8 @@ std::optional<CrisisRules> CrisisRules::parse(const std::string& name, std::stri
     if (rule.tokens.empty()) return fail("a rule with no pattern");
     if (rule.tokens.front().gap > 0 || rule.tokens.back().gap > 0)
       return fail("a pattern cannot start or end with a gap");
-    if (std::all_of(rule.tokens.begin(), rule.tokens.end(), [](const Token& t) { return t.optional; })) {
+    if (std::all_of(rule.tokens.begin(), rule.tokens.end(),
+                    [](const Token& t) { return t.optional || t.gap; })) {
       return fail("a pattern needs a word that is not optional");
     }
     // Each gap and optional word is a choice the matcher may take back:
@@ -460,6 +468,7 @@ std::optional<CrisisRules> CrisisRules::parse(const std::string& name, std::stri
   if (const auto it = classes.find("self"); it != classes.end()) locale->self.forms = it->second;
   if (const auto it = classes.find("other"); it != classes.end()) locale->other.forms = it->second;
   if (const auto it = classes.find("people"); it != classes.end()) locale->people.forms = it->second;
+  if (const auto it = classes.find("common"); it != classes.end()) locale->common.forms = it->second;
   locale->index();
   CrisisRules out;
   out.locales_.push_back(std::move(locale));
@@ -471,8 +480,12 @@ std::optional<CrisisRules> CrisisRules::load(const std::string& path, std::strin
   std::error_code code;
   std::vector<fs::path> files;
   if (fs::is_directory(path, code)) {
-    for (const auto& item : fs::directory_iterator(path, code)) {
-      if (item.is_regular_file() && item.path().extension() == ".rules") files.push_back(item.path());
+    for (fs::directory_iterator it(path, code), end; !code && it != end; it.increment(code)) {
+      if (it->is_regular_file(code) && it->path().extension() == ".rules") files.push_back(it->path());
+    }
+    if (code) {
+      error = "cannot list " + path + ": " + code.message();
+      return std::nullopt;
     }
     std::sort(files.begin(), files.end());
   } else if (fs::is_regular_file(path, code)) {
@@ -500,12 +513,21 @@ std::optional<CrisisRules> CrisisRules::load(const std::string& path, std::strin
 
 CrisisRules::Verdict CrisisRules::classify(std::string_view text) const {
   if (locales_.empty()) return {};
-  const Words words = crisis_words(text);
+  // Longer texts are refused by the fold anyway (--max-message-chars).
+  const Words words = crisis_words(text.substr(0, kClassifiedBytes));
+  // The text's language decides alone: one locale's words must not be read
+  // by another's rules ("me" is English and Spanish, and one locale's
+  // exceptions are not another's). The language is the locale whose
+  // @common words the text uses most; on a tie, every tied locale reads it
+  // and the strongest verdict stands.
+  std::vector<std::size_t> hits;
+  for (const auto& locale : locales_) hits.push_back(locale->common_words(words));
+  const std::size_t most = *std::max_element(hits.begin(), hits.end());
   Verdict best;
-  for (const auto& locale : locales_) {
-    Verdict verdict = locale->classify(words);
+  for (std::size_t l = 0; l < locales_.size(); ++l) {
+    if (hits[l] != most) continue;
+    Verdict verdict = locales_[l]->classify(words);
     if (verdict.outcome > best.outcome) best = std::move(verdict);
-    if (best.outcome == CrisisOutcome::crisis) break;
   }
   return best;
 }

@@ -671,11 +671,15 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
   if (!members_.contains(caller.connection.get())) {
     return reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
   }
-  if (entry.has_delete_message() && state_.forgot_message(entry.delete_message().message_id())) {
-    return delete_forgotten(std::move(caller), std::move(entry), entry.delete_message().message_id());
+  // The id is read before the entry is moved: arguments are evaluated in
+  // no set order.
+  if (const auto id = entry.delete_message().message_id();
+      entry.has_delete_message() && state_.forgot_message(id)) {
+    return delete_forgotten(std::move(caller), std::move(entry), id);
   }
-  if (entry.has_delete_question() && state_.forgot_question(entry.delete_question().question_id())) {
-    return delete_forgotten(std::move(caller), std::move(entry), entry.delete_question().question_id());
+  if (const auto id = entry.delete_question().question_id();
+      entry.has_delete_question() && state_.forgot_question(id)) {
+    return delete_forgotten(std::move(caller), std::move(entry), id);
   }
   submit_checked(std::move(caller), std::move(entry));
 }

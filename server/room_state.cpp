@@ -317,16 +317,24 @@ std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) co
     if (say.reply_to_message_id() != 0 && say.reply_to_question_id() != 0) {
       return fail(v1::INVALID_ARGUMENT, "reply to a message or a question, not both");
     }
-    // A reply may name an item that retention removed, or one the state
-    // forgot: the reply stands (and the fold of a trimmed log, which never
-    // saw the item, agrees).
-    if (say.reply_to_message_id() > trimmed_up_to_ && !forgot_message(say.reply_to_message_id())) {
+    // A reply may name an item that retention removed: the reply stands
+    // (and the fold of a trimmed log, which never saw the item, agrees).
+    // Not one the state forgot: nothing here can tell whether it was one,
+    // or one the sender could see (and the transcript, which still holds
+    // it, would judge otherwise).
+    if (forgot_message(say.reply_to_message_id())) {
+      return fail(v1::MESSAGE_NOT_FOUND, "this message is too old to reply to");
+    }
+    if (forgot_question(say.reply_to_question_id())) {
+      return fail(v1::QUESTION_NOT_FOUND, "this question is too old to reply to");
+    }
+    if (say.reply_to_message_id() > trimmed_up_to_) {
       const MessageRecord* parent = find_message(say.reply_to_message_id());
       if (parent == nullptr || !may_see(message_audience(*parent), actor.user_id(), actor.role())) {
         return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
       }
     }
-    if (say.reply_to_question_id() > trimmed_up_to_ && !forgot_question(say.reply_to_question_id())) {
+    if (say.reply_to_question_id() > trimmed_up_to_) {
       const QuestionRecord* question = find_question(say.reply_to_question_id());
       if (question == nullptr || question_audience(*question).staff_only) {
         return fail(v1::QUESTION_NOT_FOUND, "no such question to reply to");
@@ -646,6 +654,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       if (held == messages_.end()) {  // a forgotten one
         event.mutable_message_deleted()->set_id(entry.delete_message().message_id());
         event.mutable_message_deleted()->set_deleted(true);
+        // It may have been held: that its author deleted it is nobody's news.
+        event.clear_actor();
         break;
       }
       MessageRecord& message = held->second;
@@ -689,8 +699,10 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
         *for_staff.add_messages() = message_view(message);
         if (!message_audience(message).staff_only) *erased->add_messages() = for_staff.messages().rbegin()[0];
       }
+      // Forgotten items only for staff: whether each was ever public (held,
+      // pending) is not known here, and listing one that was not beside
+      // this person's public items would tell everyone of it.
       add_forgotten_erased(entry.erase(), for_staff);
-      add_forgotten_erased(entry.erase(), *erased);
       // Who erased is not said: the items are the news.
       event.clear_actor();
       if (for_staff.questions_size() != erased->questions_size() ||
@@ -748,9 +760,14 @@ void RoomState::note_question_state(const QuestionRecord& question) {
 void RoomState::forget_over_limits() {
   // By the fold alone (ids and counts), so that every node, and one that
   // starts from a checkpoint, forgets alike.
+  // Held messages stay (they wait for staff) while others can go; when
+  // only held ones are over the limit, the oldest of them go too.
   while (messages_.size() > limits_.messages_in_memory) {
-    messages_forgotten_up_to_ = std::max(messages_forgotten_up_to_, messages_.begin()->first);
-    messages_.erase(messages_.begin());
+    auto gone =
+        std::find_if(messages_.begin(), messages_.end(), [](const auto& item) { return !item.second.held; });
+    if (gone == messages_.end()) gone = messages_.begin();
+    messages_forgotten_up_to_ = std::max(messages_forgotten_up_to_, gone->first);
+    messages_.erase(gone);
   }
   while (closed_questions_.size() > limits_.closed_questions_in_memory) {
     const std::uint64_t id = *closed_questions_.begin();

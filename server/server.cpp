@@ -180,6 +180,7 @@ int run_server(const Config& config) {
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](boost::system::error_code error, int) {
       if (error) return;
+      await_hangup();  // first: whatever the files hold, the next SIGHUP is heard
       std::string why;
       if (auto lane = load_crisis_lane(config, why)) {
         log::info("SIGHUP: crisis rules read again: ", lane->rules.size(), " rules");
@@ -187,7 +188,6 @@ int run_server(const Config& config) {
       } else {
         log::error("SIGHUP: ", why, "; the rules in use stay");
       }
-      await_hangup();
     });
   };
   await_hangup();

@@ -57,10 +57,10 @@ RoomState fold_start(const std::string& room_id, const std::optional<v1::RoomChe
   Limits unlimited;
   unlimited.max_question_chars = unlimited.max_answer_chars = unlimited.max_message_chars = SIZE_MAX;
   unlimited.max_title_chars = SIZE_MAX;
-  // It renders every item the log holds, and an item the live rooms had
-  // forgotten was never changed but by a delete, which passes either way.
-  unlimited.messages_in_memory = unlimited.closed_questions_in_memory = unlimited.max_open_questions =
-      SIZE_MAX;
+  // It renders every item the log holds: nothing is forgotten. (Live rooms
+  // refused what named a forgotten item but a delete, which passes here
+  // too; an edit or a vote that raced the forgetting is shown here alone.)
+  unlimited.messages_in_memory = unlimited.closed_questions_in_memory = SIZE_MAX;
   return checkpoint ? RoomState::from_data(room_id, unlimited, checkpoint->base())
                     : RoomState(room_id, unlimited);
 }

@@ -108,6 +108,8 @@ TEST(CrisisRules, AFileThatCannotBeReadSaysWhereAndWhy) {
   EXPECT_NE(parse_error("crisis: die~\n").find("4 letters"), std::string::npos);
   EXPECT_NE(parse_error("crisis: a? ~9 b? ~9 c? d\n").find("at most 4"), std::string::npos);
   EXPECT_NE(parse_error("crisis: a? b?\n").find("not optional"), std::string::npos);
+  EXPECT_NE(parse_error("crisis: a? ~3 b?\n").find("not optional"), std::string::npos) << "a gap is no word";
+  EXPECT_NE(parse_error("crisis: a ~99999999999 b\n").find("a gap is ~1 to ~9"), std::string::npos);
   EXPECT_NE(parse_error("crisis:\n").find("no pattern"), std::string::npos);
   std::string error;
   EXPECT_FALSE(CrisisRules::load("/nonexistent", error));
@@ -136,12 +138,15 @@ TEST(CrisisRules, TheShippedRulesLoadEveryLocaleAndReadTheHardCases) {
   }
   for (const char* text : {"How can I help a friend who says she wants to die?",
                            "What does the research say about suicide prevention in teens?",
-                           "mi amiga me dijo que se quiere morir, ¿qué hago?"}) {
+                           "mi amiga me dijo que se quiere morir, ¿qué hago?",
+                           // Read by English alone: Spanish "me" is not the writer here.
+                           "if my friend tells me she's suicidal, what do I do"}) {
     EXPECT_EQ(rules->classify(text).outcome, CrisisOutcome::about) << text;
   }
-  for (const char* text : {"this traffic is killing me", "I'm dying to know what you think",
-                           "dead tired today", "could you cut me some slack on the homework",
-                           "me muero de ganas de verte", "How do I sleep better?"}) {
+  for (const char* text :
+       {"this traffic is killing me", "I'm dying to know what you think", "dead tired today",
+        "could you cut me some slack on the homework", "me muero de ganas de verte", "How do I sleep better?",
+        "trust me, I'm not suicidal"}) {
     EXPECT_EQ(rules->classify(text).outcome, CrisisOutcome::none) << text;
   }
 }

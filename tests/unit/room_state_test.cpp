@@ -975,8 +975,9 @@ TEST_F(RoomFold, ARoomHoldsItsLatestMessagesAndClosedQuestionsOnly) {
   auto report = new_entry(bob);
   report.mutable_report()->set_message_id(said[0]);
   EXPECT_EQ(state.check(report)->code, v1::MESSAGE_NOT_FOUND);
-  EXPECT_FALSE(state.check(say(bob, "a reply to an old one", said[0])))
-      << "a reply may name it, as a trimmed one";
+  const auto reply = state.check(say(bob, "a reply to an old one", said[0]));
+  ASSERT_TRUE(reply) << "nothing here says whether bob could see it";
+  EXPECT_EQ(reply->code, v1::MESSAGE_NOT_FOUND);
   // A delete passes the fold: Room checked the author against the log.
   auto remove = new_entry(alice);
   remove.mutable_delete_message()->set_message_id(said[0]);
@@ -985,6 +986,7 @@ TEST_F(RoomFold, ARoomHoldsItsLatestMessagesAndClosedQuestionsOnly) {
   ASSERT_TRUE(deleted.event && deleted.event->has_message_deleted());
   EXPECT_EQ(deleted.event->message_deleted().id(), said[0]);
   EXPECT_TRUE(deleted.event->message_deleted().deleted());
+  EXPECT_FALSE(deleted.event->has_actor()) << "it may have been held: who deleted it is not said";
   EXPECT_EQ(state.to_data().messages_size(), 3) << "nothing comes back";
 
   // Open and pending questions are capped; closed ones are held up to their
@@ -1030,6 +1032,31 @@ TEST_F(RoomFold, ARoomHoldsItsLatestMessagesAndClosedQuestionsOnly) {
   const RoomState cut = RoomState::from_data("room-1", smaller, state.to_data());
   EXPECT_EQ(cut.to_data().messages_size(), 1);
   EXPECT_TRUE(cut.forgot_message(said[4]));
+}
+
+// A held message waits for staff: newer messages do not push it out.
+TEST_F(RoomFold, AHeldMessageIsNotForgottenWhileOthersCanGo) {
+  Limits limits;
+  limits.messages_in_memory = 2;
+  limits.snapshot_messages = 2;
+  state = RoomState("room-1", limits);
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  auto hold = new_entry(host);
+  hold.mutable_room_updated()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+  act_ok(hold);
+  auto flagged = say(alice, "held for staff");
+  flagged.mutable_say()->set_flagged(true);
+  const auto held = act_ok(flagged);
+  std::vector<std::uint64_t> said;
+  for (int i = 0; i < 4; ++i) said.push_back(act_ok(say(alice, "m" + std::to_string(i))));
+  EXPECT_FALSE(state.forgot_message(held));
+  EXPECT_TRUE(state.forgot_message(said[1]));
+  EXPECT_FALSE(state.forgot_message(said[3]));
+  auto release = new_entry(host);
+  release.mutable_release_message()->set_message_id(held);
+  EXPECT_FALSE(state.check(release)) << "staff can still release it";
 }
 
 }  // namespace
