@@ -312,6 +312,20 @@ void ConnectionCap::remove(const std::string& address) {
   lower(address);
 }
 
+ReportMeter::ReportMeter(SharedBudgets& budgets, std::string secret, std::uint32_t per_hour)
+    : budgets_(budgets), secret_(std::move(secret)), per_hour_(per_hour) {}
+
+void ReportMeter::take(const std::string& room_id, const std::string& address, const std::string& user_id,
+                       SharedBudgets::Handler handler) {
+  if (per_hour_ == 0) return handler({}, std::nullopt);
+  const double burst = per_hour_;
+  const double rate = burst / 3600;
+  // The room id ends each name: a room's reports are its own.
+  budgets_.take({{budget_key(secret_, "report:identity", user_id + '\n' + room_id), rate, burst},
+                 {budget_key(secret_, "report:address", address + '\n' + room_id), 3 * rate, 3 * burst}},
+                std::move(handler));
+}
+
 void ConnectionCap::lower(const std::string& address) {
   const auto it = open_.find(address);
   if (it == open_.end()) return;

@@ -206,6 +206,23 @@ class SharedCounts {
   virtual std::chrono::milliseconds renew_interval() const = 0;
 };
 
+// Reports in one room (docs/protocol.md 2.25), over every node: by one
+// identity, `per_hour` at once and then one every hour / per_hour; from one
+// client address, three times that (a household or a clinic behind one
+// address), so that someone who comes back anonymous as a new person still
+// reports from the same address. 0: no cap.
+class ReportMeter {
+ public:
+  ReportMeter(SharedBudgets& budgets, std::string secret, std::uint32_t per_hour);
+  void take(const std::string& room_id, const std::string& address, const std::string& user_id,
+            SharedBudgets::Handler handler);
+
+ private:
+  SharedBudgets& budgets_;
+  std::string secret_;
+  std::uint32_t per_hour_;
+};
+
 // Open connections per client address, capped over every node. This
 // node's count decides first (no round trip when this node alone is at the
 // cap); then one claim in SharedCounts says whether the other nodes' leave

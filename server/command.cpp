@@ -56,7 +56,17 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
     case M::kUpdateRoom: {
       const auto& update = message.update_room();
       auto* out = entry.mutable_room_updated();
-      *out->mutable_settings() = update.settings();
+      // Only the settings the mask names change (RoomState::settings_after),
+      // so a client that sends one setting cannot reset the others.
+      if (update.has_settings() && update.settings_mask().paths().empty()) {
+        return Failure{v1::INVALID_ARGUMENT,
+                       "name the settings to change in settings_mask; the others are kept"};
+      }
+      if (!update.settings_mask().paths().empty()) {
+        *out->mutable_settings() = update.settings();
+        *out->mutable_settings_mask() = update.settings_mask();
+      }
+      out->set_allow_loosening(update.allow_loosening());
       out->set_title(update.title());
       if (!update.passcode().empty()) {
         if (auto failure = check_passcode(update.passcode())) return failure;

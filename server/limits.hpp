@@ -42,6 +42,9 @@ struct Limits {
   double identity_message_burst = 60;
   // WebSocket connections open at once from one client address (0: any).
   std::size_t max_connections_per_ip = 50;
+  // Reports one identity may make in a room in an hour (three times that
+  // from one client address), over every node (ReportMeter); 0: no cap.
+  std::uint32_t reports_per_hour = 20;
   // Questions of one identity awaiting approval in a room.
   std::size_t max_pending_questions = 5;
   // Chat messages included in a snapshot (the most recent).

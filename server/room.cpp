@@ -681,7 +681,43 @@ void Room::submit(Caller caller, v1::LogEntry entry) {
       entry.has_delete_question() && state_.forgot_question(id)) {
     return delete_forgotten(std::move(caller), std::move(entry), id);
   }
+  if (entry.has_report() && !is_staff(entry.actor().role()))
+    return meter_report(std::move(caller), std::move(entry));
   submit_checked(std::move(caller), std::move(entry));
+}
+
+void Room::meter_report(Caller caller, v1::LogEntry entry) {
+  // Only a report that would count spends: not a refused one, nor the same
+  // item reported again.
+  if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
+  if (state_.changes_nothing(entry)) return submit_checked(std::move(caller), std::move(entry));
+  ++appends_in_flight_;  // the Room stays while the budget answers
+  const std::string user_id = entry.actor().user_id();
+  registry_.reports().take(
+      id_, caller.address, user_id,
+      [self = shared_from_this(), caller = std::move(caller), entry = std::move(entry)](
+          std::error_code error, std::optional<std::chrono::milliseconds> wait) mutable {
+        asio::post(self->strand_, [self, caller = std::move(caller), entry = std::move(entry), error,
+                                   wait]() mutable {
+          --self->appends_in_flight_;
+          if (self->retired_) {
+            self->reply_error(caller, {v1::ROOM_NOT_FOUND, "the room is gone"});
+          } else if (error) {
+            self->reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; nothing was written"});
+          } else if (!self->members_.contains(caller.connection.get())) {
+            self->reply_error(caller, {v1::NOT_IN_ROOM, "you are not in this room"});
+          } else if (wait) {
+            Failure failure{v1::RATE_LIMITED,
+                            "you have made as many reports in this room as an hour allows; the "
+                            "moderators have them all"};
+            failure.retry_after_ms = static_cast<std::uint32_t>(wait->count());
+            self->reply_error(caller, failure);
+          } else {
+            self->submit_checked(std::move(caller), std::move(entry));
+          }
+          self->maybe_retire();
+        });
+      });
 }
 
 void Room::delete_forgotten(Caller caller, v1::LogEntry entry, std::uint64_t id) {

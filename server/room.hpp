@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,7 +47,7 @@ struct Caller {
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
   std::optional<v1::ResumeFrom> resume;  // a join that asks to resume
   std::string passcode;                  // a join to a private room
-  std::string address;                   // the client's, for its passcode budget
+  std::string address;                   // the client's, for its passcode and report budgets
   std::string support;                   // words of support for Accepted (crisis)
 };
 
@@ -201,13 +202,22 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // forgot_question): the log says whether it is one, and whether the
   // caller wrote it; then as submit_checked().
   void delete_forgotten(Caller caller, v1::LogEntry entry, std::uint64_t id);
+  // A report by a participant: spends from ReportMeter first (RATE_LIMITED
+  // past it), then as submit_checked().
+  void meter_report(Caller caller, v1::LogEntry entry);
   void on_forgotten_read(Caller caller, v1::LogEntry entry, std::uint64_t id, std::error_code error,
                          const std::vector<SequencedEntry>& entries);
   // erase(), once checked: in room_erasure.cpp.
   boost::asio::awaitable<void> run_erasure(Caller caller, v1::LogEntry entry);
-  // One attempt of it (room_erasure.cpp): conflict means start again.
-  boost::asio::awaitable<std::tuple<std::error_code, std::uint64_t>> rewrite_log(const std::string& user_id,
-                                                                                 const v1::LogEntry& entry);
+  // One attempt of it (room_erasure.cpp): conflict means start again. Adds
+  // to `anonymous` the ids of the person's anonymous questions that the log
+  // holds and nobody deleted.
+  boost::asio::awaitable<std::tuple<std::error_code, std::uint64_t>> rewrite_log(
+      const std::string& user_id, const v1::LogEntry& entry, std::set<std::uint64_t>& anonymous);
+  // Deletes each of `ids`, anonymous questions of the erasure's actor, as
+  // they would delete it themselves: one plain deletion each.
+  boost::asio::awaitable<std::error_code> delete_anonymous(const v1::LogEntry& erasure,
+                                                           const std::set<std::uint64_t>& ids);
   void when_applied(std::uint64_t seq, OnApplied fn);
   Outcome take_outcome(std::uint64_t seq);
   void maybe_retire();

@@ -13,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <deque>
+#include <set>
 
 #include "engine_await.hpp"
 #include "identity.hpp"
@@ -80,13 +81,30 @@ void Room::erase(Caller caller, v1::LogEntry entry) {
       asio::detached);
 }
 
+// Anonymous questions are not erased with the rest (issue 15.7): listed in
+// the erasure's event, or shown deleted beside it in the transcript, they
+// would be tied to the person. Each goes as its own plain deletion, the
+// one its author could make: first those the room holds, then, once the
+// log is rewritten, any asked meanwhile (another tab) or that the room no
+// longer held (RoomState::forgot_question). Their text goes from storage
+// with the rewrite like everything else of theirs.
 asio::awaitable<void> Room::run_erasure(Caller caller, v1::LogEntry entry) {
   const std::string user_id = entry.actor().user_id();
-  std::error_code error;
+  const auto held_now = state_.anonymous_questions_of(user_id);
+  std::error_code error = co_await delete_anonymous(entry, {held_now.begin(), held_now.end()});
   std::uint64_t seq = 0;
-  for (int attempt = 1; attempt <= kAttempts && !retired_; ++attempt) {
-    std::tie(error, seq) = co_await rewrite_log(user_id, entry);
+  std::set<std::uint64_t> anonymous;
+  for (int attempt = 1; !error && attempt <= kAttempts && !retired_; ++attempt) {
+    anonymous.clear();
+    std::tie(error, seq) = co_await rewrite_log(user_id, entry, anonymous);
     if (error != EngineError::conflict) break;
+  }
+  if (!error && !retired_) {
+    // Of those the log holds, the room decides for the ones it holds.
+    std::erase_if(anonymous, [&](std::uint64_t id) { return !state_.forgot_question(id); });
+    for (const auto id : state_.anonymous_questions_of(user_id)) anonymous.insert(id);
+    for (const auto id : held_now) anonymous.erase(id);  // deleted above, perhaps not yet applied
+    error = co_await delete_anonymous(entry, anonymous);
   }
   --appends_in_flight_;
   if (retired_) {
@@ -101,14 +119,31 @@ asio::awaitable<void> Room::run_erasure(Caller caller, v1::LogEntry entry) {
   maybe_retire();
 }
 
+asio::awaitable<std::error_code> Room::delete_anonymous(const v1::LogEntry& erasure,
+                                                        const std::set<std::uint64_t>& ids) {
+  for (const auto id : ids) {
+    if (retired_) co_return EngineError::unavailable;
+    v1::LogEntry deletion;
+    *deletion.mutable_actor() = erasure.actor();
+    *deletion.mutable_at() = erasure.at();
+    deletion.mutable_delete_question()->set_question_id(id);
+    deletion.mutable_delete_question()->set_erasing(true);  // also in a closed room
+    auto [error, seq] = co_await engine_call<std::uint64_t>([&](auto done) {
+      engine_.append(id_, state_.epoch(), state_.seq(), std::move(deletion), std::move(done));
+    });
+    if (error) co_return error;
+  }
+  co_return std::error_code();
+}
+
 // Copies the stored log a page at a time with `user_id`'s entries redacted,
 // then swaps the copy in with `entry` appended (Engine::rewrite_page,
 // finish_rewrite). What others appended while it copied goes in with the
 // swap; when the person wrote meanwhile too (another tab), that is copied
 // redacted, and the swap tried again. The log stays readable, unchanged,
 // throughout.
-asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(const std::string& user_id,
-                                                                              const v1::LogEntry& entry) {
+asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(
+    const std::string& user_id, const v1::LogEntry& entry, std::set<std::uint64_t>& anonymous) {
   auto [load_error, checkpoint] = co_await await_checkpoint(engine_, id_);
   if (load_error) co_return std::tuple(load_error, 0);
   const std::uint64_t checkpoint_seq = checkpoint ? checkpoint->seq() : 0;
@@ -128,10 +163,14 @@ asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(co
       const std::uint64_t up_to = page.empty() ? after : page.back().seq;
       for (const auto& stored : page) {
         const v1::LogEntry& item = *stored.entry;
+        if (item.has_delete_question()) anonymous.erase(item.delete_question().question_id());
         if (item.actor().user_id() != user_id || !(item.has_ask() || item.has_say())) continue;
         // Not an anonymous question: listed beside their named items, it
-        // would be tied to them (issue 15.7).
-        if (item.has_ask() && item.ask().anonymous()) continue;
+        // would be tied to them (issue 15.7). It goes on its own.
+        if (item.has_ask() && item.ask().anonymous()) {
+          anonymous.insert(stored.seq);
+          continue;
+        }
         auto& ids = item.has_ask() ? questions : messages;
         ids.push_back(stored.seq);
         if (ids.size() > kErasedIdsListed) ids.pop_front();

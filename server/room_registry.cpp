@@ -2,8 +2,9 @@
 
 namespace hearth {
 
-RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, Limits limits)
-    : shards_(shards), engine_(engine), passcodes_(passcodes), limits_(limits) {}
+RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, ReportMeter& reports,
+                           Limits limits)
+    : shards_(shards), engine_(engine), passcodes_(passcodes), reports_(reports), limits_(limits) {}
 
 void RoomRegistry::with_room(const std::string& room_id, Room::Op op, Room::Refusal refusal) {
   std::shared_ptr<Room> room;

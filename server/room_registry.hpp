@@ -18,9 +18,11 @@ namespace hearth {
 class RoomRegistry {
  public:
   // Each Room opened runs on the next of `shards`.
-  RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, Limits limits);
+  RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, ReportMeter& reports,
+               Limits limits);
 
   PasscodeChecker& passcodes() noexcept { return passcodes_; }
+  ReportMeter& reports() noexcept { return reports_; }
 
   // Runs `op` on the room's strand, opening the Room (and reading its log)
   // first if this node does not have it open; `refusal` as Room::run()'s.
@@ -43,6 +45,7 @@ class RoomRegistry {
   Shards& shards_;
   Engine& engine_;
   PasscodeChecker& passcodes_;
+  ReportMeter& reports_;
   Limits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;

@@ -1,5 +1,6 @@
 #include "room_state.hpp"
 
+#include <google/protobuf/util/field_mask_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -86,6 +87,39 @@ std::optional<Failure> RoomState::check_settings(const v1::RoomSettings& setting
   return std::nullopt;
 }
 
+v1::RoomSettings settings_after(const v1::RoomSettings& current, const v1::RoomUpdatedEntry& update) {
+  if (!update.has_settings()) return current;
+  if (update.settings_mask().paths().empty()) return update.settings();  // an entry from before masks
+  v1::RoomSettings next = current;
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(update.settings(), update.settings_mask(), {}, &next);
+  return next;
+}
+
+std::optional<Failure> RoomState::check_update(const v1::RoomUpdatedEntry& update) const {
+  if (count_code_points(update.title()) > limits_.max_title_chars)
+    return fail(v1::TEXT_TOO_LONG, "title is too long");
+  const auto& mask = update.settings_mask();
+  if (!google::protobuf::util::FieldMaskUtil::IsValidFieldMask<v1::RoomSettings>(mask)) {
+    return fail(v1::INVALID_ARGUMENT, "settings_mask names a field that RoomSettings does not have");
+  }
+  const v1::RoomSettings next = settings_after(settings_, update);
+  if (auto failure = check_settings(next)) return failure;
+  // Opening a private room or letting flagged posts through must be meant:
+  // a client that sends stale settings gets an error, not an open room.
+  // (Entries from before masks replaced the settings whole, unasked.)
+  if (mask.paths().empty() || update.allow_loosening()) return std::nullopt;
+  if (settings_.invite_only() && !next.invite_only()) {
+    return fail(
+        v1::CONFIRMATION_REQUIRED,
+        "this makes the private room open to anyone with its id: send it with allow_loosening to confirm");
+  }
+  if (settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD && next.crisis_policy() != v1::CRISIS_POLICY_HOLD) {
+    return fail(v1::CONFIRMATION_REQUIRED,
+                "this stops holding posts the crisis rules flag: send it with allow_loosening to confirm");
+  }
+  return std::nullopt;
+}
+
 // Slow mode counts by the entries' own times, so every node (and a re-check
 // at apply time) decides alike.
 std::optional<Failure> RoomState::check_slow_mode(const v1::LogEntry& entry) const {
@@ -129,7 +163,10 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
     return is_present(entry.actor().user_id()) ? std::nullopt
                                                : std::optional(fail(v1::NOT_IN_ROOM, "you are not in this room"));
   }
-  if (closed_) return fail(v1::ROOM_CLOSED, "the room is closed");
+  // An erasure's deletion of its actor's anonymous question (Room::
+  // run_erasure) is part of the erasure: a closed room takes it too.
+  const bool erasing = entry.has_delete_question() && entry.delete_question().erasing();
+  if (closed_ && !erasing) return fail(v1::ROOM_CLOSED, "the room is closed");
 
   switch (entry.kind_case()) {
     case v1::LogEntry::kJoined:
@@ -148,10 +185,7 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
       if (role != v1::ROLE_HOST && role != v1::ROLE_ADMIN) {
         return fail(v1::PERMISSION_DENIED, "only the host may change or close the room");
       }
-      if (entry.has_room_updated() && count_code_points(entry.room_updated().title()) > limits_.max_title_chars) {
-        return fail(v1::TEXT_TOO_LONG, "title is too long");
-      }
-      return entry.has_room_updated() ? check_settings(entry.room_updated().settings()) : std::nullopt;
+      return entry.has_room_updated() ? check_update(entry.room_updated()) : std::nullopt;
     case v1::LogEntry::kMute:
     case v1::LogEntry::kBan:
     case v1::LogEntry::kKick:
@@ -299,7 +333,9 @@ std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry
       }
       return check_text(entry.edit_question().text(), limits_.max_question_chars, "question");
     case v1::LogEntry::kDeleteQuestion:
-      if (!own && !staff) return fail(v1::PERMISSION_DENIED, "you can only delete your own questions");
+      if (!own && (!staff || entry.delete_question().erasing())) {
+        return fail(v1::PERMISSION_DENIED, "you can only delete your own questions");
+      }
       return std::nullopt;
     default:
       return fail(v1::UNKNOWN_COMMAND, "unknown command");
@@ -413,7 +449,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       break;
     }
     case v1::LogEntry::kRoomUpdated:
-      settings_ = entry.room_updated().settings();
+      settings_ = settings_after(settings_, entry.room_updated());
       if (entry.room_updated().remove_passcode()) passcode_hash_.clear();
       else if (!entry.room_updated().passcode_hash().empty()) passcode_hash_ = entry.room_updated().passcode_hash();
       if (!entry.room_updated().title().empty()) title_ = entry.room_updated().title();
@@ -635,6 +671,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       reported->set_message_id(report.message_id());
       reported->set_reports(static_cast<std::uint32_t>(reporters.size()));
       reported->set_reason(report.reason());
+      reported->set_reporter_reports(reports_by(actor_id));
       auto* alert = event.mutable_alert();
       alert->set_kind(v1::Alert::KIND_REPORT);
       alert->set_question_id(report.question_id());
@@ -673,6 +710,9 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       auto* erased = event.mutable_content_erased();
       v1::ContentErased for_staff;
       for (auto& [id, question] : questions_) {
+        // Their anonymous questions each go by a deletion of their own
+        // (Room::run_erasure): here they would be tied to the person.
+        if (question.anonymous && question.author.user_id() == actor_id) continue;
         if (question.author.user_id() == actor_id && question.state != v1::QUESTION_STATE_DELETED) {
           question.state = v1::QUESTION_STATE_DELETED;
           question.text.clear();
@@ -741,6 +781,24 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
 
 bool RoomState::forgot_message(std::uint64_t id) const {
   return id > trimmed_up_to_ && id <= messages_forgotten_up_to_ && !messages_.contains(id);
+}
+
+std::uint32_t RoomState::reports_by(const std::string& user_id) const {
+  std::uint32_t count = 0;
+  for (const auto& [id, question] : questions_) count += question.reporters.contains(user_id) ? 1 : 0;
+  for (const auto& [id, message] : messages_) count += message.reporters.contains(user_id) ? 1 : 0;
+  return count;
+}
+
+std::vector<std::uint64_t> RoomState::anonymous_questions_of(const std::string& user_id) const {
+  std::vector<std::uint64_t> out;
+  for (const auto& [id, question] : questions_) {
+    if (question.anonymous && question.author.user_id() == user_id &&
+        question.state != v1::QUESTION_STATE_DELETED) {
+      out.push_back(id);
+    }
+  }
+  return out;  // a std::map: in id order
 }
 
 bool RoomState::forgot_question(std::uint64_t id) const {

@@ -64,6 +64,11 @@ inline constexpr const char* kErasedText = "[erased]";
 // times and the crisis flag, which stays). False if nothing changed.
 bool redact_entry(v1::LogEntry& entry, const std::string& user_id);
 
+// What the settings become after `update`: the fields its settings_mask
+// names take its values; without a mask (entries written before masks) its
+// settings replace them whole; without settings nothing changes.
+v1::RoomSettings settings_after(const v1::RoomSettings& current, const v1::RoomUpdatedEntry& update);
+
 inline bool is_staff(v1::Role role) {
   return role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
 }
@@ -117,6 +122,12 @@ class RoomState {
   // True also for ids of other entries among them: Room reads the log.
   bool forgot_message(std::uint64_t id) const;
   bool forgot_question(std::uint64_t id) const;
+  // `user_id`'s anonymous questions the room holds and that are not
+  // deleted, by id (Room::run_erasure deletes them one by one).
+  std::vector<std::uint64_t> anonymous_questions_of(const std::string& user_id) const;
+  // The items the room holds that `user_id` reported (a scan: reports are
+  // few, and this needs no bookkeeping as items go).
+  std::uint32_t reports_by(const std::string& user_id) const;
   std::uint32_t retention_days() const { return settings_.retention_days(); }
   // Private rooms: joining needs an invite, the passcode or a token for it.
   bool invite_only() const { return settings_.invite_only(); }
@@ -206,6 +217,7 @@ class RoomState {
   };
 
   std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
+  std::optional<Failure> check_update(const v1::RoomUpdatedEntry& update) const;
   std::optional<Failure> check_slow_mode(const v1::LogEntry& entry) const;
   std::optional<Failure> check_report(const v1::LogEntry& entry) const;
   std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;

@@ -97,12 +97,13 @@ int run_server(const Config& config) {
   } else {
     engine = std::make_unique<MemoryEngine>();
   }
-  // Budgets every node shares (passcode guesses, messages per identity);
+  // Budgets every node shares (passcode guesses, reports, messages per identity);
   // passcode keys are derived on two threads of their own.
   LocalBudgets local_budgets;
   SharedBudgets& budgets = redis != nullptr ? static_cast<SharedBudgets&>(*redis) : local_budgets;
   PasscodeChecker passcodes(budgets, 2, config.token_secret);
-  RoomRegistry rooms(shards, *engine, passcodes, config.limits);
+  ReportMeter reports(budgets, config.token_secret, config.limits.reports_per_hour);
+  RoomRegistry rooms(shards, *engine, passcodes, reports, config.limits);
   std::string crisis_error;
   auto crisis = load_crisis_lane(config, crisis_error);
   if (!crisis) {

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
@@ -13,6 +14,43 @@ namespace hearth {
 namespace {
 
 namespace json = boost::json;
+
+// "changed the settings: approval on, slow mode 30 s": the settings the
+// update named (all of them for an entry from before settings masks).
+std::string describe_update(const v1::RoomUpdatedEntry& update) {
+  const auto& s = update.settings();
+  const auto on_off = [](bool on) { return on ? "on" : "off"; };
+  const std::pair<const char*, std::string> settings[] = {
+      {"require_approval", std::string("approval ") + on_off(s.require_approval())},
+      {"side_chat", std::string("side chat ") + on_off(s.side_chat())},
+      {"retention_days",
+       "retention " + (s.retention_days() ? std::to_string(s.retention_days()) + " days" : "default")},
+      {"slow_mode_seconds",
+       "slow mode " +
+           (s.slow_mode_seconds() ? std::to_string(s.slow_mode_seconds()) + " s" : std::string("off"))},
+      {"invite_only", std::string("private ") + on_off(s.invite_only())},
+      {"crisis_policy",
+       std::string("flagged posts ") + (s.crisis_policy() == v1::CRISIS_POLICY_HOLD ? "held" : "shown")},
+      {"member_list_limit",
+       "member list " + (s.member_list_limit() ? "up to " + std::to_string(s.member_list_limit())
+                                               : std::string("default"))},
+  };
+  const auto& paths = update.settings_mask().paths();
+  std::vector<std::string> parts;
+  for (const auto& [field, text] : settings) {
+    const bool named =
+        paths.empty() ? update.has_settings() : std::find(paths.begin(), paths.end(), field) != paths.end();
+    if (named) parts.push_back(text);
+  }
+  if (!update.passcode_hash().empty())
+    parts.emplace_back("a new passcode");
+  else if (update.remove_passcode())
+    parts.emplace_back("no passcode");
+  if (parts.empty()) return update.title().empty() ? "changed nothing" : "renamed the room";
+  std::string out = "changed the settings: ";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out;
+}
 using google::protobuf::util::TimeUtil;
 
 // What later entries did to earlier items, learnt in a first pass.
@@ -140,15 +178,10 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
   };
   switch (entry.kind_case()) {
     case v1::LogEntry::kRoomCreated: line.action = "opened the room"; line.text = entry.room_created().title(); break;
-    case v1::LogEntry::kRoomUpdated: {
-      const auto& settings = entry.room_updated().settings();
-      line.action = std::string("changed the settings: approval ") + (settings.require_approval() ? "on" : "off") +
-                    ", side chat " + (settings.side_chat() ? "on" : "off") + ", retention " +
-                    (settings.retention_days() ? std::to_string(settings.retention_days()) + " days" : "default") +
-                    ", slow mode " +
-                    (settings.slow_mode_seconds() ? std::to_string(settings.slow_mode_seconds()) + " s" : "off");
+    case v1::LogEntry::kRoomUpdated:
+      line.action = describe_update(entry.room_updated());
+      if (!entry.room_updated().title().empty()) line.text = entry.room_updated().title();
       break;
-    }
     case v1::LogEntry::kTrim:
       line.who = "Hearth";
       line.role.clear();

@@ -70,7 +70,8 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   ria.once("dialog", (dialog) => dialog.accept("unkind"));
   await ria.locator('#messages .message:has-text("something hurtful") button:has-text("Report")').click();
   await ria.waitForSelector(".notice >> text=The moderators have your report");
-  await moderator.waitForSelector("#alerts .alert >> text=A member reported this");
+  // The alert says who reported it, and why.
+  await moderator.waitForSelector('#alerts .alert:has-text("Ria reported this"):has-text("unkind")');
   await moderator.waitForSelector('#attention li:has-text("something hurtful") >> text=Reported (1)');
 
   // The moderator removes the hurtful message.
@@ -133,6 +134,13 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   await newcomer.click("#join-button");
   await newcomer.waitForFunction(() => window.hearth?.room.joined);
   await ria.waitForSelector('#members .person:has-text("Neo")');
+
+  // Unticking "Private" asks first: declined, the room stays private and
+  // the box ticked; nothing was sent.
+  host.once("dialog", (dialog) => dialog.dismiss());
+  await host.click("#setting-private");
+  assert.equal(await host.isChecked("#setting-private"), true);
+  assert.equal(await host.evaluate(() => window.hearth.room.info.settings.inviteOnly), true);
 
   // And closes the room: everyone sees it, nobody can post.
   host.once("dialog", (dialog) => dialog.accept());

@@ -189,7 +189,7 @@ class WatchedEngine final : public Engine {
 
 // Everything one run has: one node, its rooms and its connections.
 struct World {
-  World() : engine(limits, book), registry(shards, engine, passcodes, limits) {
+  World() : engine(limits, book), registry(shards, engine, passcodes, reports, limits) {
     retention = std::make_shared<Retention>(shards.main().io().get_executor(), engine, budgets, limits, 1,
                                             std::chrono::seconds(0));
   }
@@ -210,6 +210,7 @@ struct World {
   // that an input replays the same way every time.
   LocalBudgets budgets;
   PasscodeChecker passcodes{budgets, 0, "fuzz-secret-0123456789abcdef0123"};
+  ReportMeter reports{budgets, "fuzz-secret-0123456789abcdef0123", limits.reports_per_hour};
   RoomRegistry registry;
   std::shared_ptr<Retention> retention;
   CrisisLane crisis = fuzz_crisis_lane();
@@ -814,6 +815,11 @@ class Run {
       case kUpdate: {
         auto* update = message.mutable_update_room();
         *update->mutable_settings() = fuzz_settings(in_);
+        const auto* fields = v1::RoomSettings::descriptor();
+        for (int i = 0; i < fields->field_count(); ++i) {
+          if (in_.flag()) update->mutable_settings_mask()->add_paths(fields->field(i)->name());
+        }
+        update->set_allow_loosening(in_.flag());
         const bool retitle = in_.flag();
         const std::string title = text(MarkerKind::title);
         if (retitle) update->set_title(title);

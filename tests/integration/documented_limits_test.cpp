@@ -38,11 +38,10 @@ std::string text_of(std::size_t code_points) {
 
 v1::ClientMessage update_room(const std::string& room, const v1::RoomSettings& settings,
                               const std::string& title, const std::string& passcode = "") {
-  return in_room(room, [&](v1::ClientMessage& m) {
-    *m.mutable_update_room()->mutable_settings() = settings;
-    m.mutable_update_room()->set_title(title);
-    m.mutable_update_room()->set_passcode(passcode);
-  });
+  auto message = update_settings(room, settings);
+  message.mutable_update_room()->set_title(title);
+  message.mutable_update_room()->set_passcode(passcode);
+  return message;
 }
 
 v1::ClientMessage join_with_passcode(const std::string& room, const std::string& passcode) {

@@ -2,8 +2,9 @@
 // sets, changes and removes a private room's passcode, and neither the
 // passcode nor its salted hash ever leaves the server: not in a snapshot,
 // an event, a JSON or Markdown transcript, the server's own log, nor (the
-// passcode) in Redis in readable form. Settings are replaced as a whole,
-// and only hosts may update a room.
+// passcode) in Redis in readable form. An update changes only the settings
+// it names, opening a room or ending the crisis hold must be confirmed, and
+// only hosts may update a room.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
@@ -23,10 +24,8 @@ namespace http = boost::beast::http;
 v1::ClientMessage update_room(const std::string& room, const v1::RoomSettings& settings,
                               const std::string& title, const std::string& passcode = "",
                               bool remove_passcode = false) {
-  v1::ClientMessage message;
-  message.set_room_id(room);
+  v1::ClientMessage message = update_settings(room, settings);
   auto* update = message.mutable_update_room();
-  *update->mutable_settings() = settings;
   update->set_title(title);
   update->set_passcode(passcode);
   update->set_remove_passcode(remove_passcode);
@@ -241,14 +240,14 @@ TEST(UpdateRoom, TheHostSetsChangesAndRemovesThePasscodeWhichNeverLeavesTheServe
   }
 }
 
-// docs/protocol.md 2.5 ("replaces the settings entirely: an omitted
-// settings turns every flag ... and slow mode off ... an update that leaves
-// out inviteOnly makes a private room public"), 1.12 ("Turning inviteOnly
-// off opens the room to anyone again").
-TEST(UpdateRoom, SettingsAreReplacedAsAWholeSoAnUpdateWithoutThemTurnsEverythingOff) {
+// docs/protocol.md 2.5: an update changes only the settings its
+// settingsMask names; settings without a mask, a mask naming no setting and
+// values out of range are refused and change nothing.
+TEST(UpdateRoom, ChangesOnlyTheSettingsItNamesSoATitleOrOneSettingResetsNothing) {
   ServerProcess server;
   WsClient host(server.port());
-  host.request_ok(hello(ServerProcess::token("host", "ama", "Dr. Ada", "ada")));
+  const std::string host_token = ServerProcess::token("host", "ama", "Dr. Ada", "ada");
+  host.request_ok(hello(host_token));
   auto create = create_room("ama", v1::ROOM_KIND_AMA, /*approval=*/true, /*side_chat=*/true);
   auto* settings = create.mutable_create_room()->mutable_settings();
   settings->set_invite_only(true);
@@ -256,41 +255,103 @@ TEST(UpdateRoom, SettingsAreReplacedAsAWholeSoAnUpdateWithoutThemTurnsEverything
   settings->set_retention_days(7);
   settings->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
   host.request_ok(create);
+  const v1::RoomSettings created = *settings;
   WsClient outsider(server.port());
   EXPECT_EQ(outsider.request_error(join("ama", "Kit")).code(), v1::INVITE_REQUIRED);
 
-  // Out of range: refused, nothing changed.
-  v1::RoomSettings too_slow = *settings;
+  // Refused: out of range, settings with no mask, a mask naming no setting.
+  v1::RoomSettings too_slow;
   too_slow.set_slow_mode_seconds(3601);
-  EXPECT_EQ(host.request_error(update_room("ama", too_slow, "")).code(), v1::INVALID_ARGUMENT);
-  v1::RoomSettings too_long = *settings;
+  EXPECT_EQ(host.request_error(update_settings("ama", too_slow, {"slow_mode_seconds"})).code(),
+            v1::INVALID_ARGUMENT);
+  v1::RoomSettings too_long;
   too_long.set_retention_days(3651);
-  EXPECT_EQ(host.request_error(update_room("ama", too_long, "")).code(), v1::INVALID_ARGUMENT);
-  EXPECT_EQ(outsider.request_error(join("ama", "Kit")).code(), v1::INVITE_REQUIRED);
+  EXPECT_EQ(host.request_error(update_settings("ama", too_long, {"retention_days"})).code(),
+            v1::INVALID_ARGUMENT);
+  auto unmasked = update_settings("ama", created);
+  unmasked.mutable_update_room()->clear_settings_mask();
+  const auto no_mask = host.request_error(unmasked);
+  EXPECT_EQ(no_mask.code(), v1::INVALID_ARGUMENT);
+  EXPECT_NE(no_mask.message().find("settings_mask"), std::string::npos) << no_mask.message();
+  EXPECT_EQ(host.request_error(update_settings("ama", created, {"colour"})).code(), v1::INVALID_ARGUMENT);
 
-  // A title and no settings.
+  // A title alone keeps every setting.
   v1::ClientMessage rename;
   rename.set_room_id("ama");
   rename.mutable_update_room()->set_title("Ask me about sleep");
   host.request_ok(rename);
-  const auto updated =
+  auto updated =
       host.next_event_where([](const v1::Event& e) { return e.has_room_updated(); }).room_updated();
   EXPECT_EQ(updated.title(), "Ask me about sleep");
-  EXPECT_FALSE(updated.settings().invite_only());
-  EXPECT_FALSE(updated.settings().require_approval());
-  EXPECT_FALSE(updated.settings().side_chat());
-  EXPECT_EQ(updated.settings().slow_mode_seconds(), 0u);
-  EXPECT_EQ(updated.settings().retention_days(), 0u);
-  EXPECT_EQ(updated.settings().crisis_policy(), v1::CRISIS_POLICY_DELIVER);
+  EXPECT_EQ(updated.settings().SerializeAsString(), created.SerializeAsString())
+      << updated.ShortDebugString();
 
-  // And the room behaves so: public, no approval queue, no slow mode, no chat.
-  const auto snapshot = outsider.request_ok(join("ama", "Kit")).snapshot();
-  EXPECT_EQ(snapshot.room().title(), "Ask me about sleep");
-  outsider.request_ok(ask("ama", "first"));
-  const auto open = outsider.next_event_where([](const v1::Event& e) { return e.has_question_asked(); });
-  EXPECT_EQ(open.question_asked().state(), v1::QUESTION_STATE_OPEN);
-  outsider.request_ok(ask("ama", "second, at once"));
-  EXPECT_EQ(outsider.request_error(say("ama", "chat?")).code(), v1::CHAT_DISABLED);
+  // One setting changes that setting only.
+  v1::RoomSettings faster;
+  faster.set_slow_mode_seconds(10);
+  host.request_ok(update_settings("ama", faster, {"slow_mode_seconds"}));
+  updated = host.next_event_where([](const v1::Event& e) { return e.has_room_updated(); }).room_updated();
+  v1::RoomSettings expected = created;
+  expected.set_slow_mode_seconds(10);
+  EXPECT_EQ(updated.settings().SerializeAsString(), expected.SerializeAsString())
+      << updated.ShortDebugString();
+  EXPECT_EQ(outsider.request_error(join("ama", "Kit")).code(), v1::INVITE_REQUIRED);
+
+  // The transcript says what each update changed, and nothing else.
+  const auto transcript = http_request(server.port(), http::verb::get,
+                                       "/rooms/ama/transcript?format=markdown", "Bearer " + host_token);
+  ASSERT_EQ(transcript.result_int(), 200);
+  EXPECT_NE(transcript.body().find("renamed the room"), std::string::npos) << transcript.body();
+  EXPECT_NE(transcript.body().find("changed the settings: slow mode 10 s\n"), std::string::npos)
+      << transcript.body();
+}
+
+// docs/protocol.md 2.5 and 1.12: turning inviteOnly off or crisisPolicy away
+// from CRISIS_POLICY_HOLD needs allowLoosening; a client that sends stale
+// settings (every field, private and hold off) gets CONFIRMATION_REQUIRED
+// and the room stays private and holding.
+TEST(UpdateRoom, OpeningAPrivateRoomOrStoppingTheHoldMustBeConfirmed) {
+  ServerProcess server;
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "circle", "Dr. Ada", "ada")));
+  auto create = create_room("circle", v1::ROOM_KIND_SUPPORT);
+  create.mutable_create_room()->mutable_settings()->set_invite_only(true);
+  create.mutable_create_room()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+  host.request_ok(create);
+  WsClient outsider(server.port());
+
+  v1::RoomSettings stale;  // what a client that never read the settings sends
+  stale.set_slow_mode_seconds(5);
+  const auto refused = host.request_error(update_settings("circle", stale));
+  EXPECT_EQ(refused.code(), v1::CONFIRMATION_REQUIRED);
+  EXPECT_NE(refused.message().find("private"), std::string::npos) << refused.message();
+  v1::RoomSettings deliver;
+  deliver.set_crisis_policy(v1::CRISIS_POLICY_DELIVER);
+  const auto hold = host.request_error(update_settings("circle", deliver, {"crisis_policy"}));
+  EXPECT_EQ(hold.code(), v1::CONFIRMATION_REQUIRED);
+  EXPECT_NE(hold.message().find("crisis"), std::string::npos) << hold.message();
+  v1::RoomSettings open;
+  EXPECT_EQ(host.request_error(update_settings("circle", open, {"invite_only"})).code(),
+            v1::CONFIRMATION_REQUIRED);
+  EXPECT_EQ(outsider.request_error(join("circle", "Kit")).code(), v1::INVITE_REQUIRED);
+
+  // Confirmed, one at a time: the hold goes and the room stays private...
+  host.request_ok(update_settings("circle", deliver, {"crisis_policy"}, /*allow_loosening=*/true));
+  auto updated =
+      host.next_event_where([](const v1::Event& e) { return e.has_room_updated(); }).room_updated();
+  EXPECT_EQ(updated.settings().crisis_policy(), v1::CRISIS_POLICY_DELIVER);
+  EXPECT_TRUE(updated.settings().invite_only());
+  EXPECT_EQ(outsider.request_error(join("circle", "Kit")).code(), v1::INVITE_REQUIRED);
+  // ...then the room opens, and a stranger may join.
+  host.request_ok(update_settings("circle", open, {"invite_only"}, /*allow_loosening=*/true));
+  updated = host.next_event_where([](const v1::Event& e) { return e.has_room_updated(); }).room_updated();
+  EXPECT_FALSE(updated.settings().invite_only());
+  outsider.request_ok(join("circle", "Kit"));
+  // Tightening never needs the confirmation.
+  v1::RoomSettings closed_again;
+  closed_again.set_invite_only(true);
+  closed_again.set_crisis_policy(v1::CRISIS_POLICY_HOLD);
+  host.request_ok(update_settings("circle", closed_again, {"invite_only", "crisis_policy"}));
 }
 
 }  // namespace

@@ -313,6 +313,23 @@ v1::ClientMessage create_room(const std::string& room_id, v1::RoomKind kind, boo
   return message;
 }
 
+v1::ClientMessage update_settings(const std::string& room_id, const v1::RoomSettings& settings,
+                                  const std::vector<std::string>& fields, bool allow_loosening) {
+  v1::ClientMessage message;
+  message.set_room_id(room_id);
+  auto* update = message.mutable_update_room();
+  *update->mutable_settings() = settings;
+  update->set_allow_loosening(allow_loosening);
+  auto* mask = update->mutable_settings_mask();
+  if (!fields.empty()) {
+    for (const auto& field : fields) mask->add_paths(field);
+    return message;
+  }
+  const auto* descriptor = v1::RoomSettings::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) mask->add_paths(descriptor->field(i)->name());
+  return message;
+}
+
 v1::ClientMessage join(const std::string& room_id, const std::string& name, const std::string& token) {
   v1::ClientMessage message;
   message.set_room_id(room_id);

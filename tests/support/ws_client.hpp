@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "codec.hpp"
 #include "hearth/v1/protocol.pb.h"
@@ -148,6 +149,10 @@ v1::ClientMessage list_members(const std::string& room_id, const std::string& qu
 // A join that resumes after a lost connection (docs/protocol.md 1.10).
 v1::ClientMessage join_resuming(const std::string& room_id, const std::string& epoch, std::uint64_t seq,
                                 const std::string& token = "");
+// An updateRoom that sets the settings `fields` names (RoomSettings field
+// names; every setting when empty) to their values in `settings`.
+v1::ClientMessage update_settings(const std::string& room_id, const v1::RoomSettings& settings,
+                                  const std::vector<std::string>& fields = {}, bool allow_loosening = false);
 // Any other room command: `fill` sets its field.
 v1::ClientMessage room_command(const std::string& room_id, const std::function<void(v1::ClientMessage&)>& fill);
 

@@ -321,7 +321,13 @@ class Session {
     }
     if (event.alert && this.room.isStaff()) {
       // Someone may need help now: tell staff at once, with a way to the item.
-      this.alerts.push(event.alert);
+      // A report says who reported, why, and how many items they reported.
+      this.alerts.push({
+        ...event.alert,
+        reporter: event.actor,
+        reason: event.itemReported?.reason,
+        reporterReports: event.itemReported?.reporterReports
+      });
       announce(event.alert.kind === "KIND_REPORT"
         ? "A member reported something. See the alert at the top of the page."
         : "Alert: someone may be in crisis. See the alert at the top of the page.");

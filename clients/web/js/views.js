@@ -363,32 +363,61 @@ export function renderMembers(section, session) {
 export function renderHostTools(section, session) {
   const room = session.room;
   const parts = once(section, () => {
-    const approval = h("input", { type: "checkbox", id: "setting-approval", onchange: () => update() });
-    const sideChat = h("input", { type: "checkbox", id: "setting-side-chat", onchange: () => update() });
-    const update = () =>
-      session.command({ updateRoom: { settings: { ...room.info.settings, requireApproval: approval.checked,
-                                                  sideChat: sideChat.checked, inviteOnly: inviteOnly.checked,
-                                                  slowModeSeconds: Number(slowMode.value),
-                                                  crisisPolicy: crisis.value } } });
-    const slowMode = h("select", { id: "setting-slow-mode", onchange: () => update() },
-      h("option", { value: "0" }, "off"), h("option", { value: "10" }, "10 seconds"),
-      h("option", { value: "30" }, "30 seconds"), h("option", { value: "60" }, "1 minute"),
-      h("option", { value: "300" }, "5 minutes"));
-    const crisis = h("select", { id: "setting-crisis", onchange: () => update() },
-      h("option", { value: "CRISIS_POLICY_DELIVER" }, "show it, and alert hosts and moderators"),
-      h("option", { value: "CRISIS_POLICY_HOLD" }, "hold it for a moderator, and alert them"));
+    // Each control changes its own setting only (settingsMask). Opening the
+    // room or ending the crisis hold is asked about first, and only then
+    // sent with allowLoosening, as the server requires.
+    const update = (field, value, loosening) => {
+      if (loosening && !confirm(loosening)) {
+        renderHostTools(section, session);  // put the control back as the room has it
+        return;
+      }
+      session.command(
+          {updateRoom: {settings: {[field]: value}, settingsMask: field, allowLoosening: !!loosening}});
+    };
+    const approval = h('input', {
+      type: 'checkbox',
+      id: 'setting-approval',
+      onchange: () => update('requireApproval', approval.checked)
+    });
+    const sideChat =
+        h('input',
+          {type: 'checkbox', id: 'setting-side-chat', onchange: () => update('sideChat', sideChat.checked)});
+    const slowMode =
+        h('select',
+          {id: 'setting-slow-mode', onchange: () => update('slowModeSeconds', Number(slowMode.value))},
+          h('option', {value: '0'}, 'off'), h('option', {value: '10'}, '10 seconds'),
+          h('option', {value: '30'}, '30 seconds'), h('option', {value: '60'}, '1 minute'),
+          h('option', {value: '300'}, '5 minutes'));
+    const crisis =
+        h('select', {
+          id: 'setting-crisis',
+          onchange: () => update(
+              'crisisPolicy', crisis.value,
+              room.info.settings?.crisisPolicy === 'CRISIS_POLICY_HOLD' &&
+                      crisis.value !== 'CRISIS_POLICY_HOLD' ?
+                  'Show posts that suggest a crisis at once, without a moderator seeing them first?' :
+                  '')
+        },
+          h('option', {value: 'CRISIS_POLICY_DELIVER'}, 'show it, and alert hosts and moderators'),
+          h('option', {value: 'CRISIS_POLICY_HOLD'}, 'hold it for a moderator, and alert them'));
     const settings = h("div", { class: "settings" },
       h("label", { class: "check" }, approval, " Review questions first"),
       h("label", { class: "check" }, sideChat, " Side chat"),
       h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode,
       h("label", { for: "setting-crisis" }, "When someone's words suggest a crisis"), crisis);
-    const inviteOnly = h("input", { type: "checkbox", id: "setting-private", onchange: () => update() });
+    const inviteOnly = h('input', {
+      type: 'checkbox',
+      id: 'setting-private',
+      onchange: () => update(
+          'inviteOnly', inviteOnly.checked,
+          inviteOnly.checked ? '' : 'Make the room open to anyone who has its link or id?')
+    });
     const passcode = h("input", { id: "setting-passcode", type: "password", autocomplete: "new-password",
                                   maxlength: 128, placeholder: "4 to 128 characters" });
     const setPasscode = h("form", { class: "passcode-form", onsubmit: async (e) => {
       e.preventDefault();
       if (!passcode.value) return;
-      const ok = await session.command({ updateRoom: { settings: room.info.settings, passcode: passcode.value } });
+      const ok = await session.command({updateRoom: {passcode: passcode.value}});
       if (ok) {
         passcode.value = "";
         session.setNotice("The passcode is set.");
@@ -506,17 +535,31 @@ export function renderCare(support, alerts, session) {
     const message = alert.messageId && alert.messageId !== "0" ? room.messages.get(alert.messageId) : null;
     const found = question || message;
     const item = found && !isTombstone(found) ? found : null;
-    const heading = alert.kind === "KIND_REPORT" ? "A member reported this. " : "Someone may be in crisis. ";
-    return h("div", { class: "alert", role: "alert" },
-      h("p", {}, h("strong", {}, heading),
-        item ? [authorName(item.author), " wrote: ", h("q", {}, item.text)]
-             : found ? "It has been deleted since." : "The item is no longer shown."),
-      h("div", { class: "actions" },
-        item ? h("button", { type: "button", class: "small", onclick: () => showItem(item.id) }, "Show it") : null,
-        h("button", { type: "button", class: "small quiet", onclick: () => {
-          session.alerts.splice(index, 1);
-          session.scheduleRender();
-        } }, "Dismiss")));
+    const heading = alert.kind === 'KIND_REPORT' ? `${authorName(alert.reporter)} reported this. ` :
+                                                   'Someone may be in crisis. ';
+    const many = alert.kind === 'KIND_REPORT' && Number(alert.reporterReports) > 1 ?
+        h('p', {class: 'reporter-count'}, `They have reported ${alert.reporterReports} items in this room.`) :
+        null;
+    return h(
+        'div', {class: 'alert', role: 'alert'},
+        h('p', {}, h('strong', {}, heading),
+          alert.reason ? ['Reason: ', h('q', {}, alert.reason), ' '] : null,
+          item      ? [authorName(item.author), ' wrote: ', h('q', {}, item.text)] :
+              found ? 'It has been deleted since.' :
+                      'The item is no longer shown.'),
+        many,
+        h('div', {class: 'actions'},
+          item ? h('button', {type: 'button', class: 'small', onclick: () => showItem(item.id)}, 'Show it') :
+                 null,
+          h('button', {
+            type: 'button',
+            class: 'small quiet',
+            onclick: () => {
+              session.alerts.splice(index, 1);
+              session.scheduleRender();
+            }
+          },
+            'Dismiss')));
   }));
 }
 
