@@ -34,6 +34,8 @@ CrisisOutcome flag_crisis(v1::LogEntry& entry, const CrisisRules& rules) {
     case v1::LogEntry::kAsk:
       return judge(entry.ask().text(), entry.mutable_ask());
     case v1::LogEntry::kSay:
+      // Staff writing privately to someone in crisis use the words too.
+      if (entry.say().private_reply()) return CrisisOutcome::none;
       return judge(entry.say().text(), entry.mutable_say());
     case v1::LogEntry::kEditQuestion:
       return judge(entry.edit_question().text(), entry.mutable_edit_question());
@@ -41,6 +43,25 @@ CrisisOutcome flag_crisis(v1::LogEntry& entry, const CrisisRules& rules) {
       return judge(entry.edit_message().text(), entry.mutable_edit_message());
     default:
       return CrisisOutcome::none;
+  }
+}
+
+void note_support_shown(v1::LogEntry& entry, const std::string& support) {
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kAsk:
+      entry.mutable_ask()->set_support_shown(support);
+      break;
+    case v1::LogEntry::kSay:
+      entry.mutable_say()->set_support_shown(support);
+      break;
+    case v1::LogEntry::kEditQuestion:
+      entry.mutable_edit_question()->set_support_shown(support);
+      break;
+    case v1::LogEntry::kEditMessage:
+      entry.mutable_edit_message()->set_support_shown(support);
+      break;
+    default:
+      break;
   }
 }
 
@@ -136,6 +157,27 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
       out->set_text(message.send_message().text());
       out->set_reply_to_message_id(message.send_message().reply_to_message_id());
       out->set_reply_to_question_id(message.send_message().reply_to_question_id());
+      return std::nullopt;
+    }
+    case M::kReplyPrivately: {
+      const auto& reply = message.reply_privately();
+      if ((reply.question_id() == 0) == (reply.message_id() == 0)) {
+        return Failure{v1::INVALID_ARGUMENT, "reply to a question or a message: one of the two ids"};
+      }
+      auto* out = entry.mutable_say();
+      out->set_text(reply.text());
+      out->set_reply_to_question_id(reply.question_id());
+      out->set_reply_to_message_id(reply.message_id());
+      out->set_private_reply(true);
+      return std::nullopt;
+    }
+    case M::kMarkHandled: {
+      const auto& handled = message.mark_handled();
+      if ((handled.question_id() == 0) == (handled.message_id() == 0)) {
+        return Failure{v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids"};
+      }
+      entry.mutable_handled()->set_question_id(handled.question_id());
+      entry.mutable_handled()->set_message_id(handled.message_id());
       return std::nullopt;
     }
     case M::kEditMessage:

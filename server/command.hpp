@@ -26,6 +26,9 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
 // What the crisis rules say of a question's, message's or edit's text; the
 // entry is flagged if its writer may be at risk (CRISIS).
 CrisisOutcome flag_crisis(v1::LogEntry& entry, const CrisisRules& rules);
+// Records in a flagged entry the words of support its writer is shown with
+// the reply, so that the staff alert can say what they were shown.
+void note_support_shown(v1::LogEntry& entry, const std::string& support);
 
 // A passcode someone set for a room: 4 to 128 characters.
 std::optional<Failure> check_passcode(std::string_view passcode);

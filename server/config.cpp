@@ -101,6 +101,8 @@ po::options_description server_options(Config& c) {
      "answered, dismissed or deleted questions a room holds in memory (the latest)")
     ("max-open-questions", po::value(&c.limits.max_open_questions)->default_value(d.max_open_questions),
      "questions open or awaiting approval in a room (TOO_MANY_QUESTIONS past it)")
+    ("address-ban-hours", po::value(&c.limits.address_ban_hours)->default_value(d.address_ban_hours),
+     "hours a ban of an anonymous member also holds against their client addresses (0: not at all)")
     ("reports-per-hour", po::value(&c.limits.reports_per_hour)->default_value(d.reports_per_hour),
      "reports one person may make in a room in an hour, three times that from one address (0: any)")
     ("resume-window", po::value(&c.limits.resume_window)->default_value(d.resume_window),

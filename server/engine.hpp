@@ -146,6 +146,20 @@ class Engine {
                               std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
                               AppendHandler handler) = 0;
 
+  // Marks of banned client addresses (AddressBans): `address_key` (an
+  // HMAC, never an address) is marked as `user_id`'s in the room for
+  // `ttl`; lifting removes every mark of `user_id` there; a lookup says
+  // whether `address_key` is marked now.
+  using ErrorHandler = std::function<void(std::error_code)>;
+  virtual void mark_address(const std::string& room_id, const std::string& user_id,
+                            const std::string& address_key, std::chrono::seconds ttl,
+                            ErrorHandler handler) = 0;
+  virtual void lift_addresses(const std::string& room_id, const std::string& user_id,
+                              ErrorHandler handler) = 0;
+  using MarkedHandler = std::function<void(std::error_code, bool marked)>;
+  virtual void address_marked(const std::string& room_id, const std::string& address_key,
+                              MarkedHandler handler) = 0;
+
   // The ids of every room that has a log (for the retention sweep).
   using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;
   virtual void list_rooms(RoomsHandler handler) = 0;

@@ -173,6 +173,39 @@ void MemoryEngine::store_checkpoint(const std::string& room_id, const std::strin
   handler(error);
 }
 
+void MemoryEngine::mark_address(const std::string& room_id, const std::string& user_id,
+                                const std::string& address_key, std::chrono::seconds ttl,
+                                ErrorHandler handler) {
+  {
+    std::lock_guard lock(mutex_);
+    address_marks_[{room_id, address_key}] = AddressMark{user_id, std::chrono::steady_clock::now() + ttl};
+  }
+  handler({});
+}
+
+void MemoryEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
+                                  ErrorHandler handler) {
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(address_marks_, [&](const auto& mark) {
+      return mark.first.first == room_id && mark.second.user_id == user_id;
+    });
+  }
+  handler({});
+}
+
+void MemoryEngine::address_marked(const std::string& room_id, const std::string& address_key,
+                                  MarkedHandler handler) {
+  bool marked = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(address_marks_, [now](const auto& mark) { return mark.second.until <= now; });
+    marked = address_marks_.contains({room_id, address_key});
+  }
+  handler({}, marked);
+}
+
 void MemoryEngine::list_rooms(RoomsHandler handler) {
   std::vector<std::string> ids;
   {

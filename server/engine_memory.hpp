@@ -30,6 +30,11 @@ class MemoryEngine final : public Engine {
                       std::uint64_t last_seq, std::uint64_t checkpoint_seq,
                       std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
                       AppendHandler handler) override;
+  void mark_address(const std::string& room_id, const std::string& user_id, const std::string& address_key,
+                    std::chrono::seconds ttl, ErrorHandler handler) override;
+  void lift_addresses(const std::string& room_id, const std::string& user_id, ErrorHandler handler) override;
+  void address_marked(const std::string& room_id, const std::string& address_key,
+                      MarkedHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return true; }
   const std::string& node_id() const override { return node_id_; }
@@ -62,6 +67,11 @@ class MemoryEngine final : public Engine {
   const std::string node_id_ = "local";
   std::mutex mutex_;
   std::unordered_map<std::string, RoomLog> rooms_;
+  struct AddressMark {
+    std::string user_id;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<std::pair<std::string, std::string>, AddressMark> address_marks_;  // by room and address key
 };
 
 }  // namespace hearth

@@ -291,6 +291,12 @@ std::string RedisEngine::rewrite_key(const std::string& room_id, const std::stri
 std::string RedisEngine::checkpoint_key(const std::string& room_id) {
   return std::string(kPrefix) + room_id + "}:checkpoint";
 }
+std::string RedisEngine::banned_address_key(const std::string& room_id, const std::string& address_key) {
+  return std::string(kPrefix) + room_id + "}:banned-address:" + address_key;
+}
+std::string RedisEngine::banned_addresses_key(const std::string& room_id, const std::string& user_id) {
+  return std::string(kPrefix) + room_id + "}:banned-addresses-of:" + user_id;
+}
 std::string RedisEngine::channel(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
 }
@@ -533,6 +539,69 @@ void RedisEngine::delete_room(const std::string& room_id, std::function<void(std
       if (!error && reply.is_error()) error = EngineError::unavailable;
       handler(error);
     });
+  });
+}
+
+// A mark and its place in the person's set, with the same expiry, in one
+// step; lifting deletes every mark the set names (keys in the room's hash
+// slot, named from ARGV[1]: the set holds only the HMACs).
+constexpr const char* kMarkAddressScript = R"lua(
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+)lua";
+constexpr const char* kLiftAddressesScript = R"lua(
+local marks = redis.call('SMEMBERS', KEYS[1])
+for _, mark in ipairs(marks) do redis.call('DEL', ARGV[1] .. mark) end
+redis.call('DEL', KEYS[1])
+return #marks
+)lua";
+
+void RedisEngine::mark_address(const std::string& room_id, const std::string& user_id,
+                               const std::string& address_key, std::chrono::seconds ttl,
+                               ErrorHandler handler) {
+  std::vector<std::string> args{"EVAL",
+                                kMarkAddressScript,
+                                "2",
+                                banned_address_key(room_id, address_key),
+                                banned_addresses_key(room_id, user_id),
+                                user_id,
+                                std::to_string(ttl.count()),
+                                address_key};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (!error && reply.is_error()) error = EngineError::unavailable;
+                         handler(error);
+                       });
+  });
+}
+
+void RedisEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
+                                 ErrorHandler handler) {
+  std::vector<std::string> args{"EVAL", kLiftAddressesScript, "1", banned_addresses_key(room_id, user_id),
+                                banned_address_key(room_id, "")};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (!error && reply.is_error()) error = EngineError::unavailable;
+                         handler(error);
+                       });
+  });
+}
+
+void RedisEngine::address_marked(const std::string& room_id, const std::string& address_key,
+                                 MarkedHandler handler) {
+  std::vector<std::string> args{"EXISTS", banned_address_key(room_id, address_key)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (error) return handler(error, false);
+                         if (reply.type != RedisReply::Type::integer)
+                           return handler(EngineError::unavailable, false);
+                         handler({}, reply.integer != 0);
+                       });
   });
 }
 

@@ -72,6 +72,11 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
                       std::uint64_t last_seq, std::uint64_t checkpoint_seq,
                       std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
                       AppendHandler handler) override;
+  void mark_address(const std::string& room_id, const std::string& user_id, const std::string& address_key,
+                    std::chrono::seconds ttl, ErrorHandler handler) override;
+  void lift_addresses(const std::string& room_id, const std::string& user_id, ErrorHandler handler) override;
+  void address_marked(const std::string& room_id, const std::string& address_key,
+                      MarkedHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   void take(std::vector<Budget> budgets, SharedBudgets::Handler handler) override;
   void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override;
@@ -93,6 +98,10 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   // A rewrite's scratch copy of the log (rewrite_page).
   static std::string rewrite_key(const std::string& room_id, const std::string& rewrite_id);
   static std::string channel(const std::string& room_id);
+  // A banned address's mark (its HMAC names it), and the set of one banned
+  // person's marks, in the room's hash slot.
+  static std::string banned_address_key(const std::string& room_id, const std::string& address_key);
+  static std::string banned_addresses_key(const std::string& room_id, const std::string& user_id);
 
  private:
   void on_message(const std::string& channel, const std::string& payload);

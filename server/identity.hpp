@@ -12,6 +12,9 @@ std::string to_hex(std::span<const unsigned char> bytes);
 std::string random_hex(std::size_t bytes);
 // "anon:" and 16 hex digits; token subjects may not start with "anon:".
 std::string new_anonymous_user_id();
+inline bool is_anonymous_id(std::string_view user_id) {
+  return user_id.starts_with("anon:");
+}
 // "Guest-" and four digits, for people who give no name.
 std::string new_pseudonym();
 std::string new_connection_id();

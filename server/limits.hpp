@@ -42,6 +42,9 @@ struct Limits {
   double identity_message_burst = 60;
   // WebSocket connections open at once from one client address (0: any).
   std::size_t max_connections_per_ip = 50;
+  // How long a ban of an anonymous member also holds against the client
+  // addresses they were connected from (AddressBans); 0: not at all.
+  std::uint32_t address_ban_hours = 24;
   // Reports one identity may make in a room in an hour (three times that
   // from one client address), over every node (ReportMeter); 0: no cap.
   std::uint32_t reports_per_hour = 20;

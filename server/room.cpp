@@ -1,5 +1,6 @@
 #include "room.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <set>
@@ -8,8 +9,8 @@
 #include "fault.hpp"
 #include "identity.hpp"
 #include "log.hpp"
-#include "passcode.hpp"
 #include "metrics.hpp"
+#include "passcode.hpp"
 #include "room_registry.hpp"
 #include "shards.hpp"
 
@@ -319,9 +320,8 @@ void Room::run(Op op, Refusal refusal) {
 // gone (and nothing in flight), the Room unsubscribes and leaves the
 // registry; the next join opens a new one from the log.
 void Room::maybe_retire() {
-  if (!ready_ || retired_ || !members_.empty() || !pending_joins_.empty() || !passcode_checks_.empty() ||
-      appends_in_flight_ > 0 ||
-      !after_applied_.empty() || !presence_queue_.empty() || presence_in_flight_) {
+  if (!ready_ || retired_ || !members_.empty() || !pending_joins_.empty() || !join_checks_.empty() ||
+      appends_in_flight_ > 0 || !after_applied_.empty() || !presence_queue_.empty() || presence_in_flight_) {
     return;
   }
   // A Left of ours that failed (storage was out) leaves the connection
@@ -392,6 +392,7 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
     while (!history_.empty() && history_.front().seq <= up_to) history_.pop_front();
     history_floor_ = std::max(history_floor_, up_to);
   }
+  if (entry.has_ban() && applied.event) note_ban(entry);
   if (!applied.removed_user.empty()) remove_user(applied.removed_user);
   if (entry.has_joined()) finish_join(entry.joined().connection_id());
   for (const auto& change : entry.presence().changes()) {
@@ -474,7 +475,8 @@ void Room::fan_out(const v1::Event& event, const Audience& audience, const std::
 }
 
 void Room::add_member(const Caller& caller) {
-  members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership});
+  members_.emplace(caller.connection.get(),
+                   LocalMember{caller.connection, caller.membership, caller.address});
   if (is_staff(caller.membership.role)) staff_here_.insert(caller.connection.get());
   fresh_.insert(caller.connection.get());
   schedule_presence_push();
@@ -483,6 +485,24 @@ void Room::add_member(const Caller& caller) {
 bool Room::remove_member(const Connection* connection) {
   staff_here_.erase(connection);
   return members_.erase(connection) > 0;
+}
+
+// A ban of an anonymous member also holds against the addresses of the
+// connections this node holds for them; its lifting, by the node of the
+// staff member who lifted it, lifts those marks (AddressBans).
+void Room::note_ban(const v1::LogEntry& entry) {
+  const auto& ban = entry.ban();
+  if (!is_anonymous_id(ban.user_id())) return;
+  for (const auto& [connection, member] : members_) {
+    if (ban.banned() && member.membership.user_id == ban.user_id()) {
+      registry_.address_bans().mark(id_, ban.user_id(), member.address);
+    }
+  }
+  if (ban.banned()) return;
+  const bool lifted_here = std::ranges::any_of(members_, [&](const auto& member) {
+    return member.second.membership.user_id == entry.actor().user_id();
+  });
+  if (lifted_here) registry_.address_bans().lift(id_, ban.user_id());
 }
 
 void Room::remove_user(const std::string& user_id) {
@@ -525,17 +545,30 @@ void Room::join(Caller caller) {
   caller.joining = true;
   const std::string& connection_id = caller.connection->connection_id();
   if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id) ||
-      passcode_checks_.contains(connection_id)) {
+      join_checks_.contains(connection_id)) {
     return reply_error(caller, {v1::ALREADY_IN_ROOM, "you are in this room already"});
   }
   v1::LogEntry entry = new_entry(caller.membership);
   entry.mutable_joined()->set_connection_id(connection_id);
   if (auto failure = state_.check(entry)) return reply_error(caller, *failure);
-  if (state_.invite_only() && !caller.membership.admitted) {
+  // A private room admits invites, the passcode and tokens naming it; a
+  // room for signed-in people admits those too, and everyone signed in.
+  const bool anonymous = is_anonymous_id(caller.membership.user_id);
+  if ((state_.invite_only() || (anonymous && state_.requires_sign_in())) && !caller.membership.admitted) {
     if (caller.passcode.empty() || !state_.has_passcode()) {
-      return reply_error(caller, {v1::INVITE_REQUIRED, "this room is private: join with an invite or its passcode"});
+      return reply_error(caller, state_.invite_only()
+                                     ? Failure{v1::INVITE_REQUIRED,
+                                               "this room is private: join with an invite or its passcode"}
+                                     : Failure{v1::SIGN_IN_REQUIRED,
+                                               "this room is for people who are signed in: sign "
+                                               "in, or join with an invite or its passcode"});
     }
     return check_passcode_then_join(std::move(caller));
+  }
+  // Nothing overrides a ban: an anonymous newcomer from an address a ban
+  // holds is refused as the banned person would be.
+  if (anonymous && !caller.address_checked && state_.bans_anonymous() && registry_.address_bans().enabled()) {
+    return check_address_then_join(std::move(caller));
   }
   pending_joins_.emplace(connection_id, caller);
   // finish_join replies, once the batch that holds it is applied.
@@ -546,7 +579,7 @@ void Room::check_passcode_then_join(Caller caller) {
   // Meanwhile a second join is refused, and a leave (or a drop) takes the
   // check away, which the verdict then finds.
   const std::string connection_id = caller.connection->connection_id();
-  passcode_checks_.emplace(connection_id, caller);
+  join_checks_.emplace(connection_id, caller);
   registry_.passcodes().check(
       id_, caller.address, caller.membership.user_id, caller.passcode, state_.passcode_hash(),
       [self = shared_from_this(), connection_id](PasscodeChecker::Verdict verdict,
@@ -558,12 +591,36 @@ void Room::check_passcode_then_join(Caller caller) {
       });
 }
 
+void Room::check_address_then_join(Caller caller) {
+  const std::string connection_id = caller.connection->connection_id();
+  const std::string address = caller.address;
+  join_checks_.emplace(connection_id, std::move(caller));
+  registry_.address_bans().check(
+      id_, address, [self = shared_from_this(), connection_id](std::error_code error, bool banned) {
+        asio::post(self->strand_, [self, connection_id, error, banned] {
+          self->on_address_checked(connection_id, error, banned);
+          self->maybe_retire();
+        });
+      });
+}
+
+void Room::on_address_checked(const std::string& connection_id, std::error_code error, bool banned) {
+  const auto it = join_checks_.find(connection_id);
+  if (it == join_checks_.end()) return;  // left meanwhile (answered then), or the room was reset
+  Caller caller = std::move(it->second);
+  join_checks_.erase(it);
+  if (error) return reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; try again soon"});
+  if (banned) return reply_error(caller, {v1::BANNED, "you are banned from this room"});
+  caller.address_checked = true;
+  join(std::move(caller));  // checks the room again: it may have changed meanwhile
+}
+
 void Room::on_passcode_checked(const std::string& connection_id, PasscodeChecker::Verdict verdict,
                                std::chrono::milliseconds retry_after) {
-  const auto it = passcode_checks_.find(connection_id);
-  if (it == passcode_checks_.end()) return;  // left meanwhile (answered then), or the room was reset
+  const auto it = join_checks_.find(connection_id);
+  if (it == join_checks_.end()) return;  // left meanwhile (answered then), or the room was reset
   Caller caller = std::move(it->second);
-  passcode_checks_.erase(it);
+  join_checks_.erase(it);
   using Verdict = PasscodeChecker::Verdict;
   switch (verdict) {
     case Verdict::match:
@@ -624,7 +681,7 @@ void Room::finish_join(const std::string& connection_id) {
 
 void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
   const std::string& connection_id = caller.connection->connection_id();
-  if (passcode_checks_.erase(connection_id) > 0) {
+  if (join_checks_.erase(connection_id) > 0) {
     // Never joined: nothing to write.
     if (caller.wants_reply) {
       v1::Ok ok;
@@ -976,8 +1033,8 @@ void Room::reset(const Failure& failure) {
   staff_here_.clear();
   for (auto& [connection_id, caller] : pending_joins_) reply_error(caller, failure);
   pending_joins_.clear();
-  for (auto& [connection_id, caller] : passcode_checks_) reply_error(caller, failure);
-  passcode_checks_.clear();
+  for (auto& [connection_id, caller] : join_checks_) reply_error(caller, failure);
+  join_checks_.clear();
   for (auto& queued : presence_queue_) {
     if (queued.caller && queued.caller->wants_reply && !queued.change.has_joined()) {
       reply_error(*queued.caller, failure);
@@ -1001,7 +1058,7 @@ void Room::abandon() {
   members_.clear();
   staff_here_.clear();
   pending_joins_.clear();
-  passcode_checks_.clear();
+  join_checks_.clear();
   after_applied_.clear();
   waiting_.clear();
   refusable_waiting_ = 0;

@@ -47,7 +47,8 @@ struct Caller {
   bool wants_reply = true;  // false for leaves the server makes (disconnects)
   std::optional<v1::ResumeFrom> resume;  // a join that asks to resume
   std::string passcode;                  // a join to a private room
-  std::string address;                   // the client's, for its passcode and report budgets
+  std::string address;                   // the client's, for its passcode and report budgets, and bans
+  bool address_checked = false;          // a join's address is not banned (AddressBans)
   std::string support;                   // words of support for Accepted (crisis)
 };
 
@@ -116,6 +117,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   struct LocalMember {
     std::shared_ptr<Connection> connection;
     Membership membership;
+    std::string address;  // the client's, for a ban by address (AddressBans)
   };
 
   // An event as members saw it, kept for clients that resume: serialized,
@@ -165,6 +167,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   v1::ServerMessage presence_message(bool staff) const;
   void fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
   void remove_user(const std::string& user_id);
+  void note_ban(const v1::LogEntry& entry);
   // members_ and staff_here_ together.
   void add_member(const Caller& caller);
   bool remove_member(const Connection* connection);
@@ -172,6 +175,8 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // A join to a private room with a passcode: spends a guess and checks it
   // off the strand (PasscodeChecker), then joins or answers why not.
   void check_passcode_then_join(Caller caller);
+  void check_address_then_join(Caller caller);
+  void on_address_checked(const std::string& connection_id, std::error_code error, bool banned);
   void on_passcode_checked(const std::string& connection_id, PasscodeChecker::Verdict verdict,
                            std::chrono::milliseconds retry_after);
   // What became of an appended entry once applied: refused by the fold (it
@@ -260,7 +265,8 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   std::unordered_map<const Connection*, LocalMember> members_;
   std::unordered_set<const Connection*> staff_here_;  // members_ with a staff role
   std::unordered_map<std::string, Caller> pending_joins_;   // by connection id
-  std::unordered_map<std::string, Caller> passcode_checks_;  // joins whose passcode is being checked
+  // Joins waiting for their passcode or their address to be checked.
+  std::unordered_map<std::string, Caller> join_checks_;
   std::multimap<std::uint64_t, OnApplied> after_applied_;
   // Entries the fold refused or found changing nothing, by seq, until their
   // appender hears of it. Bounded (kMaxOutcomes, oldest dropped): those of

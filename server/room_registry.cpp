@@ -3,8 +3,13 @@
 namespace hearth {
 
 RoomRegistry::RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, ReportMeter& reports,
-                           Limits limits)
-    : shards_(shards), engine_(engine), passcodes_(passcodes), reports_(reports), limits_(limits) {}
+                           AddressBans& address_bans, Limits limits)
+    : shards_(shards),
+      engine_(engine),
+      passcodes_(passcodes),
+      reports_(reports),
+      address_bans_(address_bans),
+      limits_(limits) {}
 
 void RoomRegistry::with_room(const std::string& room_id, Room::Op op, Room::Refusal refusal) {
   std::shared_ptr<Room> room;

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "address_bans.hpp"
 #include "engine.hpp"
 #include "limits.hpp"
 #include "passcode.hpp"
@@ -19,10 +20,11 @@ class RoomRegistry {
  public:
   // Each Room opened runs on the next of `shards`.
   RoomRegistry(Shards& shards, Engine& engine, PasscodeChecker& passcodes, ReportMeter& reports,
-               Limits limits);
+               AddressBans& address_bans, Limits limits);
 
   PasscodeChecker& passcodes() noexcept { return passcodes_; }
   ReportMeter& reports() noexcept { return reports_; }
+  AddressBans& address_bans() noexcept { return address_bans_; }
 
   // Runs `op` on the room's strand, opening the Room (and reading its log)
   // first if this node does not have it open; `refusal` as Room::run()'s.
@@ -46,6 +48,7 @@ class RoomRegistry {
   Engine& engine_;
   PasscodeChecker& passcodes_;
   ReportMeter& reports_;
+  AddressBans& address_bans_;
   Limits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Room>> rooms_;

@@ -113,6 +113,10 @@ std::optional<Failure> RoomState::check_update(const v1::RoomUpdatedEntry& updat
         v1::CONFIRMATION_REQUIRED,
         "this makes the private room open to anyone with its id: send it with allow_loosening to confirm");
   }
+  if (settings_.require_sign_in() && !next.require_sign_in()) {
+    return fail(v1::CONFIRMATION_REQUIRED,
+                "this lets anonymous people join without an invite: send it with allow_loosening to confirm");
+  }
   if (settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD && next.crisis_policy() != v1::CRISIS_POLICY_HOLD) {
     return fail(v1::CONFIRMATION_REQUIRED,
                 "this stops holding posts the crisis rules flag: send it with allow_loosening to confirm");
@@ -207,9 +211,62 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
       return check_chat_entry(entry);
     case v1::LogEntry::kReport:
       return check_report(entry);
+    case v1::LogEntry::kHandled:
+      return check_handled(entry);
     default:
       return fail(v1::UNKNOWN_COMMAND, "unknown command");
   }
+}
+
+std::optional<Failure> RoomState::check_handled(const v1::LogEntry& entry) const {
+  const auto& handled = entry.handled();
+  if (!is_staff(entry.actor().role()))
+    return fail(v1::PERMISSION_DENIED, "only hosts and moderators handle alerts");
+  if ((handled.question_id() == 0) == (handled.message_id() == 0)) {
+    return fail(v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids");
+  }
+  if (forgot_question(handled.question_id()) || forgot_message(handled.message_id())) {
+    return fail(handled.question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
+                "this is too old to have alerts here");
+  }
+  const QuestionRecord* question =
+      handled.question_id() != 0 ? find_question(handled.question_id()) : nullptr;
+  const MessageRecord* message = handled.message_id() != 0 ? find_message(handled.message_id()) : nullptr;
+  if (handled.question_id() != 0 && question == nullptr)
+    return fail(v1::QUESTION_NOT_FOUND, "no such question");
+  if (handled.message_id() != 0 && message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
+  const bool raised = question ? question->flagged || !question->reporters.empty()
+                               : message->flagged || !message->reporters.empty();
+  if (!raised) return fail(v1::INVALID_STATE, "nothing about it needs handling: no crisis flag, no report");
+  return std::nullopt;
+}
+
+// A private reply reaches the author of the item it names, whoever they
+// are: staff need not know (an anonymous question), and the item may be
+// deleted since (someone who took back what they wrote may need it most).
+std::optional<Failure> RoomState::check_private_reply(const v1::LogEntry& entry) const {
+  const auto& say = entry.say();
+  if (!is_staff(entry.actor().role()))
+    return fail(v1::PERMISSION_DENIED, "only hosts and moderators reply privately");
+  if ((say.reply_to_question_id() == 0) == (say.reply_to_message_id() == 0)) {
+    return fail(v1::INVALID_ARGUMENT, "reply to a question or a message: one of the two ids");
+  }
+  if (forgot_question(say.reply_to_question_id()) || forgot_message(say.reply_to_message_id())) {
+    return fail(say.reply_to_question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
+                "this is too old to reply to here");
+  }
+  const std::string* author = nullptr;
+  if (const QuestionRecord* question = find_question(say.reply_to_question_id()))
+    author = &question->author.user_id();
+  if (const MessageRecord* message = find_message(say.reply_to_message_id()))
+    author = &message->author.user_id();
+  if (author == nullptr) {
+    return fail(say.reply_to_question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
+                "no such item to reply to");
+  }
+  if (*author == entry.actor().user_id())
+    return fail(v1::INVALID_ARGUMENT, "that is your own: reply in the room");
+  return check_text(say.text(), limits_.max_message_chars, "message");
 }
 
 std::optional<Failure> RoomState::check_report(const v1::LogEntry& entry) const {
@@ -345,6 +402,7 @@ std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry
 std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) const {
   const v1::Actor& actor = entry.actor();
   const bool chat_enabled = kind_ == v1::ROOM_KIND_SUPPORT || settings_.side_chat();
+  if (entry.has_say() && entry.say().private_reply()) return check_private_reply(entry);
   if (entry.has_say()) {
     if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
     if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
@@ -623,6 +681,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
         question.text = entry.edit_question().text();
         question.edited_at = entry.at();
         question.flagged = question.flagged || entry.edit_question().flagged();
+        if (entry.edit_question().flagged()) question.handled_by.reset();
       } else {
         question.state = v1::QUESTION_STATE_DELETED;
         question.text.clear();
@@ -647,6 +706,11 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       message.sent_at = entry.at();
       message.flagged = entry.say().flagged();
       message.held = message.flagged && settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD;
+      if (entry.say().private_reply()) {
+        const QuestionRecord* question = find_question(message.reply_to_question_id);
+        const MessageRecord* parent = find_message(message.reply_to_message_id);
+        message.private_to = question ? question->author.user_id() : parent ? parent->author.user_id() : "";
+      }
       out.audience = message_audience(message);
       *event.mutable_message_posted() = message_view(message);
       break;
@@ -656,6 +720,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       message.text = entry.edit_message().text();
       message.edited_at = entry.at();
       message.flagged = message.flagged || entry.edit_message().flagged();
+      if (entry.edit_message().flagged()) message.handled_by.reset();
       out.audience = message_audience(message);
       *event.mutable_message_edited() = message_view(message);
       break;
@@ -666,6 +731,11 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
                                                       ? questions_.at(report.question_id()).reporters
                                                       : messages_.at(report.message_id()).reporters;
       if (!reporters.insert(actor_id).second) return {};
+      // A new report needs attention again, whoever handled the last.
+      if (report.question_id() != 0)
+        questions_.at(report.question_id()).handled_by.reset();
+      else
+        messages_.at(report.message_id()).handled_by.reset();
       auto* reported = event.mutable_item_reported();
       reported->set_question_id(report.question_id());
       reported->set_message_id(report.message_id());
@@ -677,6 +747,16 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       alert->set_question_id(report.question_id());
       alert->set_message_id(report.message_id());
       out.audience = Audience{true, {}};  // staff only: not even the author
+      break;
+    }
+    case v1::LogEntry::kHandled: {
+      const auto& handled = entry.handled();
+      auto& handled_by = handled.question_id() != 0 ? questions_.at(handled.question_id()).handled_by
+                                                    : messages_.at(handled.message_id()).handled_by;
+      handled_by = person_of(entry.actor());
+      event.mutable_alert_handled()->set_question_id(handled.question_id());
+      event.mutable_alert_handled()->set_message_id(handled.message_id());
+      out.audience = Audience{true, {}};  // staff only
       break;
     }
     case v1::LogEntry::kReleaseMessage: {
@@ -783,6 +863,11 @@ bool RoomState::forgot_message(std::uint64_t id) const {
   return id > trimmed_up_to_ && id <= messages_forgotten_up_to_ && !messages_.contains(id);
 }
 
+bool RoomState::bans_anonymous() const {
+  return std::ranges::any_of(banned_,
+                             [](const std::string& user_id) { return user_id.starts_with("anon:"); });
+}
+
 std::uint32_t RoomState::reports_by(const std::string& user_id) const {
   std::uint32_t count = 0;
   for (const auto& [id, question] : questions_) count += question.reporters.contains(user_id) ? 1 : 0;
@@ -853,15 +938,26 @@ void RoomState::add_forgotten_erased(const v1::EraseEntry& entry, v1::ContentEra
 std::optional<v1::Alert> RoomState::crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const {
   v1::Alert alert;
   alert.set_kind(v1::Alert::KIND_CRISIS);
-  if (entry.has_ask() && entry.ask().flagged()) alert.set_question_id(seq);
-  else if (entry.has_edit_question() && entry.edit_question().flagged()) alert.set_question_id(entry.edit_question().id());
-  else if (entry.has_say() && entry.say().flagged()) alert.set_message_id(seq);
-  else if (entry.has_edit_message() && entry.edit_message().flagged()) alert.set_message_id(entry.edit_message().id());
-  else return std::nullopt;
+  if (entry.has_ask() && entry.ask().flagged()) {
+    alert.set_question_id(seq);
+    alert.set_writer_shown(entry.ask().support_shown());
+  } else if (entry.has_edit_question() && entry.edit_question().flagged()) {
+    alert.set_question_id(entry.edit_question().id());
+    alert.set_writer_shown(entry.edit_question().support_shown());
+  } else if (entry.has_say() && entry.say().flagged()) {
+    alert.set_message_id(seq);
+    alert.set_writer_shown(entry.say().support_shown());
+  } else if (entry.has_edit_message() && entry.edit_message().flagged()) {
+    alert.set_message_id(entry.edit_message().id());
+    alert.set_writer_shown(entry.edit_message().support_shown());
+  } else {
+    return std::nullopt;
+  }
   return alert;
 }
 
 Audience RoomState::message_audience(const MessageRecord& message) const {
+  if (!message.private_to.empty()) return Audience{true, message.private_to};
   if (message.held) return Audience{true, message.author.user_id()};
   return {};
 }
@@ -886,6 +982,11 @@ bool RoomState::changes_nothing(const v1::LogEntry& entry) const {
     case v1::LogEntry::kPin: return entry.pin().question_id() == pinned_;
     case v1::LogEntry::kMute: return entry.mute().muted() == muted_.contains(entry.mute().user_id());
     case v1::LogEntry::kBan: return entry.ban().banned() == banned_.contains(entry.ban().user_id());
+    case v1::LogEntry::kHandled: {
+      const QuestionRecord* question = find_question(entry.handled().question_id());
+      const MessageRecord* message = find_message(entry.handled().message_id());
+      return question ? question->handled_by.has_value() : message && message->handled_by.has_value();
+    }
     case v1::LogEntry::kReport: {
       const auto& report = entry.report();
       const auto& reporter = entry.actor().user_id();
@@ -914,7 +1015,11 @@ void RoomState::redact(const std::string& user_id) {
   const auto redact_text = [](std::string& text) {
     if (!text.empty()) text = kErasedText;
   };
+  const auto redact_handler = [&user_id](std::optional<v1::Person>& handled_by) {
+    if (handled_by && handled_by->user_id() == user_id) handled_by->clear_display_name();
+  };
   for (auto& [id, question] : questions_) {
+    redact_handler(question.handled_by);
     if (question.author.user_id() == user_id) {
       redact_text(question.text);
       question.author.clear_display_name();
@@ -925,6 +1030,7 @@ void RoomState::redact(const std::string& user_id) {
     }
   }
   for (auto& [id, message] : messages_) {
+    redact_handler(message.handled_by);
     if (message.author.user_id() != user_id) continue;
     redact_text(message.text);
     message.author.clear_display_name();
@@ -1151,6 +1257,11 @@ v1::Question RoomState::question_view(const QuestionRecord& question, const std:
   view.set_pinned(pinned_ == question.id);
   if (question.edited_at) *view.mutable_edited_at() = *question.edited_at;
   if (question.answer) *view.mutable_answer() = *question.answer;
+  // Only staff and the author see a question in these states (question_
+  // audience), and the author saw the support already.
+  const bool unseen =
+      question.state == v1::QUESTION_STATE_PENDING || question.state == v1::QUESTION_STATE_DISMISSED;
+  view.set_support_offered(question.flagged && unseen);
   return view;
 }
 
@@ -1163,6 +1274,7 @@ v1::ChatMessage RoomState::message_view(const MessageRecord& message) const {
   view.set_deleted(message.deleted);
   if (message.deleted) return view;  // tombstone
   view.set_held(message.held);
+  view.set_private_reply(!message.private_to.empty());
   *view.mutable_author() = message.author;
   view.set_text(message.text);
   if (message.edited_at) *view.mutable_edited_at() = *message.edited_at;
@@ -1266,6 +1378,7 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
     *view = question_view(*question, viewer);
     view->set_flagged(is_staff(role) && question->flagged && question->state != v1::QUESTION_STATE_DELETED);
     if (is_staff(role)) view->set_reports(static_cast<std::uint32_t>(question->reporters.size()));
+    if (is_staff(role) && question->handled_by) *view->mutable_handled_by() = *question->handled_by;
   }
 
   const std::size_t skip = messages_.size() > limits_.snapshot_messages ? messages_.size() - limits_.snapshot_messages : 0;
@@ -1278,6 +1391,7 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
     *message = message_view(it->second);
     message->set_flagged(staff && it->second.flagged && !it->second.deleted);
     if (staff) message->set_reports(static_cast<std::uint32_t>(it->second.reporters.size()));
+    if (staff && it->second.handled_by) *message->mutable_handled_by() = *it->second.handled_by;
   }
   return snapshot;
 }
@@ -1336,6 +1450,7 @@ v1::RoomStateData RoomState::to_data() const {
     if (question.answer) *out->mutable_answer() = *question.answer;
     out->set_flagged(question.flagged);
     for (const auto& reporter : question.reporters) out->add_reporters(reporter);
+    if (question.handled_by) *out->mutable_handled_by() = *question.handled_by;
   }
   for (const auto& [id, message] : messages_) {
     auto* out = data.add_messages();
@@ -1350,6 +1465,8 @@ v1::RoomStateData RoomState::to_data() const {
     out->set_flagged(message.flagged);
     out->set_held(message.held);
     for (const auto& reporter : message.reporters) out->add_reporters(reporter);
+    if (message.handled_by) *out->mutable_handled_by() = *message.handled_by;
+    out->set_private_to(message.private_to);
   }
   return data;
 }
@@ -1401,6 +1518,7 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     if (question.has_answer()) record.answer = question.answer();
     record.flagged = question.flagged();
     record.reporters.insert(question.reporters().begin(), question.reporters().end());
+    if (question.has_handled_by()) record.handled_by = question.handled_by();
     state.note_question_state(record);
   }
   for (const auto& message : data.messages()) {
@@ -1416,6 +1534,8 @@ RoomState RoomState::from_data(std::string room_id, Limits limits, const v1::Roo
     record.flagged = message.flagged();
     record.held = message.held();
     record.reporters.insert(message.reporters().begin(), message.reporters().end());
+    if (message.has_handled_by()) record.handled_by = message.handled_by();
+    record.private_to = message.private_to();
   }
   state.forget_over_limits();  // a checkpoint written under larger limits
   return state;

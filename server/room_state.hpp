@@ -131,6 +131,9 @@ class RoomState {
   std::uint32_t retention_days() const { return settings_.retention_days(); }
   // Private rooms: joining needs an invite, the passcode or a token for it.
   bool invite_only() const { return settings_.invite_only(); }
+  bool requires_sign_in() const { return settings_.require_sign_in(); }
+  // Whether anyone banned here is anonymous (AddressBans then matter).
+  bool bans_anonymous() const;
   bool has_passcode() const { return !passcode_hash_.empty(); }
   const std::string& passcode_hash() const { return passcode_hash_; }
 
@@ -201,6 +204,7 @@ class RoomState {
     std::optional<v1::Answer> answer;
     bool flagged = false;  // read as CRISIS
     std::unordered_set<std::string> reporters;
+    std::optional<v1::Person> handled_by;  // since the last report or flag
   };
   struct MessageRecord {
     std::uint64_t id = 0;
@@ -214,12 +218,16 @@ class RoomState {
     bool flagged = false;  // read as CRISIS
     bool held = false;     // staff and author only, until released
     std::unordered_set<std::string> reporters;
+    std::optional<v1::Person> handled_by;  // since the last report or flag
+    std::string private_to;                // a private reply: its recipient, who alone sees it with staff
   };
 
   std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
   std::optional<Failure> check_update(const v1::RoomUpdatedEntry& update) const;
   std::optional<Failure> check_slow_mode(const v1::LogEntry& entry) const;
   std::optional<Failure> check_report(const v1::LogEntry& entry) const;
+  std::optional<Failure> check_handled(const v1::LogEntry& entry) const;
+  std::optional<Failure> check_private_reply(const v1::LogEntry& entry) const;
   std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_chat_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_member_entry(const v1::LogEntry& entry) const;

@@ -103,7 +103,8 @@ int run_server(const Config& config) {
   SharedBudgets& budgets = redis != nullptr ? static_cast<SharedBudgets&>(*redis) : local_budgets;
   PasscodeChecker passcodes(budgets, 2, config.token_secret);
   ReportMeter reports(budgets, config.token_secret, config.limits.reports_per_hour);
-  RoomRegistry rooms(shards, *engine, passcodes, reports, config.limits);
+  AddressBans address_bans(*engine, config.token_secret, std::chrono::hours(config.limits.address_ban_hours));
+  RoomRegistry rooms(shards, *engine, passcodes, reports, address_bans, config.limits);
   std::string crisis_error;
   auto crisis = load_crisis_lane(config, crisis_error);
   if (!crisis) {

@@ -251,11 +251,20 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       line.action = "deleted question";
       line.item = entry.delete_question().question_id();
       break;
-    case v1::LogEntry::kSay:
-      line.action = entry.say().reply_to_message_id()    ? "replied to message " + std::to_string(entry.say().reply_to_message_id())
-                    : entry.say().reply_to_question_id() ? "replied to question " + std::to_string(entry.say().reply_to_question_id())
-                                                         : "said";
+    case v1::LogEntry::kSay: {
+      const std::string replied = entry.say().private_reply() ? "replied privately to " : "replied to ";
+      line.action = entry.say().reply_to_message_id()
+                        ? replied + "message " + std::to_string(entry.say().reply_to_message_id())
+                    : entry.say().reply_to_question_id()
+                        ? replied + "question " + std::to_string(entry.say().reply_to_question_id())
+                        : "said";
       message_text(seq, entry.say().text());
+      break;
+    }
+    case v1::LogEntry::kHandled:
+      line.action = entry.handled().question_id() ? "marked handled question" : "marked handled message";
+      line.item =
+          entry.handled().question_id() ? entry.handled().question_id() : entry.handled().message_id();
       break;
     case v1::LogEntry::kEditMessage:
       line.action = "edited message";

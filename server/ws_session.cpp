@@ -593,7 +593,9 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   // (the room's policy and its staff act on it), and the writer gets words
   // of support with the reply.
   const std::shared_ptr<const CrisisLane> crisis = context_.crisis.load();
-  caller.support = crisis->shown(flag_crisis(entry, crisis->rules));
+  const CrisisOutcome outcome = flag_crisis(entry, crisis->rules);
+  caller.support = crisis->shown(outcome);
+  if (outcome == CrisisOutcome::crisis) note_support_shown(entry, caller.support);
   it->second.room->run(Room::guarded(caller, [caller, entry = std::move(entry)](Room& room) mutable {
     if (entry.has_erase()) room.erase(caller, std::move(entry));
     else room.submit(caller, std::move(entry));

@@ -50,6 +50,7 @@ std::string message_line(const v1::ChatMessage& m) {
   out << "m" << m.id();
   if (m.reply_to_message_id()) out << " (re m" << m.reply_to_message_id() << ")";
   if (m.reply_to_question_id()) out << " (re q" << m.reply_to_question_id() << ")";
+  if (m.private_reply()) out << " (private)";
   if (m.deleted()) return out.str() + " (deleted)";
   out << " " << m.author().display_name() << ": " << quoted(m.text()) << (m.has_edited_at() ? " (edited)" : "");
   return out.str();
@@ -135,6 +136,22 @@ std::string describe_event(const v1::Event& e) {
       out << "someone erased what they wrote:";
       for (const auto& question : e.content_erased().questions()) out << " q" << question.id();
       for (const auto& message : e.content_erased().messages()) out << " m" << message.id();
+      break;
+    }
+    case v1::Event::kItemReported: {
+      const auto& reported = e.item_reported();
+      out << who << " reported "
+          << (reported.question_id() ? "q" + std::to_string(reported.question_id())
+                                     : "m" + std::to_string(reported.message_id()))
+          << " (" << reported.reports() << " reports; " << reported.reporter_reports() << " by them)";
+      if (!reported.reason().empty()) out << ": " << quoted(reported.reason());
+      break;
+    }
+    case v1::Event::kAlertHandled: {
+      const auto& handled = e.alert_handled();
+      out << who << " handled the alerts about "
+          << (handled.question_id() ? "q" + std::to_string(handled.question_id())
+                                    : "m" + std::to_string(handled.message_id()));
       break;
     }
     default: out << "(an event this client does not know)"; break;

@@ -66,6 +66,24 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   await moderator.waitForSelector('#messages .message.flagged:has-text("end my life") .badge.flagged');
   await troll.waitForSelector('#messages .message:has-text("end my life")');
 
+  // The alert says what Ria was shown. The moderator writes to her
+  // privately, then marks the alert handled, which clears it for the host
+  // too.
+  const crisisAlert = moderator.locator('#alerts .alert:has-text("Someone may be in crisis")');
+  await crisisAlert.locator("summary", { hasText: "What they were shown" }).click();
+  const firstLine = readFileSync(CRISIS_RESOURCES, "utf8").split("\n").find(Boolean);
+  assert.ok((await crisisAlert.textContent()).includes(firstLine), "the alert shows what the writer saw");
+  await crisisAlert.locator('button:has-text("Reply privately")').click();
+  await crisisAlert.locator("textarea").fill("I'm Mo, a moderator. I'm here if you want to talk.");
+  await crisisAlert.locator('button:has-text("Send privately")').click();
+  await ria.waitForSelector("#private-replies >> text=here if you want to talk");
+  await host.waitForSelector('#alerts .alert:has-text("Someone may be in crisis")');
+  await crisisAlert.locator('button:has-text("Mark handled")').click();
+  for (const page of [moderator, host]) {
+    await page.waitForSelector('#alerts .alert:has-text("Someone may be in crisis")', { state: "detached" });
+    await page.waitForSelector('#attention li:has-text("end my life")', { state: "detached" });
+  }
+
   // Ria reports the hurtful message; the moderator sees it in the queue.
   ria.once("dialog", (dialog) => dialog.accept("unkind"));
   await ria.locator('#messages .message:has-text("something hurtful") button:has-text("Report")').click();
@@ -87,9 +105,16 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   assert.equal(await troll.locator("#alerts .alert").count(), 0, "alerts are for staff only");
   assert.equal(await troll.locator("#messages .badge.flagged").count(), 0, "the flag is for staff only");
   assert.equal(await troll.locator("text=Reported").count(), 0, "the reported person is not told");
+  assert.equal(await troll.locator("text=here if you want to talk").count(), 0, "a private reply is for its addressee");
+  // The same chat on every page, but for the private reply, which staff see
+  // in it (marked) and Ria above it, in "For you from the hosts".
+  const isPrivate = (line) => line.text.includes("here if you want to talk");
   const chats = await Promise.all([host, moderator, ria, troll].map(chat));
-  for (const other of chats.slice(1)) assert.deepEqual(other, chats[0], "every page shows the same chat");
-  assert.equal(chats[0].length, 4);
+  assert.equal(chats[0].filter(isPrivate).length, 1);
+  assert.equal(chats[1].filter(isPrivate).length, 1);
+  const shared = chats.map((lines) => lines.filter((line) => !isPrivate(line)));
+  for (const other of shared.slice(1)) assert.deepEqual(other, shared[0], "every page shows the same chat");
+  assert.equal(shared[0].length, 4);
 
   // Participants get no moderation buttons; the moderator does.
   assert.equal(await ria.locator('#members button:has-text("Ban")').count(), 0);

@@ -93,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t line = std::stoul(verdict.rule.substr(8));
   expect(line >= 1 && line <= lines.size(), "the rule's line exists");
   const std::string& rule = lines[line - 1];
-  const auto kind = rule.substr(rule.find_first_not_of(" \t"), 6);
+  // Leading blanks as the parser trims them (a carriage return included).
+  const auto kind = rule.substr(rule.find_first_not_of(" \t\r"), 6);
   expect(verdict.outcome == CrisisOutcome::crisis ? kind.starts_with("crisis")
                                                   : kind.starts_with("about") || kind.starts_with("crisis"),
          "the rule is of the verdict's kind");

@@ -82,6 +82,7 @@ enum Op : unsigned {
   kSay, kEditMessage, kDeleteMessage, kRelease, kReport, kErase,
   kMute, kKick, kBan, kUpdate, kClose, kPing,
   kSweep, kAdvanceClock, kTogether,
+  kHandled, kPrivateReply,
   kOpCount
 };
 // clang-format on
@@ -163,6 +164,17 @@ class WatchedEngine final : public Engine {
     inner_.store_checkpoint(room_id, epoch, std::move(checkpoint), std::move(handler));
   }
   void list_rooms(RoomsHandler handler) override { inner_.list_rooms(std::move(handler)); }
+  void mark_address(const std::string& room_id, const std::string& user_id, const std::string& address_key,
+                    std::chrono::seconds ttl, ErrorHandler handler) override {
+    inner_.mark_address(room_id, user_id, address_key, ttl, std::move(handler));
+  }
+  void lift_addresses(const std::string& room_id, const std::string& user_id, ErrorHandler handler) override {
+    inner_.lift_addresses(room_id, user_id, std::move(handler));
+  }
+  void address_marked(const std::string& room_id, const std::string& address_key,
+                      MarkedHandler handler) override {
+    inner_.address_marked(room_id, address_key, std::move(handler));
+  }
   bool ready() const override { return inner_.ready(); }
   const std::string& node_id() const override { return inner_.node_id(); }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override {
@@ -189,7 +201,7 @@ class WatchedEngine final : public Engine {
 
 // Everything one run has: one node, its rooms and its connections.
 struct World {
-  World() : engine(limits, book), registry(shards, engine, passcodes, reports, limits) {
+  World() : engine(limits, book), registry(shards, engine, passcodes, reports, address_bans, limits) {
     retention = std::make_shared<Retention>(shards.main().io().get_executor(), engine, budgets, limits, 1,
                                             std::chrono::seconds(0));
   }
@@ -211,6 +223,7 @@ struct World {
   LocalBudgets budgets;
   PasscodeChecker passcodes{budgets, 0, "fuzz-secret-0123456789abcdef0123"};
   ReportMeter reports{budgets, "fuzz-secret-0123456789abcdef0123", limits.reports_per_hour};
+  AddressBans address_bans{engine, "fuzz-secret-0123456789abcdef0123", std::chrono::hours(24)};
   RoomRegistry registry;
   std::shared_ptr<Retention> retention;
   CrisisLane crisis = fuzz_crisis_lane();
@@ -803,6 +816,23 @@ class Run {
         message.mutable_erase_my_content();
         storage_changed_ = true;
         break;
+      case kHandled: {
+        auto* handled = message.mutable_mark_handled();
+        if (in_.flag())
+          handled->set_question_id(question(room_id));
+        else
+          handled->set_message_id(this->message(room_id));
+        break;
+      }
+      case kPrivateReply: {
+        auto* reply = message.mutable_reply_privately();
+        if (in_.flag())
+          reply->set_question_id(question(room_id));
+        else
+          reply->set_message_id(this->message(room_id));
+        reply->set_text(text(MarkerKind::text));
+        break;
+      }
       case kMute:
         with_member(message.mutable_mute_member(), target())->set_muted(in_.flag());
         break;

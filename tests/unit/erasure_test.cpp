@@ -55,13 +55,18 @@ std::vector<v1::LogEntry> room_log() {
   auto* pat_vote = add(pat).mutable_vote();                 // 17
   pat_vote->set_question_id(15);
   pat_vote->set_up(true);
+  add(host).mutable_handled()->set_message_id(12);  // 18: Pat's report seen to
+  auto* private_reply = add(host).mutable_say();    // 19: to Pat, privately
+  private_reply->set_text("the host writes to pat");
+  private_reply->set_reply_to_question_id(5);
+  private_reply->set_private_reply(true);
   // As Room::run_erasure does: the anonymous question goes by a plain
   // deletion of its own, then the erasure.
-  auto& deletion = add(pat);  // 18
+  auto& deletion = add(pat);  // 20
   deletion.mutable_delete_question()->set_question_id(7);
   deletion.mutable_delete_question()->set_erasing(true);
   deletion.mutable_actor()->clear_display_name();
-  auto& erase = add(pat);  // 19
+  auto& erase = add(pat);  // 21
   erase.mutable_erase();
   erase.mutable_actor()->clear_display_name();              // as Room::erase sends it
   return log;
@@ -195,6 +200,24 @@ TEST(Erasure, AnAnonymousQuestionIsNeverListedWithTheNamedItems) {
   EXPECT_EQ(deleted.event->question_deleted().id(), 7u);
   EXPECT_FALSE(deleted.event->has_actor());
   EXPECT_TRUE(deleted.event->question_deleted().author().user_id().empty());
+}
+
+// A staff member's erasure: their name goes from the alerts they handled
+// too, alike in the fold of the rewritten log and in the original's.
+TEST(Erasure, AStaffErasureFoldsAlikeWithTheAlertsTheyHandledAndTheirPrivateReplies) {
+  auto original = room_log();
+  original.pop_back();
+  v1::LogEntry erase = new_entry(host);
+  erase.mutable_erase();
+  erase.mutable_actor()->clear_display_name();
+  original.push_back(erase);
+  auto rewritten = original;
+  for (auto& entry : rewritten) redact_entry(entry, "host-1");
+  const RoomState from_original = fold(original);
+  EXPECT_TRUE(same(from_original, fold(rewritten)));
+  const std::string data = from_original.to_data().SerializeAsString();
+  EXPECT_EQ(data.find("Dr. Ada"), std::string::npos);
+  EXPECT_EQ(data.find("the host writes to pat"), std::string::npos);
 }
 
 TEST(Erasure, AnAnswerersErasureRemovesTheirAnswers) {

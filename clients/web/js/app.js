@@ -281,11 +281,13 @@ class Session {
       TOKEN_INVALID: "This sign-in is not valid.",
       TOKEN_WRONG_ROOM: "This sign-in is for another room.",
     };
-    if (error.code === "INVITE_REQUIRED" || error.code === "PASSCODE_WRONG") {
+    if (error.code === "INVITE_REQUIRED" || error.code === "PASSCODE_WRONG" || error.code === "SIGN_IN_REQUIRED") {
       this.connection.stop();
       return showJoin(this.roomId, { passcodeNeeded: error.code === "PASSCODE_WRONG"
         ? "That is not the passcode. Try again, or ask the host for an invite link."
-        : "This room is private. Enter its passcode, or ask the host for an invite link." });
+        : error.code === "SIGN_IN_REQUIRED"
+          ? "This room is for people who are signed in or invited. Enter its passcode, or ask the host for an invite link."
+          : "This room is private. Enter its passcode, or ask the host for an invite link." });
     }
     if (error.code === "RATE_LIMITED" && this.passcode) {
       return this.stop(`Too many tries. Wait ${Math.ceil(error.retryAfterMs / 1000)} seconds, then try again.`);
@@ -319,15 +321,17 @@ class Session {
       const question = this.room.questions.get(event.questionPinned.questionId);
       if (question) announce(`Answering now: ${question.text}`);
     }
+    if (event.alertHandled) {
+      // Seen to by someone on the staff: it goes from every staff screen.
+      const { questionId, messageId } = event.alertHandled;
+      const id = questionId && questionId !== "0" ? questionId : messageId;
+      this.alerts = this.alerts.filter((alert) => (alert.questionId !== "0" ? alert.questionId : alert.messageId) !== id);
+    }
     if (event.alert && this.room.isStaff()) {
       // Someone may need help now: tell staff at once, with a way to the item.
       // A report says who reported, why, and how many items they reported.
-      this.alerts.push({
-        ...event.alert,
-        reporter: event.actor,
-        reason: event.itemReported?.reason,
-        reporterReports: event.itemReported?.reporterReports
-      });
+      this.alerts.push({ ...event.alert, reporter: event.actor, reason: event.itemReported?.reason,
+                         reporterReports: event.itemReported?.reporterReports });
       announce(event.alert.kind === "KIND_REPORT"
         ? "A member reported something. See the alert at the top of the page."
         : "Alert: someone may be in crisis. See the alert at the top of the page.");

@@ -125,7 +125,14 @@ export class Room {
     } else if (event.itemReported) {
       const { questionId, messageId, reports } = event.itemReported;
       const item = questionId && questionId !== "0" ? this.questions.get(questionId) : this.messages.get(messageId);
-      if (item) item.reports = reports;
+      if (item) {
+        item.reports = reports;
+        item.handledBy = null;  // it needs attention again
+      }
+    } else if (event.alertHandled) {
+      const { questionId, messageId } = event.alertHandled;
+      const item = questionId && questionId !== "0" ? this.questions.get(questionId) : this.messages.get(messageId);
+      if (item) item.handledBy = event.actor;
     } else if (event.contentErased) {
       // Someone erased what they wrote: their items, as they now are.
       for (const question of event.contentErased.questions || []) {

@@ -116,7 +116,12 @@ function questionItem(question, session) {
   if (question.reports) badges.push(h("span", { class: "badge flagged" }, `Reported (${question.reports})`));
   if (state === "QUESTION_STATE_ANSWERED") badges.push(h("span", { class: "badge answered" }, "Answered"));
   if (state === "QUESTION_STATE_PENDING") badges.push(h("span", { class: "badge pending" }, "Waiting for approval"));
-  if (state === "QUESTION_STATE_DISMISSED") badges.push(h("span", { class: "badge dismissed" }, "Not taken"));
+  // Someone who was offered support with their question is never told it
+  // was "not taken".
+  if (state === "QUESTION_STATE_DISMISSED") {
+    badges.push(own && question.supportOffered ? h("span", { class: "badge pending" }, "Seen by the hosts")
+                                               : h("span", { class: "badge dismissed" }, "Not taken"));
+  }
 
   const actions = [];
   const act = (label, payload, key) =>
@@ -217,7 +222,7 @@ export function renderChat(section, session) {
                  h("button", { type: "button", class: "quiet",
                                onclick: () => { session.replyTo = null; session.scheduleRender(); } }, "Cancel")) : null);
 
-  const messages = room.sortedMessages();
+  const messages = room.sortedMessages().filter((m) => room.isStaff() || !m.privateReply);
   replaceChildren(parts.list, messages.length ? messages.map((m) => messageItem(m, session, parts))
                                               : h("li", { class: "empty" }, "No messages yet."));
 }
@@ -276,6 +281,8 @@ function messageItem(message, session, parts) {
       " · ", time(message.sentAt), message.editedAt ? " · edited" : "",
       message.flagged ? h("span", { class: "badge flagged" }, "May need support") : null,
       message.reports ? h("span", { class: "badge flagged" }, `Reported (${message.reports})`) : null,
+      message.privateReply ? h("span", { class: "badge pending" }, "Private reply: only its addressee and staff see it")
+                           : null,
       message.held ? h("span", { class: "badge pending" },
                        own && !staff ? "Only the moderators see this for now" : "Held for a moderator") : null),
     h("p", { class: "text" }, message.text),
@@ -371,53 +378,37 @@ export function renderHostTools(section, session) {
         renderHostTools(section, session);  // put the control back as the room has it
         return;
       }
-      session.command(
-          {updateRoom: {settings: {[field]: value}, settingsMask: field, allowLoosening: !!loosening}});
+      session.command({ updateRoom: { settings: { [field]: value }, settingsMask: field,
+                                      allowLoosening: !!loosening } });
     };
-    const approval = h('input', {
-      type: 'checkbox',
-      id: 'setting-approval',
-      onchange: () => update('requireApproval', approval.checked)
-    });
-    const sideChat =
-        h('input',
-          {type: 'checkbox', id: 'setting-side-chat', onchange: () => update('sideChat', sideChat.checked)});
-    const slowMode =
-        h('select',
-          {id: 'setting-slow-mode', onchange: () => update('slowModeSeconds', Number(slowMode.value))},
-          h('option', {value: '0'}, 'off'), h('option', {value: '10'}, '10 seconds'),
-          h('option', {value: '30'}, '30 seconds'), h('option', {value: '60'}, '1 minute'),
-          h('option', {value: '300'}, '5 minutes'));
-    const crisis =
-        h('select', {
-          id: 'setting-crisis',
-          onchange: () => update(
-              'crisisPolicy', crisis.value,
-              room.info.settings?.crisisPolicy === 'CRISIS_POLICY_HOLD' &&
-                      crisis.value !== 'CRISIS_POLICY_HOLD' ?
-                  'Show posts that suggest a crisis at once, without a moderator seeing them first?' :
-                  '')
-        },
-          h('option', {value: 'CRISIS_POLICY_DELIVER'}, 'show it, and alert hosts and moderators'),
-          h('option', {value: 'CRISIS_POLICY_HOLD'}, 'hold it for a moderator, and alert them'));
+    const approval = h("input", { type: "checkbox", id: "setting-approval",
+                                  onchange: () => update("requireApproval", approval.checked) });
+    const sideChat = h("input", { type: "checkbox", id: "setting-side-chat",
+                                  onchange: () => update("sideChat", sideChat.checked) });
+    const slowMode = h("select", { id: "setting-slow-mode",
+                                   onchange: () => update("slowModeSeconds", Number(slowMode.value)) },
+      h("option", { value: "0" }, "off"), h("option", { value: "10" }, "10 seconds"),
+      h("option", { value: "30" }, "30 seconds"), h("option", { value: "60" }, "1 minute"),
+      h("option", { value: "300" }, "5 minutes"));
+    const crisis = h("select", { id: "setting-crisis", onchange: () => update("crisisPolicy", crisis.value,
+      room.info.settings?.crisisPolicy === "CRISIS_POLICY_HOLD" && crisis.value !== "CRISIS_POLICY_HOLD"
+        ? "Show posts that suggest a crisis at once, without a moderator seeing them first?" : "") },
+      h("option", { value: "CRISIS_POLICY_DELIVER" }, "show it, and alert hosts and moderators"),
+      h("option", { value: "CRISIS_POLICY_HOLD" }, "hold it for a moderator, and alert them"));
     const settings = h("div", { class: "settings" },
       h("label", { class: "check" }, approval, " Review questions first"),
       h("label", { class: "check" }, sideChat, " Side chat"),
       h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode,
       h("label", { for: "setting-crisis" }, "When someone's words suggest a crisis"), crisis);
-    const inviteOnly = h('input', {
-      type: 'checkbox',
-      id: 'setting-private',
-      onchange: () => update(
-          'inviteOnly', inviteOnly.checked,
-          inviteOnly.checked ? '' : 'Make the room open to anyone who has its link or id?')
-    });
+    const inviteOnly = h("input", { type: "checkbox", id: "setting-private", onchange: () =>
+      update("inviteOnly", inviteOnly.checked,
+             inviteOnly.checked ? "" : "Make the room open to anyone who has its link or id?") });
     const passcode = h("input", { id: "setting-passcode", type: "password", autocomplete: "new-password",
                                   maxlength: 128, placeholder: "4 to 128 characters" });
     const setPasscode = h("form", { class: "passcode-form", onsubmit: async (e) => {
       e.preventDefault();
       if (!passcode.value) return;
-      const ok = await session.command({updateRoom: {passcode: passcode.value}});
+      const ok = await session.command({ updateRoom: { passcode: passcode.value } });
       if (ok) {
         passcode.value = "";
         session.setNotice("The passcode is set.");
@@ -433,8 +424,12 @@ export function renderHostTools(section, session) {
       inviteLink.hidden = false;
       inviteLink.select();
     } }, "Create an invite link (7 days)");
+    const signIn = h("input", { type: "checkbox", id: "setting-sign-in", onchange: () =>
+      update("requireSignIn", signIn.checked,
+             signIn.checked ? "" : "Let people join anonymously, without signing in or an invite?") });
     const access = h("div", { class: "access" },
       h("label", { class: "check" }, inviteOnly, " Private: only with an invite or the passcode"),
+      h("label", { class: "check" }, signIn, " Only people who are signed in or invited"),
       setPasscode, invite, inviteLink);
     const close = h("button", { type: "button", class: "danger", id: "close-room", onclick: () => {
       if (confirm("Close the room for everyone? Nobody can post afterwards.")) session.command({ closeRoom: {} });
@@ -445,12 +440,14 @@ export function renderHostTools(section, session) {
       h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
         "Markdown"));
     section.append(h("h2", {}, "Room tools"), settings, access, downloads, close);
-    return { approval, sideChat, slowMode, crisis, inviteOnly, settings, access, close };
+    return { approval, sideChat, slowMode, crisis, inviteOnly, signIn, settings, access, close };
   });
   const host = room.isHost() && !room.info.closed;
   parts.settings.hidden = !host;
   parts.inviteOnly.checked = !!room.info.settings?.inviteOnly;
   parts.inviteOnly.parentElement.hidden = !host;
+  parts.signIn.checked = !!room.info.settings?.requireSignIn;
+  parts.signIn.parentElement.hidden = !host;
   parts.access.querySelector(".passcode-form").hidden = !host;
   parts.access.hidden = room.info.closed;
   parts.close.hidden = !host;
@@ -506,20 +503,32 @@ function showItem(id) {
 }
 
 export function renderCare(support, alerts, session) {
-  support.hidden = !session.support;
-  replaceChildren(support, session.support
-    ? [h("h2", {}, "You are not alone"),
-       ...session.support.split("\n").filter(Boolean).map((line) => h("p", {}, line)),
-       h("button", { type: "button", class: "small quiet", onclick: () => {
-         session.support = "";
-         session.scheduleRender();
-       } }, "Close")]
-    : null);
   const room = session.room;
-  // The moderator queue: everything flagged or reported that is still up.
+  // Private replies from the staff to this person: here, where they are
+  // seen also in an AMA without chat.
+  const forYou = room.isStaff() ? [] : room.sortedMessages().filter((m) => m.privateReply && !m.deleted);
+  support.hidden = !session.support && forYou.length === 0;
+  replaceChildren(support,
+    session.support
+      ? [h("h2", {}, "You are not alone"),
+         ...session.support.split("\n").filter(Boolean).map((line) => h("p", {}, line)),
+         h("button", { type: "button", class: "small quiet", onclick: () => {
+           session.support = "";
+           session.scheduleRender();
+         } }, "Close")]
+      : null,
+    forYou.length
+      ? h("div", { class: "private-replies", id: "private-replies" },
+          h("h2", {}, "For you from the hosts"),
+          h("p", { class: "meta" }, "Only you and the room's hosts and moderators see these."),
+          forYou.map((m) => h("blockquote", { class: "private-reply", dataset: { id: m.id } },
+            h("p", {}, m.text), h("p", { class: "meta" }, authorName(m.author), " · ", time(m.sentAt)))))
+      : null);
+  // The moderator queue: everything flagged or reported that nobody has
+  // marked handled since.
   const attention = room.isStaff()
     ? [...room.questions.values(), ...room.messages.values()].filter(
-        (item) => !isTombstone(item) && (item.flagged || item.reports))
+        (item) => !isTombstone(item) && (item.flagged || item.reports) && !item.handledBy)
     : [];
   alerts.hidden = session.alerts.length === 0 && attention.length === 0;
   replaceChildren(alerts, attention.length
@@ -530,37 +539,63 @@ export function renderCare(support, alerts, session) {
             item.reports ? h("span", { class: "badge flagged" }, `Reported (${item.reports})`) : null, " ",
             h("q", {}, item.text), " ",
             h("button", { type: "button", class: "small quiet", onclick: () => showItem(item.id) }, "Show")))))
-    : null, session.alerts.map((alert, index) => {
-    const question = alert.questionId && alert.questionId !== "0" ? room.questions.get(alert.questionId) : null;
-    const message = alert.messageId && alert.messageId !== "0" ? room.messages.get(alert.messageId) : null;
-    const found = question || message;
-    const item = found && !isTombstone(found) ? found : null;
-    const heading = alert.kind === 'KIND_REPORT' ? `${authorName(alert.reporter)} reported this. ` :
-                                                   'Someone may be in crisis. ';
-    const many = alert.kind === 'KIND_REPORT' && Number(alert.reporterReports) > 1 ?
-        h('p', {class: 'reporter-count'}, `They have reported ${alert.reporterReports} items in this room.`) :
-        null;
-    return h(
-        'div', {class: 'alert', role: 'alert'},
-        h('p', {}, h('strong', {}, heading),
-          alert.reason ? ['Reason: ', h('q', {}, alert.reason), ' '] : null,
-          item      ? [authorName(item.author), ' wrote: ', h('q', {}, item.text)] :
-              found ? 'It has been deleted since.' :
-                      'The item is no longer shown.'),
-        many,
-        h('div', {class: 'actions'},
-          item ? h('button', {type: 'button', class: 'small', onclick: () => showItem(item.id)}, 'Show it') :
-                 null,
-          h('button', {
-            type: 'button',
-            class: 'small quiet',
-            onclick: () => {
-              session.alerts.splice(index, 1);
-              session.scheduleRender();
-            }
-          },
-            'Dismiss')));
-  }));
+    : null, session.alerts.map((alert) => alertCard(alert, session)));
+}
+
+// One alert: what happened, what the writer was shown, and the staff's
+// next steps: look, write to the writer privately, mark it handled (for
+// every staff member), or put it away on this screen only.
+function alertCard(alert, session) {
+  const room = session.room;
+  const target = alert.questionId && alert.questionId !== "0" ? { questionId: alert.questionId }
+                                                              : { messageId: alert.messageId };
+  const found = target.questionId ? room.questions.get(target.questionId) : room.messages.get(target.messageId);
+  const item = found && !isTombstone(found) ? found : null;
+  const report = alert.kind === "KIND_REPORT";
+  const heading = report ? `${authorName(alert.reporter)} reported this. ` : "Someone may be in crisis. ";
+  const shown = !report && alert.writerShown
+    ? h("details", { class: "writer-shown" }, h("summary", {}, "What they were shown"),
+        alert.writerShown.split("\n").filter(Boolean).map((line) => h("p", {}, line)))
+    : null;
+  const many = report && Number(alert.reporterReports) > 1
+    ? h("p", { class: "reporter-count" }, `They have reported ${alert.reporterReports} items in this room.`)
+    : null;
+  // Made once per alert, so that what is being typed survives re-renders.
+  alert.replyForm ||= h("form", { class: "private-reply-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const field = e.target.elements.text;
+    const text = field.value.trim();
+    if (!text) return;
+    const ok = await session.command({ replyPrivately: { ...target, text } });
+    if (!ok) return;
+    field.value = "";
+    alert.replying = false;
+    session.setNotice("Sent. Only they and the room's staff can see it.");
+  } },
+    h("label", {}, "A message only they (and the staff) will see",
+      h("textarea", { name: "text", rows: 2, maxlength: 2000 })),
+    h("button", { type: "submit", class: "small" }, "Send privately"));
+  const reply = alert.replyForm;
+  reply.hidden = !alert.replying;
+  const putAway = () => {
+    session.alerts.splice(session.alerts.indexOf(alert), 1);
+    session.scheduleRender();
+  };
+  return h("div", { class: "alert", role: "alert", dataset: { item: target.questionId || target.messageId } },
+    h("p", {}, h("strong", {}, heading), alert.reason ? ["Reason: ", h("q", {}, alert.reason), " "] : null,
+      item ? [authorName(item.author), " wrote: ", h("q", {}, item.text)]
+           : found ? "It has been deleted since." : "The item is no longer shown."),
+    shown, many, reply,
+    h("div", { class: "actions" },
+      item ? h("button", { type: "button", class: "small", onclick: () => showItem(item.id) }, "Show it") : null,
+      report ? null : h("button", { type: "button", class: "small", onclick: () => {
+        alert.replying = !alert.replying;
+        session.scheduleRender();
+      } }, "Reply privately"),
+      h("button", { type: "button", class: "small", onclick: async () => {
+        if (await session.command({ markHandled: target })) putAway();
+      } }, "Mark handled"),
+      h("button", { type: "button", class: "small quiet", onclick: putAway }, "Hide")));
 }
 
 // ---------------------------------------------------------------------------
