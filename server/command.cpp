@@ -12,6 +12,12 @@ namespace {
 
 Failure missing(const char* field) { return Failure{v1::INVALID_ARGUMENT, std::string(field) + " is required"}; }
 
+// Commands that name one item: a question or a message, not both.
+std::optional<Failure> one_item(std::uint64_t question_id, std::uint64_t message_id) {
+  if ((question_id == 0) != (message_id == 0)) return std::nullopt;
+  return Failure{v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids"};
+}
+
 }  // namespace
 
 v1::LogEntry new_entry(const Membership& actor) {
@@ -101,9 +107,7 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
       return std::nullopt;
     case M::kReportItem: {
       const auto& report = message.report_item();
-      if ((report.question_id() == 0) == (report.message_id() == 0)) {
-        return Failure{v1::INVALID_ARGUMENT, "report a question or a message: one of the two ids"};
-      }
+      if (auto failure = one_item(report.question_id(), report.message_id())) return failure;
       auto* out = entry.mutable_report();
       out->set_question_id(report.question_id());
       out->set_message_id(report.message_id());
@@ -161,9 +165,7 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
     }
     case M::kReplyPrivately: {
       const auto& reply = message.reply_privately();
-      if ((reply.question_id() == 0) == (reply.message_id() == 0)) {
-        return Failure{v1::INVALID_ARGUMENT, "reply to a question or a message: one of the two ids"};
-      }
+      if (auto failure = one_item(reply.question_id(), reply.message_id())) return failure;
       auto* out = entry.mutable_say();
       out->set_text(reply.text());
       out->set_reply_to_question_id(reply.question_id());
@@ -173,9 +175,7 @@ std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::L
     }
     case M::kMarkHandled: {
       const auto& handled = message.mark_handled();
-      if ((handled.question_id() == 0) == (handled.message_id() == 0)) {
-        return Failure{v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids"};
-      }
+      if (auto failure = one_item(handled.question_id(), handled.message_id())) return failure;
       entry.mutable_handled()->set_question_id(handled.question_id());
       entry.mutable_handled()->set_message_id(handled.message_id());
       return std::nullopt;

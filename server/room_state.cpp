@@ -218,16 +218,26 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
   }
 }
 
+// A command that names one item, a question or a message: exactly one of
+// the two ids, and not one the room no longer holds (1.16).
+std::optional<Failure> RoomState::check_one_item(std::uint64_t question_id, std::uint64_t message_id,
+                                                 const char* too_old_for) const {
+  if ((question_id == 0) == (message_id == 0)) {
+    return fail(v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids");
+  }
+  if (forgot_question(question_id) || forgot_message(message_id)) {
+    return fail(question_id != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
+                std::string("this is too old ") + too_old_for);
+  }
+  return std::nullopt;
+}
+
 std::optional<Failure> RoomState::check_handled(const v1::LogEntry& entry) const {
   const auto& handled = entry.handled();
   if (!is_staff(entry.actor().role()))
     return fail(v1::PERMISSION_DENIED, "only hosts and moderators handle alerts");
-  if ((handled.question_id() == 0) == (handled.message_id() == 0)) {
-    return fail(v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids");
-  }
-  if (forgot_question(handled.question_id()) || forgot_message(handled.message_id())) {
-    return fail(handled.question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
-                "this is too old to have alerts here");
+  if (auto failure = check_one_item(handled.question_id(), handled.message_id(), "to have alerts here")) {
+    return failure;
   }
   const QuestionRecord* question =
       handled.question_id() != 0 ? find_question(handled.question_id()) : nullptr;
@@ -248,12 +258,9 @@ std::optional<Failure> RoomState::check_private_reply(const v1::LogEntry& entry)
   const auto& say = entry.say();
   if (!is_staff(entry.actor().role()))
     return fail(v1::PERMISSION_DENIED, "only hosts and moderators reply privately");
-  if ((say.reply_to_question_id() == 0) == (say.reply_to_message_id() == 0)) {
-    return fail(v1::INVALID_ARGUMENT, "reply to a question or a message: one of the two ids");
-  }
-  if (forgot_question(say.reply_to_question_id()) || forgot_message(say.reply_to_message_id())) {
-    return fail(say.reply_to_question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
-                "this is too old to reply to here");
+  if (auto failure =
+          check_one_item(say.reply_to_question_id(), say.reply_to_message_id(), "to reply to here")) {
+    return failure;
   }
   const std::string* author = nullptr;
   if (const QuestionRecord* question = find_question(say.reply_to_question_id()))
@@ -557,6 +564,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       // who was muted, banned or removed.
       out.audience = Audience{true, mute.user_id()};
       out.presence_changed = true;
+      // Kept only for the mute: an anonymous person who left goes with it.
+      if (!mute.muted()) forget_if_gone(mute.user_id());
       break;
     }
     case v1::LogEntry::kBan: {
@@ -577,6 +586,7 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       auto* banned = event.mutable_member_banned();
       *banned->mutable_person() = member.person;
       banned->set_banned(ban.banned());
+      if (!ban.banned()) forget_if_gone(ban.user_id());  // as for a mute
       break;
     }
     case v1::LogEntry::kKick: {

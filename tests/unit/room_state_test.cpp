@@ -946,6 +946,42 @@ TEST_F(RoomFold, PeopleWhoLeftAndOldPostsAreForgottenADayLaterUnlessMuted) {
   EXPECT_EQ(restored.to_data().last_posts_size(), 0);
 }
 
+// docs/privacy.md: an anonymous member is kept only while present, muted
+// or banned. One muted or banned while here, who then left, is forgotten
+// once the mute or ban is lifted, name included (issue 15.9).
+TEST_F(RoomFold, AnAnonymousMemberWhoLeftIsForgottenWhenTheirMuteOrBanIsLifted) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(host, "c-host"));
+  for (const bool mute : {true, false}) {
+    const Membership guest{mute ? "anon:00000000000000aa" : "anon:00000000000000bb", "Guest Secretname",
+                           v1::ROLE_PARTICIPANT};
+    act_ok(joined(guest, "c-guest"));
+    const auto moderate = [&](bool on) {
+      auto entry = new_entry(host);
+      if (mute) {
+        entry.mutable_mute()->set_user_id(guest.user_id);
+        entry.mutable_mute()->set_muted(on);
+      } else {
+        entry.mutable_ban()->set_user_id(guest.user_id);
+        entry.mutable_ban()->set_banned(on);
+      }
+      return entry;
+    };
+    act_ok(moderate(true));
+    if (mute) {  // a ban took them out already
+      auto left = new_entry(guest);
+      left.mutable_left()->set_connection_id("c-guest");
+      act_ok(left);
+    }
+    const auto holds_name = [&] {
+      return state.to_data().SerializeAsString().find("Guest Secretname") != std::string::npos;
+    };
+    EXPECT_TRUE(holds_name()) << (mute ? "muted" : "banned") << ": kept, for when they come back";
+    act_ok(moderate(false));
+    EXPECT_FALSE(holds_name()) << (mute ? "unmuted" : "unbanned") << ": nothing left to keep them for";
+  }
+}
+
 // Limits::messages_in_memory and closed_questions_in_memory: however long a
 // room lives, it holds its latest items, so a node's memory does not grow
 // with its history; older ones can still be deleted, nothing else.
