@@ -553,7 +553,10 @@ return 1
 )lua";
 constexpr const char* kLiftAddressesScript = R"lua(
 local marks = redis.call('SMEMBERS', KEYS[1])
-for _, mark in ipairs(marks) do redis.call('DEL', ARGV[1] .. mark) end
+for _, mark in ipairs(marks) do
+  -- Another banned person's since (one address, two people): theirs stays.
+  if redis.call('GET', ARGV[1] .. mark) == ARGV[2] then redis.call('DEL', ARGV[1] .. mark) end
+end
 redis.call('DEL', KEYS[1])
 return #marks
 )lua";
@@ -580,8 +583,12 @@ void RedisEngine::mark_address(const std::string& room_id, const std::string& us
 
 void RedisEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
                                  ErrorHandler handler) {
-  std::vector<std::string> args{"EVAL", kLiftAddressesScript, "1", banned_addresses_key(room_id, user_id),
-                                banned_address_key(room_id, "")};
+  std::vector<std::string> args{"EVAL",
+                                kLiftAddressesScript,
+                                "1",
+                                banned_addresses_key(room_id, user_id),
+                                banned_address_key(room_id, ""),
+                                user_id};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args),
                        [handler = std::move(handler)](std::error_code error, RedisReply reply) {

@@ -10,6 +10,8 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include <google/protobuf/util/time_util.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <deque>
@@ -125,7 +127,9 @@ asio::awaitable<std::error_code> Room::delete_anonymous(const v1::LogEntry& eras
     if (retired_) co_return EngineError::unavailable;
     v1::LogEntry deletion;
     *deletion.mutable_actor() = erasure.actor();
-    *deletion.mutable_at() = erasure.at();
+    // Its own time, not the erasure's: an identical timestamp would tie
+    // it to the erasure, and so to the person.
+    *deletion.mutable_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
     deletion.mutable_delete_question()->set_question_id(id);
     deletion.mutable_delete_question()->set_erasing(true);  // also in a closed room
     auto [error, seq] = co_await engine_call<std::uint64_t>([&](auto done) {
@@ -153,6 +157,7 @@ asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(
   // The erasure names their items (EraseEntry), for the nodes that forgot
   // some of them (RoomState::forgot_message).
   v1::LogEntry erase = entry;
+  erase.mutable_erase()->set_anonymous_apart(true);
   std::deque<std::uint64_t> questions;
   std::deque<std::uint64_t> messages;
   for (int catch_up = 0; catch_up <= kCatchUps; ++catch_up) {

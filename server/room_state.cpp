@@ -729,8 +729,10 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       MessageRecord& message = messages_.at(entry.edit_message().id());
       message.text = entry.edit_message().text();
       message.edited_at = entry.at();
-      message.flagged = message.flagged || entry.edit_message().flagged();
-      if (entry.edit_message().flagged()) message.handled_by.reset();
+      // Staff's private replies use the crisis words too: never flagged.
+      const bool flagged = entry.edit_message().flagged() && message.private_to.empty();
+      message.flagged = message.flagged || flagged;
+      if (flagged) message.handled_by.reset();
       out.audience = message_audience(message);
       *event.mutable_message_edited() = message_view(message);
       break;
@@ -802,7 +804,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
       for (auto& [id, question] : questions_) {
         // Their anonymous questions each go by a deletion of their own
         // (Room::run_erasure): here they would be tied to the person.
-        if (question.anonymous && question.author.user_id() == actor_id) continue;
+        if (question.anonymous && question.author.user_id() == actor_id && entry.erase().anonymous_apart())
+          continue;
         if (question.author.user_id() == actor_id && question.state != v1::QUESTION_STATE_DELETED) {
           question.state = v1::QUESTION_STATE_DELETED;
           question.text.clear();
@@ -957,7 +960,9 @@ std::optional<v1::Alert> RoomState::crisis_alert(const v1::LogEntry& entry, std:
   } else if (entry.has_say() && entry.say().flagged()) {
     alert.set_message_id(seq);
     alert.set_writer_shown(entry.say().support_shown());
-  } else if (entry.has_edit_message() && entry.edit_message().flagged()) {
+  } else if (entry.has_edit_message() && entry.edit_message().flagged() &&
+             !(find_message(entry.edit_message().id()) &&
+               !find_message(entry.edit_message().id())->private_to.empty())) {
     alert.set_message_id(entry.edit_message().id());
     alert.set_writer_shown(entry.edit_message().support_shown());
   } else {
@@ -1282,9 +1287,10 @@ v1::ChatMessage RoomState::message_view(const MessageRecord& message) const {
   view.set_reply_to_question_id(message.reply_to_question_id);
   *view.mutable_sent_at() = message.sent_at;
   view.set_deleted(message.deleted);
+  view.set_private_reply(
+      !message.private_to.empty());  // a tombstone too: its recipient's client files it apart
   if (message.deleted) return view;  // tombstone
   view.set_held(message.held);
-  view.set_private_reply(!message.private_to.empty());
   *view.mutable_author() = message.author;
   view.set_text(message.text);
   if (message.edited_at) *view.mutable_edited_at() = *message.edited_at;

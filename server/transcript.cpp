@@ -29,6 +29,7 @@ std::string describe_update(const v1::RoomUpdatedEntry& update) {
        "slow mode " +
            (s.slow_mode_seconds() ? std::to_string(s.slow_mode_seconds()) + " s" : std::string("off"))},
       {"invite_only", std::string("private ") + on_off(s.invite_only())},
+      {"require_sign_in", std::string("sign-in required ") + on_off(s.require_sign_in())},
       {"crisis_policy",
        std::string("flagged posts ") + (s.crisis_policy() == v1::CRISIS_POLICY_HOLD ? "held" : "shown")},
       {"member_list_limit",

@@ -509,10 +509,10 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   caller.command = message.command_case();
   // A guess, if the room turns out to want one: the room spends it from the
   // budgets every node shares (PasscodeChecker).
-  if (!create && !membership.admitted) {
-    caller.passcode = message.join_room().passcode();
-    caller.address = address_;
-  }
+  if (!create && !membership.admitted) caller.passcode = message.join_room().passcode();
+  // For the passcode budget, and for bans by address (AddressBans), which
+  // no invite or token overrides.
+  caller.address = address_;
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
   // Refused with UNAVAILABLE if the room cannot be loaded (Room::run).
   if (create) {
@@ -567,6 +567,7 @@ WsSession::Rooms::iterator WsSession::joined_room(const v1::ClientMessage& messa
 Caller WsSession::caller_in(const RoomSlot& slot, const v1::ClientMessage& message, Encoding encoding) {
   Caller caller{shared_from_this(), slot.membership, message.request_id(), encoding};
   caller.command = message.command_case();
+  caller.address = address_;  // for the report budget per address (ReportMeter)
   return caller;
 }
 

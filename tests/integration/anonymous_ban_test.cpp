@@ -67,6 +67,16 @@ TEST(AnonymousBans, ABannedAnonymousPersonBackAsSomeoneNewFromTheSameAddressIsRe
   EXPECT_GT(ttl, 0);
   EXPECT_LE(ttl, 24 * 3600);
 
+  // An invite does not override it either.
+  const auto invite =
+      host.request_ok(room_command("group", [](v1::ClientMessage& m) { m.mutable_create_invite(); }))
+          .invite()
+          .token();
+  WsClient invited(node_a.port());
+  auto with_invite = join("group", "Invited");
+  with_invite.mutable_join_room()->set_invite(invite);
+  EXPECT_EQ(invited.request_error(with_invite).code(), v1::BANNED);
+
   // Back as someone new, on either node: refused. In another room, and
   // signed in, the same address is welcome.
   for (const auto port : {node_a.port(), node_b.port()}) {

@@ -67,7 +67,7 @@ std::vector<v1::LogEntry> room_log() {
   deletion.mutable_delete_question()->set_erasing(true);
   deletion.mutable_actor()->clear_display_name();
   auto& erase = add(pat);  // 21
-  erase.mutable_erase();
+  erase.mutable_erase()->set_anonymous_apart(true);         // as Room::run_erasure writes it
   erase.mutable_actor()->clear_display_name();              // as Room::erase sends it
   return log;
 }
@@ -218,6 +218,30 @@ TEST(Erasure, AStaffErasureFoldsAlikeWithTheAlertsTheyHandledAndTheirPrivateRepl
   const std::string data = from_original.to_data().SerializeAsString();
   EXPECT_EQ(data.find("Dr. Ada"), std::string::npos);
   EXPECT_EQ(data.find("the host writes to pat"), std::string::npos);
+}
+
+// An erasure logged before anonymous questions went apart (no
+// anonymous_apart) still deletes them itself, as it did: an old log folds
+// as it always has.
+TEST(Erasure, AnErasureLoggedBeforeDeletesTheAnonymousQuestionItself) {
+  auto log = room_log();
+  v1::LogEntry erase = log.back();
+  log.pop_back();
+  log.pop_back();  // no deletion of its own
+  erase.mutable_erase()->clear_anonymous_apart();
+  RoomState state = fold(log);
+  const Applied applied = state.apply(log.size() + 1, erase);
+  ASSERT_TRUE(applied.staff_event);
+  bool listed = false;
+  for (const auto& question : applied.staff_event->content_erased().questions())
+    listed |= question.id() == 7u;
+  EXPECT_TRUE(listed);
+  const auto snapshot = state.snapshot_for("host-1", v1::ROLE_HOST);
+  for (const auto& question : snapshot.questions()) {
+    if (question.id() == 7) {
+      EXPECT_EQ(question.state(), v1::QUESTION_STATE_DELETED);
+    }
+  }
 }
 
 TEST(Erasure, AnAnswerersErasureRemovesTheirAnswers) {

@@ -5,10 +5,12 @@
 const num = (value) => Number(value || 0);
 
 // Replaces a question or message by id, keeping what only staff learn from
-// other events: the report count (itemReported) and the crisis flag (shown
-// once, on the alert's event).
+// other events: the report count (itemReported), the crisis flag (shown
+// once, on the alert's event) and who handled its alerts (alertHandled),
+// until a new flag needs attention again.
 function upsert(items, item) {
   const known = items.get(item.id);
+  item.handledBy = item.flagged ? null : known?.handledBy ?? null;
   item.reports = known?.reports || 0;
   item.flagged = item.flagged || !!known?.flagged;
   items.set(item.id, item);

@@ -119,7 +119,9 @@ function questionItem(question, session) {
   // Someone who was offered support with their question is never told it
   // was "not taken".
   if (state === "QUESTION_STATE_DISMISSED") {
-    badges.push(own && question.supportOffered ? h("span", { class: "badge pending" }, "Seen by the hosts")
+    // Only staff and its author see a dismissed question; an anonymous
+    // author's own is not marked theirs in events, so ask the field.
+    badges.push(!staff && question.supportOffered ? h("span", { class: "badge pending" }, "Seen by the hosts")
                                                : h("span", { class: "badge dismissed" }, "Not taken"));
   }
 
@@ -578,7 +580,8 @@ function alertCard(alert, session) {
   const reply = alert.replyForm;
   reply.hidden = !alert.replying;
   const putAway = () => {
-    session.alerts.splice(session.alerts.indexOf(alert), 1);
+    // alertHandled may have taken it away already (app.js).
+    session.alerts = session.alerts.filter((other) => other !== alert);
     session.scheduleRender();
   };
   return h("div", { class: "alert", role: "alert", dataset: { item: target.questionId || target.messageId } },
