@@ -531,15 +531,19 @@ void RedisEngine::report(std::vector<std::pair<std::string, std::size_t>> counts
   });
 }
 
-void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
-  std::vector<std::string> args{"EVAL", kDeleteScript, "3", log_key(room_id), epoch_key(room_id),
-                                checkpoint_key(room_id), channel(room_id)};
+void RedisEngine::run_for_error(std::vector<std::string> args, ErrorHandler handler) {
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (!error && reply.is_error()) error = EngineError::unavailable;
       handler(error);
     });
   });
+}
+
+void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
+  run_for_error({"EVAL", kDeleteScript, "3", log_key(room_id), epoch_key(room_id), checkpoint_key(room_id),
+                 channel(room_id)},
+                std::move(handler));
 }
 
 // A mark and its place in the person's set, with the same expiry, in one
@@ -564,38 +568,16 @@ return #marks
 void RedisEngine::mark_address(const std::string& room_id, const std::string& user_id,
                                const std::string& address_key, std::chrono::seconds ttl,
                                ErrorHandler handler) {
-  std::vector<std::string> args{"EVAL",
-                                kMarkAddressScript,
-                                "2",
-                                banned_address_key(room_id, address_key),
-                                banned_addresses_key(room_id, user_id),
-                                user_id,
-                                std::to_string(ttl.count()),
-                                address_key};
-  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
-    commands_->command(std::move(args),
-                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-                         if (!error && reply.is_error()) error = EngineError::unavailable;
-                         handler(error);
-                       });
-  });
+  run_for_error({"EVAL", kMarkAddressScript, "2", banned_address_key(room_id, address_key),
+                 banned_addresses_key(room_id, user_id), user_id, std::to_string(ttl.count()), address_key},
+                std::move(handler));
 }
 
 void RedisEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
                                  ErrorHandler handler) {
-  std::vector<std::string> args{"EVAL",
-                                kLiftAddressesScript,
-                                "1",
-                                banned_addresses_key(room_id, user_id),
-                                banned_address_key(room_id, ""),
-                                user_id};
-  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
-    commands_->command(std::move(args),
-                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-                         if (!error && reply.is_error()) error = EngineError::unavailable;
-                         handler(error);
-                       });
-  });
+  run_for_error({"EVAL", kLiftAddressesScript, "1", banned_addresses_key(room_id, user_id),
+                 banned_address_key(room_id, ""), user_id},
+                std::move(handler));
 }
 
 void RedisEngine::address_marked(const std::string& room_id, const std::string& address_key,

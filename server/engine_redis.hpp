@@ -109,6 +109,9 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   void run_append(std::vector<std::string> args, AppendHandler handler, bool by_sha);
   // A script that answers the wait in ms (0: taken), for `handler`.
   void run_budget_script(std::vector<std::string> args, SharedBudgets::Handler handler);
+  // A command whose reply says only whether it worked (an error reply:
+  // unavailable).
+  void run_for_error(std::vector<std::string> args, ErrorHandler handler);
   void scan_rooms(std::string cursor, std::vector<std::string> found, RoomsHandler handler);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;

@@ -961,14 +961,18 @@ std::optional<v1::Alert> RoomState::crisis_alert(const v1::LogEntry& entry, std:
     alert.set_message_id(seq);
     alert.set_writer_shown(entry.say().support_shown());
   } else if (entry.has_edit_message() && entry.edit_message().flagged() &&
-             !(find_message(entry.edit_message().id()) &&
-               !find_message(entry.edit_message().id())->private_to.empty())) {
+             !is_private_reply(entry.edit_message().id())) {
     alert.set_message_id(entry.edit_message().id());
     alert.set_writer_shown(entry.edit_message().support_shown());
   } else {
     return std::nullopt;
   }
   return alert;
+}
+
+bool RoomState::is_private_reply(std::uint64_t message_id) const {
+  const MessageRecord* message = find_message(message_id);
+  return message != nullptr && !message->private_to.empty();
 }
 
 Audience RoomState::message_audience(const MessageRecord& message) const {

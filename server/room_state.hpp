@@ -226,6 +226,9 @@ class RoomState {
   std::optional<Failure> check_update(const v1::RoomUpdatedEntry& update) const;
   std::optional<Failure> check_slow_mode(const v1::LogEntry& entry) const;
   std::optional<Failure> check_report(const v1::LogEntry& entry) const;
+  // Staff's private replies are never flagged, nor edits of them (they use
+  // the crisis words too).
+  bool is_private_reply(std::uint64_t message_id) const;
   std::optional<Failure> check_one_item(std::uint64_t question_id, std::uint64_t message_id,
                                         const char* too_old_for) const;
   std::optional<Failure> check_handled(const v1::LogEntry& entry) const;

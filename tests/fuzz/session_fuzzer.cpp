@@ -674,6 +674,13 @@ class Run {
     const RoomWatch* watch = world_.engine.watch(room_id);
     return fuzz_item(in_, watch ? &watch->message_ids() : nullptr);
   }
+  // A question or a message, as the input chooses (commands that take one
+  // of the two ids).
+  template <typename Command>
+  Command* with_item(Command* command, const char* room_id) {
+    if (in_.flag()) return with_question(command, question(room_id));
+    return with_message(command, message(room_id));
+  }
   std::string target() {
     std::vector<std::string> users = {"host-1", "mod-1", "p-1", "p-2", "admin-1", "host-2"};
     for (const auto& session : sessions_) users.push_back(session->user_id());
@@ -803,36 +810,19 @@ class Run {
       case kRelease:
         with_message(message.mutable_release_message(), this->message(room_id));
         break;
-      case kReport: {
-        auto* report = message.mutable_report_item();
-        if (in_.flag())
-          report->set_question_id(question(room_id));
-        else
-          report->set_message_id(this->message(room_id));
-        report->set_reason(text(MarkerKind::reason));
+      case kReport:
+        with_item(message.mutable_report_item(), room_id)->set_reason(text(MarkerKind::reason));
         break;
-      }
       case kErase:
         message.mutable_erase_my_content();
         storage_changed_ = true;
         break;
-      case kHandled: {
-        auto* handled = message.mutable_mark_handled();
-        if (in_.flag())
-          handled->set_question_id(question(room_id));
-        else
-          handled->set_message_id(this->message(room_id));
+      case kHandled:
+        with_item(message.mutable_mark_handled(), room_id);
         break;
-      }
-      case kPrivateReply: {
-        auto* reply = message.mutable_reply_privately();
-        if (in_.flag())
-          reply->set_question_id(question(room_id));
-        else
-          reply->set_message_id(this->message(room_id));
-        reply->set_text(text(MarkerKind::text));
+      case kPrivateReply:
+        with_item(message.mutable_reply_privately(), room_id)->set_text(text(MarkerKind::text));
         break;
-      }
       case kMute:
         with_member(message.mutable_mute_member(), target())->set_muted(in_.flag());
         break;
