@@ -2,6 +2,7 @@
 // WebSocket session implements it; unit tests can implement it with a vector.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,12 @@ struct Membership {
   // May enter this room if it is private: a valid invite, a token naming
   // the room, or a staff token (the passcode is checked by the room).
   bool admitted = false;
+  // Anonymous members: when this identity was first made (seconds since the
+  // epoch), which bounds its resume tokens' lifetime, and whether it came
+  // back with a resume token, which the room checks against the identities
+  // forgotten on request (Engine::identity_forgotten).
+  std::int64_t identity_since = 0;
+  bool resumed = false;
 };
 
 class Connection {

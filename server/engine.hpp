@@ -159,6 +159,12 @@ class Engine {
   using MarkedHandler = std::function<void(std::error_code, bool marked)>;
   virtual void address_marked(const std::string& room_id, const std::string& address_key,
                               MarkedHandler handler) = 0;
+  // Anonymous identities forgotten on request (ForgetMe): `user_id`'s
+  // resume tokens for the room are void for `ttl`, on every node.
+  virtual void forget_identity(const std::string& room_id, const std::string& user_id,
+                               std::chrono::seconds ttl, ErrorHandler handler) = 0;
+  virtual void identity_forgotten(const std::string& room_id, const std::string& user_id,
+                                  MarkedHandler handler) = 0;
 
   // The ids of every room that has a log (for the retention sweep).
   using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;

@@ -206,6 +206,27 @@ void MemoryEngine::address_marked(const std::string& room_id, const std::string&
   handler({}, marked);
 }
 
+void MemoryEngine::forget_identity(const std::string& room_id, const std::string& user_id,
+                                   std::chrono::seconds ttl, ErrorHandler handler) {
+  {
+    std::lock_guard lock(mutex_);
+    forgotten_[{room_id, user_id}] = std::chrono::steady_clock::now() + ttl;
+  }
+  handler({});
+}
+
+void MemoryEngine::identity_forgotten(const std::string& room_id, const std::string& user_id,
+                                      MarkedHandler handler) {
+  bool forgotten = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(forgotten_, [now](const auto& entry) { return entry.second <= now; });
+    forgotten = forgotten_.contains({room_id, user_id});
+  }
+  handler({}, forgotten);
+}
+
 void MemoryEngine::list_rooms(RoomsHandler handler) {
   std::vector<std::string> ids;
   {

@@ -35,6 +35,10 @@ class MemoryEngine final : public Engine {
   void lift_addresses(const std::string& room_id, const std::string& user_id, ErrorHandler handler) override;
   void address_marked(const std::string& room_id, const std::string& address_key,
                       MarkedHandler handler) override;
+  void forget_identity(const std::string& room_id, const std::string& user_id, std::chrono::seconds ttl,
+                       ErrorHandler handler) override;
+  void identity_forgotten(const std::string& room_id, const std::string& user_id,
+                          MarkedHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   bool ready() const override { return true; }
   const std::string& node_id() const override { return node_id_; }
@@ -72,6 +76,8 @@ class MemoryEngine final : public Engine {
     std::chrono::steady_clock::time_point until;
   };
   std::map<std::pair<std::string, std::string>, AddressMark> address_marks_;  // by room and address key
+  // Until when, by room and user id.
+  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> forgotten_;
 };
 
 }  // namespace hearth

@@ -297,6 +297,9 @@ std::string RedisEngine::banned_address_key(const std::string& room_id, const st
 std::string RedisEngine::banned_addresses_key(const std::string& room_id, const std::string& user_id) {
   return std::string(kPrefix) + room_id + "}:banned-addresses-of:" + user_id;
 }
+std::string RedisEngine::forgotten_key(const std::string& room_id, const std::string& user_id) {
+  return std::string(kPrefix) + room_id + "}:forgotten:" + user_id;
+}
 std::string RedisEngine::channel(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
 }
@@ -582,7 +585,23 @@ void RedisEngine::lift_addresses(const std::string& room_id, const std::string& 
 
 void RedisEngine::address_marked(const std::string& room_id, const std::string& address_key,
                                  MarkedHandler handler) {
-  std::vector<std::string> args{"EXISTS", banned_address_key(room_id, address_key)};
+  exists(banned_address_key(room_id, address_key), std::move(handler));
+}
+
+void RedisEngine::forget_identity(const std::string& room_id, const std::string& user_id,
+                                  std::chrono::seconds ttl, ErrorHandler handler) {
+  run_for_error({"SET", forgotten_key(room_id, user_id), "1", "EX",
+                 std::to_string(std::max<std::int64_t>(1, ttl.count()))},
+                std::move(handler));
+}
+
+void RedisEngine::identity_forgotten(const std::string& room_id, const std::string& user_id,
+                                     MarkedHandler handler) {
+  exists(forgotten_key(room_id, user_id), std::move(handler));
+}
+
+void RedisEngine::exists(std::string key, MarkedHandler handler) {
+  std::vector<std::string> args{"EXISTS", std::move(key)};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args),
                        [handler = std::move(handler)](std::error_code error, RedisReply reply) {

@@ -77,6 +77,10 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   void lift_addresses(const std::string& room_id, const std::string& user_id, ErrorHandler handler) override;
   void address_marked(const std::string& room_id, const std::string& address_key,
                       MarkedHandler handler) override;
+  void forget_identity(const std::string& room_id, const std::string& user_id, std::chrono::seconds ttl,
+                       ErrorHandler handler) override;
+  void identity_forgotten(const std::string& room_id, const std::string& user_id,
+                          MarkedHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
   void take(std::vector<Budget> budgets, SharedBudgets::Handler handler) override;
   void take_up_to(Budget budget, std::int64_t want, GrantHandler handler) override;
@@ -101,6 +105,9 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   // A banned address's mark (its HMAC names it), and the set of one banned
   // person's marks, in the room's hash slot.
   static std::string banned_address_key(const std::string& room_id, const std::string& address_key);
+  static std::string forgotten_key(const std::string& room_id, const std::string& user_id);
+  // Whether `key` exists: the lookups of address marks and forgotten identities.
+  void exists(std::string key, MarkedHandler handler);
   static std::string banned_addresses_key(const std::string& room_id, const std::string& user_id);
 
  private:

@@ -48,6 +48,12 @@ std::string new_pseudonym() {
   return "Guest-" + std::to_string(value);
 }
 
+std::string pseudonym_for(std::string_view user_id) {
+  unsigned value = 0;
+  for (const char c : user_id) value = value * 31 + static_cast<unsigned char>(c);
+  return "Guest-" + std::to_string(value % 9000 + 1000);
+}
+
 std::string new_connection_id() { return random_hex(12); }
 
 std::string new_room_id() {

@@ -17,6 +17,9 @@ inline bool is_anonymous_id(std::string_view user_id) {
 }
 // "Guest-" and four digits, for people who give no name.
 std::string new_pseudonym();
+// The pseudonym of an anonymous member who gave no name, from their id, so
+// that it stays theirs when they come back.
+std::string pseudonym_for(std::string_view user_id);
 std::string new_connection_id();
 // Ten characters of [a-z2-9] without look-alikes, for rooms created without an id.
 std::string new_room_id();

@@ -568,7 +568,12 @@ void Room::join(Caller caller) {
   // Nothing overrides a ban: an anonymous newcomer from an address a ban
   // holds is refused as the banned person would be.
   if (anonymous && !caller.address_checked && state_.bans_anonymous() && registry_.address_bans().enabled()) {
-    return check_address_then_join(std::move(caller));
+    return look_up_then_join(std::move(caller), JoinLookup::banned_address);
+  }
+  // A resume token of an identity its owner asked to forget is void on
+  // every node (ForgetMe).
+  if (caller.membership.resumed && !caller.identity_checked) {
+    return look_up_then_join(std::move(caller), JoinLookup::forgotten_identity);
   }
   pending_joins_.emplace(connection_id, caller);
   // finish_join replies, once the batch that holds it is applied.
@@ -591,28 +596,55 @@ void Room::check_passcode_then_join(Caller caller) {
       });
 }
 
-void Room::check_address_then_join(Caller caller) {
+void Room::look_up_then_join(Caller caller, JoinLookup what) {
   const std::string connection_id = caller.connection->connection_id();
   const std::string address = caller.address;
+  const std::string user_id = caller.membership.user_id;
   join_checks_.emplace(connection_id, std::move(caller));
-  registry_.address_bans().check(
-      id_, address, [self = shared_from_this(), connection_id](std::error_code error, bool banned) {
-        asio::post(self->strand_, [self, connection_id, error, banned] {
-          self->on_address_checked(connection_id, error, banned);
-          self->maybe_retire();
-        });
-      });
+  auto answered = [self = shared_from_this(), connection_id, what](std::error_code error, bool found) {
+    asio::post(self->strand_, [self, connection_id, what, error, found] {
+      self->on_looked_up(connection_id, what, error, found);
+      self->maybe_retire();
+    });
+  };
+  if (what == JoinLookup::banned_address)
+    return registry_.address_bans().check(id_, address, std::move(answered));
+  engine_.identity_forgotten(id_, user_id, std::move(answered));
 }
 
-void Room::on_address_checked(const std::string& connection_id, std::error_code error, bool banned) {
+void Room::on_looked_up(const std::string& connection_id, JoinLookup what, std::error_code error,
+                        bool found) {
   const auto it = join_checks_.find(connection_id);
   if (it == join_checks_.end()) return;  // left meanwhile (answered then), or the room was reset
   Caller caller = std::move(it->second);
   join_checks_.erase(it);
   if (error) return reply_error(caller, {v1::UNAVAILABLE, "storage is unavailable; try again soon"});
-  if (banned) return reply_error(caller, {v1::BANNED, "you are banned from this room"});
-  caller.address_checked = true;
+  if (what == JoinLookup::banned_address) {
+    if (found) return reply_error(caller, {v1::BANNED, "you are banned from this room"});
+    caller.address_checked = true;
+  } else {
+    if (found)
+      return reply_error(caller, {v1::TOKEN_INVALID, "this identity was forgotten at its owner's request"});
+    caller.identity_checked = true;
+  }
   join(std::move(caller));  // checks the room again: it may have changed meanwhile
+}
+
+void Room::forget(Caller caller, std::chrono::seconds ttl) {
+  engine_.forget_identity(id_, caller.membership.user_id, ttl,
+                          [self = shared_from_this(), caller](std::error_code error) {
+                            asio::post(self->strand_, [self, caller, error] {
+                              if (error) {
+                                self->reply_error(caller, {v1::UNAVAILABLE,
+                                                           "storage is unavailable; nothing was forgotten, "
+                                                           "and you are still here: try again soon"});
+                              } else {
+                                caller.connection->removed(self->id_);
+                                self->leave(caller, v1::MemberLeft::REASON_LEFT);
+                              }
+                              self->maybe_retire();
+                            });
+                          });
 }
 
 void Room::on_passcode_checked(const std::string& connection_id, PasscodeChecker::Verdict verdict,
@@ -668,6 +700,7 @@ void Room::finish_join(const std::string& connection_id) {
       resumed->set_from_seq(from.seq());
       resumed->set_seq(state_.seq());
       resumed->set_replayed(replayed);
+      resumed->set_resume_token(caller.resume_token);
       reply_ok(caller, std::move(ok));
       // Presence is not replayed: who is here now.
       caller.connection->send(encode_frame(presence_message(is_staff(caller.membership.role)), caller.encoding));
@@ -676,6 +709,7 @@ void Room::finish_join(const std::string& connection_id) {
   }
   *ok.mutable_snapshot() = state_.snapshot_for(caller.membership.user_id, caller.membership.role);
   ok.mutable_snapshot()->set_resume_failed(failure);
+  ok.mutable_snapshot()->set_resume_token(caller.resume_token);
   reply_ok(caller, std::move(ok));
 }
 

@@ -49,6 +49,8 @@ struct Caller {
   std::string passcode;                  // a join to a private room
   std::string address;                   // the client's, for its passcode and report budgets, and bans
   bool address_checked = false;          // a join's address is not banned (AddressBans)
+  bool identity_checked = false;         // a resumed identity was not forgotten
+  std::string resume_token;              // an anonymous join's, for its reply
   std::string support;                   // words of support for Accepted (crisis)
 };
 
@@ -88,6 +90,10 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void join(Caller caller);
   // Stops deliveries at once; replies to the request unless it is 0.
   void leave(Caller caller, v1::MemberLeft::Reason reason);
+  // ForgetMe: voids the caller's anonymous identity here on every node for
+  // `ttl` (what is left of its resume tokens' lifetime), then leaves. If
+  // storage cannot say so, the caller stays and gets UNAVAILABLE.
+  void forget(Caller caller, std::chrono::seconds ttl);
   // Appends a command's entry (actor and time set by the caller) and replies
   // Accepted once the entry is applied, so that its event reaches the caller
   // before the reply.
@@ -175,8 +181,10 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // A join to a private room with a passcode: spends a guess and checks it
   // off the strand (PasscodeChecker), then joins or answers why not.
   void check_passcode_then_join(Caller caller);
-  void check_address_then_join(Caller caller);
-  void on_address_checked(const std::string& connection_id, std::error_code error, bool banned);
+  // A join waiting for one storage lookup.
+  enum class JoinLookup { banned_address, forgotten_identity };
+  void look_up_then_join(Caller caller, JoinLookup what);
+  void on_looked_up(const std::string& connection_id, JoinLookup what, std::error_code error, bool found);
   void on_passcode_checked(const std::string& connection_id, PasscodeChecker::Verdict verdict,
                            std::chrono::milliseconds retry_after);
   // What became of an appended entry once applied: refused by the fold (it

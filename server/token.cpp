@@ -5,8 +5,11 @@
 #include <openssl/hmac.h>
 
 #include <array>
-#include <optional>
 #include <boost/json.hpp>
+#include <optional>
+#include <span>
+
+#include "identity.hpp"
 
 namespace hearth {
 namespace {
@@ -160,7 +163,6 @@ std::string mint_token(const Claims& claims, std::string_view secret) {
   boost::json::object payload{{"sub", claims.sub}, {"role", role_name(claims.role)},
                               {"room", claims.room}, {"exp", claims.exp}};
   if (!claims.name.empty()) payload["name"] = claims.name;
-  if (claims.anonymous) payload["anon"] = true;
   return sign(payload, secret);
 }
 
@@ -177,22 +179,65 @@ boost::system::result<Claims, std::error_code> verify_token(std::string_view tok
   if (sub == nullptr || sub->empty() || role == nullptr || room == nullptr || room->empty() || !exp) {
     return TokenError::malformed;
   }
-  // "anon:" is the namespace of server-assigned anonymous identities: only
-  // tokens the server minted for one (with "anon": true) may name it.
-  const auto* anon = object.if_contains("anon");
-  const bool anonymous = anon != nullptr && anon->is_bool() && anon->get_bool();
-  if (sub->starts_with("anon:") != anonymous) return TokenError::malformed;
+  // "anon:" is the namespace of server-assigned anonymous identities, which
+  // only resume tokens carry (verify_resume). Tokens of the old kind, with
+  // "anon": true and every room, are refused too.
+  if (sub->starts_with("anon:") || object.contains("anon")) return TokenError::malformed;
   Claims claims;
-  claims.anonymous = anonymous;
   claims.sub = std::string(*sub);
   claims.role = role_from_name(*role);
   if (claims.role == v1::ROLE_UNSPECIFIED) return TokenError::malformed;
-  if (anonymous && (claims.role != v1::ROLE_PARTICIPANT || *room != "*")) return TokenError::malformed;
   claims.room = std::string(*room);
   if (name != nullptr) claims.name = std::string(*name);
   claims.exp = *exp;
   if (has_expired(claims, now)) return TokenError::expired;
   return claims;
+}
+
+std::string mint_resume(const ResumeClaims& claims, std::string_view secret) {
+  return sign(
+      boost::json::object{
+          {"rsm", claims.user_id}, {"room", claims.room}, {"since", claims.since}, {"exp", claims.exp}},
+      secret);
+}
+
+bool looks_like_resume(std::string_view token) {
+  const auto first_dot = token.find('.');
+  const auto second_dot = first_dot == std::string_view::npos ? first_dot : token.find('.', first_dot + 1);
+  if (second_dot == std::string_view::npos) return false;
+  std::string payload_json;
+  if (!base64url_decode(token.substr(first_dot + 1, second_dot - first_dot - 1), payload_json)) return false;
+  boost::system::error_code json_error;
+  const boost::json::value payload = boost::json::parse(payload_json, json_error);
+  return !json_error && payload.is_object() && payload.get_object().contains("rsm");
+}
+
+boost::system::result<ResumeClaims, std::error_code> verify_resume(
+    std::string_view token, std::string_view secret, std::chrono::system_clock::time_point now) {
+  auto verified = signed_payload(token, secret);
+  if (!verified) return verified.error();
+  const auto* user_id = string_field(*verified, "rsm");
+  const auto* room = string_field(*verified, "room");
+  const auto* since = verified->if_contains("since");
+  const auto exp = exp_of(*verified);
+  if (user_id == nullptr || !user_id->starts_with("anon:") || room == nullptr || room->empty() ||
+      since == nullptr || !since->is_int64() || !exp || verified->contains("sub")) {
+    return TokenError::malformed;
+  }
+  if (seconds_since_epoch(now) >= *exp) return TokenError::expired;
+  return ResumeClaims{std::string(*user_id), std::string(*room), since->get_int64(), *exp};
+}
+
+std::string room_member_id(std::string_view connection_user_id, std::string_view room_id,
+                           std::string_view secret) {
+  std::string input = "room-member";
+  input.push_back('\0');
+  input.append(connection_user_id);
+  input.push_back('\0');
+  input.append(room_id);
+  const std::string digest = hmac_sha256(secret, input);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(digest.data());
+  return "anon:" + to_hex(std::span(bytes, 8));
 }
 
 std::string mint_invite(const std::string& room_id, std::int64_t exp, std::string_view secret) {

@@ -21,11 +21,6 @@ struct Claims {
   v1::Role role = v1::ROLE_PARTICIPANT;
   std::string room;
   std::int64_t exp = 0;  // seconds since the Unix epoch
-  // A server-assigned anonymous identity ("anon:..." sub, participant, every
-  // room), handed to its connection in Welcome.resume_token so that the same
-  // person keeps it across reconnects. Only the server mints these: an
-  // "anon:" sub without this claim is refused.
-  bool anonymous = false;
 };
 
 enum class TokenError {
@@ -54,6 +49,33 @@ std::string mint_invite(const std::string& room_id, std::int64_t exp, std::strin
 // The room the invite is for.
 boost::system::result<std::string, std::error_code> verify_invite(std::string_view token, std::string_view secret,
                                                                   std::chrono::system_clock::time_point now);
+
+// Resume tokens: how an anonymous member of one room comes back as the same
+// member (their votes, their questions) after a lost connection. The server
+// mints one with every anonymous join and takes it back in JoinRoom.token
+// for that room only. It names no one: no display name, only the member's
+// id in that room. `since` is when the identity was first made: renewals
+// carry it, so no chain of renewals outlives since + the absolute lifetime.
+// verify_token refuses these, and verify_resume refuses every other token.
+struct ResumeClaims {
+  std::string user_id;  // "anon:...", the member's id in `room`
+  std::string room;
+  std::int64_t since = 0;
+  std::int64_t exp = 0;
+};
+std::string mint_resume(const ResumeClaims& claims, std::string_view secret);
+boost::system::result<ResumeClaims, std::error_code> verify_resume(std::string_view token,
+                                                                   std::string_view secret,
+                                                                   std::chrono::system_clock::time_point now);
+// Whether `token` is meant as a resume token (signed or not): which of the
+// two verifications a join token gets.
+bool looks_like_resume(std::string_view token);
+
+// An anonymous connection's id in one room: "anon:" and 16 hex digits of
+// HMAC(secret, connection id, room). Stable while the connection lasts,
+// and nobody without the secret can tie two rooms' ids to one connection.
+std::string room_member_id(std::string_view connection_user_id, std::string_view room_id,
+                           std::string_view secret);
 
 // `time` as a token's `exp`: whole seconds since the Unix epoch.
 std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point time);

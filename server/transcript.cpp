@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "identity.hpp"
 #include "room_state.hpp"
 #include "token.hpp"
 
@@ -73,15 +74,27 @@ std::string name_of(const v1::Person& person) {
   return person.display_name().empty() ? kNameErased : person.display_name();
 }
 
-// "3 joined (Ada, Obi, Guest-4821); 1 left (Lou); 12 here".
+bool is_anonymous(const v1::Person& person) {
+  return is_anonymous_id(person.user_id());
+}
+
+// "3 joined (Ada, Obi, 1 anonymous); 1 left (Lou); 12 here". Anonymous
+// people are counted, never named: a name beside the time they came would
+// tie them to the anonymous questions they asked then.
 std::string presence_summary(const v1::MembersChanged& changed) {
   std::string out;
   const auto list = [&out](const char* verb, int count, const auto& person_at) {
     if (count == 0) return;
     if (!out.empty()) out += "; ";
     out += std::to_string(count) + " " + verb + " (";
-    for (int i = 0; i < std::min(count, kPresenceNames); ++i) out += (i ? ", " : "") + name_of(person_at(i));
-    if (count > kPresenceNames) out += " and " + std::to_string(count - kPresenceNames) + " more";
+    int named = 0;
+    for (int i = 0; i < count; ++i) {
+      if (is_anonymous(person_at(i))) continue;
+      if (named < kPresenceNames) out += (named ? ", " : "") + name_of(person_at(i));
+      ++named;
+    }
+    if (named > kPresenceNames) out += " and " + std::to_string(named - kPresenceNames) + " more";
+    if (named < count) out += (named ? ", " : "") + std::to_string(count - named) + " anonymous";
     out += ")";
   };
   list("joined", changed.joined_size(), [&](int i) -> const v1::Person& { return changed.joined(i).person(); });
@@ -196,9 +209,12 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
     case v1::LogEntry::kPresence: {
       if (!seen.has_members_changed()) return std::nullopt;
       const v1::MembersChanged& changed = seen.members_changed();
-      // One person: a line of their own, as for anything else they do.
+      // One person: a line of their own, as for anything else they do;
+      // but nothing about one anonymous person's comings and goings, which
+      // would sit beside what they asked anonymously.
       if (changed.joined_size() + changed.left_size() == 1) {
         const v1::Person& person = changed.joined_size() ? changed.joined(0).person() : changed.left(0).person();
+        if (is_anonymous(person)) return std::nullopt;
         line.who = name_of(person);
         line.user_id = person.user_id();
         line.role = std::string(role_name(person.role()));

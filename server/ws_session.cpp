@@ -26,8 +26,13 @@ constexpr std::size_t kReadBytes = 64 * 1024;
 constexpr std::size_t kMessagesPerTurn = 32;
 // How long a close handshake may take once the server has started it.
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
-// How long an anonymous identity can be resumed after its Welcome.
+// How long an anonymous member's resume token lasts: from its join, and in
+// all at most kAnonymousIdentityMaxLifetime from the identity's first join
+// (docs/protocol.md 1.5), however often it is renewed.
 constexpr auto kAnonymousIdentityLifetime = std::chrono::hours(24);
+constexpr auto kAnonymousIdentityMaxLifetime = std::chrono::days(7);
+// Rooms whose anonymous identities a connection keeps for rejoins.
+constexpr std::size_t kRoomIdentitiesKept = 64;
 constexpr auto kDefaultInviteLifetime = std::chrono::seconds(7 * 24 * 3600);
 constexpr auto kMaxInviteLifetime = std::chrono::seconds(30 * 24 * 3600);
 // Frames' worth of room an empty send queue may keep.
@@ -74,7 +79,7 @@ WsSession::WsSession(Transport stream, ServerContext& context, std::string addre
     // be a second one.
     user_id_ = handshake.claims->sub;
     display_name_ = !handshake.claims->name.empty() ? handshake.claims->name : new_pseudonym();
-    if (!handshake.claims->anonymous) claims_ = std::make_unique<Claims>(std::move(*handshake.claims));
+    claims_ = std::make_unique<Claims>(std::move(*handshake.claims));
     hello_seen_ = identified_ = true;
   }
 }
@@ -370,6 +375,8 @@ void WsSession::dispatch(const v1::ClientMessage& message, Encoding encoding) {
     case M::kCreateRoom:
     case M::kJoinRoom: return on_create_or_join(message, encoding);
     case M::kLeaveRoom: return on_leave(message, encoding);
+    case M::kForgetMe:
+      return on_forget_me(message, encoding);
     case M::kCreateInvite: return on_create_invite(message, encoding);
     case M::kListMembers: return on_list_members(message, encoding);
     case M::COMMAND_NOT_SET:
@@ -393,41 +400,46 @@ void WsSession::on_hello(const v1::ClientMessage& message, Encoding encoding) {
     return reply(message.request_id(), encoding, *failure);
   }
   if (!hello.token().empty()) {
+    if (looks_like_resume(hello.token())) {
+      return reply(message.request_id(), encoding,
+                   Failure{v1::TOKEN_INVALID, "a resume token is for one room: send it as joinRoom.token"});
+    }
     auto claims = verify_token(hello.token(), context_.config.token_secret, std::chrono::system_clock::now());
     if (!claims) return reply(message.request_id(), encoding, token_failure(claims.error()));
     user_id_ = claims->sub;
     display_name_ = !name.empty() ? name : !claims->name.empty() ? claims->name : new_pseudonym();
-    // An anonymous identity coming back stays anonymous: no claims to hold.
-    if (!claims->anonymous) claims_ = std::make_unique<Claims>(std::move(*claims));
+    claims_ = std::make_unique<Claims>(std::move(*claims));
   } else {
     user_id_ = new_anonymous_user_id();
-    display_name_ = name.empty() ? new_pseudonym() : name;
+    display_name_ = name;
   }
   hello_seen_ = identified_ = true;
   v1::Ok ok;
   auto* welcome = ok.mutable_welcome();
+  // Anonymous: the connection's own id, which names it in no room (each
+  // room knows it by another: RoomSnapshot.you).
   welcome->set_user_id(user_id_);
-  welcome->set_display_name(display_name_);
+  welcome->set_display_name(!display_name_.empty() ? display_name_ : pseudonym_for(user_id_));
   welcome->set_anonymous(claims_ == nullptr);
-  if (!claims_) {
-    // Lets this person come back as themselves (same votes, same questions)
-    // after a lost connection: hello with this token.
-    Claims anonymous;
-    anonymous.sub = user_id_;
-    anonymous.name = display_name_;
-    anonymous.room = "*";
-    anonymous.anonymous = true;
-    anonymous.exp = seconds_since_epoch(std::chrono::system_clock::now() + kAnonymousIdentityLifetime);
-    welcome->set_resume_token(mint_token(anonymous, context_.config.token_secret));
-  }
   reply(message.request_id(), encoding, std::move(ok));
 }
 
 void WsSession::ensure_identity() {
   if (identified_) return;
   user_id_ = new_anonymous_user_id();
-  display_name_ = new_pseudonym();
+  display_name_.clear();
   identified_ = true;
+}
+
+std::string WsSession::resume_token_for(const std::string& room_id, const Membership& membership) const {
+  if (!is_anonymous_id(membership.user_id)) return {};
+  const auto now = std::chrono::system_clock::now();
+  const std::int64_t until = seconds_since_epoch(now + kAnonymousIdentityLifetime);
+  const std::int64_t bound =
+      membership.identity_since +
+      std::chrono::duration_cast<std::chrono::seconds>(kAnonymousIdentityMaxLifetime).count();
+  return mint_resume({membership.user_id, room_id, membership.identity_since, std::min(until, bound)},
+                     context_.config.token_secret);
 }
 
 std::optional<Failure> WsSession::membership_for(const std::string& room_id, const std::string& token,
@@ -436,6 +448,24 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
   if (auto failure = clean_display_name(display_name, context_.config.limits.max_name_chars, name)) return failure;
   std::optional<Claims> claims;
   if (claims_) claims = *claims_;
+  if (!token.empty() && looks_like_resume(token)) {
+    // An anonymous member of this room coming back as themselves.
+    if (claims_ || (identified_ && !is_anonymous_id(user_id_))) {
+      return Failure{v1::TOKEN_INVALID, "a resume token is for anonymous connections; this one signed in"};
+    }
+    auto resumed = verify_resume(token, context_.config.token_secret, std::chrono::system_clock::now());
+    if (!resumed) return token_failure(resumed.error());
+    if (resumed->room != room_id) return token_failure(TokenError::wrong_room);
+    ensure_identity();
+    out.role = v1::ROLE_PARTICIPANT;
+    out.user_id = resumed->user_id;
+    out.identity_since = resumed->since;
+    out.resumed = true;
+    out.display_name = !name.empty()            ? name
+                       : !display_name_.empty() ? display_name_
+                                                : pseudonym_for(out.user_id);
+    return std::nullopt;  // kept for rejoins once the room has let it in (joined)
+  }
   if (!token.empty()) {
     auto verified = verify_token(token, context_.config.token_secret, std::chrono::system_clock::now());
     if (!verified) return token_failure(verified.error());
@@ -461,12 +491,37 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
     // A token that names this room, or says its bearer is staff, admits to
     // a private room; a generic participant token ("*") does not.
     out.admitted = claims->room == room_id || is_staff(claims->role);
-  } else {
-    ensure_identity();
-    out.role = v1::ROLE_PARTICIPANT;
+    out.user_id = user_id_;
+    out.display_name = name.empty() ? display_name_ : name;
+    return std::nullopt;
   }
-  out.user_id = user_id_;
-  out.display_name = name.empty() ? display_name_ : name;
+  ensure_identity();
+  out.role = v1::ROLE_PARTICIPANT;
+  if (!is_anonymous_id(user_id_)) {
+    // Named by a join token for another room: the same person here.
+    out.user_id = user_id_;
+    out.display_name = name.empty() ? display_name_ : name;
+    return std::nullopt;
+  }
+  // Anonymous: an identity of this room's own, so that no two rooms' hosts
+  // can tie their anonymous members to one person.
+  auto kept = room_identities_.find(room_id);
+  if (kept == room_identities_.end()) {
+    if (room_identities_.size() >= kRoomIdentitiesKept) {
+      std::erase_if(room_identities_, [this](const auto& entry) { return !rooms_.contains(entry.first); });
+    }
+    const auto since = seconds_since_epoch(std::chrono::system_clock::now());
+    kept = room_identities_
+               .emplace(room_id,
+                        RoomIdentity{room_member_id(user_id_, room_id, context_.config.token_secret), since})
+               .first;
+  }
+  out.user_id = kept->second.user_id;
+  out.identity_since = kept->second.since;
+  out.resumed = kept->second.resumed;
+  out.display_name = !name.empty()            ? name
+                     : !display_name_.empty() ? display_name_
+                                              : pseudonym_for(out.user_id);
   return std::nullopt;
 }
 
@@ -514,6 +569,7 @@ void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding enc
   // no invite or token overrides.
   caller.address = address_;
   if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
+  caller.resume_token = resume_token_for(room_id, membership);
   // Refused with UNAVAILABLE if the room cannot be loaded (Room::run).
   if (create) {
     context_.rooms.with_room(room_id,
@@ -580,6 +636,25 @@ void WsSession::on_leave(const v1::ClientMessage& message, Encoding encoding) {
   room->run(Room::guarded(caller, [caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); }));
 }
 
+void WsSession::on_forget_me(const v1::ClientMessage& message, Encoding encoding) {
+  const auto it = joined_room(message, encoding);
+  if (it == rooms_.end()) return;
+  const Membership& membership = it->second.membership;
+  if (!is_anonymous_id(membership.user_id)) {
+    return reply(
+        message.request_id(), encoding,
+        Failure{v1::INVALID_ARGUMENT, "only an anonymous identity can be forgotten; you are signed in"});
+  }
+  const auto bound = std::chrono::system_clock::time_point(std::chrono::seconds(membership.identity_since)) +
+                     kAnonymousIdentityMaxLifetime;
+  const auto ttl = std::chrono::ceil<std::chrono::seconds>(bound - std::chrono::system_clock::now());
+  // A rejoin on this connection is someone new.
+  room_identities_[message.room_id()] =
+      RoomIdentity{new_anonymous_user_id(), seconds_since_epoch(std::chrono::system_clock::now())};
+  const Caller caller = caller_in(it->second, message, encoding);
+  it->second.room->run(Room::guarded(caller, [caller, ttl](Room& room) { room.forget(caller, ttl); }));
+}
+
 void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encoding) {
   const auto it = joined_room(message, encoding);
   if (it == rooms_.end()) return;
@@ -624,6 +699,10 @@ void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, M
       caller.wants_reply = false;
       room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
       return;
+    }
+    if (is_anonymous_id(membership.user_id)) {
+      self->room_identities_[room_id] =
+          RoomIdentity{membership.user_id, membership.identity_since, membership.resumed};
     }
     self->rooms_[room_id] = RoomSlot{room, membership};
   });

@@ -33,6 +33,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/container/devector.hpp>
 #include <boost/container/flat_map.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -141,6 +142,7 @@ class WsSession final : public Connection,
   void on_hello(const v1::ClientMessage& message, Encoding encoding);
   void on_create_or_join(const v1::ClientMessage& message, Encoding encoding);
   void on_leave(const v1::ClientMessage& message, Encoding encoding);
+  void on_forget_me(const v1::ClientMessage& message, Encoding encoding);
   void on_create_invite(const v1::ClientMessage& message, Encoding encoding);
   void on_list_members(const v1::ClientMessage& message, Encoding encoding);
   void on_room_command(const v1::ClientMessage& message, Encoding encoding);
@@ -202,8 +204,19 @@ class WsSession final : public Connection,
   bool identified_ = false;
   bool hello_seen_ = false;
   std::string user_id_;
+  // Anonymous: the name the person chose, or empty (a pseudonym per room).
   std::string display_name_;
   std::unique_ptr<Claims> claims_;  // a Hello token's, unless anonymous
+  // Anonymous: this connection's identity in the rooms it has joined, so
+  // that a rejoin is the same member: derived from user_id_ (room_member_id),
+  // or taken from a resume token.
+  struct RoomIdentity {
+    std::string user_id;
+    std::int64_t since = 0;
+    bool resumed = false;
+  };
+  std::map<std::string, RoomIdentity> room_identities_;
+  std::string resume_token_for(const std::string& room_id, const Membership& membership) const;
 
   Rooms rooms_;
   // A command waiting for its identity's budget (a lease from the shared

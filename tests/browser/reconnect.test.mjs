@@ -36,6 +36,7 @@ test("a participant rides out a node crash and a cut socket without losing or re
   await joinRoom(host, nodeB.url, "shifts", "");
   const pat = await person(browser);
   await joinRoom(pat, nodeA.url, "shifts", "Pat");
+  const patId = await pat.evaluate(() => window.hearth.room.you.userId);
   await ask(pat, "Before the crash");
   await host.waitForSelector("#questions >> text=Before the crash");
   await host.locator('#questions .question:has-text("Before the crash") button.vote').click();
@@ -80,8 +81,27 @@ test("a participant rides out a node crash and a cut socket without losing or re
   assert.equal(pats.filter((q) => q.text === "Typed while offline").length, 1, "sent exactly once");
   const voted = await pat.evaluate(() => document.querySelectorAll('button.vote[aria-pressed="true"]').length);
   assert.equal(voted, 0, "Pat never voted; the host's vote is not shown as Pat's");
+  assert.equal(await pat.evaluate(() => window.hearth.room.you.userId), patId,
+               "Pat came back as Pat each time, with this room's resume token");
 
+  // No secret is within reach of other scripts on the page through the
+  // page's global (the host's sign-in, above all).
+  for (const page of [host, pat]) {
+    const exposed = await page.evaluate(() => [window.hearth.token, window.hearth.invite, window.hearth.passcode]);
+    assert.deepEqual(exposed, [undefined, undefined, undefined]);
+  }
+
+  // "Forget me on this device": Pat leaves, the tab keeps nothing of Pat,
+  // and the same tab coming back is someone new; Pat's question stays.
   await screenshot(pat, "reconnect-after");
+  pat.once("dialog", (dialog) => dialog.accept());
+  await pat.click("#forget-me");
+  await pat.waitForSelector("text=this device no longer remembers you here");
+  assert.equal(await pat.evaluate(() => Object.keys(sessionStorage).filter((k) => k.includes("shifts")).length), 0);
+  await joinRoom(pat, nodeA.url, "shifts", "");
+  assert.notEqual(await pat.evaluate(() => window.hearth.room.you.userId), patId);
+  await pat.waitForSelector("#questions >> text=Typed while offline");
+
   await screenshot(host, "reconnect-host");
   for (const page of [host, pat]) {
     // The lost socket is logged by Chromium as an error; nothing else may be.

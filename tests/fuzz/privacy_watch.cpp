@@ -407,6 +407,7 @@ void RoomWatch::check_snapshot_matches(const v1::RoomSnapshot& snapshot, const V
   if (snapshot.seq() != state_.seq()) return;
   v1::RoomSnapshot expected = state_.snapshot_for(viewer.user_id, viewer.role);
   expected.set_resume_failed(snapshot.resume_failed());
+  expected.set_resume_token(snapshot.resume_token());  // the session's, not the room's
   expect(expected.SerializeAsString() == snapshot.SerializeAsString(),
          "a snapshot differs from the fold of the whole log");
 }

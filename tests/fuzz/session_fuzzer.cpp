@@ -175,6 +175,14 @@ class WatchedEngine final : public Engine {
                       MarkedHandler handler) override {
     inner_.address_marked(room_id, address_key, std::move(handler));
   }
+  void forget_identity(const std::string& room_id, const std::string& user_id, std::chrono::seconds ttl,
+                       ErrorHandler handler) override {
+    inner_.forget_identity(room_id, user_id, ttl, std::move(handler));
+  }
+  void identity_forgotten(const std::string& room_id, const std::string& user_id,
+                          MarkedHandler handler) override {
+    inner_.identity_forgotten(room_id, user_id, std::move(handler));
+  }
   bool ready() const override { return inner_.ready(); }
   const std::string& node_id() const override { return inner_.node_id(); }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override {
@@ -357,37 +365,32 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       return reply(message.request_id(), encoding, *failure);
     }
     if (!hello.token().empty()) {
+      if (looks_like_resume(hello.token())) {
+        return reply(message.request_id(), encoding,
+                     Failure{v1::TOKEN_INVALID, "a resume token is for one room"});
+      }
       auto claims = verify_token(hello.token(), kSecret, std::chrono::system_clock::now());
       if (!claims) return reply(message.request_id(), encoding, token_failure(claims.error()));
       user_id_ = claims->sub;
       display_name_ = !name.empty() ? name : !claims->name.empty() ? claims->name : new_pseudonym();
-      if (!claims->anonymous) claims_ = std::move(*claims);
+      claims_ = std::move(*claims);
     } else {
       user_id_ = new_anonymous_user_id();
-      display_name_ = name.empty() ? new_pseudonym() : name;
+      display_name_ = name;
     }
     hello_seen_ = identified_ = true;
     v1::Ok ok;
     auto* welcome = ok.mutable_welcome();
     welcome->set_user_id(user_id_);
-    welcome->set_display_name(display_name_);
+    welcome->set_display_name(!display_name_.empty() ? display_name_ : pseudonym_for(user_id_));
     welcome->set_anonymous(!claims_.has_value());
-    if (!claims_) {
-      Claims anonymous;
-      anonymous.sub = user_id_;
-      anonymous.name = display_name_;
-      anonymous.room = "*";
-      anonymous.anonymous = true;
-      anonymous.exp = seconds_since_epoch(std::chrono::system_clock::now() + std::chrono::hours(24));
-      welcome->set_resume_token(mint_token(anonymous, kSecret));
-    }
     reply(message.request_id(), encoding, std::move(ok));
   }
 
   void ensure_identity() {
     if (identified_) return;
     user_id_ = new_anonymous_user_id();
-    display_name_ = new_pseudonym();
+    display_name_.clear();
     identified_ = true;
   }
 
@@ -396,7 +399,17 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     std::string name;
     if (auto failure = clean_display_name(display_name, world_.limits.max_name_chars, name)) return failure;
     std::optional<Claims> claims = claims_;
-    if (!token.empty()) {
+    if (!token.empty() && looks_like_resume(token)) {
+      // As the server's session: this room's anonymous member, back.
+      if (claims_ || (identified_ && !is_anonymous_id(user_id_))) {
+        return Failure{v1::TOKEN_INVALID, "a resume token is for anonymous connections"};
+      }
+      auto resumed = verify_resume(token, kSecret, std::chrono::system_clock::now());
+      if (!resumed) return token_failure(resumed.error());
+      if (resumed->room != room_id) return token_failure(TokenError::wrong_room);
+      ensure_identity();
+      room_identities_[room_id] = resumed->user_id;
+    } else if (!token.empty()) {
       auto verified = verify_token(token, kSecret, std::chrono::system_clock::now());
       if (!verified) return token_failure(verified.error());
       if (identified_ && verified->sub != user_id_) {
@@ -414,12 +427,23 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       }
       out.role = claims->role;
       out.admitted = claims->room == room_id || is_staff(claims->role);
-    } else {
-      ensure_identity();
-      out.role = v1::ROLE_PARTICIPANT;
+      out.user_id = user_id_;
+      out.display_name = name.empty() ? display_name_ : name;
+      return std::nullopt;
     }
-    out.user_id = user_id_;
-    out.display_name = name.empty() ? display_name_ : name;
+    ensure_identity();
+    out.role = v1::ROLE_PARTICIPANT;
+    if (!is_anonymous_id(user_id_)) {
+      out.user_id = user_id_;
+      out.display_name = name.empty() ? display_name_ : name;
+      return std::nullopt;
+    }
+    auto kept = room_identities_.try_emplace(room_id, room_member_id(user_id_, room_id, kSecret)).first;
+    out.user_id = kept->second;
+    out.identity_since = seconds_since_epoch(std::chrono::system_clock::now());
+    out.display_name = !name.empty()            ? name
+                       : !display_name_.empty() ? display_name_
+                                                : pseudonym_for(out.user_id);
     return std::nullopt;
   }
 
@@ -464,6 +488,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     caller.command = message.command_case();
     caller.passcode = std::move(passcode);
     if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
+    if (is_anonymous_id(membership.user_id)) {
+      caller.resume_token = mint_resume(
+          {membership.user_id, room_id, membership.identity_since, membership.identity_since + 3600},
+          kSecret);
+    }
     if (create) {
       world_.registry.with_room(
           room_id, [caller, command = message.create_room()](Room& room) { room.create(caller, command); });
@@ -534,6 +563,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   std::string user_id_;
   std::string display_name_;
   std::optional<Claims> claims_;
+  std::map<std::string, std::string> room_identities_;  // anonymous: this connection's id in each room
   std::map<std::string, Slot> rooms_;
   std::map<std::string, Membership> seen_as_;
   std::map<std::string, std::uint64_t> joined_at_;
@@ -577,8 +607,8 @@ class Run {
   explicit Run(FuzzInput& in) : in_(in) {
     const auto exp = seconds_since_epoch(std::chrono::system_clock::now() + std::chrono::hours(1));
     auto mint = [&](const char* sub, v1::Role role, const char* room, bool named, std::int64_t expires) {
-      return mint_token(
-          Claims{sub, named ? world_.book.make(MarkerKind::name) : "", role, room, expires, false}, kSecret);
+      return mint_token(Claims{sub, named ? world_.book.make(MarkerKind::name) : "", role, room, expires},
+                        kSecret);
     };
     tokens_ = {"",
                mint("host-1", v1::ROLE_HOST, "*", true, exp),
@@ -888,13 +918,12 @@ class Run {
     for (const auto& message : messages) {
       const v1::Ok& ok = message.reply().ok();
       if (ok.has_snapshot()) {
+        if (!ok.snapshot().resume_token().empty()) anonymous_tokens_.push_back(ok.snapshot().resume_token());
         session.joined_at()[ok.snapshot().room().room_id()] = ok.snapshot().seq();
         remember_resume_point(ok.snapshot().room().room_id(), ok.snapshot().epoch(), ok.snapshot().seq());
       } else if (ok.has_resumed()) {
         session.joined_at()[ok.resumed().room_id()] = ok.resumed().seq();
         remember_resume_point(ok.resumed().room_id(), ok.resumed().epoch(), ok.resumed().seq());
-      } else if (ok.has_welcome() && !ok.welcome().resume_token().empty()) {
-        anonymous_tokens_.push_back(ok.welcome().resume_token());
       } else if (ok.has_invite()) {
         invites_.push_back(ok.invite().token());
       }

@@ -96,8 +96,7 @@ std::string sign(std::string_view header, std::string_view payload, std::string_
 }
 
 bool same_claims(const Claims& a, const Claims& b) {
-  return a.sub == b.sub && a.name == b.name && a.role == b.role && a.room == b.room && a.exp == b.exp &&
-         a.anonymous == b.anonymous;
+  return a.sub == b.sub && a.name == b.name && a.role == b.role && a.room == b.room && a.exp == b.exp;
 }
 
 // Every check on a token that `secret` signed, whatever it holds.
@@ -108,12 +107,7 @@ void check_token(std::string_view token) {
     expect(claims->role >= v1::ROLE_PARTICIPANT && claims->role <= v1::ROLE_ADMIN,
            "accepted an unknown role");
     expect(claims->exp > kNowSeconds && !has_expired(*claims, kNow), "accepted an expired token");
-    expect(claims->sub.starts_with("anon:") == claims->anonymous,
-           "an anon: subject without the server's mark");
-    if (claims->anonymous) {
-      expect(claims->role == v1::ROLE_PARTICIPANT && claims->room == "*",
-             "an anonymous identity with powers");
-    }
+    expect(!claims->sub.starts_with("anon:"), "an identity token for a server-made anonymous id");
     expect(!check_room(*claims, claims->room), "a token is not valid for its own room");
     // Minted again, the same claims come back.
     const auto again = verify_token(mint_token(*claims, kSecret), kSecret, kNow);
@@ -130,6 +124,17 @@ void check_token(std::string_view token) {
     expect(again && *again == *invite, "an invite does not round-trip");
     expect(!verify_invite(token, kOtherSecret, kNow), "an invite verified under another secret");
   }
+  const auto resume = verify_resume(token, kSecret, kNow);
+  if (resume) {
+    expect(resume->user_id.starts_with("anon:") && !resume->room.empty() && resume->exp > kNowSeconds,
+           "accepted a resume token without an anonymous id, a room, or time left");
+    expect(!claims && !invite, "a resume token is also another kind of token");
+    const auto again = verify_resume(mint_resume(*resume, kSecret), kSecret, kNow);
+    expect(again && again->user_id == resume->user_id && again->room == resume->room &&
+               again->since == resume->since && again->exp == resume->exp,
+           "a resume token does not round-trip");
+    expect(!verify_resume(token, kOtherSecret, kNow), "a resume token verified under another secret");
+  }
 }
 
 void mint_and_check(FuzzInput& in) {
@@ -138,19 +143,17 @@ void mint_and_check(FuzzInput& in) {
   claims.name = std::string(in.bytes(24));
   claims.room = std::string(in.bytes(24));
   claims.role = static_cast<v1::Role>(in.pick(6));
-  claims.anonymous = in.flag();
+  const bool resume = in.flag();
   if (in.flag()) claims.sub = "anon:" + claims.sub;
   if (in.flag()) claims.room = "*";
   const std::int64_t exps[] = {
       kNowSeconds - 1, kNowSeconds, kNowSeconds + 1, kNowSeconds + 86400, INT64_MAX, INT64_MIN, 0, -1};
   claims.exp = exps[in.pick(8)];
 
-  const bool should_verify =
-      !claims.sub.empty() && !claims.room.empty() && valid_utf8(claims.sub) && valid_utf8(claims.name) &&
-      valid_utf8(claims.room) && claims.role >= v1::ROLE_PARTICIPANT && claims.role <= v1::ROLE_ADMIN &&
-      claims.sub.starts_with("anon:") == claims.anonymous &&
-      (!claims.anonymous || (claims.role == v1::ROLE_PARTICIPANT && claims.room == "*")) &&
-      claims.exp > kNowSeconds;
+  const bool should_verify = !claims.sub.empty() && !claims.room.empty() && valid_utf8(claims.sub) &&
+                             valid_utf8(claims.name) && valid_utf8(claims.room) &&
+                             claims.role >= v1::ROLE_PARTICIPANT && claims.role <= v1::ROLE_ADMIN &&
+                             !claims.sub.starts_with("anon:") && claims.exp > kNowSeconds;
   const std::string token = mint_token(claims, kSecret);
   const auto verified = verify_token(token, kSecret, kNow);
   expect(static_cast<bool>(verified) == should_verify, "minted claims verify against the rules");
@@ -163,6 +166,17 @@ void mint_and_check(FuzzInput& in) {
   expect(static_cast<bool>(room) == invite_should, "a minted invite verifies against the rules");
   if (room) expect(*room == claims.room, "an invite comes back for another room");
   expect(!verify_token(invite, kSecret, kNow), "an invite passed as an identity token");
+
+  if (resume) {
+    const std::string resume_token =
+        mint_resume({claims.sub, claims.room, claims.exp / 2, claims.exp}, kSecret);
+    const auto resumed = verify_resume(resume_token, kSecret, kNow);
+    const bool resume_should = claims.sub.starts_with("anon:") && valid_utf8(claims.sub) &&
+                               !claims.room.empty() && valid_utf8(claims.room) && claims.exp > kNowSeconds;
+    expect(static_cast<bool>(resumed) == resume_should, "a minted resume token verifies against the rules");
+    expect(looks_like_resume(resume_token), "a resume token not seen as one");
+    check_token(resume_token);
+  }
 }
 
 void mutate_and_check(FuzzInput& in) {
@@ -235,7 +249,9 @@ std::vector<Seed> fuzz_seeds() {
   auto add = [&seeds](std::string name, const SeedWriter& writer) {
     seeds.push_back({std::move(name), writer.str()});
   };
-  Claims host{"host-1", "Dr. Ada", v1::ROLE_HOST, "*", kNowSeconds + 3600, false};
+  Claims host{"host-1", "Dr. Ada", v1::ROLE_HOST, "*", kNowSeconds + 3600};
+  add("seed-raw-resume-token", SeedWriter().byte(kRaw).rest(mint_resume(
+                                   {"anon:00ff", "room-1", kNowSeconds, kNowSeconds + 3600}, kSecret)));
   add("seed-raw-host-token", SeedWriter().byte(kRaw).rest(mint_token(host, kSecret)));
   add("seed-raw-invite", SeedWriter().byte(kRaw).rest(mint_invite("room-1", kNowSeconds + 60, kSecret)));
   add("seed-raw-alg-none",

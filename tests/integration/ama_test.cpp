@@ -67,11 +67,10 @@ TEST(Ama, WholeSessionAndLateJoinerSnapshotMatchesLiveEvents) {
   WsClient kai(server.port());
   Board boards[3];
   WsClient* participants[3] = {&sam, &anon, &kai};
-  // Sam says hello first, for the resume token that brings a second tab back
-  // as Sam.
-  const auto sam_welcome = sam.request_ok(hello("", "Sam")).welcome();
-  ASSERT_FALSE(sam_welcome.resume_token().empty());
+  // Sam's join brings the resume token that brings a second tab back as Sam.
+  sam.request_ok(hello("", "Sam"));
   const auto sam_join = sam.request_ok(join(room, "Sam")).snapshot();
+  ASSERT_FALSE(sam_join.resume_token().empty());
   boards[0].load(sam_join);
   EXPECT_EQ(sam_join.you().display_name(), "Sam");
   const auto anon_join = anon.request_ok(join(room)).snapshot();
@@ -170,9 +169,8 @@ TEST(Ama, WholeSessionAndLateJoinerSnapshotMatchesLiveEvents) {
   // a second tab with his resume token, sees his own vote and no other; a
   // new anonymous identity sees none.
   WsClient sam_second_tab(server.port());
-  const auto sam_again = sam_second_tab.request_ok(hello(sam_welcome.resume_token())).welcome();
-  EXPECT_EQ(sam_again.user_id(), sam_welcome.user_id());
-  const auto sams = sam_second_tab.request_ok(join(room)).snapshot();
+  const auto sams = sam_second_tab.request_ok(join(room, "Sam", sam_join.resume_token())).snapshot();
+  EXPECT_EQ(sams.you().user_id(), sam_join.you().user_id());
   std::map<std::uint64_t, bool> sam_voted;
   for (const auto& question : sams.questions()) sam_voted[question.id()] = question.voted_by_me();
   EXPECT_EQ(sam_voted, (std::map<std::uint64_t, bool>{{q1, false}, {q2, true}}));

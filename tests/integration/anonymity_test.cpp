@@ -179,6 +179,34 @@ TEST(Anonymity, ErasingDeletesAnonymousQuestionsAsPlainDeletionsNotTiedToTheEras
   }
 }
 
+// docs/privacy.md: a transcript never names an anonymous person's comings
+// and goings, which would sit beside what they asked anonymously then;
+// signed-in people's stay, and the anonymous are counted where people come
+// in numbers.
+TEST(Anonymity, TranscriptsDoNotNameAnonymousPeopleComingAndGoing) {
+  ServerProcess server;
+  const auto host_token = ServerProcess::token("host", "ama", "Dr. Ada", "ada");
+  WsClient host(server.port());
+  host.request_ok(hello(host_token));
+  host.request_ok(create_room("ama", v1::ROOM_KIND_AMA));
+  WsClient robin(server.port());
+  const auto robin_id = robin.request_ok(join("ama", "Robin Secretname")).snapshot().you().user_id();
+  robin.request_ok(ask("ama", "robin anonymous question", /*anonymous=*/true));
+  robin.request_ok(room_command("ama", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  WsClient nia(server.port());
+  nia.request_ok(join("ama", "", ServerProcess::token("participant", "ama", "Nia", "nia")));
+  for (const char* format : {"json", "markdown"}) {
+    const auto response =
+        http_request(server.port(), http::verb::get, std::string("/rooms/ama/transcript?format=") + format,
+                     "Bearer " + host_token);
+    ASSERT_EQ(response.result_int(), 200);
+    EXPECT_NE(response.body().find("robin anonymous question"), std::string::npos) << "the question is there";
+    EXPECT_EQ(response.body().find("Robin Secretname"), std::string::npos) << response.body();
+    EXPECT_EQ(response.body().find(robin_id), std::string::npos) << response.body();
+    EXPECT_NE(response.body().find("Nia"), std::string::npos) << "a signed-in person's join stays";
+  }
+}
+
 // The erasure's own deletions go through in a closed room too (erasing is a
 // right there, docs/protocol.md 2.26), where a plain deletion is refused.
 TEST(Anonymity, AnAnonymousQuestionGoesWithItsAuthorsErasureInAClosedRoom) {

@@ -16,10 +16,10 @@ class SupportRoom : public ::testing::Test {
     host_.request_ok(create_room(room_, v1::ROOM_KIND_SUPPORT));
     moderator_.request_ok(hello(ServerProcess::token("moderator", room_, "Mo", "mod-1")));
     moderator_.request_ok(join(room_));
-    riley_id_ = riley_.request_ok(hello("", "Riley")).welcome().user_id();
-    riley_.request_ok(join(room_));
-    jo_id_ = jo_.request_ok(hello("", "Jo")).welcome().user_id();
-    jo_.request_ok(join(room_));
+    riley_.request_ok(hello("", "Riley"));
+    riley_id_ = riley_.request_ok(join(room_)).snapshot().you().user_id();
+    jo_.request_ok(hello("", "Jo"));
+    jo_id_ = jo_.request_ok(join(room_)).snapshot().you().user_id();
     for (auto* client : {&host_, &moderator_, &riley_, &jo_}) client->events().clear();
     // Drain the joins each saw live.
     for (auto* client : {&host_, &moderator_, &riley_, &jo_}) {

@@ -77,35 +77,5 @@ TEST(WebClient, NothingOutsideTheFolderNoListingsNoHiddenOrUnknownFiles) {
   EXPECT_EQ(http_request(server.port(), http::verb::post, "/js/app.js").result_int(), 404);
 }
 
-TEST(WebClient, AnonymousIdentityComesBackWithItsResumeToken) {
-  ServerProcess server;
-  WsClient host(server.port());
-  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
-  host.request_ok(create_room("r", v1::ROOM_KIND_AMA));
-  const auto question = host.request_ok(ask("r", "Does this work?")).accepted().seq();
-
-  std::string token, user_id, name;
-  {
-    WsClient guest(server.port());
-    const auto welcome = guest.request_ok(hello("")).welcome();
-    EXPECT_TRUE(welcome.anonymous());
-    ASSERT_FALSE(welcome.resume_token().empty());
-    token = welcome.resume_token();
-    user_id = welcome.user_id();
-    name = welcome.display_name();
-    guest.request_ok(join("r"));
-    EXPECT_NE(guest.request_ok(vote("r", question)).accepted().seq(), 0u);
-  }
-  WsClient back(server.port());
-  const auto welcome = back.request_ok(hello(token)).welcome();
-  EXPECT_EQ(welcome.user_id(), user_id) << "the same person";
-  EXPECT_EQ(welcome.display_name(), name) << "under the same pseudonym";
-  EXPECT_TRUE(welcome.anonymous());
-  const auto snapshot = back.request_ok(join("r")).snapshot();
-  ASSERT_EQ(snapshot.questions_size(), 1);
-  EXPECT_TRUE(snapshot.questions(0).voted_by_me()) << "their vote is still theirs";
-  EXPECT_EQ(back.request_ok(vote("r", question)).accepted().seq(), 0u) << "and counts once";
-}
-
 }  // namespace
 }  // namespace hearth::testing

@@ -83,29 +83,39 @@ TEST(Token, MalformedTokensAreRefused) {
       << "anon: ids are the server's";
 }
 
-TEST(Token, AnonymousIdentitiesComeBackOnlyAsTheServerMintedThem) {
-  Claims anonymous;
-  anonymous.sub = "anon:0123456789abcdef";
-  anonymous.name = "Guest-1234";
-  anonymous.room = "*";
-  anonymous.anonymous = true;
-  anonymous.exp = host_claims().exp;
-  const auto verified = verify_token(mint_token(anonymous, secret), secret, now);
+TEST(Token, ResumeTokensAreForOneRoomAndNoOtherKindOfToken) {
+  const ResumeClaims claims{"anon:0123456789abcdef", "r1", 1'000'000'000, host_claims().exp};
+  const std::string token = mint_resume(claims, secret);
+  EXPECT_TRUE(looks_like_resume(token));
+  const auto verified = verify_resume(token, secret, now);
   ASSERT_TRUE(verified);
-  EXPECT_TRUE(verified->anonymous);
-  EXPECT_EQ(verified->sub, anonymous.sub);
-  EXPECT_EQ(verified->name, "Guest-1234");
+  EXPECT_EQ(verified->user_id, claims.user_id);
+  EXPECT_EQ(verified->room, "r1");
+  EXPECT_EQ(verified->since, claims.since);
+  EXPECT_EQ(verified->exp, claims.exp);
+  EXPECT_FALSE(verify_token(token, secret, now)) << "no identity token";
+  EXPECT_FALSE(verify_invite(token, secret, now)) << "no invite";
+  const std::string host = mint_token(host_claims(), secret);
+  EXPECT_FALSE(looks_like_resume(host));
+  EXPECT_EQ(verify_resume(host, secret, now).error(), TokenError::malformed);
+  EXPECT_EQ(verify_resume(token, "another-secret-0123456789abcdef", now).error(), TokenError::bad_signature);
+  auto named = claims;
+  named.user_id = "ada";
+  EXPECT_EQ(verify_resume(mint_resume(named, secret), secret, now).error(), TokenError::malformed)
+      << "resume tokens carry server-made anonymous ids only";
+  auto spent = claims;
+  spent.exp = seconds_since_epoch(now);
+  EXPECT_EQ(verify_resume(mint_resume(spent, secret), secret, now).error(), TokenError::expired);
+}
 
-  auto named = host_claims();
-  named.anonymous = true;  // "anon" claim on a named user
-  EXPECT_EQ(verify_token(mint_token(named, secret), secret, now).error(), TokenError::malformed);
-  auto promoted = anonymous;
-  promoted.role = v1::ROLE_HOST;
-  EXPECT_EQ(verify_token(mint_token(promoted, secret), secret, now).error(), TokenError::malformed)
-      << "an anonymous identity is a participant";
-  auto one_room = anonymous;
-  one_room.room = "r1";
-  EXPECT_EQ(verify_token(mint_token(one_room, secret), secret, now).error(), TokenError::malformed);
+TEST(Token, AnAnonymousConnectionHasAnUnrelatedIdInEachRoom) {
+  const auto in_a = room_member_id("anon:0123456789abcdef", "a", secret);
+  EXPECT_TRUE(in_a.starts_with("anon:"));
+  EXPECT_EQ(in_a.size(), 21u);
+  EXPECT_EQ(room_member_id("anon:0123456789abcdef", "a", secret), in_a) << "stable";
+  EXPECT_NE(room_member_id("anon:0123456789abcdef", "b", secret), in_a);
+  EXPECT_NE(room_member_id("anon:0123456789abcdee", "a", secret), in_a);
+  EXPECT_NE(room_member_id("anon:0123456789abcdef", "a", "another-secret-0123456789abcdef"), in_a);
 }
 
 TEST(Token, InvitesNameARoomAndNobody) {

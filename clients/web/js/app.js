@@ -160,14 +160,23 @@ function showJoin(roomId, { passcodeNeeded = "" } = {}) {
   (passcodeNeeded ? passcodeInput : nameInput).focus();
 }
 
+function resumeKey(roomId) {
+  return `hearth.resume.${roomId}`;
+}
+
 class Session {
+  // Secrets stay in private fields: window.hearth (for the browser tests)
+  // and any other script on the page cannot read them from here.
+  #token;     // a staff sign-in
+  #invite;    // a private room: how this tab gets in again after a lost connection
+  #passcode;
+
   constructor(roomId, { name, token, passcode = "" }) {
     this.roomId = roomId;
     this.name = name;
-    this.token = token;
-    // A private room: how this tab gets in again after a lost connection.
-    this.invite = sessionStorage.getItem(inviteKey(roomId)) || "";
-    this.passcode = passcode;
+    this.#token = token;
+    this.#invite = sessionStorage.getItem(inviteKey(roomId)) || "";
+    this.#passcode = passcode;
     this.room = new Room(roomId);
     this.connection = new Connection(wsUrl());
     this.outbox = [];  // questions and messages on their way: never silently lost
@@ -226,11 +235,26 @@ class Session {
         this.identified = true;
       }
       const join = { displayName: this.name };
-      if (this.invite) join.invite = this.invite;
-      if (this.passcode) join.passcode = this.passcode;
+      if (this.#invite) join.invite = this.#invite;
+      if (this.#passcode) join.passcode = this.#passcode;
+      // Anonymous: this room's resume token, to come back as the same member.
+      const resume = this.#token ? "" : sessionStorage.getItem(resumeKey(this.roomId)) || "";
+      if (resume) join.token = resume;
       const wasJoined = this.room.joined;
       if (wasJoined) join.resume = { epoch: this.room.epoch, seq: String(this.room.seq) };
-      const ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
+      let ok;
+      try {
+        ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
+      } catch (error) {
+        // An identity that can no longer be resumed (expired, or forgotten
+        // on request): join as someone new.
+        if (!resume || !(error instanceof ServerError) || !error.code.startsWith("TOKEN_")) throw error;
+        sessionStorage.removeItem(resumeKey(this.roomId));
+        delete join.token;
+        ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
+      }
+      const renewed = (ok.snapshot || ok.resumed)?.resumeToken;
+      if (renewed) sessionStorage.setItem(resumeKey(this.roomId), renewed);
       if (ok.snapshot) {
         this.room.applySnapshot(ok.snapshot);
         const failed = ok.snapshot.resumeFailed;
@@ -258,18 +282,25 @@ class Session {
   }
 
   async identify() {
-    const anonKey = `hearth.anon.${this.roomId}`;
-    const token = this.token || sessionStorage.getItem(anonKey) || "";
-    let ok;
-    try {
-      ok = await this.connection.request({ hello: { token, displayName: this.name } });
-    } catch (error) {
-      // An anonymous identity that can no longer be resumed: a new one.
-      if (!(error instanceof ServerError) || this.token || !token) throw error;
-      sessionStorage.removeItem(anonKey);
-      ok = await this.connection.request({ hello: { displayName: this.name } });
-    }
-    if (ok.welcome.resumeToken) sessionStorage.setItem(anonKey, ok.welcome.resumeToken);
+    await this.connection.request({ hello: { token: this.#token || "", displayName: this.name } });
+  }
+
+  // The transcript, with the staff sign-in (docs/protocol.md 4).
+  fetchTranscript(format) {
+    return fetch(`/rooms/${encodeURIComponent(this.roomId)}/transcript?format=${format}`, {
+      headers: { Authorization: `Bearer ${this.#token}` },
+    });
+  }
+
+  // "Forget me on this device": this anonymous member's resume token stops
+  // working on every node, and this tab keeps nothing of them.
+  async forgetMe() {
+    const ok = await this.command({ forgetMe: {} });
+    if (!ok) return false;
+    for (const key of [resumeKey(this.roomId), inviteKey(this.roomId), "hearth.name"]) sessionStorage.removeItem(key);
+    this.stop("You have left, and this device no longer remembers you here. What you wrote stays, " +
+              "without your name; to remove it, use “Erase what I wrote here” before you leave.");
+    return true;
   }
 
   onJoinError(error) {
@@ -289,7 +320,7 @@ class Session {
           ? "This room is for people who are signed in or invited. Enter its passcode, or ask the host for an invite link."
           : "This room is private. Enter its passcode, or ask the host for an invite link." });
     }
-    if (error.code === "RATE_LIMITED" && this.passcode) {
+    if (error.code === "RATE_LIMITED" && this.#passcode) {
       return this.stop(`Too many tries. Wait ${Math.ceil(error.retryAfterMs / 1000)} seconds, then try again.`);
     }
     if (messages[error.code]) {

@@ -325,9 +325,16 @@ export function renderMembers(section, session) {
         session.setNotice("Everything you wrote in this room has been erased.");
       }
     } }, "Erase what I wrote here");
-    section.append(heading, note, search, list, erase);
-    return { heading, note, search, list };
+    // Anonymous members: this device stops being able to come back as them.
+    const forget = h("button", { type: "button", class: "small quiet", id: "forget-me", hidden: true, onclick: async () => {
+      if (!confirm("Leave, and make this device forget you here? You will not be able to come back as the same " +
+                   "person, here or on any other device. What you wrote stays, without your name.")) return;
+      await session.forgetMe();
+    } }, "Forget me on this device");
+    section.append(heading, note, search, list, erase, forget);
+    return { heading, note, search, list, forget };
   });
+  parts.forget.hidden = !room.you?.userId?.startsWith("anon:");
   const count = Math.max(room.present, room.members.size);
   parts.heading.textContent = `Here now (${count})`;
   const hidden = !room.isStaff() && !room.listed;
@@ -466,9 +473,7 @@ export function renderHostTools(section, session) {
 }
 
 async function download(session, format) {
-  const response = await fetch(`/rooms/${encodeURIComponent(session.roomId)}/transcript?format=${format}`, {
-    headers: { Authorization: `Bearer ${session.token}` },
-  });
+  const response = await session.fetchTranscript(format);
   if (!response.ok) {
     session.setNotice("The transcript could not be downloaded.");
     return;
