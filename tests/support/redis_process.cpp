@@ -2,14 +2,15 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 
 #include "server_process.hpp"
@@ -118,6 +119,26 @@ std::string RedisProcess::cli(const std::vector<std::string>& args) const {
   if (!options_.password.empty()) argv.insert(argv.end(), {"--no-auth-warning", "-a", options_.password});
   argv.insert(argv.end(), args.begin(), args.end());
   return run_and_capture(argv);
+}
+
+std::string RedisProcess::dump() const {
+  std::string out;
+  std::istringstream keys(cli({"KEYS", "*"}));
+  for (std::string key; std::getline(keys, key);) {
+    if (key.empty()) continue;
+    std::string type = cli({"TYPE", key});
+    if (!type.empty() && type.back() == '\n') type.pop_back();
+    out += "== " + key + " (" + type + ")\n";
+    if (type == "stream")
+      out += cli({"XRANGE", key, "-", "+"});
+    else if (type == "hash")
+      out += cli({"HGETALL", key});
+    else if (type == "set")
+      out += cli({"SMEMBERS", key});
+    else if (type == "string")
+      out += cli({"GET", key});
+  }
+  return out;
 }
 
 }  // namespace hearth::testing

@@ -39,6 +39,9 @@ class RedisProcess {
   void start();
   // Runs redis-cli against this server and returns its output.
   std::string cli(const std::vector<std::string>& args) const;
+  // Everything this Redis stores: each key, its type and contents (XRANGE,
+  // HGETALL, SMEMBERS or GET), for checks of what storage holds.
+  std::string dump() const;
 
  private:
   bool try_start();
