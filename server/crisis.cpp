@@ -75,6 +75,7 @@ struct Token {
   std::vector<std::vector<Form>> choices;
   int gap = 0;  // a gap: up to this many words (none across a sentence end)
   bool optional = false;
+  bool sentence_end = false;  // "/": a sentence end here, or none
 };
 
 struct Rule {
@@ -102,6 +103,12 @@ using Words = std::vector<std::string>;
 std::size_t match_from(const Rule& rule, std::size_t t, std::size_t w, const Words& words) {
   if (t == rule.tokens.size()) return w;
   const Token& token = rule.tokens[t];
+  if (token.sentence_end) {
+    if (w < words.size() && words[w].empty()) {
+      if (const auto end = match_from(rule, t + 1, w + 1, words); end != npos) return end;
+    }
+    return match_from(rule, t + 1, w, words);
+  }
   if (token.gap > 0) {
     int longest = 0;  // words that can be skipped: not past the end or a sentence end
     while (longest < token.gap && w + static_cast<std::size_t>(longest) < words.size() &&
@@ -421,6 +428,11 @@ std::optional<CrisisRules> CrisisRules::parse(const std::string& name, std::stri
         rule.tokens.push_back(std::move(token));
         continue;
       }
+      if (spelled == "/") {
+        token.sentence_end = true;
+        rule.tokens.push_back(std::move(token));
+        continue;
+      }
       if (spelled.ends_with('?')) {
         token.optional = true;
         spelled.pop_back();
@@ -451,17 +463,19 @@ std::optional<CrisisRules> CrisisRules::parse(const std::string& name, std::stri
       rule.tokens.push_back(std::move(token));
     }
     if (rule.tokens.empty()) return fail("a rule with no pattern");
-    if (rule.tokens.front().gap > 0 || rule.tokens.back().gap > 0)
-      return fail("a pattern cannot start or end with a gap");
+    if (rule.tokens.front().gap > 0 || rule.tokens.back().gap > 0 || rule.tokens.front().sentence_end ||
+        rule.tokens.back().sentence_end) {
+      return fail("a pattern cannot start or end with a gap or a /");
+    }
     if (std::all_of(rule.tokens.begin(), rule.tokens.end(),
-                    [](const Token& t) { return t.optional || t.gap; })) {
+                    [](const Token& t) { return t.optional || t.gap || t.sentence_end; })) {
       return fail("a pattern needs a word that is not optional");
     }
     // Each gap and optional word is a choice the matcher may take back:
     // few of them keep a message's cost small whatever the rules.
     if (std::count_if(rule.tokens.begin(), rule.tokens.end(),
-                      [](const Token& t) { return t.gap || t.optional; }) > kMaxChoices) {
-      return fail("a pattern has at most " + std::to_string(kMaxChoices) + " gaps and optional words");
+                      [](const Token& t) { return t.gap || t.optional || t.sentence_end; }) > kMaxChoices) {
+      return fail("a pattern has at most " + std::to_string(kMaxChoices) + " gaps, / and optional words");
     }
     locale->rules.push_back(std::move(rule));
   }

@@ -41,7 +41,8 @@ const char* outcome_name(CrisisOutcome outcome);
 // The words of `text` as rules see them: lower case, accents folded (é is
 // e, ñ is n), apostrophes dropped (don't is dont), every other mark a
 // separator; sentence ends (. ! ? ; : … and line breaks) are kept as empty
-// words, which no pattern word matches and no gap crosses.
+// words, which no pattern word matches and no gap crosses (a pattern's "/"
+// alone may take one).
 std::vector<std::string> crisis_words(std::string_view text);
 
 class CrisisRules {

@@ -866,6 +866,7 @@ Room::OnApplied Room::accept_when_applied(Caller caller, v1::Ok ok) {
     // (docs/protocol.md 1.4), whichever node took it.
     ok.mutable_accepted()->set_seq(outcome.changed_nothing ? 0 : seq);
     ok.mutable_accepted()->set_support(caller.support);
+    ok.mutable_accepted()->set_support_for_helping(caller.support_for_helping);
     reply_ok(caller, std::move(ok));
   };
 }

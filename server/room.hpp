@@ -52,6 +52,7 @@ struct Caller {
   bool identity_checked = false;         // a resumed identity was not forgotten
   std::string resume_token;              // an anonymous join's, for its reply
   std::string support;                   // words of support for Accepted (crisis)
+  bool support_for_helping = false;      // they are resources for helping someone else (ABOUT)
 };
 
 class Room final : public EngineSubscriber, public std::enable_shared_from_this<Room> {

@@ -671,6 +671,7 @@ void WsSession::on_room_command(const v1::ClientMessage& message, Encoding encod
   const std::shared_ptr<const CrisisLane> crisis = context_.crisis.load();
   const CrisisOutcome outcome = flag_crisis(entry, crisis->rules);
   caller.support = crisis->shown(outcome);
+  caller.support_for_helping = outcome == CrisisOutcome::about && !caller.support.empty();
   if (outcome == CrisisOutcome::crisis) note_support_shown(entry, caller.support);
   it->second.room->run(Room::guarded(caller, [caller, entry = std::move(entry)](Room& room) mutable {
     if (entry.has_erase()) room.erase(caller, std::move(entry));

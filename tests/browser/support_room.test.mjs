@@ -55,6 +55,13 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
     await page.waitForSelector('#messages .message:has-text("A bit nervous") .meta:has-text("edited")');
   }
 
+  // Asking how to help someone gets resources headed as such, not as
+  // words for the asker ("You are not alone"), and no alert.
+  await send(troll, "How do I help a friend who keeps saying he wants to die?");
+  await troll.waitForSelector("#support >> text=If you are worried about someone");
+  assert.equal(await troll.isVisible("#support >> text=You are not alone"), false);
+  await troll.locator("#support button", { hasText: "Close" }).click();
+
   // Ria writes words that suggest a crisis: she gets support, the
   // moderator an alert; the others see nothing of either.
   await send(ria, "Some nights I just want to end my life.");

@@ -50,6 +50,7 @@ std::vector<Seed> fuzz_seeds() {
            "crisis: harm* myself|myslef\ncrisis: suicidal~\ncrisis: really? (end|ending) my life~\n",
            "I keep HARMING myself, feeling sucidal, end my lfie\xE2\x80\xA6 \xC3\x89st\xC3\xA1"),
       seed("seed-gaps", "crisis: a? ~9 b ~9 c? d\nabout: x ~3 y\n", "a q w e r t y u i o b z d x 1 2 3 y"),
+      seed("seed-sentence-end", "crisis: a ~2 / ~2 b / c\nnot: a / / b\n", "a q. w b. c! a b"),
       seed("seed-bad-file", "crisis: (end it|end all\n", "end it"),
   };
 }

@@ -123,10 +123,13 @@ TEST(Crisis, SomeoneAskingHowToHelpAFriendGetsResourcesAndNoAlertIsRaised) {
   const auto helping =
       asker.request_ok(ask("ama", "How can I help a friend who says she wants to die?")).accepted();
   EXPECT_EQ(helping.support(), "Helplines help people worried about someone, too.\n");
+  EXPECT_TRUE(helping.support_for_helping()) << "so that no client heads it as words for the asker";
   const auto research = asker.request_ok(ask("ama", "What does the research say about suicide prevention?"));
   EXPECT_EQ(research.accepted().support(), "Helplines help people worried about someone, too.\n");
+  EXPECT_TRUE(research.accepted().support_for_helping());
   const auto own = asker.request_ok(ask("ama", "honestly i have the pills saved up")).accepted();
   EXPECT_EQ(own.support(), "You matter.\n");
+  EXPECT_FALSE(own.support_for_helping());
   // The host sees the three in order: an alert on the last one only.
   for (const auto id : {helping.seq(), research.accepted().seq(), own.seq()}) {
     const auto event = host.next_event_where([](const v1::Event& e) { return e.has_question_asked(); });

@@ -57,6 +57,13 @@ TEST(CrisisRules, WordFormsTyposChoicesOptionalWordsAndGaps) {
       << "no gap across a sentence end";
   EXPECT_EQ(rules.classify("I want to die").rule, "t.rules:4");
   EXPECT_EQ(rules.classify("a quiet evening").rule, "");
+  // "/": one sentence end, or none, and no more.
+  const auto on = rules_of("crisis: (im|i am) done / ~1 with everything\n");
+  EXPECT_EQ(outcome(on, "I'm done. With everything."), CrisisOutcome::crisis);
+  EXPECT_EQ(outcome(on, "im done with everything"), CrisisOutcome::crisis);
+  EXPECT_EQ(outcome(on, "I'm done! Just with everything"), CrisisOutcome::crisis) << "then the gap";
+  EXPECT_EQ(outcome(on, "I'm done.. With everything"), CrisisOutcome::crisis) << "marks in a row are one end";
+  EXPECT_EQ(outcome(on, "I'm done. Ok. With everything"), CrisisOutcome::none) << "two sentence ends";
 }
 
 TEST(CrisisRules, WhoseCrisisTheNearestPersonBeforeItOrRightAfterIt) {
@@ -105,6 +112,9 @@ TEST(CrisisRules, AFileThatCannotBeReadSaysWhereAndWhy) {
   EXPECT_NE(parse_error("crisis: (end it|end all\n").find("a ( without its )"), std::string::npos);
   EXPECT_NE(parse_error("@x = a\ncrisis: (@x them|me)\n").find("a class stands alone"), std::string::npos);
   EXPECT_NE(parse_error("crisis: ~2 die\n").find("start or end with a gap"), std::string::npos);
+  EXPECT_NE(parse_error("crisis: die /\n").find("start or end with a gap or a /"), std::string::npos);
+  EXPECT_NE(parse_error("crisis: a / ~9 b? ~9 c? d\n").find("at most 4"), std::string::npos)
+      << "a / is a choice";
   EXPECT_NE(parse_error("crisis: die~\n").find("4 letters"), std::string::npos);
   EXPECT_NE(parse_error("crisis: a? ~9 b? ~9 c? d\n").find("at most 4"), std::string::npos);
   EXPECT_NE(parse_error("crisis: a? b?\n").find("not optional"), std::string::npos);

@@ -190,6 +190,7 @@ class Session {
     this.notice = "";
     this.noticeTimer = null;
     this.support = "";   // crisis resources sent to this person
+    this.supportForHelping = false;  // it is for helping someone else (ABOUT)
     this.alerts = [];    // crisis alerts for staff
     this.socket = 0;          // counts sockets: work for an old one is dropped
     this.identified = false;  // this socket has said hello
@@ -433,7 +434,7 @@ class Session {
         (ok) => {
           // Words that suggested a crisis: the server sends support for this
           // person alone.
-          if (ok.accepted?.support) this.showSupport(ok.accepted.support);
+          if (ok.accepted?.support) this.showSupport(ok.accepted.support, !!ok.accepted.supportForHelping);
           this.forget(item);
         },
         (error) => {
@@ -478,10 +479,14 @@ class Session {
     return !author || !author.userId || author.userId === this.room.you?.userId;
   }
 
-  showSupport(text) {
+  // `forHelping`: resources for helping someone else (the crisis rules
+  // read the words as about another person), not words for this person.
+  showSupport(text, forHelping) {
     this.support = text;
+    this.supportForHelping = forHelping;
     this.scheduleRender();
-    announce("Support is available. See the message at the top of the page.");
+    announce(forHelping ? "Resources for helping someone are at the top of the page."
+                        : "Support is available. See the message at the top of the page.");
   }
 
   forget(item) {

@@ -517,7 +517,7 @@ export function renderCare(support, alerts, session) {
   support.hidden = !session.support && forYou.length === 0;
   replaceChildren(support,
     session.support
-      ? [h("h2", {}, "You are not alone"),
+      ? [h("h2", {}, session.supportForHelping ? "If you are worried about someone" : "You are not alone"),
          ...session.support.split("\n").filter(Boolean).map((line) => h("p", {}, line)),
          h("button", { type: "button", class: "small quiet", onclick: () => {
            session.support = "";
