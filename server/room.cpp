@@ -1,9 +1,13 @@
 #include "room.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <set>
+#include <span>
 
 #include "command.hpp"
 #include "fault.hpp"
@@ -284,7 +288,7 @@ void Room::refuse(Caller caller, const Failure& failure) {
   // A join or create refused leaves the connection out of the room.
   if (caller.command == v1::ClientMessage::kJoinRoom || caller.command == v1::ClientMessage::kCreateRoom) {
     caller.joining = true;
-    pending_joins_.erase(caller.connection->connection_id());
+    pending_joins_.erase(log_id(*caller.connection));
   }
   reply_error(caller, failure);
 }
@@ -541,9 +545,23 @@ void Room::create(Caller caller, const v1::CreateRoom& command) {
   });
 }
 
+// A hash of the connection's id and the room's: the logs of two rooms one
+// connection joined cannot be tied together by it (docs/privacy.md), and no
+// log holds an id the server's own log does. Connection ids are random
+// (new_connection_id), so without them the hash gives nothing away.
+std::string Room::log_id(const Connection& connection) const {
+  std::string input = connection.connection_id();
+  input.push_back('\0');
+  input += id_;
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_Digest(input.data(), input.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  return to_hex(std::span(digest.data(), 12));
+}
+
 void Room::join(Caller caller) {
   caller.joining = true;
-  const std::string& connection_id = caller.connection->connection_id();
+  const std::string& connection_id = log_id(*caller.connection);
   if (members_.contains(caller.connection.get()) || pending_joins_.contains(connection_id) ||
       join_checks_.contains(connection_id)) {
     return reply_error(caller, {v1::ALREADY_IN_ROOM, "you are in this room already"});
@@ -583,7 +601,7 @@ void Room::join(Caller caller) {
 void Room::check_passcode_then_join(Caller caller) {
   // Meanwhile a second join is refused, and a leave (or a drop) takes the
   // check away, which the verdict then finds.
-  const std::string connection_id = caller.connection->connection_id();
+  const std::string connection_id = log_id(*caller.connection);
   join_checks_.emplace(connection_id, caller);
   registry_.passcodes().check(
       id_, caller.address, caller.membership.user_id, caller.passcode, state_.passcode_hash(),
@@ -597,7 +615,7 @@ void Room::check_passcode_then_join(Caller caller) {
 }
 
 void Room::look_up_then_join(Caller caller, JoinLookup what) {
-  const std::string connection_id = caller.connection->connection_id();
+  const std::string connection_id = log_id(*caller.connection);
   const std::string address = caller.address;
   const std::string user_id = caller.membership.user_id;
   join_checks_.emplace(connection_id, std::move(caller));
@@ -635,13 +653,24 @@ void Room::forget(Caller caller, std::chrono::seconds ttl) {
                           [self = shared_from_this(), caller](std::error_code error) {
                             asio::post(self->strand_, [self, caller, error] {
                               if (error) {
-                                self->reply_error(caller, {v1::UNAVAILABLE,
-                                                           "storage is unavailable; nothing was forgotten, "
-                                                           "and you are still here: try again soon"});
-                              } else {
-                                caller.connection->removed(self->id_);
-                                self->leave(caller, v1::MemberLeft::REASON_LEFT);
+                                self->reply_error(caller,
+                                                  {v1::UNAVAILABLE,
+                                                   "storage is unavailable; you are still here, and you "
+                                                   "may not be forgotten: try again soon"});
+                                return self->maybe_retire();
                               }
+                              // The connection may have left meanwhile, or even joined again
+                              // as someone else: then there is nothing to leave.
+                              const auto it = self->members_.find(caller.connection.get());
+                              if (it == self->members_.end() ||
+                                  it->second.membership.user_id != caller.membership.user_id) {
+                                v1::Ok ok;
+                                ok.mutable_left();
+                                self->reply_ok(caller, std::move(ok));
+                                return self->maybe_retire();
+                              }
+                              caller.connection->removed(self->id_);
+                              self->leave(caller, v1::MemberLeft::REASON_LEFT);
                               self->maybe_retire();
                             });
                           });
@@ -714,7 +743,7 @@ void Room::finish_join(const std::string& connection_id) {
 }
 
 void Room::leave(Caller caller, v1::MemberLeft::Reason reason) {
-  const std::string& connection_id = caller.connection->connection_id();
+  const std::string& connection_id = log_id(*caller.connection);
   if (join_checks_.erase(connection_id) > 0) {
     // Never joined: nothing to write.
     if (caller.wants_reply) {
@@ -891,7 +920,7 @@ void Room::on_appended(const Caller& caller, const OnApplied& on_applied, std::e
     if (on_applied) when_applied(seq, on_applied);
     return;
   }
-  pending_joins_.erase(caller.connection->connection_id());
+  pending_joins_.erase(log_id(*caller.connection));
   const Failure failure = append_failure(error);
   reply_error(caller, failure);
   reset_if_lost(error, failure);
@@ -992,7 +1021,7 @@ void Room::on_presence_appended(const std::vector<Caller>& callers, std::error_c
   const Failure failure = append_failure(error);
   for (const auto& caller : callers) {
     // A joiner that left meanwhile has had its answer from leave().
-    if (caller.joining && pending_joins_.erase(caller.connection->connection_id()) == 0) continue;
+    if (caller.joining && pending_joins_.erase(log_id(*caller.connection)) == 0) continue;
     if (caller.wants_reply) reply_error(caller, failure);
   }
   reset_if_lost(error, failure);
@@ -1128,13 +1157,13 @@ void Room::sweep() {
   // its Left. Join it again, rather than leave a member who hears the room
   // but may not speak.
   for (const auto& [key, member] : members_) {
-    if (in_log.contains(key->connection_id()) || state_.is_banned(member.membership.user_id) || state_.closed()) {
+    if (in_log.contains(log_id(*key)) || state_.is_banned(member.membership.user_id) || state_.closed()) {
       continue;
     }
-    queue_presence(joined_change(member.membership, key->connection_id(), engine_.node_id()), std::nullopt);
+    queue_presence(joined_change(member.membership, log_id(*key), engine_.node_id()), std::nullopt);
   }
   std::set<std::string> local;
-  for (const auto& [key, member] : members_) local.insert(key->connection_id());
+  for (const auto& [key, member] : members_) local.insert(log_id(*key));
   for (const auto& [connection_id, caller] : pending_joins_) local.insert(connection_id);
   std::set<std::string> other_nodes;
   for (const auto& connection : present) {

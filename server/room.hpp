@@ -182,6 +182,8 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // A join to a private room with a passcode: spends a guess and checks it
   // off the strand (PasscodeChecker), then joins or answers why not.
   void check_passcode_then_join(Caller caller);
+  // `connection` as this room's log names it (see room.cpp).
+  std::string log_id(const Connection& connection) const;
   // A join waiting for one storage lookup.
   enum class JoinLookup { banned_address, forgotten_identity };
   void look_up_then_join(Caller caller, JoinLookup what);

@@ -438,6 +438,7 @@ std::string WsSession::resume_token_for(const std::string& room_id, const Member
   const std::int64_t bound =
       membership.identity_since +
       std::chrono::duration_cast<std::chrono::seconds>(kAnonymousIdentityMaxLifetime).count();
+  if (bound <= seconds_since_epoch(now)) return {};  // this identity can no longer be resumed
   return mint_resume({membership.user_id, room_id, membership.identity_since, std::min(until, bound)},
                      context_.config.token_secret);
 }
@@ -511,9 +512,13 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
       std::erase_if(room_identities_, [this](const auto& entry) { return !rooms_.contains(entry.first); });
     }
     const auto since = seconds_since_epoch(std::chrono::system_clock::now());
+    // After a ForgetMe here, the connection is someone new: another input.
+    const auto forgets = forgets_.find(room_id);
+    const std::string base =
+        forgets == forgets_.end() ? user_id_ : user_id_ + "#" + std::to_string(forgets->second);
     kept = room_identities_
                .emplace(room_id,
-                        RoomIdentity{room_member_id(user_id_, room_id, context_.config.token_secret), since})
+                        RoomIdentity{room_member_id(base, room_id, context_.config.token_secret), since})
                .first;
   }
   out.user_id = kept->second.user_id;
@@ -645,12 +650,18 @@ void WsSession::on_forget_me(const v1::ClientMessage& message, Encoding encoding
         message.request_id(), encoding,
         Failure{v1::INVALID_ARGUMENT, "only an anonymous identity can be forgotten; you are signed in"});
   }
+  // As long as the longest-lived of the member's tokens: minted at a join
+  // before now, each lasts a day at most, and never past the bound. A
+  // minute more for clocks that differ between nodes.
+  const auto now = std::chrono::system_clock::now();
   const auto bound = std::chrono::system_clock::time_point(std::chrono::seconds(membership.identity_since)) +
                      kAnonymousIdentityMaxLifetime;
-  const auto ttl = std::chrono::ceil<std::chrono::seconds>(bound - std::chrono::system_clock::now());
-  // A rejoin on this connection is someone new.
-  room_identities_[message.room_id()] =
-      RoomIdentity{new_anonymous_user_id(), seconds_since_epoch(std::chrono::system_clock::now())};
+  const std::chrono::system_clock::duration longest = kAnonymousIdentityLifetime + std::chrono::minutes(1);
+  const auto ttl = std::chrono::ceil<std::chrono::seconds>(std::min(bound - now, longest));
+  // A rejoin on this connection is someone new (even if storage fails:
+  // then the reply says so).
+  room_identities_.erase(message.room_id());
+  ++forgets_[message.room_id()];
   const Caller caller = caller_in(it->second, message, encoding);
   it->second.room->run(Room::guarded(caller, [caller, ttl](Room& room) { room.forget(caller, ttl); }));
 }
@@ -702,8 +713,9 @@ void WsSession::joined(const std::string& room_id, std::shared_ptr<Room> room, M
       return;
     }
     if (is_anonymous_id(membership.user_id)) {
-      self->room_identities_[room_id] =
-          RoomIdentity{membership.user_id, membership.identity_since, membership.resumed};
+      // It has a resume token now, which another tab may use to forget
+      // it: a rejoin here looks that up, as a resume does.
+      self->room_identities_[room_id] = RoomIdentity{membership.user_id, membership.identity_since, true};
     }
     self->rooms_[room_id] = RoomSlot{room, membership};
   });

@@ -216,6 +216,7 @@ class WsSession final : public Connection,
     bool resumed = false;
   };
   std::map<std::string, RoomIdentity> room_identities_;
+  std::map<std::string, int> forgets_;  // ForgetMe calls by room: never forgotten (each was a join)
   std::string resume_token_for(const std::string& room_id, const Membership& membership) const;
 
   Rooms rooms_;

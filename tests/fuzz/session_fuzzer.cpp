@@ -271,6 +271,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
         room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
         return;
       }
+      if (is_anonymous_id(membership.user_id)) self->room_identities_[room_id] = membership.user_id;
       self->rooms_[room_id] = Slot{room, membership};
     });
   }
@@ -408,8 +409,16 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       if (!resumed) return token_failure(resumed.error());
       if (resumed->room != room_id) return token_failure(TokenError::wrong_room);
       ensure_identity();
-      room_identities_[room_id] = resumed->user_id;
-    } else if (!token.empty()) {
+      out.role = v1::ROLE_PARTICIPANT;
+      out.user_id = resumed->user_id;
+      out.identity_since = resumed->since;
+      out.resumed = true;
+      out.display_name = !name.empty()            ? name
+                         : !display_name_.empty() ? display_name_
+                                                  : pseudonym_for(out.user_id);
+      return std::nullopt;  // kept for rejoins once the room has let it in (joined)
+    }
+    if (!token.empty()) {
       auto verified = verify_token(token, kSecret, std::chrono::system_clock::now());
       if (!verified) return token_failure(verified.error());
       if (identified_ && verified->sub != user_id_) {
@@ -489,9 +498,12 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     caller.passcode = std::move(passcode);
     if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
     if (is_anonymous_id(membership.user_id)) {
-      caller.resume_token = mint_resume(
-          {membership.user_id, room_id, membership.identity_since, membership.identity_since + 3600},
-          kSecret);
+      // As the session's: a day, never past a week from the first join.
+      const auto now = seconds_since_epoch(std::chrono::system_clock::now());
+      caller.resume_token =
+          mint_resume({membership.user_id, room_id, membership.identity_since,
+                       std::min(now + 24 * 3600, membership.identity_since + 7 * 24 * 3600)},
+                      kSecret);
     }
     if (create) {
       world_.registry.with_room(

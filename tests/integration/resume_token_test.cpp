@@ -134,8 +134,8 @@ TEST(ResumeTokens, ForgetMeVoidsEveryTokenOfTheMemberOnEveryNode) {
   // Storage keeps the id (already in the room's log) for the tokens' life, and nothing else.
   const std::string key = "hearth:{room:r}:forgotten:" + user_id;
   const auto ttl = std::stoll(redis.cli({"TTL", key}));
-  EXPECT_GT(ttl, 7 * 24 * 3600 - 120);
-  EXPECT_LE(ttl, 7 * 24 * 3600);
+  EXPECT_GT(ttl, 24 * 3600) << "as long as the member's tokens can last: a day, and a minute for clocks";
+  EXPECT_LE(ttl, 24 * 3600 + 60);
   EXPECT_EQ(redis.cli({"GET", key}), "1\n");
 
   for (auto* node : {&node_a, &node_b}) {
@@ -151,6 +151,41 @@ TEST(ResumeTokens, ForgetMeVoidsEveryTokenOfTheMemberOnEveryNode) {
   nia.request_ok(hello(ServerProcess::token("participant", "r", "Nia", "nia")));
   nia.request_ok(join("r"));
   EXPECT_EQ(nia.request_error(forget_me("r")).code(), v1::INVALID_ARGUMENT);
+}
+
+// A client that sends forgetMe, leaveRoom and joinRoom at once is the new
+// member at the end, still in the room, whenever storage answers; and a
+// connection that joined many rooms since is still someone new on return.
+TEST(ResumeTokens, ForgetMeThenLeaveAndJoinAtOnceEndsAsTheNewMember) {
+  RedisProcess redis;
+  ServerProcess node(redis.node_args());
+  WsClient host(node.port());
+  host.request_ok(hello(ServerProcess::token("host", "*", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  WsClient guest(node.port());
+  const auto old_id = guest.request_ok(join("r")).snapshot().you().user_id();
+  const auto forget = guest.send(forget_me("r"));
+  const auto leave = guest.send(room_command("r", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  const auto again = guest.send(join("r"));
+  EXPECT_TRUE(guest.reply_to(forget).has_ok());
+  guest.reply_to(leave);  // left, or not in the room yet: either way
+  const auto snapshot = guest.reply_to(again);
+  ASSERT_TRUE(snapshot.ok().has_snapshot()) << snapshot.ShortDebugString();
+  const auto new_id = snapshot.ok().snapshot().you().user_id();
+  EXPECT_NE(new_id, old_id);
+  EXPECT_GT(guest.request_ok(say("r", "still here")).accepted().seq(), 0u) << "the new member is in the room";
+  // Many rooms later (more than a connection keeps ids for), the forgotten
+  // identity does not come back on this connection.
+  guest.request_ok(room_command("r", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  for (int i = 0; i < 70; ++i) {
+    const auto room = "x" + std::to_string(i);
+    host.request_ok(create_room(room, v1::ROOM_KIND_SUPPORT));
+    host.request_ok(room_command(room, [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+    guest.request_ok(join(room));
+    guest.request_ok(room_command(room, [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  }
+  const auto last = guest.request_ok(join("r")).snapshot().you().user_id();
+  EXPECT_NE(last, old_id);
 }
 
 TEST(AnonymousIds, OneConnectionIsSomeoneDifferentInEveryRoom) {

@@ -177,6 +177,9 @@ class Session {
     this.#token = token;
     this.#invite = sessionStorage.getItem(inviteKey(roomId)) || "";
     this.#passcode = passcode;
+    // An older version kept a resume token for every room (with the name
+    // in it) under this key.
+    sessionStorage.removeItem(`hearth.anon.${roomId}`);
     this.room = new Room(roomId);
     this.connection = new Connection(wsUrl());
     this.outbox = [];  // questions and messages on their way: never silently lost
@@ -252,6 +255,9 @@ class Session {
         if (!resume || !(error instanceof ServerError) || !error.code.startsWith("TOKEN_")) throw error;
         sessionStorage.removeItem(resumeKey(this.roomId));
         delete join.token;
+        // Someone new sees the room afresh: nothing of the old identity's
+        // (its votes, its own items) may carry over from a resume.
+        delete join.resume;
         ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
       }
       const renewed = (ok.snapshot || ok.resumed)?.resumeToken;
