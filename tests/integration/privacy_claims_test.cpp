@@ -96,10 +96,14 @@ TEST(PrivacyClaims, StorageHoldsNoAddressTokenInvitePasscodeOrResumeToken) {
 }
 
 // One anonymous connection in two rooms is two unrelated ids in storage: the
-// rooms' logs share no id, and neither holds the connection's own.
+// rooms' logs share no id, neither holds the connection's own user id, and
+// no log holds the connection's id (which the server's debug log names),
+// so that nothing ties the two members together.
 TEST(PrivacyClaims, AnAnonymousConnectionIsSomeoneElseInEachRoomsStoredLog) {
   RedisProcess redis;
-  ServerProcess node(redis.node_args());
+  auto args = redis.node_args();
+  args.insert(args.end(), {"--log-level", "debug"});
+  ServerProcess node(args);
   WsClient host(node.port());
   host.request_ok(hello(ServerProcess::token("host", "*", "Lee", "lee")));
   host.request_ok(create_room("monday", v1::ROOM_KIND_SUPPORT));
@@ -119,6 +123,17 @@ TEST(PrivacyClaims, AnAnonymousConnectionIsSomeoneElseInEachRoomsStoredLog) {
   EXPECT_EQ(monday.find(ids[1]), std::string::npos);
   EXPECT_EQ(friday.find(ids[0]), std::string::npos);
   EXPECT_EQ((monday + friday).find(connection_id), std::string::npos);
+  // The connection's own id, from the server's log: it names the
+  // connection when it closes one for undecodable frames.
+  for (int frame = 0; frame < 12; ++frame) guest.send_raw("not json", false);
+  const std::string closing = " sent too many frames that could not be decoded";
+  ASSERT_TRUE(node.wait_for_log(closing));
+  const std::string log = node.log();
+  const auto at = log.rfind("session ", log.find(closing));
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string session = log.substr(at + 8, log.find(' ', at + 8) - at - 8);
+  ASSERT_EQ(session.size(), 24u) << session;
+  EXPECT_EQ(redis.dump().find(session), std::string::npos) << "the connection's id is in storage";
 }
 
 }  // namespace
