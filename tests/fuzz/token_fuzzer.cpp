@@ -174,7 +174,11 @@ void mint_and_check(FuzzInput& in) {
     const bool resume_should = claims.sub.starts_with("anon:") && valid_utf8(claims.sub) &&
                                !claims.room.empty() && valid_utf8(claims.room) && claims.exp > kNowSeconds;
     expect(static_cast<bool>(resumed) == resume_should, "a minted resume token verifies against the rules");
-    expect(looks_like_resume(resume_token), "a resume token not seen as one");
+    // (Text that is not UTF-8 makes no JSON a parser reads back, as the
+    // server never mints: room ids and member ids are ASCII.)
+    if (valid_utf8(claims.sub) && valid_utf8(claims.room)) {
+      expect(looks_like_resume(resume_token), "a resume token not seen as one");
+    }
     check_token(resume_token);
   }
 }
