@@ -479,8 +479,8 @@ void Room::fan_out(const v1::Event& event, const Audience& audience, const std::
 }
 
 void Room::add_member(const Caller& caller) {
-  members_.emplace(caller.connection.get(),
-                   LocalMember{caller.connection, caller.membership, caller.address});
+  members_.emplace(caller.connection.get(), LocalMember{caller.connection, caller.membership, caller.address,
+                                                        log_id(*caller.connection)});
   if (is_staff(caller.membership.role)) staff_here_.insert(caller.connection.get());
   fresh_.insert(caller.connection.get());
   schedule_presence_push();
@@ -1157,13 +1157,13 @@ void Room::sweep() {
   // its Left. Join it again, rather than leave a member who hears the room
   // but may not speak.
   for (const auto& [key, member] : members_) {
-    if (in_log.contains(log_id(*key)) || state_.is_banned(member.membership.user_id) || state_.closed()) {
+    if (in_log.contains(member.log_id) || state_.is_banned(member.membership.user_id) || state_.closed()) {
       continue;
     }
-    queue_presence(joined_change(member.membership, log_id(*key), engine_.node_id()), std::nullopt);
+    queue_presence(joined_change(member.membership, member.log_id, engine_.node_id()), std::nullopt);
   }
   std::set<std::string> local;
-  for (const auto& [key, member] : members_) local.insert(log_id(*key));
+  for (const auto& [key, member] : members_) local.insert(member.log_id);
   for (const auto& [connection_id, caller] : pending_joins_) local.insert(connection_id);
   std::set<std::string> other_nodes;
   for (const auto& connection : present) {

@@ -125,6 +125,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
     std::shared_ptr<Connection> connection;
     Membership membership;
     std::string address;  // the client's, for a ban by address (AddressBans)
+    std::string log_id;   // log_id(*connection), hashed once
   };
 
   // An event as members saw it, kept for clients that resume: serialized,

@@ -462,9 +462,7 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
     out.user_id = resumed->user_id;
     out.identity_since = resumed->since;
     out.resumed = true;
-    out.display_name = !name.empty()            ? name
-                       : !display_name_.empty() ? display_name_
-                                                : pseudonym_for(out.user_id);
+    out.display_name = name_in_room(name, out.user_id);
     return std::nullopt;  // kept for rejoins once the room has let it in (joined)
   }
   if (!token.empty()) {
@@ -493,7 +491,7 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
     // a private room; a generic participant token ("*") does not.
     out.admitted = claims->room == room_id || is_staff(claims->role);
     out.user_id = user_id_;
-    out.display_name = name.empty() ? display_name_ : name;
+    out.display_name = name_in_room(name, out.user_id);
     return std::nullopt;
   }
   ensure_identity();
@@ -501,7 +499,7 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
   if (!is_anonymous_id(user_id_)) {
     // Named by a join token for another room: the same person here.
     out.user_id = user_id_;
-    out.display_name = name.empty() ? display_name_ : name;
+    out.display_name = name_in_room(name, out.user_id);
     return std::nullopt;
   }
   // Anonymous: an identity of this room's own, so that no two rooms' hosts
@@ -524,10 +522,14 @@ std::optional<Failure> WsSession::membership_for(const std::string& room_id, con
   out.user_id = kept->second.user_id;
   out.identity_since = kept->second.since;
   out.resumed = kept->second.resumed;
-  out.display_name = !name.empty()            ? name
-                     : !display_name_.empty() ? display_name_
-                                              : pseudonym_for(out.user_id);
+  out.display_name = name_in_room(name, out.user_id);
   return std::nullopt;
+}
+
+std::string WsSession::name_in_room(const std::string& chosen, const std::string& user_id) const {
+  // Named people always have a display_name_ (their token's, or a
+  // pseudonym); anonymous people without a name get their room id's.
+  return !chosen.empty() ? chosen : !display_name_.empty() ? display_name_ : pseudonym_for(user_id);
 }
 
 void WsSession::on_create_or_join(const v1::ClientMessage& message, Encoding encoding) {

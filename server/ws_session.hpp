@@ -218,6 +218,9 @@ class WsSession final : public Connection,
   std::map<std::string, RoomIdentity> room_identities_;
   std::map<std::string, int> forgets_;  // ForgetMe calls by room: never forgotten (each was a join)
   std::string resume_token_for(const std::string& room_id, const Membership& membership) const;
+  // The name a member shows in a room: the join's `chosen` one, the
+  // connection's, or (anonymous, without one) the pseudonym of `user_id`.
+  std::string name_in_room(const std::string& chosen, const std::string& user_id) const;
 
   Rooms rooms_;
   // A command waiting for its identity's budget (a lease from the shared

@@ -192,7 +192,7 @@ TEST(Anonymity, TranscriptsDoNotNameAnonymousPeopleComingAndGoing) {
   WsClient robin(server.port());
   const auto robin_id = robin.request_ok(join("ama", "Robin Secretname")).snapshot().you().user_id();
   robin.request_ok(ask("ama", "robin anonymous question", /*anonymous=*/true));
-  robin.request_ok(room_command("ama", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  robin.request_ok(leave_room("ama"));
   WsClient nia(server.port());
   nia.request_ok(join("ama", "", ServerProcess::token("participant", "ama", "Nia", "nia")));
   for (const char* format : {"json", "markdown"}) {

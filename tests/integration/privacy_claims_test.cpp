@@ -66,7 +66,7 @@ TEST(PrivacyClaims, StorageHoldsNoAddressTokenInvitePasscodeOrResumeToken) {
                         }())
                         .snapshot();
   ASSERT_EQ(back.you().user_id(), guest_join.you().user_id());
-  guesser.request_ok(room_command("circle", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  guesser.request_ok(leave_room("circle"));
   host.request_ok(room_command("circle", [&](v1::ClientMessage& m) {
     m.mutable_ban_member()->set_user_id(back.you().user_id());
     m.mutable_ban_member()->set_banned(true);

@@ -127,7 +127,7 @@ TEST(ResumeTokens, ForgetMeVoidsEveryTokenOfTheMemberOnEveryNode) {
   WsClient other_tab(node_b.port());
   const auto renewed = other_tab.request_ok(join("r", "Robin", first.resume_token())).snapshot();
   ASSERT_EQ(renewed.you().user_id(), user_id);
-  other_tab.request_ok(room_command("r", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  other_tab.request_ok(leave_room("r"));
 
   EXPECT_TRUE(tab.request_ok(forget_me("r")).has_left()) << "forgetting leaves the room";
   EXPECT_EQ(tab.request_error(ask("r", "still here?")).code(), v1::NOT_IN_ROOM);
@@ -165,7 +165,7 @@ TEST(ResumeTokens, ForgetMeThenLeaveAndJoinAtOnceEndsAsTheNewMember) {
   WsClient guest(node.port());
   const auto old_id = guest.request_ok(join("r")).snapshot().you().user_id();
   const auto forget = guest.send(forget_me("r"));
-  const auto leave = guest.send(room_command("r", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  const auto leave = guest.send(leave_room("r"));
   const auto again = guest.send(join("r"));
   EXPECT_TRUE(guest.reply_to(forget).has_ok());
   guest.reply_to(leave);  // left, or not in the room yet: either way
@@ -176,13 +176,13 @@ TEST(ResumeTokens, ForgetMeThenLeaveAndJoinAtOnceEndsAsTheNewMember) {
   EXPECT_GT(guest.request_ok(say("r", "still here")).accepted().seq(), 0u) << "the new member is in the room";
   // Many rooms later (more than a connection keeps ids for), the forgotten
   // identity does not come back on this connection.
-  guest.request_ok(room_command("r", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  guest.request_ok(leave_room("r"));
   for (int i = 0; i < 70; ++i) {
     const auto room = "x" + std::to_string(i);
     host.request_ok(create_room(room, v1::ROOM_KIND_SUPPORT));
-    host.request_ok(room_command(room, [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+    host.request_ok(leave_room(room));
     guest.request_ok(join(room));
-    guest.request_ok(room_command(room, [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+    guest.request_ok(leave_room(room));
   }
   const auto last = guest.request_ok(join("r")).snapshot().you().user_id();
   EXPECT_NE(last, old_id);
@@ -202,7 +202,7 @@ TEST(AnonymousIds, OneConnectionIsSomeoneDifferentInEveryRoom) {
   EXPECT_NE(in_a, connection_id);
   EXPECT_NE(in_b, connection_id);
   // A rejoin on the same connection is the same member.
-  guest.request_ok(room_command("a", [](v1::ClientMessage& m) { m.mutable_leave_room(); }));
+  guest.request_ok(leave_room("a"));
   EXPECT_EQ(guest.request_ok(join("a")).snapshot().you().user_id(), in_a);
 }
 

@@ -368,6 +368,10 @@ v1::ClientMessage ping() {
   return message;
 }
 
+v1::ClientMessage leave_room(const std::string& room_id) {
+  return room_command(room_id, [](v1::ClientMessage& m) { m.mutable_leave_room(); });
+}
+
 v1::ClientMessage join_resuming(const std::string& room_id, const std::string& epoch, std::uint64_t seq,
                                 const std::string& token) {
   auto message = join(room_id, "", token);

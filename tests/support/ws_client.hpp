@@ -144,6 +144,7 @@ v1::ClientMessage ask(const std::string& room_id, const std::string& text, bool 
 v1::ClientMessage vote(const std::string& room_id, std::uint64_t question_id, bool up = true);
 v1::ClientMessage say(const std::string& room_id, const std::string& text, std::uint64_t reply_to = 0);
 v1::ClientMessage ping();
+v1::ClientMessage leave_room(const std::string& room_id);
 v1::ClientMessage list_members(const std::string& room_id, const std::string& query = "",
                                const std::string& after = "", std::uint32_t limit = 0);
 // A join that resumes after a lost connection (docs/protocol.md 1.10).
