@@ -106,7 +106,7 @@ class Engine {
   // checkpoint.base_seq; in one step.
   virtual void store_checkpoint(const std::string& room_id, const std::string& epoch, v1::RoomCheckpoint checkpoint,
                                 std::function<void(std::error_code)> handler) = 0;
-  // "Erase my data" replaces stored entries and the checkpoint in steps,
+  // "Erase my data" and retention replace stored entries and the checkpoint in steps,
   // none of which keeps storage busy for long however long the log is:
   // rewrite_page() copies a page of the log, with stand-ins for some of its
   // entries, to a scratch copy; finish_rewrite() puts the copy in place of
@@ -117,7 +117,7 @@ class Engine {
   static constexpr std::uint64_t kRewriteTail = 250;
   struct Rewrite {
     std::string id;                           // names the scratch copy: random, a new one for each attempt
-    std::string user_id;                      // whose entries the stand-ins replace
+    std::string user_id;                      // whose entries the stand-ins replace ("": not one person's)
     std::optional<std::uint64_t> generation;  // of the log at the first page (rewrite_page says)
     std::uint64_t copied = 0;                 // entries copied so far: the caller counts
   };
@@ -137,7 +137,7 @@ class Engine {
   // the copy has; 0: the log had none after the checkpoint's base) go into
   // the copy as they are, as long as they are at most kRewriteTail and none
   // holds the bytes of rewrite.user_id (which every entry a stand-in could
-  // replace does). Refused with conflict, writing nothing, if they are more
+  // replace does; with no user_id, none goes in so). Refused with conflict, writing nothing, if they are more
   // or one does (copy them and finish again), or if the log's generation,
   // its stored checkpoint (`checkpoint_seq`, 0: none) or its number of
   // entries are not what the copy was made from (start again).

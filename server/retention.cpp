@@ -15,6 +15,7 @@
 
 #include "engine_await.hpp"
 #include "log.hpp"
+#include "log_rewrite.hpp"
 #include "metrics.hpp"
 #include "room_state.hpp"
 
@@ -139,13 +140,50 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   if (up_to <= base_seq) co_return;  // nothing new is old enough
   base.trim(up_to);
 
-  if (up_to > state.trimmed_up_to()) {
+  v1::LogEntry trim;
+  *trim.mutable_at() = TimeUtil::GetCurrentTime();
+  trim.mutable_trim()->set_up_to_seq(up_to);
+  *trim.mutable_trim()->mutable_before() = cutoff;
+  // What was written after the cut-off about an item from before it (an
+  // edit, an answer, a vote, a report, a moderator's act) goes from
+  // storage with the item: the log is rewritten with an ExpiredEntry in
+  // place of each, and the TrimEntry appended, in one step.
+  const std::uint64_t removed_up_to = std::max(up_to, state.trimmed_up_to());
+  const auto about_removed = [removed_up_to](const v1::LogEntry& entry) {
+    const std::uint64_t item = item_acted_on(entry);
+    return item != 0 && item <= removed_up_to;
+  };
+  bool rewrite = false;
+  if (co_await visit_log(engine_, room_id, up_to, [&](const SequencedEntry& entry) {
+        rewrite = about_removed(*entry.entry);
+        return !rewrite;
+      })) {
+    co_return;
+  }
+  if (rewrite) {
+    const LogRewrite plan{room_id,     state.epoch(), "", base_seq, checkpoint ? checkpoint->seq() : 0,
+                          std::nullopt};
+    const StandInsFor stand_ins = [&about_removed](const std::vector<SequencedEntry>& page) {
+      std::vector<SequencedEntry> out;
+      for (const auto& stored : page) {
+        if (!about_removed(*stored.entry)) continue;
+        auto expired = std::make_shared<v1::LogEntry>();
+        *expired->mutable_at() = stored.entry->at();
+        expired->mutable_expired();
+        out.push_back(SequencedEntry{stored.seq, std::move(expired), {}});
+      }
+      return out;
+    };
+    auto [rewrite_error, seq] = co_await rewrite_stored_log(
+        engine_, plan, stand_ins, [&trim] { return trim; }, [this] { return stopped_; });
+    if (rewrite_error) {  // rewritten, trimmed, deleted or unreachable meanwhile: the next sweep sees
+      log::warn("retention: could not rewrite a room's log (", rewrite_error.message(),
+                "); trying at the next sweep");
+      co_return;
+    }
+  } else if (up_to > state.trimmed_up_to()) {
     // A TrimEntry may already be there (a sweep that stopped before its
     // checkpoint): then only the checkpoint is missing.
-    v1::LogEntry trim;
-    *trim.mutable_at() = TimeUtil::GetCurrentTime();
-    trim.mutable_trim()->set_up_to_seq(up_to);
-    *trim.mutable_trim()->mutable_before() = cutoff;
     auto [append_error, seq] = co_await engine_call<std::uint64_t>(
         [this, &room_id, &state, &trim](auto done) {
           engine_.append(room_id, state.epoch(), state.seq(), std::move(trim), std::move(done));

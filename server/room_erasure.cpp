@@ -18,8 +18,8 @@
 #include <set>
 
 #include "engine_await.hpp"
-#include "identity.hpp"
 #include "log.hpp"
+#include "log_rewrite.hpp"
 #include "room.hpp"
 
 namespace hearth {
@@ -27,15 +27,10 @@ namespace {
 
 namespace asio = boost::asio;
 
-// Entries read, redacted and copied in one step of the rewrite: each step
-// keeps Redis busy for about a millisecond (bench/big-room).
-constexpr std::size_t kRewritePage = 250;
 // Times an erasure starts again because the log was rewritten or trimmed
-// under it, and times one attempt copies what was appended meanwhile and
-// tries to finish again; then it gives up with UNAVAILABLE (a very busy
-// room).
+// under it, or kept changing (rewrite_stored_log); then it gives up with
+// UNAVAILABLE (a very busy room).
 constexpr int kAttempts = 5;
-constexpr int kCatchUps = 20;
 
 // The stored checkpoint as it must be after erasing `user_id`.
 std::optional<v1::RoomCheckpoint> redacted_checkpoint(const std::string& room_id, const Limits& limits,
@@ -140,72 +135,49 @@ asio::awaitable<std::error_code> Room::delete_anonymous(const v1::LogEntry& eras
   co_return std::error_code();
 }
 
-// Copies the stored log a page at a time with `user_id`'s entries redacted,
-// then swaps the copy in with `entry` appended (Engine::rewrite_page,
-// finish_rewrite). What others appended while it copied goes in with the
-// swap; when the person wrote meanwhile too (another tab), that is copied
-// redacted, and the swap tried again. The log stays readable, unchanged,
-// throughout.
+// Copies the stored log with `user_id`'s entries redacted, then swaps the
+// copy in with `entry` appended (rewrite_stored_log). When the person wrote
+// meanwhile (another tab), that is copied redacted, and the swap tried
+// again.
 asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(
     const std::string& user_id, const v1::LogEntry& entry, std::set<std::uint64_t>& anonymous) {
   auto [load_error, checkpoint] = co_await await_checkpoint(engine_, id_);
   if (load_error) co_return std::tuple(load_error, 0);
-  const std::uint64_t checkpoint_seq = checkpoint ? checkpoint->seq() : 0;
-  auto redacted = redacted_checkpoint(id_, limits_, user_id, checkpoint);
-  Engine::Rewrite rewrite{random_hex(8), user_id, std::nullopt, 0};
-  std::uint64_t after = checkpoint ? checkpoint->base_seq() : 0;
-  // The erasure names their items (EraseEntry), for the nodes that forgot
-  // some of them (RoomState::forgot_message).
-  v1::LogEntry erase = entry;
-  erase.mutable_erase()->set_anonymous_apart(true);
+  const LogRewrite plan{id_,
+                        state_.epoch(),
+                        user_id,
+                        checkpoint ? checkpoint->base_seq() : 0,
+                        checkpoint ? checkpoint->seq() : 0,
+                        redacted_checkpoint(id_, limits_, user_id, checkpoint)};
   std::deque<std::uint64_t> questions;
   std::deque<std::uint64_t> messages;
-  for (int catch_up = 0; catch_up <= kCatchUps; ++catch_up) {
-    std::uint64_t copied_now = 0;
-    for (;;) {
-      auto [read_error, page] = co_await read_page(engine_, id_, after, kRewritePage);
-      if (read_error || retired_) co_return std::tuple(read_error ? read_error : EngineError::unavailable, 0);
-      const std::uint64_t up_to = page.empty() ? after : page.back().seq;
-      for (const auto& stored : page) {
-        const v1::LogEntry& item = *stored.entry;
-        if (item.has_delete_question()) anonymous.erase(item.delete_question().question_id());
-        if (item.actor().user_id() != user_id || !(item.has_ask() || item.has_say())) continue;
-        // Not an anonymous question: listed beside their named items, it
-        // would be tied to them (issue 15.7). It goes on its own.
-        if (item.has_ask() && item.ask().anonymous()) {
-          anonymous.insert(stored.seq);
-          continue;
-        }
-        auto& ids = item.has_ask() ? questions : messages;
-        ids.push_back(stored.seq);
-        if (ids.size() > kErasedIdsListed) ids.pop_front();
+  const StandInsFor stand_ins = [&](const std::vector<SequencedEntry>& page) {
+    for (const auto& stored : page) {
+      const v1::LogEntry& item = *stored.entry;
+      if (item.has_delete_question()) anonymous.erase(item.delete_question().question_id());
+      if (item.actor().user_id() != user_id || !(item.has_ask() || item.has_say())) continue;
+      // Not an anonymous question: listed beside their named items, it
+      // would be tied to them (issue 15.7). It goes on its own.
+      if (item.has_ask() && item.ask().anonymous()) {
+        anonymous.insert(stored.seq);
+        continue;
       }
-      // Named, not made in the capture: GCC 12 destroys such a capture
-      // twice inside a co_await expression (ASan saw it), and Clang cannot
-      // capture the structured binding.
-      auto stand_ins = stand_ins_for(user_id, page);
-      auto [page_error, generation] = co_await engine_call<std::uint64_t>([&](auto done) {
-        engine_.rewrite_page(id_, rewrite, after, up_to, std::move(stand_ins), std::move(done));
-      });
-      if (page_error) co_return std::tuple(page_error, 0);
-      rewrite.generation = generation;
-      rewrite.copied += page.size();
-      copied_now += page.size();
-      after = up_to;
-      if (page.size() < kRewritePage) break;
+      auto& ids = item.has_ask() ? questions : messages;
+      ids.push_back(stored.seq);
+      if (ids.size() > kErasedIdsListed) ids.pop_front();
     }
-    // Refused with nothing new to copy: the copy itself is off (its
-    // scratch lapsed): start again.
-    if (catch_up > 0 && copied_now == 0) break;
-    erase.mutable_erase()->mutable_question_ids()->Assign(questions.begin(), questions.end());
-    erase.mutable_erase()->mutable_message_ids()->Assign(messages.begin(), messages.end());
-    auto [finish_error, seq] = co_await engine_call<std::uint64_t>([&](auto done) {
-      engine_.finish_rewrite(id_, state_.epoch(), rewrite, rewrite.copied ? after : 0, checkpoint_seq,
-                             redacted, erase, std::move(done));
-    });
-    if (finish_error != EngineError::conflict) co_return std::tuple(finish_error, seq);
-  }
-  co_return std::tuple(std::error_code(EngineError::conflict), 0);
+    return stand_ins_for(user_id, page);
+  };
+  // The erasure names their items (EraseEntry), for the nodes that forgot
+  // some of them (RoomState::forgot_message).
+  const auto erase = [&] {
+    v1::LogEntry out = entry;
+    out.mutable_erase()->set_anonymous_apart(true);
+    out.mutable_erase()->mutable_question_ids()->Assign(questions.begin(), questions.end());
+    out.mutable_erase()->mutable_message_ids()->Assign(messages.begin(), messages.end());
+    return out;
+  };
+  co_return co_await rewrite_stored_log(engine_, plan, stand_ins, erase, [this] { return retired_; });
 }
 
 }  // namespace hearth

@@ -155,11 +155,11 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
     return check_settings(entry.room_created().settings());
   }
   if (!created_) return fail(v1::ROOM_NOT_FOUND, "no such room");
-  // A Left always fits; a trim is the server's own (rooms closed long ago
-  // are trimmed too); a presence batch is checked change by change, as it
+  // A Left always fits; a trim and an expired entry's stand-in are the
+  // server's own (rooms closed long ago are trimmed too); a presence batch is checked change by change, as it
   // is applied (a join in it that raced a ban or the close is skipped).
   if (entry.kind_case() == v1::LogEntry::kLeft || entry.kind_case() == v1::LogEntry::kTrim ||
-      entry.kind_case() == v1::LogEntry::kPresence) {
+      entry.kind_case() == v1::LogEntry::kPresence || entry.kind_case() == v1::LogEntry::kExpired) {
     return std::nullopt;
   }
   // Erasing what you wrote is a right, also in a closed room.
@@ -1090,6 +1090,43 @@ bool redact_entry(v1::LogEntry& entry, const std::string& user_id) {
     default: break;
   }
   return changed;
+}
+
+std::uint64_t item_acted_on(const v1::LogEntry& entry) {
+  switch (entry.kind_case()) {
+    case v1::LogEntry::kVote:
+      return entry.vote().question_id();
+    case v1::LogEntry::kApprove:
+      return entry.approve().question_id();
+    case v1::LogEntry::kDismiss:
+      return entry.dismiss().question_id();
+    case v1::LogEntry::kPin:
+      return entry.pin().question_id();
+    case v1::LogEntry::kAnswer:
+      return entry.answer().question_id();
+    case v1::LogEntry::kMarkAnswered:
+      return entry.mark_answered().question_id();
+    case v1::LogEntry::kEditQuestion:
+      return entry.edit_question().id();
+    case v1::LogEntry::kDeleteQuestion:
+      return entry.delete_question().question_id();
+    case v1::LogEntry::kEditMessage:
+      return entry.edit_message().id();
+    case v1::LogEntry::kDeleteMessage:
+      return entry.delete_message().message_id();
+    case v1::LogEntry::kReleaseMessage:
+      return entry.release_message().message_id();
+    case v1::LogEntry::kReport: {  // one of the two ids (check_one_item)
+      const auto& report = entry.report();
+      return report.question_id() != 0 ? report.question_id() : report.message_id();
+    }
+    case v1::LogEntry::kHandled: {
+      const auto& handled = entry.handled();
+      return handled.question_id() != 0 ? handled.question_id() : handled.message_id();
+    }
+    default:
+      return 0;
+  }
 }
 
 RoomState::PresenceDelta::Person& RoomState::PresenceDelta::of(const std::string& user_id, bool was_present) {

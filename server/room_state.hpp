@@ -64,6 +64,14 @@ inline constexpr const char* kErasedText = "[erased]";
 // times and the crisis flag, which stays). False if nothing changed.
 bool redact_entry(v1::LogEntry& entry, const std::string& user_id);
 
+// The question or message `entry` acts on (an edit, an answer, a vote, a
+// report, a moderator's action), or 0: none. A reply is a message of its
+// own, not an act on the item it names. Retention uses it: once the item is
+// removed, such an entry is rewritten to an ExpiredEntry (server/
+// retention.cpp), which folds to nothing, as the entry itself does on a
+// state without the item.
+std::uint64_t item_acted_on(const v1::LogEntry& entry);
+
 // What the settings become after `update`: the fields its settings_mask
 // names take its values; without a mask (entries written before masks) its
 // settings replace them whole; without settings nothing changes.

@@ -436,6 +436,15 @@ TEST_P(EngineTest, RetentionTrimsOldEntriesAndEveryFoldAgrees) {
   built.mutable_vote()->set_question_id(7);
   built.mutable_vote()->set_up(true);
   log.push_back(built);
+  // Written today about the old question: they go with it.
+  built = add(alice, false);
+  built.mutable_edit_question()->set_id(4);
+  built.mutable_edit_question()->set_text("edited today");  // 9
+  log.push_back(built);
+  built = add(host, false);
+  built.mutable_answer()->set_question_id(4);
+  built.mutable_answer()->set_text("answered today");  // 10
+  log.push_back(built);
   std::uint64_t seq = 0;
   for (const auto& item : log) {
     const auto [error, appended] = append("old", "e1", item, seq);
@@ -465,6 +474,13 @@ TEST_P(EngineTest, RetentionTrimsOldEntriesAndEveryFoldAgrees) {
   EXPECT_EQ(kept.front().seq, 7u) << "the old entries are gone from storage";
   ASSERT_TRUE(kept.back().entry->has_trim());
   EXPECT_EQ(checkpoint->seq(), kept.back().seq);
+  ASSERT_EQ(kept.size(), 5u);
+  EXPECT_TRUE(kept[1].entry->has_vote()) << "a vote on a question that stays, stays";
+  for (const std::size_t i : {2, 3}) {
+    EXPECT_TRUE(kept[i].entry->has_expired()) << "entry " << kept[i].seq << " about the old question";
+    EXPECT_FALSE(kept[i].entry->has_actor());
+    EXPECT_EQ(kept[i].entry->at().seconds(), log[kept[i].seq - 1].at().seconds()) << "its time stays";
+  }
 
   for (const auto& entry : kept) follower.apply(entry.seq, *entry.entry);
   RoomState opened = RoomState::from_data("old", Limits{}, checkpoint->state());

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <future>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -519,6 +520,87 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
   const auto resumed = back.request_ok(join_resuming("r", joined.epoch(), joined.seq()));
   ASSERT_TRUE(resumed.has_resumed());
   EXPECT_GE(resumed.resumed().replayed(), 1u);
+}
+
+// What people wrote today about an item from before the cut-off (an edit,
+// an answer, a report with its reason, a vote) goes from storage with the
+// item, in the sweep that removes it: each such entry keeps its place in
+// the log as a stand-in that holds nobody's words or id (issue 15.9). A
+// reply to the old item is a message of its own, and stays.
+TEST(ClusterRetention, WhatWasWrittenTodayAboutAnExpiredItemGoesFromStorageWithIt) {
+  RedisProcess redis;
+  const Membership ada{"ada", "Dr. Ada", v1::ROLE_HOST};
+  const Membership pat{"pat", "Pat", v1::ROLE_PARTICIPANT};
+  OldLog old(ada);
+  const auto add = [&old](const Membership& who) -> v1::LogEntry& { return old.add(who); };
+  add(ada).mutable_joined()->set_connection_id("c-ada");
+  add(pat).mutable_joined()->set_connection_id("c-pat");
+  add(pat).mutable_ask()->set_text("asked forty days ago");  // 4
+  add(pat).mutable_say()->set_text("said forty days ago");   // 5
+  add(pat).mutable_left()->set_connection_id("c-pat");
+  add(ada).mutable_left()->set_connection_id("c-ada");  // 7
+  old.write(redis);
+
+  // Today, on a node that does not sweep: Pat edits both old items, the
+  // host answers the question, Rex reports the message, votes and replies.
+  ServerProcess node_a(sweeping(redis, "0"));
+  WsClient host(node_a.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Dr. Ada", "ada")));
+  host.request_ok(join("r"));
+  WsClient author(node_a.port());
+  author.request_ok(hello(ServerProcess::token("participant", "r", "Pat", "pat")));
+  author.request_ok(join("r"));
+  WsClient rex(node_a.port());
+  rex.request_ok(hello(ServerProcess::token("participant", "r", "Rex Reporter", "rex")));
+  rex.request_ok(join("r"));
+  std::map<std::uint64_t, std::string> about_old;  // seq -> whose it was
+  const auto accepted = [](const v1::Ok& reply) { return reply.accepted().seq(); };
+  about_old[accepted(author.request_ok(room_command("r", [](v1::ClientMessage& m) {
+    m.mutable_edit_question()->set_question_id(4);
+    m.mutable_edit_question()->set_text("pat edited the question today");
+  })))] = "pat";
+  about_old[accepted(author.request_ok(room_command("r", [](v1::ClientMessage& m) {
+    m.mutable_edit_message()->set_message_id(5);
+    m.mutable_edit_message()->set_text("pat edited the message today");
+  })))] = "pat";
+  about_old[accepted(host.request_ok(room_command("r", [](v1::ClientMessage& m) {
+    m.mutable_answer_question()->set_question_id(4);
+    m.mutable_answer_question()->set_text("ada answered today");
+  })))] = "ada";
+  about_old[accepted(rex.request_ok(room_command("r", [](v1::ClientMessage& m) {
+    m.mutable_report_item()->set_message_id(5);
+    m.mutable_report_item()->set_reason("rex reason today");
+  })))] = "rex";
+  about_old[accepted(rex.request_ok(vote("r", 4)))] = "rex";
+  rex.request_ok(say("r", "rex replied today", 5));
+  for (const auto& [seq, who] : about_old) ASSERT_GT(seq, 7u);
+
+  ServerProcess node_b(sweeping(redis, "1s"));
+  const auto expired = host.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
+  ASSERT_EQ(expired.items_expired().up_to_seq(), 7u);
+
+  const std::string stored = redis.cli({"XRANGE", RedisEngine::log_key("r"), "0-8", "+"});
+  for (const auto* words : {"pat edited the question today", "pat edited the message today",
+                            "ada answered today", "rex reason today"}) {
+    EXPECT_EQ(stored.find(words), std::string::npos) << "storage still holds \"" << words << '"';
+  }
+  EXPECT_NE(stored.find("rex replied today"), std::string::npos) << "a reply is a message of its own";
+  for (const auto& [seq, who] : about_old) {
+    const std::string id = "0-" + std::to_string(seq);
+    const std::string entry = redis.cli({"XRANGE", RedisEngine::log_key("r"), id, id});
+    ASSERT_EQ(entry.substr(0, entry.find('\n')), id) << "the entry keeps its place in the log";
+    EXPECT_EQ(entry.find(who), std::string::npos) << "entry " << seq << " still names " << who;
+  }
+
+  // Every node, and one that opens the room from storage, agrees.
+  ServerProcess node_c(sweeping(redis, "0"));
+  for (const auto port : {node_a.port(), node_b.port(), node_c.port()}) {
+    WsClient reader(port);
+    const auto view = reader.request_ok(join("r", "Rae")).snapshot();
+    EXPECT_EQ(view.questions_size(), 0) << "port " << port;
+    ASSERT_EQ(view.messages_size(), 1) << "port " << port;
+    EXPECT_EQ(view.messages(0).text(), "rex replied today");
+  }
 }
 
 // "Erase my data" across two nodes: Pat's questions and messages become
