@@ -1,10 +1,8 @@
 #include "command.hpp"
 
-#include "passcode.hpp"
-#include "room_state.hpp"
-
 #include <google/protobuf/util/time_util.h>
 
+#include "passcode_hash.hpp"
 #include "room_state.hpp"
 
 namespace hearth {

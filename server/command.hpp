@@ -6,11 +6,11 @@
 #include <string>
 #include <string_view>
 
-#include "connection.hpp"
 #include "crisis.hpp"
 #include "error.hpp"
 #include "hearth/v1/log.pb.h"
 #include "hearth/v1/protocol.pb.h"
+#include "membership.hpp"
 
 namespace hearth {
 

@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <thread>
@@ -17,6 +18,17 @@ namespace hearth {
 namespace {
 
 namespace po = boost::program_options;
+
+// Where the data a server ships with is: share/hearth under the prefix it
+// is installed in (the web client, the crisis rules and resources), found
+// from the binary's own place rather than a path compiled in. A build tree
+// has the same layout (server/CMakeLists.txt links it to the sources).
+std::string data_path(const char* relative) {
+  std::error_code error;
+  const std::filesystem::path binary = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return (std::filesystem::path(HEARTH_DATA_FROM_BIN) / relative).string();  // fails where used
+  return (binary.parent_path() / HEARTH_DATA_FROM_BIN / relative).lexically_normal().string();
+}
 
 // HEARTH_MAX_FRAME_BYTES -> max-frame-bytes, for the options `desc` knows.
 std::string environment_name_to_option(const po::options_description& desc, const std::string& variable) {
@@ -56,15 +68,15 @@ po::options_description server_options(Config& c) {
      "ADDR:PORT to serve GET /metrics on for a scraper (plain HTTP); the main port answers it to loopback only")
     ("tls-cert", po::value(&c.tls_cert), "PEM certificate chain: serve TLS (https://, wss://) on --port; needs --tls-key")
     ("tls-key", po::value(&c.tls_key), "PEM private key for --tls-cert")
-    ("crisis-rules", po::value(&c.crisis_rules)->default_value(HEARTH_DEFAULT_CRISIS_RULES),
+    ("crisis-rules", po::value(&c.crisis_rules)->default_value(data_path("crisis/rules")),
      "crisis rules: a folder of *.rules files (one per locale) or one file; empty turns detection off; "
      "read again on SIGHUP")
-    ("crisis-resources", po::value(&c.crisis_resources)->default_value(HEARTH_DEFAULT_CRISIS_RESOURCES),
+    ("crisis-resources", po::value(&c.crisis_resources)->default_value(data_path("crisis/resources.txt")),
      "text file of support and helplines sent privately to a writer the rules say may be at risk")
     ("crisis-about-resources",
-     po::value(&c.crisis_about_resources)->default_value(HEARTH_DEFAULT_CRISIS_ABOUT_RESOURCES),
+     po::value(&c.crisis_about_resources)->default_value(data_path("crisis/resources-about.txt")),
      "text file of resources sent privately to a writer who talks about suicide or self-harm for someone else")
-    ("web-root", po::value(&c.web_root)->default_value(HEARTH_DEFAULT_WEB_ROOT),
+    ("web-root", po::value(&c.web_root)->default_value(data_path("web")),
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")
     ("socket-send-buffer", po::value(&c.socket_send_buffer)->default_value(c.socket_send_buffer),
@@ -306,7 +318,7 @@ int run_crisis_check_command(int argc, const char* const argv[]) {
   // clang-format off
   desc.add_options()
     ("help", "print this help and exit")
-    ("rules", po::value(&rules_path)->default_value(HEARTH_DEFAULT_CRISIS_RULES),
+    ("rules", po::value(&rules_path)->default_value(data_path("crisis/rules")),
      "a folder of *.rules files, or one file")
     ("bench", po::value(&bench_seconds)->default_value(0), "seconds to measure for (0: classify and print)");
   // clang-format on

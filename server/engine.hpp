@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "hearth/v1/log.pb.h"
+#include "sequenced_entry.hpp"
 
 namespace hearth {
 
@@ -50,12 +51,6 @@ enum class EngineError {
 
 const std::error_category& engine_category() noexcept;
 inline std::error_code make_error_code(EngineError e) noexcept { return {static_cast<int>(e), engine_category()}; }
-
-struct SequencedEntry {
-  std::uint64_t seq = 0;
-  std::shared_ptr<const v1::LogEntry> entry;
-  std::string epoch;  // of the log it came from, when the engine says (live entries)
-};
 
 class EngineSubscriber {
  public:

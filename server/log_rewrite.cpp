@@ -27,6 +27,16 @@ boost::asio::awaitable<std::tuple<std::error_code, std::uint64_t>> rewrite_store
     const std::function<v1::LogEntry()>& final_entry, const std::function<bool()>& gone) {
   Engine::Rewrite rewrite{random_hex(8), plan.user_id, std::nullopt, 0};
   std::uint64_t after = plan.base_seq;
+  // The log's generation before the first read (a page that copies
+  // nothing): another rewrite that goes in after it makes every page of
+  // this one refused, so no page read before that rewrite is ever copied
+  // over what it wrote.
+  {
+    auto [error, generation] = co_await engine_call<std::uint64_t>(
+        [&](auto done) { engine.rewrite_page(plan.room_id, rewrite, after, after, {}, std::move(done)); });
+    if (error) co_return std::tuple(error, 0);
+    rewrite.generation = generation;
+  }
   for (int catch_up = 0; catch_up <= kCatchUps; ++catch_up) {
     std::uint64_t copied_now = 0;
     for (;;) {

@@ -1,9 +1,4 @@
-// Room passcodes: only a salted, slow hash is kept (in the room's log), so a
-// copy of the storage does not give the passcode away.
-//
-// PBKDF2-HMAC-SHA256 from OpenSSL with a random 16-byte salt: a well-kept
-// primitive rather than anything of our own. 20,000 iterations take about
-// 5 ms here (more under the sanitizers).
+// Checking guesses of room passcodes (the hash itself: passcode_hash.hpp).
 //
 // Guessing is what a passcode has to survive. PasscodeChecker makes each
 // guess spend from three budgets every node shares (budgets.hpp): the
@@ -13,8 +8,8 @@
 // of its own, never on a shard's, so that guessing slows no other room.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -22,6 +17,7 @@
 #include <string_view>
 
 #include "budgets.hpp"
+#include "passcode_hash.hpp"
 
 namespace hearth {
 
@@ -66,10 +62,5 @@ class PasscodeChecker {
   const std::string secret_;
   std::atomic<std::size_t> queued_{0};
 };
-
-// salt (16 bytes) followed by the 32-byte derived key.
-std::string hash_passcode(std::string_view passcode);
-// Constant-time; false for an empty or malformed `stored`.
-bool passcode_matches(std::string_view passcode, std::string_view stored);
 
 }  // namespace hearth

@@ -11,6 +11,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <functional>
 #include <random>
 
 #include "engine_await.hpp"
@@ -144,22 +145,28 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
   *trim.mutable_at() = TimeUtil::GetCurrentTime();
   trim.mutable_trim()->set_up_to_seq(up_to);
   *trim.mutable_trim()->mutable_before() = cutoff;
-  // What was written after the cut-off about an item from before it (an
-  // edit, an answer, a vote, a report, a moderator's act) goes from
-  // storage with the item: the log is rewritten with an ExpiredEntry in
-  // place of each, and the TrimEntry appended, in one step.
-  const std::uint64_t removed_up_to = std::max(up_to, state.trimmed_up_to());
-  const auto about_removed = [removed_up_to](const v1::LogEntry& entry) {
+  // What was written about an item after an earlier sweep removed it from
+  // view (an edit, an answer, a vote, a report, a moderator's act, written
+  // after that sweep's cut-off) goes from storage now: the log is
+  // rewritten with an ExpiredEntry in place of each, and the TrimEntry
+  // appended, in one step. Only items at or below the stored checkpoint's
+  // base: every fold from storage starts without them (from the checkpoint's
+  // base or its state), and nodes that follow along applied those entries
+  // a sweep ago, so the stand-in folds as the entry did everywhere. (An
+  // item this sweep removes still stands in the state that entries before
+  // the new TrimEntry are folded on: a pin of it moved the pin.)
+  const auto about_removed = [base_seq](const v1::LogEntry& entry) {
     const std::uint64_t item = item_acted_on(entry);
-    return item != 0 && item <= removed_up_to;
+    return item != 0 && item <= base_seq;
   };
   bool rewrite = false;
-  if (co_await visit_log(engine_, room_id, up_to, [&](const SequencedEntry& entry) {
+  if (base_seq > 0 && co_await visit_log(engine_, room_id, base_seq, [&](const SequencedEntry& entry) {
         rewrite = about_removed(*entry.entry);
         return !rewrite;
       })) {
     co_return;
   }
+  bool trimmed = false;
   if (rewrite) {
     const LogRewrite plan{room_id,     state.epoch(), "", base_seq, checkpoint ? checkpoint->seq() : 0,
                           std::nullopt};
@@ -174,14 +181,17 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
       }
       return out;
     };
-    auto [rewrite_error, seq] = co_await rewrite_stored_log(
-        engine_, plan, stand_ins, [&trim] { return trim; }, [this] { return stopped_; });
-    if (rewrite_error) {  // rewritten, trimmed, deleted or unreachable meanwhile: the next sweep sees
-      log::warn("retention: could not rewrite a room's log (", rewrite_error.message(),
-                "); trying at the next sweep");
-      co_return;
-    }
-  } else if (up_to > state.trimmed_up_to()) {
+    // Named, not made in the co_await expression: GCC 12 destroys such
+    // temporaries twice.
+    const std::function<v1::LogEntry()> final_entry = [&trim] { return trim; };
+    const std::function<bool()> gone = [this] { return stopped_; };
+    auto [rewrite_error, seq] = co_await rewrite_stored_log(engine_, plan, stand_ins, final_entry, gone);
+    // Else the room is trimmed all the same, and the stand-ins wait for
+    // the next sweep.
+    trimmed = !rewrite_error;
+    if (rewrite_error) log::warn("retention: could not rewrite a room's log (", rewrite_error.message(), ")");
+  }
+  if (!trimmed && up_to > state.trimmed_up_to()) {
     // A TrimEntry may already be there (a sweep that stopped before its
     // checkpoint): then only the checkpoint is missing.
     auto [append_error, seq] = co_await engine_call<std::uint64_t>(

@@ -15,6 +15,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <deque>
+#include <functional>
 #include <set>
 
 #include "engine_await.hpp"
@@ -177,7 +178,11 @@ asio::awaitable<std::tuple<std::error_code, std::uint64_t>> Room::rewrite_log(
     out.mutable_erase()->mutable_message_ids()->Assign(messages.begin(), messages.end());
     return out;
   };
-  co_return co_await rewrite_stored_log(engine_, plan, stand_ins, erase, [this] { return retired_; });
+  // Named, not made in the co_await expression: GCC 12 destroys such
+  // temporaries twice.
+  const std::function<v1::LogEntry()> final_entry = erase;
+  const std::function<bool()> gone = [this] { return retired_; };
+  co_return co_await rewrite_stored_log(engine_, plan, stand_ins, final_entry, gone);
 }
 
 }  // namespace hearth

@@ -18,11 +18,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "connection.hpp"
 #include "error.hpp"
 #include "hearth/v1/log.pb.h"
 #include "hearth/v1/protocol.pb.h"
 #include "limits.hpp"
+#include "membership.hpp"
 
 namespace hearth {
 

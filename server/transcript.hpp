@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine.hpp"
+#include "sequenced_entry.hpp"
 
 namespace hearth {
 

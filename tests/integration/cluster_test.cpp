@@ -522,16 +522,20 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
   EXPECT_GE(resumed.resumed().replayed(), 1u);
 }
 
-// What people wrote today about an item from before the cut-off (an edit,
-// an answer, a report with its reason, a vote) goes from storage with the
-// item, in the sweep that removes it: each such entry keeps its place in
-// the log as a stand-in that holds nobody's words or id (issue 15.9). A
-// reply to the old item is a message of its own, and stays.
-TEST(ClusterRetention, WhatWasWrittenTodayAboutAnExpiredItemGoesFromStorageWithIt) {
+// What people wrote today about an item that a sweep then removed (an edit,
+// an answer, a report with its reason, a vote, a pin) goes from storage at
+// the next sweep that removes more: each such entry keeps its place in the
+// log as a stand-in that holds nobody's words or id (issue 15.9), and every
+// node's view stays the same. A reply to the old item is a message of its
+// own, and stays.
+TEST(ClusterRetention, WhatWasWrittenAboutARemovedItemGoesFromStorageAtTheNextSweep) {
   RedisProcess redis;
   const Membership ada{"ada", "Dr. Ada", v1::ROLE_HOST};
   const Membership pat{"pat", "Pat", v1::ROLE_PARTICIPANT};
+  // Forty days ago Pat asked and said something; twenty days ago the host
+  // said something. The room keeps thirty days.
   OldLog old(ada);
+  old.settings().set_retention_days(30);
   const auto add = [&old](const Membership& who) -> v1::LogEntry& { return old.add(who); };
   add(ada).mutable_joined()->set_connection_id("c-ada");
   add(pat).mutable_joined()->set_connection_id("c-pat");
@@ -539,6 +543,16 @@ TEST(ClusterRetention, WhatWasWrittenTodayAboutAnExpiredItemGoesFromStorageWithI
   add(pat).mutable_say()->set_text("said forty days ago");   // 5
   add(pat).mutable_left()->set_connection_id("c-pat");
   add(ada).mutable_left()->set_connection_id("c-ada");  // 7
+  const auto twenty_days_ago = google::protobuf::util::TimeUtil::GetCurrentTime() -
+                               google::protobuf::util::TimeUtil::HoursToDuration(24 * 20);
+  const auto later = [&](const Membership& who) -> v1::LogEntry& {
+    v1::LogEntry& entry = old.add(who);
+    *entry.mutable_at() = twenty_days_ago;
+    return entry;
+  };
+  later(ada).mutable_joined()->set_connection_id("c-ada-2");
+  later(ada).mutable_say()->set_text("said twenty days ago");
+  later(ada).mutable_left()->set_connection_id("c-ada-2");  // 10
   old.write(redis);
 
   // Today, on a node that does not sweep: Pat edits both old items, the
@@ -572,14 +586,27 @@ TEST(ClusterRetention, WhatWasWrittenTodayAboutAnExpiredItemGoesFromStorageWithI
     m.mutable_report_item()->set_reason("rex reason today");
   })))] = "rex";
   about_old[accepted(rex.request_ok(vote("r", 4)))] = "rex";
+  about_old[accepted(host.request_ok(room_command(
+      "r", [](v1::ClientMessage& m) { m.mutable_pin_question()->set_question_id(4); })))] = "ada";
   rex.request_ok(say("r", "rex replied today", 5));
-  for (const auto& [seq, who] : about_old) ASSERT_GT(seq, 7u);
+  for (const auto& [seq, who] : about_old) ASSERT_GT(seq, 10u);
 
+  // A sweep removes the old items from view; the host then keeps a week,
+  // and the next sweep removes the host's words of twenty days ago, and
+  // with them what was written today about the items gone.
   ServerProcess node_b(sweeping(redis, "1s"));
-  const auto expired = host.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
-  ASSERT_EQ(expired.items_expired().up_to_seq(), 7u);
+  const auto expired = [](std::uint64_t up_to) {
+    return [up_to](const v1::Event& e) {
+      return e.has_items_expired() && e.items_expired().up_to_seq() == up_to;
+    };
+  };
+  host.next_event_where(expired(7), 15s);
+  v1::RoomSettings week;
+  week.set_retention_days(7);
+  host.request_ok(update_settings("r", week, {"retention_days"}));
+  host.next_event_where(expired(10), 15s);
 
-  const std::string stored = redis.cli({"XRANGE", RedisEngine::log_key("r"), "0-8", "+"});
+  const std::string stored = redis.cli({"XRANGE", RedisEngine::log_key("r"), "0-11", "+"});
   for (const auto* words : {"pat edited the question today", "pat edited the message today",
                             "ada answered today", "rex reason today"}) {
     EXPECT_EQ(stored.find(words), std::string::npos) << "storage still holds \"" << words << '"';
