@@ -76,10 +76,6 @@ SharedFrame encode_frame(const google::protobuf::Message& message, Encoding enco
   return make_ws_frame(encoding == Encoding::binary ? WsOpcode::binary : WsOpcode::text, encode(message, encoding));
 }
 
-}  // namespace hearth
-
-namespace hearth {
-
 v1::ServerMessage error_reply(std::uint32_t request_id, const Failure& failure) {
   v1::ServerMessage message;
   auto* reply = message.mutable_reply();

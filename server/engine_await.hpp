@@ -1,10 +1,5 @@
 // Engine calls as C++20 coroutines, for the multi-step jobs that read and
 // rewrite a room's stored log (the retention sweep, "erase my data").
-//
-// Include this in .cpp files only, after the GCC pragma those files carry:
-// GCC 12 at -O2 reports Asio's awaitable frame allocation as a mismatched
-// new/delete pair (a false positive: GCC bug 109224); ASan checks the real
-// thing in the ci build.
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>

@@ -7,6 +7,7 @@
 
 #include "identity.hpp"
 #include "log.hpp"
+#include "redis_scripts.hpp"  // generated from lua/*.lua
 
 namespace hearth {
 
@@ -14,219 +15,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The seq of the stream's last entry (0: empty), for the scripts below.
-#define HEARTH_LUA_LAST_SEQ \
-  "local function last_seq(key)\n" \
-  "  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)\n" \
-  "  if #last == 0 then return 0 end\n" \
-  "  return tonumber(string.sub(last[1][1], 3))\n" \
-  "end\n"
-
-// KEYS[1] log stream, KEYS[2] epoch key. ARGV[1] channel, ARGV[2] epoch,
-// ARGV[3] the LogEntry bytes, ARGV[4] "1" if the entry creates the room,
-// ARGV[5] the sequence the caller has read up to. Refuses a log whose epoch
-// differs (lost and recreated) or that is shorter than the caller has read
-// (rolled back). Publishes "SEQ EPOCH\n" + the entry; returns "0-SEQ".
-constexpr const char* kAppendScript = HEARTH_LUA_LAST_SEQ R"lua(
-local current = redis.call('GET', KEYS[2])
-if ARGV[4] == '1' then
-  if current then return redis.error_reply('HEARTH_EXISTS') end
-  redis.call('SET', KEYS[2], ARGV[2])
-else
-  if current ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
-  if last_seq(KEYS[1]) < tonumber(ARGV[5]) then return redis.error_reply('HEARTH_EPOCH') end
-end
-local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
-redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
-return id
-)lua";
-
-// `now`: Redis' clock, in milliseconds, for the budgets' scripts.
-#define HEARTH_LUA_NOW \
-  "local time = redis.call('TIME')\n" \
-  "local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n"
-
-// Shared budgets (budgets.hpp): gcra_step() for each key, at Redis' clock.
-// KEYS: one per budget. ARGV: its interval (ms) and burst, in pairs. Takes
-// from every key or none; returns the wait in ms (0: taken).
-constexpr const char* kBudgetScript = HEARTH_LUA_NOW R"lua(
-local wait, tats = 0, {}
-for i, key in ipairs(KEYS) do
-  local interval, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local tat = math.max(tonumber(redis.call('GET', key) or '0'), now) + interval
-  wait = math.max(wait, tat - now - burst * interval)
-  tats[i] = tat
-end
-if wait > 0 then return wait end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, string.format('%d', tats[i]), 'PX', string.format('%d', tats[i] - now))
-end
-return 0
-)lua";
-
-// KEYS[1] one budget, ARGV its interval (ms) and burst, then how many are
-// wanted. Takes as many as fit, up to that: {taken, 0, ms until the budget
-// is full again}, or {0, wait in ms, 0}.
-constexpr const char* kBudgetUpToScript = HEARTH_LUA_NOW R"lua(
-local interval, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), math.max(1, tonumber(ARGV[3]))
-local from = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local left = math.floor((now + burst * interval - from) / interval)
-if left < 1 then return {0, from + interval - now - burst * interval, 0} end
-local taken = math.min(left, want)
-local tat = from + taken * interval
-redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', string.format('%d', tat - now))
-return {taken, 0, tat - now}
-)lua";
-
-// KEYS[1] a turn (SharedBudgets::take_turn): the time it was last taken.
-// ARGV[1] how long since then the caller waits (ms). Takes it (0), or says
-// how long until it may (ms).
-constexpr const char* kTurnScript = HEARTH_LUA_NOW R"lua(
-local every = tonumber(ARGV[1])
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if last + every > now then return last + every - now end
-redis.call('SET', KEYS[1], string.format('%d', now), 'PX', string.format('%d', math.max(every, 1)))
-return 0
-)lua";
-
-// Gives back to each key: KEYS and ARGV as kBudgetScript's, each interval
-// times the count given back.
-constexpr const char* kBudgetGiveBackScript = HEARTH_LUA_NOW R"lua(
-for i, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key) or '0') - tonumber(ARGV[2 * i - 1])
-  if tat <= now then redis.call('DEL', key)
-  else redis.call('SET', key, string.format('%d', tat), 'PX', string.format('%d', tat - now)) end
-end
-return 0
-)lua";
-
-// Counts every node shares (budgets.hpp, SharedCounts): a hash per key,
-// whose fields are node ids and values "COUNT:EXPIRY_MS". KEYS[1] the key,
-// ARGV[1] this node, ARGV[2] its count, ARGV[3] the most all nodes may
-// hold, ARGV[4] how long a count lasts (ms). Sets this node's count unless
-// the other nodes' live counts and it are more than the most: 1 set, 0 not.
-// A dead node's field is dropped once past its expiry.
-#define HEARTH_LUA_SET_COUNT \
-  "local function set_count(key, node, count, ttl, now)\n" \
-  "  if count == 0 then redis.call('HDEL', key, node) return end\n" \
-  "  redis.call('HSET', key, node, string.format('%d:%d', count, now + ttl))\n" \
-  "  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end\n" \
-  "end\n" HEARTH_LUA_NOW
-constexpr const char* kCountClaimScript = HEARTH_LUA_SET_COUNT R"lua(
-local others = 0
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  if fields[i] ~= ARGV[1] then
-    local count, expiry = string.match(fields[i + 1], '^(%d+):(%d+)$')
-    if expiry and tonumber(expiry) > now then others = others + tonumber(count)
-    else redis.call('HDEL', KEYS[1], fields[i]) end
-  end
-end
-if others + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
-set_count(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), now)
-return 1
-)lua";
-
-// Sets (0: drops) and renews this node's counts: KEYS the keys, ARGV[1]
-// this node, ARGV[2] how long a count lasts (ms), then one count per key.
-constexpr const char* kCountReportScript = HEARTH_LUA_SET_COUNT R"lua(
-for i, key in ipairs(KEYS) do set_count(key, ARGV[1], tonumber(ARGV[i + 2]), tonumber(ARGV[2]), now) end
-return 1
-)lua";
-#undef HEARTH_LUA_SET_COUNT
-
-// KEYS: the room's keys. ARGV[1] channel. Deletes them and tells every node
-// (sequence 0 on the channel means "deleted").
-constexpr const char* kDeleteScript = R"lua(
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('PUBLISH', ARGV[1], '0\n')
-return 1
-)lua";
-
-// KEYS[1] log stream, KEYS[2] epoch key, KEYS[3] checkpoint hash. ARGV[1]
-// epoch, ARGV[2] the checkpoint's seq, ARGV[3] its bytes, ARGV[4] the first
-// stream id to keep ("0-" base_seq+1). Stores the checkpoint unless the log
-// is another one, a later checkpoint is stored, or the log has grown past
-// it; then trims the stream.
-constexpr const char* kCheckpointScript = HEARTH_LUA_LAST_SEQ R"lua(
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('HEARTH_EPOCH') end
-local stored = redis.call('HGET', KEYS[3], 'seq')
-if stored and tonumber(stored) >= tonumber(ARGV[2]) then return 0 end
-if last_seq(KEYS[1]) ~= tonumber(ARGV[2]) then return redis.error_reply('HEARTH_CONFLICT') end
-redis.call('HSET', KEYS[3], 'seq', ARGV[2], 'data', ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'rewrites', 1)
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4])
-return 1
-)lua";
-
-// "Erase my data", page by page (Engine::rewrite_page). Streams cannot
-// change an entry in place, so each page of the log is copied, with its
-// stand-ins, to a scratch stream, which finish_rewrite renames over the log.
-// KEYS[1] log stream, KEYS[2] checkpoint hash, KEYS[3] the scratch stream.
-// ARGV[1] the generation the first page saw ("": this is the first),
-// ARGV[2] and ARGV[3] the seqs after and up to which to copy, ARGV[4] how
-// long the scratch stream lives without another page (ms), then pairs of seq
-// and stand-in entry. Answers the log's generation (the checkpoint hash's
-// field "rewrites": every rewrite and every stored checkpoint adds one).
 // How long a scratch copy outlives its last page: a rewrite whose node died
 // leaves nothing behind for long.
 constexpr auto kRewriteScratchLife = std::chrono::seconds(60);
-
-constexpr const char* kRewritePageScript = R"lua(
-local generation = redis.call('HGET', KEYS[2], 'rewrites') or '0'
-if ARGV[1] ~= '' and ARGV[1] ~= generation then return redis.error_reply('HEARTH_CONFLICT') end
-if tonumber(ARGV[3]) > tonumber(ARGV[2]) then
-  local stand_ins = {}
-  for i = 5, #ARGV, 2 do stand_ins['0-' .. ARGV[i]] = ARGV[i + 1] end
-  local page = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[2], '0-' .. ARGV[3])
-  for _, item in ipairs(page) do
-    redis.call('XADD', KEYS[3], item[1], 'e', stand_ins[item[1]] or item[2][2])
-  end
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
-end
-return tonumber(generation)
-)lua";
-
-// Ends a rewrite: KEYS[1] log stream, KEYS[2] epoch key, KEYS[3]
-// checkpoint hash, KEYS[4] the scratch stream, KEYS[5] a name for the old
-// log on its way out. ARGV[1] channel, ARGV[2] epoch, ARGV[3] the new entry,
-// ARGV[4] the last seq the copy has, ARGV[5] the stored checkpoint's seq
-// ("0": none), ARGV[6] its stand-in ("": keep), ARGV[7] the generation,
-// ARGV[8] the entries copied, ARGV[9] the user id being erased, ARGV[10]
-// the most entries appended since the copy that it takes as they are (if
-// none holds the user id's bytes). Every check comes before every write.
-// The swap is two RENAMEs; the old log is freed by UNLINK, off Redis' main
-// thread. Then the entry is appended and published as by kAppendScript.
-constexpr const char* kRewriteFinishScript = HEARTH_LUA_LAST_SEQ R"lua(
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('HEARTH_EPOCH') end
-local known, last = tonumber(ARGV[4]), last_seq(KEYS[1])
-if last < known or last - known > tonumber(ARGV[10]) then return redis.error_reply('HEARTH_CONFLICT') end
-local tail = {}
-if last > known then tail = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[4], '+') end
-for _, item in ipairs(tail) do
-  if string.find(item[2][2], ARGV[9], 1, true) then return redis.error_reply('HEARTH_CONFLICT') end
-end
-if (redis.call('HGET', KEYS[3], 'rewrites') or '0') ~= ARGV[7] then return redis.error_reply('HEARTH_CONFLICT') end
-if (redis.call('HGET', KEYS[3], 'seq') or '0') ~= ARGV[5] then return redis.error_reply('HEARTH_CONFLICT') end
-local copied = tonumber(ARGV[8])
-if redis.call('XLEN', KEYS[1]) ~= copied + #tail or redis.call('XLEN', KEYS[4]) ~= copied then
-  return redis.error_reply('HEARTH_CONFLICT')
-end
-for _, item in ipairs(tail) do redis.call('XADD', KEYS[4], item[1], 'e', item[2][2]) end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[3], 'data', ARGV[6]) end
-if copied + #tail > 0 then
-  redis.call('RENAME', KEYS[1], KEYS[5])
-  redis.call('RENAME', KEYS[4], KEYS[1])
-  redis.call('PERSIST', KEYS[1])
-  redis.call('UNLINK', KEYS[5])
-end
-redis.call('HINCRBY', KEYS[3], 'rewrites', 1)
-local id = redis.call('XADD', KEYS[1], '0-*', 'e', ARGV[3])
-redis.call('PUBLISH', ARGV[1], string.sub(id, 3) .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
-return id
-)lua";
-
-#undef HEARTH_LUA_LAST_SEQ
 
 // A script's refusal as an engine error. A script that fails leaves nothing
 // written: every write comes after every check.
@@ -267,7 +58,6 @@ constexpr std::string_view kEpochSuffix = "}:epoch";
 
 }  // namespace
 
-// The room whose events `name` carries; empty for any other channel.
 namespace {
 
 // The room id in "hearth:{room:ID}" + `suffix`; empty for any other name.
@@ -276,9 +66,10 @@ std::string room_of(std::string_view name, std::string_view suffix) {
   return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - suffix.size()));
 }
 
-}  // namespace
-
+// The room whose events `name` carries; empty for any other channel.
 std::string room_of_channel(std::string_view name) { return room_of(name, kChannelSuffix); }
+
+}  // namespace
 
 std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
 std::string RedisEngine::epoch_key(const std::string& room_id) {
@@ -304,11 +95,12 @@ std::string RedisEngine::channel(const std::string& room_id) {
   return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
 }
 
-RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address, std::chrono::milliseconds presence_ttl)
+RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address,
+                         std::chrono::milliseconds presence_ttl)
     : strand_(asio::make_strand(executor)),
       commands_(std::make_shared<RedisConnection>(strand_, address, "commands")),
       subscriptions_(std::make_shared<RedisConnection>(strand_, address, "subscriptions")),
-      script_sha_(sha1_hex(kAppendScript)),
+      script_sha_(sha1_hex(lua::append)),
       node_id_(random_hex(8)),
       presence_ttl_(presence_ttl),
       heartbeat_timer_(strand_) {}
@@ -397,7 +189,7 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
       check_first_ready();
       // Load the script ahead of the first append; a Redis restarted without
       // it answers NOSCRIPT, and run_append falls back to EVAL.
-      if (up) commands_->command({"SCRIPT", "LOAD", kAppendScript}, [](std::error_code, RedisReply) {});
+      if (up) commands_->command({"SCRIPT", "LOAD", lua::append}, [](std::error_code, RedisReply) {});
     });
     subscriptions_->set_message_handler(
         [this](const std::string& name, const std::string& payload) { on_message(name, payload); });
@@ -448,7 +240,7 @@ void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handle
     if (error) return handler(error, 0);
     if (by_sha && reply.is_error() && reply.str.starts_with("NOSCRIPT")) {
       retry_args[0] = "EVAL";
-      retry_args[1] = kAppendScript;
+      retry_args[1] = lua::append;
       return run_append(std::move(retry_args), std::move(handler), false);
     }
     finish_append(reply, handler);
@@ -471,19 +263,19 @@ std::vector<std::string> budget_args(const char* script, const std::vector<Budge
 }  // namespace
 
 void RedisEngine::give_back(std::vector<Budget> budgets, std::int64_t count) {
-  asio::post(strand_, [this, args = budget_args(kBudgetGiveBackScript, budgets, count)]() mutable {
+  asio::post(strand_, [this, args = budget_args(lua::budget_give_back, budgets, count)]() mutable {
     commands_->command(std::move(args), [](std::error_code, RedisReply) {});
   });
 }
 
 void RedisEngine::take_turn(std::string key, std::chrono::milliseconds every,
                             SharedBudgets::Handler handler) {
-  run_budget_script({"EVAL", kTurnScript, "1", std::move(key), std::to_string(every.count())},
+  run_budget_script({"EVAL", lua::turn, "1", std::move(key), std::to_string(every.count())},
                     std::move(handler));
 }
 
 void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler handler) {
-  std::vector<std::string> args = budget_args(kBudgetUpToScript, {budget});
+  std::vector<std::string> args = budget_args(lua::budget_up_to, {budget});
   args.push_back(std::to_string(want));
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
@@ -498,7 +290,7 @@ void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler hand
 }
 
 void RedisEngine::take(std::vector<Budget> budgets, SharedBudgets::Handler handler) {
-  run_budget_script(budget_args(kBudgetScript, budgets), std::move(handler));
+  run_budget_script(budget_args(lua::budget, budgets), std::move(handler));
 }
 
 void RedisEngine::run_budget_script(std::vector<std::string> args, SharedBudgets::Handler handler) {
@@ -513,8 +305,14 @@ void RedisEngine::run_budget_script(std::vector<std::string> args, SharedBudgets
 }
 
 void RedisEngine::claim(const std::string& key, std::size_t count, std::size_t max, SharedCounts::Handler handler) {
-  std::vector<std::string> args{"EVAL",         kCountClaimScript,     "1", key, node_id_, std::to_string(count),
-                                std::to_string(max), std::to_string(presence_ttl_.count())};
+  std::vector<std::string> args{"EVAL",
+                                lua::count_claim,
+                                "1",
+                                key,
+                                node_id_,
+                                std::to_string(count),
+                                std::to_string(max),
+                                std::to_string(presence_ttl_.count())};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (!error && reply.type != RedisReply::Type::integer) error = EngineError::unavailable;
@@ -524,7 +322,7 @@ void RedisEngine::claim(const std::string& key, std::size_t count, std::size_t m
 }
 
 void RedisEngine::report(std::vector<std::pair<std::string, std::size_t>> counts) {
-  std::vector<std::string> args{"EVAL", kCountReportScript, std::to_string(counts.size())};
+  std::vector<std::string> args{"EVAL", lua::count_report, std::to_string(counts.size())};
   for (auto& [key, count] : counts) args.push_back(std::move(key));
   args.push_back(node_id_);
   args.push_back(std::to_string(presence_ttl_.count()));
@@ -544,41 +342,22 @@ void RedisEngine::run_for_error(std::vector<std::string> args, ErrorHandler hand
 }
 
 void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
-  run_for_error({"EVAL", kDeleteScript, "3", log_key(room_id), epoch_key(room_id), checkpoint_key(room_id),
+  run_for_error({"EVAL", lua::delete_room, "3", log_key(room_id), epoch_key(room_id), checkpoint_key(room_id),
                  channel(room_id)},
                 std::move(handler));
 }
 
-// A mark and its place in the person's set, with the same expiry, in one
-// step; lifting deletes every mark the set names (keys in the room's hash
-// slot, named from ARGV[1]: the set holds only the HMACs).
-constexpr const char* kMarkAddressScript = R"lua(
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return 1
-)lua";
-constexpr const char* kLiftAddressesScript = R"lua(
-local marks = redis.call('SMEMBERS', KEYS[1])
-for _, mark in ipairs(marks) do
-  -- Another banned person's since (one address, two people): theirs stays.
-  if redis.call('GET', ARGV[1] .. mark) == ARGV[2] then redis.call('DEL', ARGV[1] .. mark) end
-end
-redis.call('DEL', KEYS[1])
-return #marks
-)lua";
-
 void RedisEngine::mark_address(const std::string& room_id, const std::string& user_id,
                                const std::string& address_key, std::chrono::seconds ttl,
                                ErrorHandler handler) {
-  run_for_error({"EVAL", kMarkAddressScript, "2", banned_address_key(room_id, address_key),
+  run_for_error({"EVAL", lua::mark_address, "2", banned_address_key(room_id, address_key),
                  banned_addresses_key(room_id, user_id), user_id, std::to_string(ttl.count()), address_key},
                 std::move(handler));
 }
 
 void RedisEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
                                  ErrorHandler handler) {
-  run_for_error({"EVAL", kLiftAddressesScript, "1", banned_addresses_key(room_id, user_id),
+  run_for_error({"EVAL", lua::lift_addresses, "1", banned_addresses_key(room_id, user_id),
                  banned_address_key(room_id, ""), user_id},
                 std::move(handler));
 }
@@ -661,7 +440,7 @@ void RedisEngine::store_checkpoint(const std::string& room_id, const std::string
                                    v1::RoomCheckpoint checkpoint, std::function<void(std::error_code)> handler) {
   // Rare (a sweep at most), so plain EVAL: no script cache to keep.
   std::vector<std::string> args{"EVAL",
-                                kCheckpointScript,
+                                lua::checkpoint,
                                 "3",
                                 log_key(room_id),
                                 epoch_key(room_id),
@@ -682,7 +461,7 @@ void RedisEngine::rewrite_page(const std::string& room_id, const Rewrite& rewrit
                                std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
                                RewritePageHandler handler) {
   std::vector<std::string> args{"EVAL",
-                                kRewritePageScript,
+                                lua::rewrite_page,
                                 "3",
                                 log_key(room_id),
                                 checkpoint_key(room_id),
@@ -710,7 +489,7 @@ void RedisEngine::finish_rewrite(const std::string& room_id, const std::string& 
                                  std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
                                  AppendHandler handler) {
   std::vector<std::string> args{"EVAL",
-                                kRewriteFinishScript,
+                                lua::rewrite_finish,
                                 "5",
                                 log_key(room_id),
                                 epoch_key(room_id),

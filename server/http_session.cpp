@@ -1,12 +1,5 @@
 #include "http_session.hpp"
 
-// GCC 12 at -O2 reports Asio's awaitable frame allocation as a mismatched
-// new/delete pair (a false positive: GCC bug 109224); ASan checks the real
-// thing in the ci build.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -116,6 +109,8 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   return error_response(request, http::status::not_found, "not_found", "no such resource");
 }
 
+namespace {
+
 bool origin_allowed(const http::request<http::string_body>& request, const Config& config) {
   const std::string_view origin = request[http::field::origin];
   if (origin.empty()) return true;  // not a browser: nothing to hijack
@@ -129,6 +124,8 @@ bool origin_allowed(const http::request<http::string_body>& request, const Confi
   return scheme_end != std::string_view::npos && origin.substr(scheme_end + 3) == host &&
          (origin.substr(0, scheme_end) == "http" || origin.substr(0, scheme_end) == "https");
 }
+
+}  // namespace
 
 std::string HttpSession::client_address(const http::request<http::string_body>& request) {
   beast::error_code error;

@@ -1,12 +1,5 @@
 #include "log_rewrite.hpp"
 
-// GCC 12 at -O2 reports Asio's awaitable frame allocation as a mismatched
-// new/delete pair (a false positive: GCC bug 109224); ASan checks the real
-// thing in the ci build.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include "engine_await.hpp"
 #include "identity.hpp"
 

@@ -1453,10 +1453,6 @@ v1::RoomSnapshot RoomState::snapshot_for(const std::string& viewer, v1::Role rol
   return snapshot;
 }
 
-}  // namespace hearth
-
-namespace hearth {
-
 // ---------------------------------------------------------------------------
 // Checkpoints
 // ---------------------------------------------------------------------------

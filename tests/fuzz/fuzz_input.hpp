@@ -16,6 +16,9 @@
 #include <string_view>
 #include <vector>
 
+// Each target's entry point, called by libFuzzer or by replay_main.cpp.
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
 namespace hearth::fuzz {
 
 class FuzzInput {

@@ -384,13 +384,6 @@ TEST(ClusterOutage, RedisDownMeansUnavailableAndNothingAcknowledgedIsLost) {
   EXPECT_NE(transcript.body().find("after the restart"), std::string::npos);
 }
 
-
-}  // namespace
-}  // namespace hearth::testing
-
-namespace hearth::testing {
-namespace {
-
 // Writes `entries` (already dated) as a room's log, through the Redis engine
 // as a node would have written them back then.
 void write_log(const RedisProcess& redis, const std::string& room, const std::string& epoch,

@@ -75,12 +75,6 @@ TEST(Config, UnknownFlagIsAnError) {
   EXPECT_EQ(exit_code, 2);
 }
 
-}  // namespace
-}  // namespace hearth
-
-namespace hearth {
-namespace {
-
 TEST(Config, ListsAreSplitAtCommasAndTrimmed) {
   EXPECT_EQ(split_list(" https://a.example,https://b.example , \thearth.v1 ,,"),
             (std::vector<std::string>{"https://a.example", "https://b.example", "hearth.v1"}));
