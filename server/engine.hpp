@@ -132,10 +132,9 @@ class Engine {
   // the copy has; 0: the log had none after the checkpoint's base) go into
   // the copy as they are, as long as they are at most kRewriteTail and none
   // holds the bytes of rewrite.user_id (which every entry a stand-in could
-  // replace does; with no user_id, none goes in so). Refused with conflict, writing nothing, if they are more
-  // or one does (copy them and finish again), or if the log's generation,
-  // its stored checkpoint (`checkpoint_seq`, 0: none) or its number of
-  // entries are not what the copy was made from (start again).
+  // replace does; with no user_id, every one goes in so). Refused with conflict, writing nothing, if they are
+  // more or one does (copy them and finish again), or if the log's generation, its stored checkpoint
+  // (`checkpoint_seq`, 0: none) or its number of entries are not what the copy was made from (start again).
   virtual void finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
                               std::uint64_t last_seq, std::uint64_t checkpoint_seq,
                               std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,

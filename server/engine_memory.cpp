@@ -76,8 +76,9 @@ void MemoryEngine::finish_rewrite(const std::string& room_id, const std::string&
     const std::uint64_t tail = last > last_seq ? last - last_seq : 0;
     bool tail_fits = last >= last_seq && tail <= kRewriteTail;
     for (std::uint64_t at = last_seq + 1; tail_fits && at <= last; ++at) {
-      tail_fits = at > log.trimmed && log.entries[at - log.trimmed - 1].entry->SerializeAsString().find(
-                                          rewrite.user_id) == std::string::npos;
+      tail_fits = at > log.trimmed && (rewrite.user_id.empty() ||
+                                       log.entries[at - log.trimmed - 1].entry->SerializeAsString().find(
+                                           rewrite.user_id) == std::string::npos);
     }
     if (log.epoch.empty() || log.epoch != epoch) {
       error = EngineError::epoch_mismatch;

@@ -20,8 +20,9 @@ struct LogRewrite {
   std::string epoch;
   // Entries appended while the copy is made go in with the swap as they are
   // only if none holds these bytes (Engine::finish_rewrite): the person
-  // being erased. Empty: none goes in unread; each is copied, with its
-  // stand-in, and the swap tried again.
+  // being erased; else they are copied, with their stand-ins, and the swap
+  // tried again. Empty: they go in as they are (retention: whatever they
+  // need is for a later sweep).
   std::string user_id;
   std::uint64_t base_seq = 0;                    // the stored checkpoint's base: the log starts after it
   std::uint64_t checkpoint_seq = 0;              // the stored checkpoint's seq (0: none)

@@ -160,7 +160,9 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
     co_return;
   }
   bool trimmed = false;
-  if (rewrite) {
+  // With no new TrimEntry to append in the same step (one is there, its
+  // checkpoint missing), the stand-ins wait for a sweep that has one.
+  if (rewrite && up_to > state.trimmed_up_to()) {
     const LogRewrite plan{room_id,     state.epoch(), "", base_seq, checkpoint ? checkpoint->seq() : 0,
                           std::nullopt};
     const StandInsFor stand_ins = [&about_removed](const std::vector<SequencedEntry>& page) {
@@ -182,6 +184,7 @@ asio::awaitable<void> Retention::trim_room(const std::string& room_id) {
     // Else the room is trimmed all the same, and the stand-ins wait for
     // the next sweep.
     trimmed = !rewrite_error;
+    if (stopped_) co_return;
     if (rewrite_error) log::warn("retention: could not rewrite a room's log (", rewrite_error.message(), ")");
   }
   if (!trimmed && up_to > state.trimmed_up_to()) {

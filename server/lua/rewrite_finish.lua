@@ -5,7 +5,7 @@
 -- ("0": none), ARGV[6] its stand-in ("": keep), ARGV[7] the generation,
 -- ARGV[8] the entries copied, ARGV[9] the user id being erased, ARGV[10]
 -- the most entries appended since the copy that it takes as they are (if
--- none holds the user id's bytes). Every check comes before every write.
+-- none holds the user id's bytes; all of them if the user id is ""). Every check comes before every write.
 -- The swap is two RENAMEs; the old log is freed by UNLINK, off Redis' main
 -- thread. Then the entry is appended and published as by append.lua.
 --#include last_seq.lua
@@ -15,7 +15,9 @@ if last < known or last - known > tonumber(ARGV[10]) then return redis.error_rep
 local tail = {}
 if last > known then tail = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[4], '+') end
 for _, item in ipairs(tail) do
-  if string.find(item[2][2], ARGV[9], 1, true) then return redis.error_reply('HEARTH_CONFLICT') end
+  if ARGV[9] ~= '' and string.find(item[2][2], ARGV[9], 1, true) then
+    return redis.error_reply('HEARTH_CONFLICT')
+  end
 end
 if (redis.call('HGET', KEYS[3], 'rewrites') or '0') ~= ARGV[7] then return redis.error_reply('HEARTH_CONFLICT') end
 if (redis.call('HGET', KEYS[3], 'seq') or '0') ~= ARGV[5] then return redis.error_reply('HEARTH_CONFLICT') end
