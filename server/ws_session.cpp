@@ -772,7 +772,14 @@ void WsSession::reply_shutting_down(std::uint32_t request_id, Encoding encoding)
 
 void WsSession::enqueue(SharedFrame frame) {
   if (closing_ || finished_) return;
-  if (queue_.size() >= context_.config.limits.send_queue_frames) {
+  const std::size_t limit = context_.config.limits.send_queue_frames;
+  // Frames owed only because this shard has not reached its flush (it was
+  // stalled, or handled a burst in one turn) are not the peer's fault: write
+  // what the socket takes now. What counts against the peer is what waits
+  // while a write is parked on its full socket (or, on TLS, in flight).
+  if (queue_.size() >= limit && !writing_) write_queued();
+  if (closing_ || finished_) return;  // the write failed
+  if (queue_.size() - in_flight_ >= limit) {
     log::info("session ", connection_id_, " closed: send queue full (", queue_.size(), " frames)");
     metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     closing_ = CloseCode::slow_consumer;
@@ -835,6 +842,10 @@ void WsSession::write_failed() {
 
 void WsSession::flush() {
   flush_asked_ = false;
+  write_queued();
+}
+
+void WsSession::write_queued() {
   if (writing_ || !upgraded_ || finished_) return;
   if (auto* tls = std::get_if<Transport::Tls>(&stream_)) {
     if (!queue_.empty()) {

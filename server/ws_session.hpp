@@ -17,9 +17,10 @@
 // - frames to send arrive already framed (SharedFrame) and wait in a queue;
 //   once per turn of the shard's loop the session writes all it has in one
 //   non-blocking gather-write, and waits for the socket only when it is
-//   full. A client whose queue passes Limits::send_queue_frames is closed
-//   with 4001 rather than let memory grow. Pongs, pings and the close frame
-//   take the same queue;
+//   full. A queue that reaches Limits::send_queue_frames before that turn
+//   is written at once; a client whose queue passes it while its socket is
+//   full is closed with 4001 rather than let memory grow. Pongs, pings and
+//   the close frame take the same queue;
 // - the idle timeout is checked by the shard's tick, every half of it: a
 //   ping to a connection that sent nothing since the last tick, and a drop
 //   for one that has still sent nothing at the next.
@@ -168,6 +169,8 @@ class WsSession final : public Connection,
   void post_home(Fn&& fn);
   bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }
   void enqueue(SharedFrame frame);
+  // flush()'s write, at once: also from enqueue() when the queue is full.
+  void write_queued();
   // flush() once this turn of the shard's loop is over.
   void ask_flush();
   void write_tls(Transport::Tls& tls);

@@ -4,6 +4,7 @@
 // which the connection is closed.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
@@ -57,9 +58,10 @@ class DeafClient {
     socket_.open(asio::ip::tcp::v4());
     socket_.set_option(asio::socket_base::receive_buffer_size(4096));
     socket_.connect({asio::ip::make_address("127.0.0.1"), port});
-    asio::write(socket_, asio::buffer(std::string(
-                             "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")));
+    asio::write(socket_,
+                asio::buffer(std::string(
+                    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")));
     // The 101 is all it reads.
     std::string head;
     char c;
@@ -83,8 +85,8 @@ class DeafClient {
 TEST(CostlyConnections, PeersThatNeverReadLeaveNoDescriptorsBehind) {
   // Small kernel buffers, so that a few messages fill them: autotuned, each
   // would take up to 4 MB before the server's queue saw anything.
-  ServerProcess server({"--send-queue-frames", "8", "--max-message-chars", "60000", "--max-frame-bytes", "262144",
-                        "--max-connections-per-ip", "0", "--socket-send-buffer", "65536"});
+  ServerProcess server({"--send-queue-frames", "8", "--max-message-chars", "60000", "--max-frame-bytes",
+                        "262144", "--max-connections-per-ip", "0", "--socket-send-buffer", "65536"});
   WsClient host(server.port());
   host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
   host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
@@ -94,8 +96,9 @@ TEST(CostlyConnections, PeersThatNeverReadLeaveNoDescriptorsBehind) {
   asio::io_context io;
   std::vector<std::unique_ptr<DeafClient>> deaf;
   for (int i = 0; i < kDeaf; ++i) deaf.push_back(std::make_unique<DeafClient>(io, server.port(), "r"));
-  // The host reads while the members join: with a queue of 8 frames, a host
-  // that only polled the metrics could itself fall behind and be closed.
+  // The host reads what the joins sent it (a few hundred small frames, taken
+  // by its socket meanwhile): with a queue of 8 frames, a host that only
+  // polled the metrics could itself fall behind and be closed.
   host.next_presence_where([&](const v1::Presence& p) { return p.present() == kDeaf + 1; }, 20s);
   ASSERT_EQ(metric(server.port(), "hearth_connections"), kDeaf + 1);
 
@@ -113,6 +116,41 @@ TEST(CostlyConnections, PeersThatNeverReadLeaveNoDescriptorsBehind) {
   EXPECT_TRUE(within(5s, [&] { return open_descriptors(server.pid()) <= baseline; }))
       << open_descriptors(server.pid()) << " descriptors, " << baseline << " before";
   host.request_ok(say("r", "still serving"));
+}
+
+// Members who read everything are not slow consumers because the server
+// itself fell behind. The server is stopped while 20 members post at once,
+// so that on waking it reads all 20 posts in one turn of its one thread and
+// owes each member 20 frames before its first chance to write: more than
+// the send queue's 8. Those frames go out while there is room in the
+// socket; only a queue that the socket cannot take counts against a peer.
+TEST(CostlyConnections, FramesOwedAfterTheServerStallsAreNotASlowConsumer) {
+  ServerProcess server({"--threads", "1", "--send-queue-frames", "8"});
+  WsClient host(server.port());
+  host.request_ok(hello(ServerProcess::token("host", "r", "Lee", "lee")));
+  host.request_ok(create_room("r", v1::ROOM_KIND_SUPPORT));
+  constexpr int kMembers = 20;
+  std::vector<std::unique_ptr<WsClient>> members;
+  for (int i = 0; i < kMembers; ++i) {
+    members.push_back(std::make_unique<WsClient>(server.port()));
+    members.back()->request_ok(join("r", "m" + std::to_string(i)));
+  }
+  host.next_presence_where([&](const v1::Presence& p) { return p.present() == kMembers + 1; }, 20s);
+
+  ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
+  std::vector<std::uint32_t> sent;
+  for (auto& member : members) sent.push_back(member->send(say("r", "at once")));
+  ASSERT_EQ(::kill(server.pid(), SIGCONT), 0);
+
+  for (int i = 0; i < kMembers; ++i) {
+    EXPECT_TRUE(
+        members[static_cast<std::size_t>(i)]->reply_to(sent[static_cast<std::size_t>(i)], 10s).has_ok());
+  }
+  for (int seen = 0; seen < kMembers; ++seen) {
+    host.next_event_where([](const v1::Event& e) { return e.has_message_posted(); }, 10s);
+  }
+  EXPECT_EQ(metric(server.port(), "hearth_slow_consumers_total"), 0);
+  host.request_ok(say("r", "still here"));
 }
 
 // Whether the server ends `socket` (EOF or a reset) within `timeout`,

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -150,7 +151,9 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   if (log_fd < 0) throw std::runtime_error("cannot create the server's log file");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> argv{HEARTH_SERVER_BIN, "--port", "0", "--listen", "127.0.0.1", "--threads", "2"};
+  std::vector<std::string> argv{HEARTH_SERVER_BIN, "--port", "0", "--listen", "127.0.0.1"};
+  if (std::find(args.begin(), args.end(), "--threads") == args.end())
+    argv.insert(argv.end(), {"--threads", "2"});
   argv.insert(argv.end(), args.begin(), args.end());
   // Most tests send faster than any person and open more connections than
   // one person would: the abuse limits are off unless a test sets them
@@ -197,7 +200,9 @@ ServerProcess::~ServerProcess() {
     const auto code = stop();
     EXPECT_EQ(code, 0) << "hearth-server on port " << port_ << " did not exit cleanly on SIGTERM";
   }
-  if (::testing::Test::HasFailure()) {
+  // A test body that throws fails only once the exception has left it, after
+  // this destructor: the exception in flight counts as a failure here.
+  if (::testing::Test::HasFailure() || std::uncaught_exceptions() > 0) {
     // A sanitizer's report from its start (a leak report's first stacks say
     // the most), else the log's end.
     const std::string text = log();

@@ -65,7 +65,19 @@ std::optional<std::string> WsClient::read_frame(std::chrono::milliseconds timeou
   });
   run_until(done, timeout + 1s);
   beast::get_lowest_layer(ws_).expires_never();
-  if (!done || error) return std::nullopt;
+  if (!done || error == beast::error::timeout) {
+    stopped_ = "nothing came within " + std::to_string(timeout.count()) + " ms";
+    return std::nullopt;
+  }
+  if (error == websocket::error::closed) {
+    stopped_ = "the server closed the connection with code " + std::to_string(ws_.reason().code) + " (" +
+               std::string(ws_.reason().reason.data(), ws_.reason().reason.size()) + ")";
+    return std::nullopt;
+  }
+  if (error) {
+    stopped_ = "the connection failed: " + error.message();
+    return std::nullopt;
+  }
   last_binary_ = ws_.got_binary();
   return beast::buffers_to_string(buffer.data());
 }
@@ -120,6 +132,7 @@ bool WsClient::keep(v1::ServerMessage& message) {
 }
 
 v1::Reply WsClient::reply_to(std::uint32_t request_id, std::chrono::milliseconds timeout) {
+  stopped_ = "the deadline had passed";
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (const auto kept = replies_.find(request_id); kept != replies_.end()) {
@@ -133,7 +146,7 @@ v1::Reply WsClient::reply_to(std::uint32_t request_id, std::chrono::milliseconds
     if (!message) break;
     keep(*message);
   }
-  throw std::runtime_error("no reply to request " + std::to_string(request_id));
+  throw std::runtime_error("no reply to request " + std::to_string(request_id) + ": " + stopped_);
 }
 
 v1::Reply WsClient::request(v1::ClientMessage message, std::chrono::milliseconds timeout) {
@@ -141,6 +154,7 @@ v1::Reply WsClient::request(v1::ClientMessage message, std::chrono::milliseconds
 }
 
 v1::Reply WsClient::next_push(std::chrono::milliseconds timeout) {
+  stopped_ = "the deadline had passed";
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (pushes_.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -149,7 +163,7 @@ v1::Reply WsClient::next_push(std::chrono::milliseconds timeout) {
     if (!message) break;
     keep(*message);
   }
-  if (pushes_.empty()) throw std::runtime_error("no push in time");
+  if (pushes_.empty()) throw std::runtime_error("no push in time: " + stopped_);
   v1::Reply push = std::move(pushes_.front());
   pushes_.pop_front();
   return push;
@@ -175,6 +189,7 @@ template <typename T>
 T WsClient::next_where(std::deque<T>& kept, bool (v1::ServerMessage::*has)() const,
                        const T& (v1::ServerMessage::*get)() const, const std::function<bool(const T&)>& match,
                        std::chrono::milliseconds timeout, const char* what) {
+  stopped_ = "the deadline had passed";
   while (!kept.empty()) {
     T item = std::move(kept.front());
     kept.pop_front();
@@ -189,7 +204,7 @@ T WsClient::next_where(std::deque<T>& kept, bool (v1::ServerMessage::*has)() con
     if (((*message).*has)() && match(((*message).*get)())) return ((*message).*get)();
     if (!((*message).*has)()) keep(*message);
   }
-  throw std::runtime_error(std::string("no matching ") + what + " in time");
+  throw std::runtime_error(std::string("no matching ") + what + " in time: " + stopped_);
 }
 
 v1::Event WsClient::next_event_where(const std::function<bool(const v1::Event&)>& match,

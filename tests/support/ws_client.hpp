@@ -117,6 +117,9 @@ class WsClient {
   T next_where(std::deque<T>& kept, bool (v1::ServerMessage::*has)() const, const T& (v1::ServerMessage::*get)() const,
                const std::function<bool(const T&)>& match, std::chrono::milliseconds timeout, const char* what);
   bool last_binary_ = false;
+  // Why the last read returned nothing (a timeout, a close and its code, a
+  // failure), for the messages of what throws.
+  std::string stopped_ = "the deadline had passed";
   std::string subprotocol_;
   std::size_t pongs_ = 0;
 };
