@@ -2,21 +2,10 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include "passcode_hash.hpp"
+#include "commands/entry_rules.hpp"
 #include "room_state.hpp"
 
 namespace hearth {
-namespace {
-
-Failure missing(const char* field) { return Failure{v1::INVALID_ARGUMENT, std::string(field) + " is required"}; }
-
-// Commands that name one item: a question or a message, not both.
-std::optional<Failure> one_item(std::uint64_t question_id, std::uint64_t message_id) {
-  if ((question_id == 0) != (message_id == 0)) return std::nullopt;
-  return Failure{v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids"};
-}
-
-}  // namespace
 
 v1::LogEntry new_entry(const Membership& actor) {
   v1::LogEntry entry;
@@ -76,134 +65,9 @@ std::optional<Failure> check_passcode(std::string_view passcode) {
 }
 
 std::optional<Failure> entry_for_command(const v1::ClientMessage& message, v1::LogEntry& entry) {
-  using M = v1::ClientMessage;
-  switch (message.command_case()) {
-    case M::kUpdateRoom: {
-      const auto& update = message.update_room();
-      auto* out = entry.mutable_room_updated();
-      // Only the settings the mask names change (RoomState::settings_after),
-      // so a client that sends one setting cannot reset the others.
-      if (update.has_settings() && update.settings_mask().paths().empty()) {
-        return Failure{v1::INVALID_ARGUMENT,
-                       "name the settings to change in settings_mask; the others are kept"};
-      }
-      if (!update.settings_mask().paths().empty()) {
-        *out->mutable_settings() = update.settings();
-        *out->mutable_settings_mask() = update.settings_mask();
-      }
-      out->set_allow_loosening(update.allow_loosening());
-      out->set_title(update.title());
-      if (!update.passcode().empty()) {
-        if (auto failure = check_passcode(update.passcode())) return failure;
-        out->set_passcode_hash(hash_passcode(update.passcode()));
-      }
-      out->set_remove_passcode(update.remove_passcode());
-      return std::nullopt;
-    }
-    case M::kCloseRoom:
-      entry.mutable_room_closed();
-      return std::nullopt;
-    case M::kReportItem: {
-      const auto& report = message.report_item();
-      if (auto failure = one_item(report.question_id(), report.message_id())) return failure;
-      auto* out = entry.mutable_report();
-      out->set_question_id(report.question_id());
-      out->set_message_id(report.message_id());
-      out->set_reason(report.reason());
-      return std::nullopt;
-    }
-    case M::kReleaseMessage:
-      if (message.release_message().message_id() == 0) return Failure{v1::INVALID_ARGUMENT, "message_id is required"};
-      entry.mutable_release_message()->set_message_id(message.release_message().message_id());
-      return std::nullopt;
-    case M::kAskQuestion:
-      entry.mutable_ask()->set_text(message.ask_question().text());
-      entry.mutable_ask()->set_anonymous(message.ask_question().anonymous());
-      return std::nullopt;
-    case M::kVoteQuestion:
-      if (message.vote_question().question_id() == 0) return missing("question_id");
-      entry.mutable_vote()->set_question_id(message.vote_question().question_id());
-      entry.mutable_vote()->set_up(message.vote_question().up());
-      return std::nullopt;
-    case M::kApproveQuestion:
-      if (message.approve_question().question_id() == 0) return missing("question_id");
-      entry.mutable_approve()->set_question_id(message.approve_question().question_id());
-      return std::nullopt;
-    case M::kDismissQuestion:
-      if (message.dismiss_question().question_id() == 0) return missing("question_id");
-      entry.mutable_dismiss()->set_question_id(message.dismiss_question().question_id());
-      return std::nullopt;
-    case M::kPinQuestion:  // 0 unpins
-      entry.mutable_pin()->set_question_id(message.pin_question().question_id());
-      return std::nullopt;
-    case M::kAnswerQuestion:
-      if (message.answer_question().question_id() == 0) return missing("question_id");
-      entry.mutable_answer()->set_question_id(message.answer_question().question_id());
-      entry.mutable_answer()->set_text(message.answer_question().text());
-      return std::nullopt;
-    case M::kMarkAnswered:
-      if (message.mark_answered().question_id() == 0) return missing("question_id");
-      entry.mutable_mark_answered()->set_question_id(message.mark_answered().question_id());
-      return std::nullopt;
-    case M::kEditQuestion:
-      if (message.edit_question().question_id() == 0) return missing("question_id");
-      entry.mutable_edit_question()->set_id(message.edit_question().question_id());
-      entry.mutable_edit_question()->set_text(message.edit_question().text());
-      return std::nullopt;
-    case M::kDeleteQuestion:
-      if (message.delete_question().question_id() == 0) return missing("question_id");
-      entry.mutable_delete_question()->set_question_id(message.delete_question().question_id());
-      return std::nullopt;
-    case M::kSendMessage: {
-      auto* out = entry.mutable_say();
-      out->set_text(message.send_message().text());
-      out->set_reply_to_message_id(message.send_message().reply_to_message_id());
-      out->set_reply_to_question_id(message.send_message().reply_to_question_id());
-      return std::nullopt;
-    }
-    case M::kReplyPrivately: {
-      const auto& reply = message.reply_privately();
-      if (auto failure = one_item(reply.question_id(), reply.message_id())) return failure;
-      auto* out = entry.mutable_say();
-      out->set_text(reply.text());
-      out->set_reply_to_question_id(reply.question_id());
-      out->set_reply_to_message_id(reply.message_id());
-      out->set_private_reply(true);
-      return std::nullopt;
-    }
-    case M::kMarkHandled: {
-      const auto& handled = message.mark_handled();
-      if (auto failure = one_item(handled.question_id(), handled.message_id())) return failure;
-      entry.mutable_handled()->set_question_id(handled.question_id());
-      entry.mutable_handled()->set_message_id(handled.message_id());
-      return std::nullopt;
-    }
-    case M::kEditMessage:
-      if (message.edit_message().message_id() == 0) return missing("message_id");
-      entry.mutable_edit_message()->set_id(message.edit_message().message_id());
-      entry.mutable_edit_message()->set_text(message.edit_message().text());
-      return std::nullopt;
-    case M::kDeleteMessage:
-      if (message.delete_message().message_id() == 0) return missing("message_id");
-      entry.mutable_delete_message()->set_message_id(message.delete_message().message_id());
-      return std::nullopt;
-    case M::kEraseMyContent:
-      entry.mutable_erase();
-      return std::nullopt;
-    case M::kMuteMember:
-      entry.mutable_mute()->set_user_id(message.mute_member().user_id());
-      entry.mutable_mute()->set_muted(message.mute_member().muted());
-      return std::nullopt;
-    case M::kKickMember:
-      entry.mutable_kick()->set_user_id(message.kick_member().user_id());
-      return std::nullopt;
-    case M::kBanMember:
-      entry.mutable_ban()->set_user_id(message.ban_member().user_id());
-      entry.mutable_ban()->set_banned(message.ban_member().banned());
-      return std::nullopt;
-    default:
-      return Failure{v1::UNKNOWN_COMMAND, "unknown command"};
-  }
+  const CommandRules* rules = rules_for(message.command_case());
+  if (rules == nullptr) return Failure{v1::UNKNOWN_COMMAND, "unknown command"};
+  return rules->build(message, entry);
 }
 
 bool valid_room_id(std::string_view room_id) {

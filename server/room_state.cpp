@@ -1,24 +1,16 @@
 #include "room_state.hpp"
 
-#include <google/protobuf/util/field_mask_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 
+#include "commands/entry_rules.hpp"
 #include "fault.hpp"
 
 namespace hearth {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-v1::Person person_of(const v1::Actor& actor) {
-  v1::Person person;
-  person.set_user_id(actor.user_id());
-  person.set_display_name(actor.display_name());
-  person.set_role(actor.role());
-  return person;
-}
 
 v1::Person anonymous_person() {
   v1::Person person;
@@ -27,19 +19,12 @@ v1::Person anonymous_person() {
   return person;
 }
 
-Failure fail(v1::ErrorCode code, std::string message) { return Failure{code, std::move(message)}; }
-
 // For ListMembers' search: letters outside ASCII are left as they are.
 std::string ascii_lower(std::string text) {
   for (char& c : text) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return text;
-}
-
-bool may_act_on(v1::Role actor, v1::Role target) {
-  // Ranks follow the enum: participant < moderator < host < admin.
-  return static_cast<int>(actor) > static_cast<int>(target);
 }
 
 }  // namespace
@@ -74,56 +59,6 @@ std::optional<Failure> RoomState::check_text(const std::string& text, std::size_
   return std::nullopt;
 }
 
-std::optional<Failure> RoomState::check_settings(const v1::RoomSettings& settings) const {
-  if (settings.retention_days() > kMaxRetentionDays) {
-    return fail(v1::INVALID_ARGUMENT, "retention_days is at most " + std::to_string(kMaxRetentionDays));
-  }
-  if (settings.slow_mode_seconds() > kMaxSlowModeSeconds) {
-    return fail(v1::INVALID_ARGUMENT, "slow_mode_seconds is at most " + std::to_string(kMaxSlowModeSeconds));
-  }
-  if (settings.member_list_limit() > kMaxMemberListLimit) {
-    return fail(v1::INVALID_ARGUMENT, "member_list_limit is at most " + std::to_string(kMaxMemberListLimit));
-  }
-  return std::nullopt;
-}
-
-v1::RoomSettings settings_after(const v1::RoomSettings& current, const v1::RoomUpdatedEntry& update) {
-  if (!update.has_settings()) return current;
-  if (update.settings_mask().paths().empty()) return update.settings();  // an entry from before masks
-  v1::RoomSettings next = current;
-  google::protobuf::util::FieldMaskUtil::MergeMessageTo(update.settings(), update.settings_mask(), {}, &next);
-  return next;
-}
-
-std::optional<Failure> RoomState::check_update(const v1::RoomUpdatedEntry& update) const {
-  if (count_code_points(update.title()) > limits_.max_title_chars)
-    return fail(v1::TEXT_TOO_LONG, "title is too long");
-  const auto& mask = update.settings_mask();
-  if (!google::protobuf::util::FieldMaskUtil::IsValidFieldMask<v1::RoomSettings>(mask)) {
-    return fail(v1::INVALID_ARGUMENT, "settings_mask names a field that RoomSettings does not have");
-  }
-  const v1::RoomSettings next = settings_after(settings_, update);
-  if (auto failure = check_settings(next)) return failure;
-  // Opening a private room or letting flagged posts through must be meant:
-  // a client that sends stale settings gets an error, not an open room.
-  // (Entries from before masks replaced the settings whole, unasked.)
-  if (mask.paths().empty() || update.allow_loosening()) return std::nullopt;
-  if (settings_.invite_only() && !next.invite_only()) {
-    return fail(
-        v1::CONFIRMATION_REQUIRED,
-        "this makes the private room open to anyone with its id: send it with allow_loosening to confirm");
-  }
-  if (settings_.require_sign_in() && !next.require_sign_in()) {
-    return fail(v1::CONFIRMATION_REQUIRED,
-                "this lets anonymous people join without an invite: send it with allow_loosening to confirm");
-  }
-  if (settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD && next.crisis_policy() != v1::CRISIS_POLICY_HOLD) {
-    return fail(v1::CONFIRMATION_REQUIRED,
-                "this stops holding posts the crisis rules flag: send it with allow_loosening to confirm");
-  }
-  return std::nullopt;
-}
-
 // Slow mode counts by the entries' own times, so every node (and a re-check
 // at apply time) decides alike.
 std::optional<Failure> RoomState::check_slow_mode(const v1::LogEntry& entry) const {
@@ -139,83 +74,32 @@ std::optional<Failure> RoomState::check_slow_mode(const v1::LogEntry& entry) con
 }
 
 std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
-  const v1::Role role = entry.actor().role();
-  if (entry.kind_case() == v1::LogEntry::kRoomCreated) {
-    if (created_) return fail(v1::ROOM_EXISTS, "a room with this id exists already");
-    if (role != v1::ROLE_HOST && role != v1::ROLE_ADMIN) {
-      return fail(v1::PERMISSION_DENIED, "creating a room needs a host or admin token");
-    }
-    const auto kind = entry.room_created().kind();
-    if (kind != v1::ROOM_KIND_AMA && kind != v1::ROOM_KIND_SUPPORT) {
-      return fail(v1::INVALID_ARGUMENT, "kind must be ROOM_KIND_AMA or ROOM_KIND_SUPPORT");
-    }
-    if (count_code_points(entry.room_created().title()) > limits_.max_title_chars) {
-      return fail(v1::TEXT_TOO_LONG, "title is too long");
-    }
-    return check_settings(entry.room_created().settings());
-  }
+  const EntryRules* rules = rules_for(entry.kind_case());
+  const Gate gate = rules ? rules->gate : Gate::member;
+  if (gate == Gate::creation) return rules->check(*this, entry);
   if (!created_) return fail(v1::ROOM_NOT_FOUND, "no such room");
-  // A Left always fits; a trim and an expired entry's stand-in are the
-  // server's own (rooms closed long ago are trimmed too); a presence batch is checked change by change, as it
-  // is applied (a join in it that raced a ban or the close is skipped).
-  if (entry.kind_case() == v1::LogEntry::kLeft || entry.kind_case() == v1::LogEntry::kTrim ||
-      entry.kind_case() == v1::LogEntry::kPresence || entry.kind_case() == v1::LogEntry::kExpired) {
-    return std::nullopt;
-  }
-  // Erasing what you wrote is a right, also in a closed room.
-  if (entry.kind_case() == v1::LogEntry::kErase) {
-    return is_present(entry.actor().user_id()) ? std::nullopt
-                                               : std::optional(fail(v1::NOT_IN_ROOM, "you are not in this room"));
-  }
-  // An erasure's deletion of its actor's anonymous question (Room::
-  // run_erasure) is part of the erasure: a closed room takes it too.
-  const bool erasing = entry.has_delete_question() && entry.delete_question().erasing();
-  if (closed_ && !erasing) return fail(v1::ROOM_CLOSED, "the room is closed");
-
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kJoined:
-      if (banned_.contains(entry.actor().user_id())) return fail(v1::BANNED, "you are banned from this room");
-      return std::nullopt;
-    default:
+  const std::string& actor = entry.actor().user_id();
+  switch (gate) {
+    case Gate::creation:
+    case Gate::server:
+      break;
+    case Gate::own_content:
+      if (!is_present(actor)) return fail(v1::NOT_IN_ROOM, "you are not in this room");
+      break;
+    case Gate::arrival:
+    case Gate::member:
+      if (closed_ && !(rules && rules->taken_when_closed && rules->taken_when_closed(entry))) {
+        return fail(v1::ROOM_CLOSED, "the room is closed");
+      }
+      // Someone banned or kicked meanwhile (their commands may still be on
+      // the way) does nothing more.
+      if (banned_.contains(actor)) return fail(v1::BANNED, "you are banned from this room");
+      if (gate == Gate::member && !is_present(actor))
+        return fail(v1::NOT_IN_ROOM, "you are not in this room");
       break;
   }
-  // Everything else is done by members: someone banned or kicked meanwhile
-  // (their commands may still be on the way) does nothing more.
-  if (banned_.contains(entry.actor().user_id())) return fail(v1::BANNED, "you are banned from this room");
-  if (!is_present(entry.actor().user_id())) return fail(v1::NOT_IN_ROOM, "you are not in this room");
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kRoomUpdated:
-    case v1::LogEntry::kRoomClosed:
-      if (role != v1::ROLE_HOST && role != v1::ROLE_ADMIN) {
-        return fail(v1::PERMISSION_DENIED, "only the host may change or close the room");
-      }
-      return entry.has_room_updated() ? check_update(entry.room_updated()) : std::nullopt;
-    case v1::LogEntry::kMute:
-    case v1::LogEntry::kBan:
-    case v1::LogEntry::kKick:
-      return check_member_entry(entry);
-    case v1::LogEntry::kAsk:
-    case v1::LogEntry::kVote:
-    case v1::LogEntry::kApprove:
-    case v1::LogEntry::kDismiss:
-    case v1::LogEntry::kPin:
-    case v1::LogEntry::kAnswer:
-    case v1::LogEntry::kMarkAnswered:
-    case v1::LogEntry::kEditQuestion:
-    case v1::LogEntry::kDeleteQuestion:
-      return check_question_entry(entry);
-    case v1::LogEntry::kSay:
-    case v1::LogEntry::kEditMessage:
-    case v1::LogEntry::kDeleteMessage:
-    case v1::LogEntry::kReleaseMessage:
-      return check_chat_entry(entry);
-    case v1::LogEntry::kReport:
-      return check_report(entry);
-    case v1::LogEntry::kHandled:
-      return check_handled(entry);
-    default:
-      return fail(v1::UNKNOWN_COMMAND, "unknown command");
-  }
+  if (rules == nullptr) return fail(v1::UNKNOWN_COMMAND, "unknown command");
+  return rules->check ? rules->check(*this, entry) : std::nullopt;
 }
 
 // A command that names one item, a question or a message: exactly one of
@@ -229,243 +113,6 @@ std::optional<Failure> RoomState::check_one_item(std::uint64_t question_id, std:
     return fail(question_id != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
                 std::string("this is too old ") + too_old_for);
   }
-  return std::nullopt;
-}
-
-std::optional<Failure> RoomState::check_handled(const v1::LogEntry& entry) const {
-  const auto& handled = entry.handled();
-  if (!is_staff(entry.actor().role()))
-    return fail(v1::PERMISSION_DENIED, "only hosts and moderators handle alerts");
-  if (auto failure = check_one_item(handled.question_id(), handled.message_id(), "to have alerts here")) {
-    return failure;
-  }
-  const QuestionRecord* question =
-      handled.question_id() != 0 ? find_question(handled.question_id()) : nullptr;
-  const MessageRecord* message = handled.message_id() != 0 ? find_message(handled.message_id()) : nullptr;
-  if (handled.question_id() != 0 && question == nullptr)
-    return fail(v1::QUESTION_NOT_FOUND, "no such question");
-  if (handled.message_id() != 0 && message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
-  const bool raised = question ? question->flagged || !question->reporters.empty()
-                               : message->flagged || !message->reporters.empty();
-  if (!raised) return fail(v1::INVALID_STATE, "nothing about it needs handling: no crisis flag, no report");
-  return std::nullopt;
-}
-
-// A private reply reaches the author of the item it names, whoever they
-// are: staff need not know (an anonymous question), and the item may be
-// deleted since (someone who took back what they wrote may need it most).
-std::optional<Failure> RoomState::check_private_reply(const v1::LogEntry& entry) const {
-  const auto& say = entry.say();
-  if (!is_staff(entry.actor().role()))
-    return fail(v1::PERMISSION_DENIED, "only hosts and moderators reply privately");
-  if (auto failure =
-          check_one_item(say.reply_to_question_id(), say.reply_to_message_id(), "to reply to here")) {
-    return failure;
-  }
-  const std::string* author = nullptr;
-  if (const QuestionRecord* question = find_question(say.reply_to_question_id()))
-    author = &question->author.user_id();
-  if (const MessageRecord* message = find_message(say.reply_to_message_id()))
-    author = &message->author.user_id();
-  if (author == nullptr) {
-    return fail(say.reply_to_question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
-                "no such item to reply to");
-  }
-  if (*author == entry.actor().user_id())
-    return fail(v1::INVALID_ARGUMENT, "that is your own: reply in the room");
-  return check_text(say.text(), limits_.max_message_chars, "message");
-}
-
-std::optional<Failure> RoomState::check_report(const v1::LogEntry& entry) const {
-  const auto& report = entry.report();
-  const v1::Actor& actor = entry.actor();
-  if (count_code_points(report.reason()) > kMaxReportReasonChars) {
-    return fail(v1::TEXT_TOO_LONG, "a reason is at most " + std::to_string(kMaxReportReasonChars) + " characters");
-  }
-  const v1::Person* author = nullptr;
-  if (forgot_question(report.question_id()) || forgot_message(report.message_id())) {
-    return fail(report.question_id() != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
-                "this is too old to report here: ask a moderator to look at it");
-  }
-  if (report.question_id() != 0) {
-    const QuestionRecord* question = visible_question(report.question_id(), actor);
-    if (question == nullptr) return fail(v1::QUESTION_NOT_FOUND, "no such question");
-    author = &question->author;
-  } else {
-    const MessageRecord* message = visible_message(report.message_id(), actor);
-    if (message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
-    author = &message->author;
-  }
-  if (author->user_id() == actor.user_id()) return fail(v1::INVALID_ARGUMENT, "you cannot report what you wrote");
-  return std::nullopt;
-}
-
-std::optional<Failure> RoomState::check_member_entry(const v1::LogEntry& entry) const {
-  const v1::Actor& actor = entry.actor();
-  if (!is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may do this");
-  const std::string& target = entry.has_mute() ? entry.mute().user_id()
-                              : entry.has_ban() ? entry.ban().user_id()
-                                                : entry.kick().user_id();
-  if (target.empty()) return fail(v1::INVALID_ARGUMENT, "user_id is empty");
-  if (target == actor.user_id()) return fail(v1::INVALID_ARGUMENT, "you cannot do this to yourself");
-  const v1::Person* person = known_person(target);
-  if (person == nullptr) return fail(v1::MEMBER_NOT_FOUND, "no such member in this room");
-  if (!may_act_on(actor.role(), person->role())) {
-    return fail(v1::PERMISSION_DENIED, "you may not do this to a member of equal or higher role");
-  }
-  if (entry.has_kick() && !is_present(target)) return fail(v1::MEMBER_NOT_FOUND, "the member is not in the room");
-  return std::nullopt;
-}
-
-std::optional<Failure> RoomState::check_question_entry(const v1::LogEntry& entry) const {
-  const v1::Actor& actor = entry.actor();
-  const bool staff = is_staff(actor.role());
-  if (kind_ != v1::ROOM_KIND_AMA) return fail(v1::WRONG_ROOM_KIND, "questions are for AMA rooms");
-  if (entry.has_ask()) {
-    if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
-    if (auto failure = check_text(entry.ask().text(), limits_.max_question_chars, "question")) return failure;
-    if (auto failure = check_slow_mode(entry)) return failure;
-    if (questions_.size() - closed_questions_.size() >= limits_.max_open_questions) {
-      return fail(v1::TOO_MANY_QUESTIONS, "this room has " + std::to_string(limits_.max_open_questions) +
-                                              " questions open or awaiting approval, as many as it takes: "
-                                              "vote for one of them, or ask once some are answered");
-    }
-    // Only questions that will wait count: staff skip the queue unless anonymous.
-    const bool will_wait = settings_.require_approval() && (!staff || entry.ask().anonymous());
-    if (will_wait) {
-      const auto pending = std::count_if(questions_.begin(), questions_.end(), [&](const auto& item) {
-        return item.second.state == v1::QUESTION_STATE_PENDING && item.second.author.user_id() == actor.user_id();
-      });
-      if (static_cast<std::size_t>(pending) >= limits_.max_pending_questions) {
-        return fail(v1::TOO_MANY_PENDING, std::to_string(limits_.max_pending_questions) +
-                                              " of your questions already await approval");
-      }
-    }
-    return std::nullopt;
-  }
-
-  std::uint64_t id = 0;
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kVote: id = entry.vote().question_id(); break;
-    case v1::LogEntry::kApprove: id = entry.approve().question_id(); break;
-    case v1::LogEntry::kDismiss: id = entry.dismiss().question_id(); break;
-    case v1::LogEntry::kPin: id = entry.pin().question_id(); break;
-    case v1::LogEntry::kAnswer: id = entry.answer().question_id(); break;
-    case v1::LogEntry::kMarkAnswered: id = entry.mark_answered().question_id(); break;
-    case v1::LogEntry::kEditQuestion: id = entry.edit_question().id(); break;
-    case v1::LogEntry::kDeleteQuestion: id = entry.delete_question().question_id(); break;
-    default: break;
-  }
-  const bool staff_action = entry.has_approve() || entry.has_dismiss() || entry.has_pin() || entry.has_answer() ||
-                            entry.has_mark_answered();
-  if (staff_action && !staff) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may do this");
-  if (entry.has_pin() && id == 0) return std::nullopt;  // unpin
-  if (forgot_question(id)) {
-    // Room checked the author (or a staff role) against the log.
-    if (entry.has_delete_question()) return std::nullopt;
-    return fail(v1::QUESTION_NOT_FOUND, "this question is too old to change; it can still be deleted");
-  }
-
-  const QuestionRecord* question = visible_question(id, actor);
-  if (question == nullptr) return fail(v1::QUESTION_NOT_FOUND, "no such question");
-  const auto state = question->state;
-  const bool own = question->author.user_id() == actor.user_id();
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kVote:
-      if (state != v1::QUESTION_STATE_OPEN && state != v1::QUESTION_STATE_ANSWERED) {
-        return fail(v1::INVALID_STATE, "only approved questions take votes");
-      }
-      return std::nullopt;
-    case v1::LogEntry::kApprove:
-    case v1::LogEntry::kDismiss:
-      if (state != v1::QUESTION_STATE_PENDING) return fail(v1::INVALID_STATE, "the question is not awaiting approval");
-      return std::nullopt;
-    case v1::LogEntry::kPin:
-    case v1::LogEntry::kMarkAnswered:
-      if (state != v1::QUESTION_STATE_OPEN) return fail(v1::INVALID_STATE, "the question is not open");
-      return std::nullopt;
-    case v1::LogEntry::kAnswer:
-      if (state != v1::QUESTION_STATE_OPEN && state != v1::QUESTION_STATE_ANSWERED) {
-        return fail(v1::INVALID_STATE, "only approved questions can be answered");
-      }
-      return check_text(entry.answer().text(), limits_.max_answer_chars, "answer");
-    case v1::LogEntry::kEditQuestion:
-      if (!own) return fail(v1::PERMISSION_DENIED, "you can only edit your own questions");
-      if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
-      if (state != v1::QUESTION_STATE_PENDING && state != v1::QUESTION_STATE_OPEN) {
-        return fail(v1::INVALID_STATE, "answered or dismissed questions cannot be edited");
-      }
-      return check_text(entry.edit_question().text(), limits_.max_question_chars, "question");
-    case v1::LogEntry::kDeleteQuestion:
-      if (!own && (!staff || entry.delete_question().erasing())) {
-        return fail(v1::PERMISSION_DENIED, "you can only delete your own questions");
-      }
-      return std::nullopt;
-    default:
-      return fail(v1::UNKNOWN_COMMAND, "unknown command");
-  }
-}
-
-std::optional<Failure> RoomState::check_chat_entry(const v1::LogEntry& entry) const {
-  const v1::Actor& actor = entry.actor();
-  const bool chat_enabled = kind_ == v1::ROOM_KIND_SUPPORT || settings_.side_chat();
-  if (entry.has_say() && entry.say().private_reply()) return check_private_reply(entry);
-  if (entry.has_say()) {
-    if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
-    if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
-    if (auto failure = check_slow_mode(entry)) return failure;
-    const auto& say = entry.say();
-    if (say.reply_to_message_id() != 0 && say.reply_to_question_id() != 0) {
-      return fail(v1::INVALID_ARGUMENT, "reply to a message or a question, not both");
-    }
-    // A reply may name an item that retention removed: the reply stands
-    // (and the fold of a trimmed log, which never saw the item, agrees).
-    // Not one the state forgot: nothing here can tell whether it was one,
-    // or one the sender could see (and the transcript, which still holds
-    // it, would judge otherwise).
-    if (forgot_message(say.reply_to_message_id())) {
-      return fail(v1::MESSAGE_NOT_FOUND, "this message is too old to reply to");
-    }
-    if (forgot_question(say.reply_to_question_id())) {
-      return fail(v1::QUESTION_NOT_FOUND, "this question is too old to reply to");
-    }
-    if (say.reply_to_message_id() > trimmed_up_to_) {
-      const MessageRecord* parent = find_message(say.reply_to_message_id());
-      if (parent == nullptr || !may_see(message_audience(*parent), actor.user_id(), actor.role())) {
-        return fail(v1::MESSAGE_NOT_FOUND, "no such message to reply to");
-      }
-    }
-    if (say.reply_to_question_id() > trimmed_up_to_) {
-      const QuestionRecord* question = find_question(say.reply_to_question_id());
-      if (question == nullptr || question_audience(*question).staff_only) {
-        return fail(v1::QUESTION_NOT_FOUND, "no such question to reply to");
-      }
-    }
-    return check_text(say.text(), limits_.max_message_chars, "message");
-  }
-  const std::uint64_t id = entry.has_edit_message()      ? entry.edit_message().id()
-                           : entry.has_release_message() ? entry.release_message().message_id()
-                                                         : entry.delete_message().message_id();
-  if (forgot_message(id)) {
-    // Room checked the author (or a staff role) against the log.
-    if (entry.has_delete_message()) return std::nullopt;
-    return fail(v1::MESSAGE_NOT_FOUND, "this message is too old to change; it can still be deleted");
-  }
-  const MessageRecord* message = visible_message(id, actor);
-  if (message == nullptr) return fail(v1::MESSAGE_NOT_FOUND, "no such message");
-  const bool own = message->author.user_id() == actor.user_id();
-  if (entry.has_release_message()) {
-    if (!is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "only hosts and moderators may release messages");
-    if (!message->held) return fail(v1::INVALID_STATE, "the message is not held");
-    return std::nullopt;
-  }
-  if (entry.has_edit_message()) {
-    if (!chat_enabled) return fail(v1::CHAT_DISABLED, "chat is off in this room");
-    if (!own) return fail(v1::PERMISSION_DENIED, "you can only edit your own messages");
-    if (muted_.contains(actor.user_id())) return fail(v1::MUTED, "you are muted in this room");
-    return check_text(entry.edit_message().text(), limits_.max_message_chars, "message");
-  }
-  if (!own && !is_staff(actor.role())) return fail(v1::PERMISSION_DENIED, "you can only delete your own messages");
   return std::nullopt;
 }
 
@@ -496,367 +143,8 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
   event.set_seq(seq);
   *event.mutable_at() = entry.at();
   *event.mutable_actor() = person_of(entry.actor());
-  const std::string& actor_id = entry.actor().user_id();
-
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kRoomCreated: {
-      const auto& created = entry.room_created();
-      created_ = true;
-      created_seq_ = seq;
-      epoch_ = created.epoch();
-      kind_ = created.kind();
-      title_ = created.title();
-      settings_ = created.settings();
-      passcode_hash_ = created.passcode_hash();
-      created_at_ = entry.at();
-      created_by_ = person_of(entry.actor());
-      *event.mutable_room_opened() = room_info();
-      break;
-    }
-    case v1::LogEntry::kRoomUpdated:
-      settings_ = settings_after(settings_, entry.room_updated());
-      if (entry.room_updated().remove_passcode()) passcode_hash_.clear();
-      else if (!entry.room_updated().passcode_hash().empty()) passcode_hash_ = entry.room_updated().passcode_hash();
-      if (!entry.room_updated().title().empty()) title_ = entry.room_updated().title();
-      *event.mutable_room_updated() = room_info();
-      out.presence_changed = true;  // member_list_limit may list or unlist everyone
-      break;
-    case v1::LogEntry::kRoomClosed:
-      closed_ = true;
-      *event.mutable_room_closed() = room_info();
-      break;
-    case v1::LogEntry::kJoined:
-    case v1::LogEntry::kLeft:
-    case v1::LogEntry::kPresence: {
-      // Presence news is for staff (one event for the whole batch); everyone
-      // else hears how many are here from Room's coalesced Presence pushes.
-      PresenceDelta delta;
-      if (entry.has_joined()) apply_joined(entry.actor(), entry.joined(), delta);
-      if (entry.has_left()) apply_left(entry.actor(), entry.left(), delta);
-      for (const auto& change : entry.presence().changes()) {
-        if (change.has_joined()) apply_joined(change.actor(), change.joined(), delta);
-        if (change.has_left()) apply_left(change.actor(), change.left(), delta);
-      }
-      out.presence_changed = true;
-      // Only the net change is news: someone who dropped and came back
-      // within one batch neither left nor joined.
-      v1::MembersChanged changed;
-      for (const auto& user_id : delta.order) {
-        const auto& person = delta.people.at(user_id);
-        const bool present = is_present(user_id);
-        if (present && !person.was_present) *changed.add_joined() = member_view(members_.at(user_id));
-        if (!present && person.was_present && person.left) *changed.add_left() = *person.left;
-      }
-      if (changed.joined_size() == 0 && changed.left_size() == 0) return out;  // another tab, say
-      changed.set_present(present_people_);
-      *event.mutable_members_changed() = std::move(changed);
-      event.clear_actor();
-      out.audience = Audience{true, {}};
-      break;
-    }
-    case v1::LogEntry::kMute: {
-      const auto& mute = entry.mute();
-      if (mute.muted() == muted_.contains(mute.user_id())) return {};
-      if (mute.muted()) muted_.insert(mute.user_id());
-      else muted_.erase(mute.user_id());
-      *event.mutable_member_muted() = member_view(members_.at(mute.user_id()));
-      // Moderation is between staff and the person: nobody else is told
-      // who was muted, banned or removed.
-      out.audience = Audience{true, mute.user_id()};
-      out.presence_changed = true;
-      // Kept only for the mute: an anonymous person who left goes with it.
-      if (!mute.muted()) forget_if_gone(mute.user_id());
-      break;
-    }
-    case v1::LogEntry::kBan: {
-      const auto& ban = entry.ban();
-      if (ban.banned() == banned_.contains(ban.user_id())) return {};
-      MemberRecord& member = members_.at(ban.user_id());
-      out.audience = Audience{true, ban.user_id()};
-      out.presence_changed = true;
-      if (ban.banned()) {
-        banned_.insert(ban.user_id());
-        const bool was_present = !member.connections.empty();
-        member.connections.clear();
-        note_presence(ban.user_id(), was_present);
-        out.removed_user = ban.user_id();
-      } else {
-        banned_.erase(ban.user_id());
-      }
-      auto* banned = event.mutable_member_banned();
-      *banned->mutable_person() = member.person;
-      banned->set_banned(ban.banned());
-      if (!ban.banned()) forget_if_gone(ban.user_id());  // as for a mute
-      break;
-    }
-    case v1::LogEntry::kKick: {
-      MemberRecord& member = members_.at(entry.kick().user_id());
-      const bool was_present = !member.connections.empty();
-      member.connections.clear();
-      note_presence(entry.kick().user_id(), was_present);
-      out.removed_user = entry.kick().user_id();
-      out.audience = Audience{true, entry.kick().user_id()};
-      out.presence_changed = true;
-      auto* left = event.mutable_member_left();
-      *left->mutable_person() = member.person;
-      left->set_reason(v1::MemberLeft::REASON_KICKED);
-      forget_if_gone(entry.kick().user_id());
-      break;
-    }
-    case v1::LogEntry::kAsk: {
-      if (!is_staff(entry.actor().role())) note_post(actor_id, entry.at());
-      QuestionRecord& question = questions_[seq];
-      question.id = seq;
-      question.author = person_of(entry.actor());
-      question.anonymous = entry.ask().anonymous();
-      question.text = entry.ask().text();
-      // Staff skip the queue, except when anonymous: a question that appears
-      // at once would give away that staff asked it.
-      const bool skips_queue = is_staff(entry.actor().role()) && !question.anonymous;
-      question.state = settings_.require_approval() && !skips_queue ? v1::QUESTION_STATE_PENDING
-                                                                    : v1::QUESTION_STATE_OPEN;
-      question.asked_at = entry.at();
-      question.flagged = entry.ask().flagged();
-      // A room that holds what may be a crisis lets a moderator see it first.
-      if (question.flagged && settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD) {
-        question.state = v1::QUESTION_STATE_PENDING;
-      }
-      question.ever_public = question.state == v1::QUESTION_STATE_OPEN;
-      *event.mutable_question_asked() = question_view(question, "");
-      out.audience = question_audience(question);
-      if (question.anonymous) event.clear_actor();
-      break;
-    }
-    case v1::LogEntry::kVote: {
-      QuestionRecord& question = questions_.at(entry.vote().question_id());
-      const bool changed = entry.vote().up() ? question.voters.insert(actor_id).second
-                                             : question.voters.erase(actor_id) > 0;
-      if (!changed) return {};
-      auto* votes = event.mutable_question_votes();
-      votes->set_question_id(question.id);
-      votes->set_votes(static_cast<std::uint32_t>(question.voters.size()));
-      // Who voted for what is nobody else's business.
-      event.clear_actor();
-      break;
-    }
-    case v1::LogEntry::kPin: {
-      const std::uint64_t id = entry.pin().question_id();
-      if (id == pinned_) return {};
-      auto* pinned = event.mutable_question_pinned();
-      pinned->set_question_id(id);
-      pinned->set_previous_id(pinned_);
-      pinned_ = id;
-      break;
-    }
-    case v1::LogEntry::kApprove:
-    case v1::LogEntry::kDismiss:
-    case v1::LogEntry::kAnswer:
-    case v1::LogEntry::kMarkAnswered:
-    case v1::LogEntry::kEditQuestion:
-    case v1::LogEntry::kDeleteQuestion: {
-      const std::uint64_t id = entry.has_approve()         ? entry.approve().question_id()
-                               : entry.has_dismiss()       ? entry.dismiss().question_id()
-                               : entry.has_answer()        ? entry.answer().question_id()
-                               : entry.has_mark_answered() ? entry.mark_answered().question_id()
-                               : entry.has_edit_question() ? entry.edit_question().id()
-                                                           : entry.delete_question().question_id();
-      if (!questions_.contains(id)) {  // a forgotten one (only a delete gets here)
-        v1::Question tombstone;
-        tombstone.set_id(id);
-        tombstone.set_state(v1::QUESTION_STATE_DELETED);
-        *event.mutable_question_deleted() = std::move(tombstone);
-        event.clear_actor();  // it may have been asked anonymously
-        break;
-      }
-      QuestionRecord& question = questions_.at(id);
-      // Who saw it before the change must hear of the change (a deleted
-      // pending question stays among staff and its author).
-      out.audience = question_audience(question);
-      if (entry.has_approve()) {
-        question.state = v1::QUESTION_STATE_OPEN;
-        question.ever_public = true;
-        out.audience = {};
-      } else if (entry.has_dismiss()) {
-        question.state = v1::QUESTION_STATE_DISMISSED;
-      } else if (entry.has_answer()) {
-        v1::Answer answer;
-        answer.set_text(entry.answer().text());
-        *answer.mutable_by() = person_of(entry.actor());
-        *answer.mutable_at() = entry.at();
-        question.answer = std::move(answer);
-      } else if (entry.has_mark_answered()) {
-        question.state = v1::QUESTION_STATE_ANSWERED;
-        if (pinned_ == id) pinned_ = 0;
-      } else if (entry.has_edit_question()) {
-        question.text = entry.edit_question().text();
-        question.edited_at = entry.at();
-        question.flagged = question.flagged || entry.edit_question().flagged();
-        if (entry.edit_question().flagged()) question.handled_by.reset();
-      } else {
-        question.state = v1::QUESTION_STATE_DELETED;
-        question.text.clear();
-        question.voters.clear();
-        question.answer.reset();
-        if (pinned_ == id) pinned_ = 0;
-      }
-      note_question_state(question);
-      if (question.anonymous && actor_id == question.author.user_id()) event.clear_actor();
-      if (entry.has_delete_question()) *event.mutable_question_deleted() = question_view(question, "");
-      else *event.mutable_question_updated() = question_view(question, "");
-      break;
-    }
-    case v1::LogEntry::kSay: {
-      if (!is_staff(entry.actor().role())) note_post(actor_id, entry.at());
-      MessageRecord& message = messages_[seq];
-      message.id = seq;
-      message.author = person_of(entry.actor());
-      message.text = entry.say().text();
-      message.reply_to_message_id = entry.say().reply_to_message_id();
-      message.reply_to_question_id = entry.say().reply_to_question_id();
-      message.sent_at = entry.at();
-      message.flagged = entry.say().flagged();
-      message.held = message.flagged && settings_.crisis_policy() == v1::CRISIS_POLICY_HOLD;
-      if (entry.say().private_reply()) {
-        const QuestionRecord* question = find_question(message.reply_to_question_id);
-        const MessageRecord* parent = find_message(message.reply_to_message_id);
-        message.private_to = question ? question->author.user_id() : parent ? parent->author.user_id() : "";
-      }
-      out.audience = message_audience(message);
-      *event.mutable_message_posted() = message_view(message);
-      break;
-    }
-    case v1::LogEntry::kEditMessage: {
-      MessageRecord& message = messages_.at(entry.edit_message().id());
-      message.text = entry.edit_message().text();
-      message.edited_at = entry.at();
-      // Staff's private replies use the crisis words too: never flagged.
-      const bool flagged = entry.edit_message().flagged() && message.private_to.empty();
-      message.flagged = message.flagged || flagged;
-      if (flagged) message.handled_by.reset();
-      out.audience = message_audience(message);
-      *event.mutable_message_edited() = message_view(message);
-      break;
-    }
-    case v1::LogEntry::kReport: {
-      const auto& report = entry.report();
-      std::unordered_set<std::string>& reporters = report.question_id() != 0
-                                                      ? questions_.at(report.question_id()).reporters
-                                                      : messages_.at(report.message_id()).reporters;
-      if (!reporters.insert(actor_id).second) return {};
-      // A new report needs attention again, whoever handled the last.
-      if (report.question_id() != 0)
-        questions_.at(report.question_id()).handled_by.reset();
-      else
-        messages_.at(report.message_id()).handled_by.reset();
-      auto* reported = event.mutable_item_reported();
-      reported->set_question_id(report.question_id());
-      reported->set_message_id(report.message_id());
-      reported->set_reports(static_cast<std::uint32_t>(reporters.size()));
-      reported->set_reason(report.reason());
-      reported->set_reporter_reports(reports_by(actor_id));
-      auto* alert = event.mutable_alert();
-      alert->set_kind(v1::Alert::KIND_REPORT);
-      alert->set_question_id(report.question_id());
-      alert->set_message_id(report.message_id());
-      out.audience = Audience{true, {}};  // staff only: not even the author
-      break;
-    }
-    case v1::LogEntry::kHandled: {
-      const auto& handled = entry.handled();
-      auto& handled_by = handled.question_id() != 0 ? questions_.at(handled.question_id()).handled_by
-                                                    : messages_.at(handled.message_id()).handled_by;
-      handled_by = person_of(entry.actor());
-      event.mutable_alert_handled()->set_question_id(handled.question_id());
-      event.mutable_alert_handled()->set_message_id(handled.message_id());
-      out.audience = Audience{true, {}};  // staff only
-      break;
-    }
-    case v1::LogEntry::kReleaseMessage: {
-      MessageRecord& message = messages_.at(entry.release_message().message_id());
-      message.held = false;
-      // Everyone now gets the whole message (clients upsert by id).
-      *event.mutable_message_edited() = message_view(message);
-      break;
-    }
-    case v1::LogEntry::kDeleteMessage: {
-      const auto held = messages_.find(entry.delete_message().message_id());
-      if (held == messages_.end()) {  // a forgotten one
-        event.mutable_message_deleted()->set_id(entry.delete_message().message_id());
-        event.mutable_message_deleted()->set_deleted(true);
-        // It may have been held: that its author deleted it is nobody's news.
-        event.clear_actor();
-        break;
-      }
-      MessageRecord& message = held->second;
-      out.audience = message_audience(message);  // who saw it hears it went
-      message.deleted = true;
-      message.text.clear();
-      *event.mutable_message_deleted() = message_view(message);
-      break;
-    }
-    case v1::LogEntry::kErase: {
-      // Their name goes too, also from the member list while they stay
-      // (the entry itself carries none: Room::erase).
-      redact(actor_id);
-      out.presence_changed = true;
-      auto* erased = event.mutable_content_erased();
-      v1::ContentErased for_staff;
-      for (auto& [id, question] : questions_) {
-        // Their anonymous questions each go by a deletion of their own
-        // (Room::run_erasure): here they would be tied to the person.
-        if (question.anonymous && question.author.user_id() == actor_id && entry.erase().anonymous_apart())
-          continue;
-        if (question.author.user_id() == actor_id && question.state != v1::QUESTION_STATE_DELETED) {
-          question.state = v1::QUESTION_STATE_DELETED;
-          question.text.clear();
-          question.voters.clear();
-          question.answer.reset();
-          question.flagged = false;
-          question.reporters.clear();
-          if (pinned_ == id) pinned_ = 0;
-          note_question_state(question);
-        } else if (question.answer && question.answer->by().user_id() == actor_id) {
-          question.answer.reset();
-        } else {
-          continue;
-        }
-        *for_staff.add_questions() = question_view(question, "");
-        if (!question_audience(question).staff_only) *erased->add_questions() = for_staff.questions().rbegin()[0];
-      }
-      for (auto& [id, message] : messages_) {
-        if (message.author.user_id() != actor_id || message.deleted) continue;
-        message.deleted = true;
-        message.text.clear();
-        message.flagged = false;
-        message.reporters.clear();
-        *for_staff.add_messages() = message_view(message);
-        if (!message_audience(message).staff_only) *erased->add_messages() = for_staff.messages().rbegin()[0];
-      }
-      // Forgotten items only for staff: whether each was ever public (held,
-      // pending) is not known here, and listing one that was not beside
-      // this person's public items would tell everyone of it.
-      add_forgotten_erased(entry.erase(), for_staff);
-      // Who erased is not said: the items are the news.
-      event.clear_actor();
-      if (for_staff.questions_size() != erased->questions_size() ||
-          for_staff.messages_size() != erased->messages_size()) {
-        v1::Event staff = event;
-        *staff.mutable_content_erased() = std::move(for_staff);
-        out.staff_event = std::move(staff);
-      }
-      break;
-    }
-    case v1::LogEntry::kTrim: {
-      // Only what came before this entry can be trimmed by it.
-      const std::uint64_t up_to = std::min(entry.trim().up_to_seq(), seq - 1);
-      if (!trim(up_to)) return {};
-      event.mutable_items_expired()->set_up_to_seq(up_to);
-      event.clear_actor();
-      break;
-    }
-    default:
-      return {};
-  }
+  Fold fold{seq, entry, event, out};
+  if (!rules_for(entry.kind_case())->apply(*this, fold)) return out;
   // Staff see a crisis flag on the item, with an alert; nobody else does.
   if (const auto alert = crisis_alert(entry, seq)) {
     v1::Event staff = event;
@@ -993,31 +281,8 @@ std::vector<RoomState::PresentConnection> RoomState::present_connections() const
 }
 
 bool RoomState::changes_nothing(const v1::LogEntry& entry) const {
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kVote: {
-      const QuestionRecord* question = find_question(entry.vote().question_id());
-      return question && entry.vote().up() == question->voters.contains(entry.actor().user_id());
-    }
-    case v1::LogEntry::kPin: return entry.pin().question_id() == pinned_;
-    case v1::LogEntry::kMute: return entry.mute().muted() == muted_.contains(entry.mute().user_id());
-    case v1::LogEntry::kBan: return entry.ban().banned() == banned_.contains(entry.ban().user_id());
-    case v1::LogEntry::kHandled: {
-      const QuestionRecord* question = find_question(entry.handled().question_id());
-      const MessageRecord* message = find_message(entry.handled().message_id());
-      return question ? question->handled_by.has_value() : message && message->handled_by.has_value();
-    }
-    case v1::LogEntry::kReport: {
-      const auto& report = entry.report();
-      const auto& reporter = entry.actor().user_id();
-      if (report.question_id() != 0) {
-        const QuestionRecord* question = find_question(report.question_id());
-        return question && question->reporters.contains(reporter);
-      }
-      const MessageRecord* message = find_message(report.message_id());
-      return message && message->reporters.contains(reporter);
-    }
-    default: return false;
-  }
+  const EntryRules* rules = rules_for(entry.kind_case());
+  return rules && rules->changes_nothing && rules->changes_nothing(*this, entry);
 }
 
 bool RoomState::trim(std::uint64_t up_to) {
@@ -1072,105 +337,14 @@ bool redact_entry(v1::LogEntry& entry, const std::string& user_id) {
   if (entry.actor().user_id() != user_id) return false;
   bool changed = !entry.actor().display_name().empty();
   entry.mutable_actor()->clear_display_name();
-  const auto redact_text = [&changed](std::string* text) {
-    if (text->empty() || *text == kErasedText) return;
-    *text = kErasedText;
-    changed = true;
-  };
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kAsk: redact_text(entry.mutable_ask()->mutable_text()); break;
-    case v1::LogEntry::kAnswer: redact_text(entry.mutable_answer()->mutable_text()); break;
-    case v1::LogEntry::kEditQuestion: redact_text(entry.mutable_edit_question()->mutable_text()); break;
-    case v1::LogEntry::kSay: redact_text(entry.mutable_say()->mutable_text()); break;
-    case v1::LogEntry::kEditMessage: redact_text(entry.mutable_edit_message()->mutable_text()); break;
-    case v1::LogEntry::kReport:
-      changed = changed || !entry.report().reason().empty();
-      entry.mutable_report()->clear_reason();
-      break;
-    default: break;
-  }
+  const EntryRules* rules = rules_for(entry.kind_case());
+  if (rules && rules->redact && rules->redact(entry)) changed = true;
   return changed;
 }
 
 std::uint64_t item_acted_on(const v1::LogEntry& entry) {
-  switch (entry.kind_case()) {
-    case v1::LogEntry::kVote:
-      return entry.vote().question_id();
-    case v1::LogEntry::kApprove:
-      return entry.approve().question_id();
-    case v1::LogEntry::kDismiss:
-      return entry.dismiss().question_id();
-    case v1::LogEntry::kPin:
-      return entry.pin().question_id();
-    case v1::LogEntry::kAnswer:
-      return entry.answer().question_id();
-    case v1::LogEntry::kMarkAnswered:
-      return entry.mark_answered().question_id();
-    case v1::LogEntry::kEditQuestion:
-      return entry.edit_question().id();
-    case v1::LogEntry::kDeleteQuestion:
-      return entry.delete_question().question_id();
-    case v1::LogEntry::kEditMessage:
-      return entry.edit_message().id();
-    case v1::LogEntry::kDeleteMessage:
-      return entry.delete_message().message_id();
-    case v1::LogEntry::kReleaseMessage:
-      return entry.release_message().message_id();
-    case v1::LogEntry::kReport: {  // one of the two ids (check_one_item)
-      const auto& report = entry.report();
-      return report.question_id() != 0 ? report.question_id() : report.message_id();
-    }
-    case v1::LogEntry::kHandled: {
-      const auto& handled = entry.handled();
-      return handled.question_id() != 0 ? handled.question_id() : handled.message_id();
-    }
-    default:
-      return 0;
-  }
-}
-
-RoomState::PresenceDelta::Person& RoomState::PresenceDelta::of(const std::string& user_id, bool was_present) {
-  auto [it, fresh] = people.try_emplace(user_id, Person{was_present, std::nullopt});
-  if (fresh) order.push_back(user_id);
-  return it->second;
-}
-
-void RoomState::apply_joined(const v1::Actor& actor, const v1::JoinedEntry& joined, PresenceDelta& delta) {
-  // A join that raced a ban or the close (on another node) does not take
-  // effect; Room::finish_join tells the joiner why.
-  if (closed_ || banned_.contains(actor.user_id())) return;
-  MemberRecord& member = members_[actor.user_id()];
-  const bool was_present = !member.connections.empty();
-  delta.of(actor.user_id(), was_present);
-  // The name is that of the first connection while any remains (another
-  // tab does not silently rename a member); the role is the highest any
-  // present connection holds, since roles come per join token.
-  if (!was_present) member.person = person_of(actor);
-  const ConnectionRecord connection{actor.role(), joined.node_id()};
-  if (!member.connections.emplace(joined.connection_id(), connection).second) return;
-  if (was_present && static_cast<int>(actor.role()) > static_cast<int>(member.person.role())) {
-    member.person.set_role(actor.role());
-  }
-  note_presence(actor.user_id(), was_present);
-}
-
-void RoomState::apply_left(const v1::Actor& actor, const v1::LeftEntry& left, PresenceDelta& delta) {
-  const auto it = members_.find(actor.user_id());
-  if (it == members_.end() || it->second.connections.erase(left.connection_id()) == 0) return;
-  auto& noted = delta.of(actor.user_id(), true);
-  MemberRecord& member = it->second;
-  if (!member.connections.empty()) {
-    v1::Role highest = v1::ROLE_UNSPECIFIED;
-    for (const auto& [id, connection] : member.connections) highest = std::max(highest, connection.role);
-    member.person.set_role(highest);
-    note_presence(actor.user_id(), true);
-    return;
-  }
-  note_presence(actor.user_id(), true);
-  noted.left.emplace();
-  *noted.left->mutable_person() = member.person;
-  noted.left->set_reason(left.reason());
-  forget_if_gone(actor.user_id());
+  const EntryRules* rules = rules_for(entry.kind_case());
+  return rules && rules->item ? rules->item(entry) : 0;
 }
 
 void RoomState::note_presence(const std::string& user_id, bool was_present) {

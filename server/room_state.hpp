@@ -189,6 +189,16 @@ class RoomState {
   // Whether `viewer` with `role` may see an event for `audience`.
   static bool may_see(const Audience& audience, const std::string& viewer, v1::Role role);
 
+  // The command families (server/commands/*.cpp): each holds the checks and
+  // folds of its kinds of entry (commands/entry_rules.hpp), with the state's
+  // own access. Defined in their files only.
+  struct LifecycleRules;
+  struct MembershipRules;
+  struct ModerationRules;
+  struct QuestionRules;
+  struct ChatRules;
+  struct CareRules;
+
  private:
   struct ConnectionRecord {
     v1::Role role = v1::ROLE_PARTICIPANT;
@@ -230,20 +240,12 @@ class RoomState {
     std::string private_to;                // a private reply: its recipient, who alone sees it with staff
   };
 
-  std::optional<Failure> check_settings(const v1::RoomSettings& settings) const;
-  std::optional<Failure> check_update(const v1::RoomUpdatedEntry& update) const;
   std::optional<Failure> check_slow_mode(const v1::LogEntry& entry) const;
-  std::optional<Failure> check_report(const v1::LogEntry& entry) const;
   // Staff's private replies are never flagged, nor edits of them (they use
   // the crisis words too).
   bool is_private_reply(std::uint64_t message_id) const;
   std::optional<Failure> check_one_item(std::uint64_t question_id, std::uint64_t message_id,
                                         const char* too_old_for) const;
-  std::optional<Failure> check_handled(const v1::LogEntry& entry) const;
-  std::optional<Failure> check_private_reply(const v1::LogEntry& entry) const;
-  std::optional<Failure> check_question_entry(const v1::LogEntry& entry) const;
-  std::optional<Failure> check_chat_entry(const v1::LogEntry& entry) const;
-  std::optional<Failure> check_member_entry(const v1::LogEntry& entry) const;
   std::optional<Failure> check_text(const std::string& text, std::size_t max_chars, const char* what) const;
   const QuestionRecord* find_question(std::uint64_t id) const;
   const MessageRecord* find_message(std::uint64_t id) const;
@@ -282,23 +284,6 @@ class RoomState {
   // Fills `erased` with tombstones for the ids `entry` lists that this
   // state forgot (it named the ones it holds already).
   void add_forgotten_erased(const v1::EraseEntry& entry, v1::ContentErased& erased) const;
-  // Whom one presence entry (a batch of arrivals and departures) touched:
-  // each person once, in order, with whether they were here before it and,
-  // if their last connection went, how.
-  struct PresenceDelta {
-    struct Person {
-      bool was_present = false;
-      std::optional<v1::MemberLeft> left;
-    };
-    std::vector<std::string> order;
-    std::unordered_map<std::string, Person> people;
-    // The person's record, made (with `was_present`) on first sight.
-    Person& of(const std::string& user_id, bool was_present);
-  };
-  // One connection arriving or going (a Joined or Left entry, or one change
-  // of a PresenceEntry), noted in `delta`.
-  void apply_joined(const v1::Actor& actor, const v1::JoinedEntry& joined, PresenceDelta& delta);
-  void apply_left(const v1::Actor& actor, const v1::LeftEntry& left, PresenceDelta& delta);
   // Keeps present_people_ and present_staff_ true after `user_id`'s
   // connections changed; `was_present`: whether they had any before.
   void note_presence(const std::string& user_id, bool was_present);

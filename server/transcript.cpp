@@ -300,7 +300,12 @@ std::optional<Line> describe(std::uint64_t seq, const v1::LogEntry& entry, const
       line.item = entry.report().question_id() ? entry.report().question_id() : entry.report().message_id();
       if (!entry.report().reason().empty()) line.text = entry.report().reason();
       break;
-    default: return std::nullopt;
+    // No line: an expired entry's stand-in, or an entry of no kind. Every
+    // kind is named in this switch, so that a new one does not compile
+    // until it has its line (or says it has none).
+    case v1::LogEntry::kExpired:
+    case v1::LogEntry::KIND_NOT_SET:
+      return std::nullopt;
   }
   return line;
 }
