@@ -78,12 +78,8 @@ class FanOut {
   std::vector<std::pair<Shard*, std::vector<std::pair<std::shared_ptr<Connection>, SharedFrame>>>> away_;
 };
 
-// Entries per read while catching up with the log.
-constexpr std::size_t kReadPage = 1000;
 // Outcomes remembered for their appenders (see Room::outcomes_).
 constexpr std::size_t kMaxOutcomes = 1024;
-// Live entries held while a read is on its way or a gap is being filled.
-constexpr std::size_t kMaxLive = 10000;
 // A push costs a frame per member: a big room is pushed at most once per
 // this much per person present (Limits::presence_push).
 constexpr std::chrono::microseconds kPresencePushPerPerson{100};
@@ -107,139 +103,91 @@ Room::Room(std::string room_id, asio::any_io_executor executor, Engine& engine, 
       push_timer_(strand_) {}
 
 // ---------------------------------------------------------------------------
-// Following the log: subscribe first, then read, so that nothing falls
-// between the two; live entries wait while a read is on its way, and a gap
-// in them (pub/sub may lose messages) is filled from the log.
+// Following the log: the LogFollower decides (server/log_follower.hpp), the
+// Room subscribes, reads, loads and applies as it says.
 // ---------------------------------------------------------------------------
 
 void Room::start() {
   asio::post(strand_, [self = shared_from_this()] {
     self->engine_.subscribe(self->id_, self->weak_from_this());
-    self->catch_up();
+    self->follow(self->follower_.start());
   });
 }
 
-void Room::catch_up() {
-  if (retired_) return;
-  if (reading_) {
-    // A read is on its way, but may have started before what prompted this
-    // one (a resync, a live entry past a gap): read again after it.
-    read_again_ = true;
-    return;
-  }
-  reading_ = true;
-  read_again_ = false;
-  live_high_at_read_ = live_.empty() ? 0 : live_.rbegin()->first;
-  engine_.read(id_, state_.seq(), kReadPage, [self = shared_from_this()](std::error_code error,
-                                                                          std::vector<SequencedEntry> entries) {
-    asio::post(self->strand_, [self, error, entries = std::move(entries)]() mutable {
-      self->on_log_read(error, std::move(entries));
-    });
-  });
-}
-
-void Room::on_log_read(std::error_code error, std::vector<SequencedEntry> entries) {
-  if (retired_) return;
-  if (error) {
-    // Storage is unreachable: try again in a second, one retry at a time
-    // (reading_ stays set meanwhile, so live entries just wait); ops wait.
-    if (error == EngineError::corrupt) log::error("room log holds an entry this server cannot read; retrying");
-    retry_timer_.expires_after(std::chrono::seconds(1));
-    retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code) {
-      self->reading_ = false;
-      self->catch_up();
-    });
-    return;
-  }
-  reading_ = false;
-  if (!entries.empty() && entries.front().seq > state_.seq() + 1) {
-    // Retention trimmed the entries this Room needs next; a checkpoint
-    // stands in for them.
-    if (ready_) {
-      // Members have seen events this node can no longer continue exactly.
-      log::warn("room log was trimmed past this node's state; members must join again");
-      // This node's own entries still waiting to be applied are in the log
-      // (appended, not lost): ROOM_RESET would tell their senders that
-      // nothing was written, and a retry would do it twice.
-      auto appended = std::move(after_applied_);
-      after_applied_.clear();
-      for (auto& [seq, fn] : appended) {
-        fn(seq, {Failure{v1::OUTCOME_UNKNOWN,
-                         "this server fell behind the room's log; your command may have been applied: join "
-                         "again and look before retrying"}});
-      }
-      return reset(Failure{v1::ROOM_RESET, "this server fell behind the room's retention; join it again"});
+void Room::follow(LogFollower::Actions actions, const v1::RoomCheckpoint* checkpoint) {
+  using F = LogFollower;
+  for (auto& action : actions) {
+    if (retired_) return;
+    if (auto* apply = std::get_if<F::Apply>(&action)) {
+      handle_entry(apply->entry);
+    } else if (auto* read = std::get_if<F::Read>(&action)) {
+      read_log(read->after);
+    } else if (std::holds_alternative<F::LoadCheckpoint>(action)) {
+      load_checkpoint();
+    } else if (std::holds_alternative<F::RetryLater>(action)) {
+      retry_timer_.expires_after(std::chrono::seconds(1));
+      retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code) {
+        if (!self->retired_) self->follow(self->follower_.retry());
+      });
+    } else if (std::holds_alternative<F::AdoptCheckpoint>(action)) {
+      state_ = RoomState::from_data(id_, limits_, checkpoint->state());
+      history_.clear();
+      history_floor_ = checkpoint->seq();
+    } else if (auto* skip = std::get_if<F::Skip>(&action)) {
+      log::warn(skip->why == F::Skip::Why::log_starts_later
+                    ? "room log starts later than this node's state and has no checkpoint; continuing"
+                    : "room log has a gap it cannot fill; continuing");
+      history_floor_ = skip->to;
+    } else if (std::holds_alternative<F::Ready>(action)) {
+      become_ready();
+    } else if (std::holds_alternative<F::Reset>(action)) {
+      fell_behind();
     }
-    if (!checkpoint_tried_) return load_checkpoint();
-    // Nothing stands in for the missing entries: go on from what is there.
-    log::warn("room log starts later than this node's state and has no checkpoint; continuing");
-    history_floor_ = entries.front().seq - 1;
   }
-  for (const auto& entry : entries) handle_entry(entry);
-  if (entries.size() == kReadPage || read_again_) return catch_up();
-  // A gap the log cannot fill: only a read issued after the entry beyond the
-  // gap arrived can say so (an earlier one may simply predate the missing
-  // entries).
-  if (entries.empty() && !live_.empty() && live_.begin()->first > state_.seq() + 1 &&
-      live_.begin()->first <= live_high_at_read_) {
-    // The log does not have what the gap misses (trimmed away): go on from
-    // what we have rather than wait forever.
-    log::warn("room log has a gap it cannot fill; continuing");
-    history_floor_ = live_.begin()->first - 1;
-    auto next = std::move(live_.begin()->second);
-    live_.erase(live_.begin());
-    handle_entry(next);
-  }
-  drain_live();
-  if (!ready_ && !reading_) become_ready();
-  maybe_retire();  // the read may have settled the last thing this Room waited for
+}
+
+void Room::read_log(std::uint64_t after) {
+  engine_.read(
+      id_, after, LogFollower::kReadPage,
+      [self = shared_from_this()](std::error_code error, std::vector<SequencedEntry> entries) {
+        asio::post(self->strand_, [self, error, entries = std::move(entries)]() mutable {
+          if (self->retired_) return;
+          if (error == EngineError::corrupt) {
+            log::error("room log holds an entry this server cannot read; retrying");
+          }
+          self->follow(error ? self->follower_.read_failed() : self->follower_.read_done(std::move(entries)));
+          // The read may have settled the last thing this Room waited for.
+          self->maybe_retire();
+        });
+      });
 }
 
 void Room::load_checkpoint() {
-  reading_ = true;  // live entries wait, as for a read
   engine_.load_checkpoint(id_, [self = shared_from_this()](std::error_code error,
                                                             std::optional<v1::RoomCheckpoint> checkpoint) {
     asio::post(self->strand_, [self, error, checkpoint = std::move(checkpoint)] {
       if (self->retired_) return;
-      if (error) {
-        self->retry_timer_.expires_after(std::chrono::seconds(1));
-        self->retry_timer_.async_wait([self](boost::system::error_code) {
-          if (!self->retired_) self->load_checkpoint();
-        });
-        return;
-      }
-      self->reading_ = false;
-      if (checkpoint && checkpoint->seq() > self->state_.seq()) {
-        // Not ready yet: no member has seen anything of this Room, so its
-        // state may start over from the checkpoint.
-        self->state_ = RoomState::from_data(self->id_, self->limits_, checkpoint->state());
-        self->history_.clear();
-        self->history_floor_ = checkpoint->seq();
-      } else {
-        self->checkpoint_tried_ = true;  // none, or it does not help: the next gap is accepted
-      }
-      self->catch_up();
+      if (error) return self->follow(self->follower_.checkpoint_failed());
+      const auto seq = checkpoint ? std::optional(checkpoint->seq()) : std::nullopt;
+      self->follow(self->follower_.checkpoint_loaded(seq), checkpoint ? &*checkpoint : nullptr);
     });
   });
 }
 
-void Room::drain_live() {
-  while (!live_.empty() && !reading_) {
-    const auto it = live_.begin();
-    if (it->first <= state_.seq()) {
-      live_.erase(it);
-    } else if (it->first == state_.seq() + 1) {
-      auto entry = std::move(it->second);
-      live_.erase(it);
-      handle_entry(entry);
-    } else {
-      catch_up();  // the entries before it are in the log by now
-      if (!reading_) {
-        live_.clear();  // retired: nothing more to follow
-        return;
-      }
-    }
+void Room::fell_behind() {
+  // Members have seen events this node can no longer continue exactly.
+  log::warn("room log was trimmed past this node's state; members must join again");
+  // This node's own entries still waiting to be applied are in the log
+  // (appended, not lost): ROOM_RESET would tell their senders that nothing
+  // was written, and a retry would do it twice.
+  auto appended = std::move(after_applied_);
+  after_applied_.clear();
+  for (auto& [seq, fn] : appended) {
+    fn(seq, {Failure{v1::OUTCOME_UNKNOWN,
+                     "this server fell behind the room's log; your command may have been applied: join "
+                     "again and look before retrying"}});
   }
+  reset(Failure{v1::ROOM_RESET, "this server fell behind the room's retention; join it again"});
 }
 
 void Room::become_ready() {
@@ -349,24 +297,16 @@ void Room::on_entry(const std::string&, SequencedEntry entry) {
       log::warn("room log changed under this node (lost and recreated); members must join again");
       return self->reset(Failure{v1::ROOM_RESET, "the room's history was lost; join it again"});
     }
-    if (entry.seq <= self->state_.seq()) return;  // read already, or delivered twice
-    if (self->ready_ && !self->reading_ && self->live_.empty() && entry.seq == self->state_.seq() + 1) {
-      self->handle_entry(entry);
-    } else {
-      const auto seq = entry.seq;
-      // Bounded: past kMaxLive held entries, drop them all and let the log
-      // (which has every one of them) catch the Room up.
-      if (self->live_.size() >= kMaxLive) self->live_.clear();
-      self->live_.emplace(seq, std::move(entry));
-      if (self->ready_) self->drain_live();
-    }
+    self->follow(self->follower_.live(std::move(entry)));
     // The entry may have settled the last thing this Room waited for.
     self->maybe_retire();
   });
 }
 
 void Room::on_resync(const std::string&) {
-  asio::post(strand_, [self = shared_from_this()] { self->catch_up(); });
+  asio::post(strand_, [self = shared_from_this()] {
+    if (!self->retired_) self->follow(self->follower_.resync());
+  });
 }
 
 void Room::handle_entry(const SequencedEntry& sequenced) {
@@ -1113,7 +1053,7 @@ void Room::reset(const Failure& failure) {
   retry_timer_.cancel();
   flush_timer_.cancel();
   push_timer_.cancel();
-  live_.clear();
+  follower_.stop();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
 }
@@ -1127,7 +1067,7 @@ void Room::abandon() {
   waiting_.clear();
   refusable_waiting_ = 0;
   patience_timer_.cancel();
-  live_.clear();
+  follower_.stop();
   presence_queue_.clear();
   retired_ = true;
 }

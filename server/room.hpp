@@ -22,6 +22,7 @@
 
 #include "connection.hpp"
 #include "engine.hpp"
+#include "log_follower.hpp"
 #include "passcode.hpp"
 #include "room_state.hpp"
 
@@ -138,11 +139,14 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
     std::string staff_event;  // what staff got instead; empty if the same
   };
 
-  void catch_up();
-  // The log was trimmed past this Room's state: start from its checkpoint.
+  // Does what the log follower says, in order, until the Room retires:
+  // the I/O it asks for answers back into it. `checkpoint` is the one just
+  // loaded, for AdoptCheckpoint.
+  void follow(LogFollower::Actions actions, const v1::RoomCheckpoint* checkpoint = nullptr);
+  void read_log(std::uint64_t after);
   void load_checkpoint();
-  void on_log_read(std::error_code error, std::vector<SequencedEntry> entries);
-  void drain_live();
+  // The log was trimmed past what members saw here: they join again.
+  void fell_behind();
   void become_ready();
   void handle_entry(const SequencedEntry& entry);
   void remember(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
@@ -251,10 +255,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   const Limits limits_;
   bool ready_ = false;
   bool retired_ = false;
-  bool reading_ = false;                          // a catch-up read is on its way (or its retry)
-  bool read_again_ = false;                       // something asked for a read while one was on its way
-  bool checkpoint_tried_ = false;                 // load_checkpoint found none that helps
-  std::uint64_t live_high_at_read_ = 0;           // highest live seq held when the read was issued
+  LogFollower follower_;
   struct Waiting {
     Op op;
     Refusal refusal;  // none: waits however long
@@ -267,7 +268,6 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   // for the next.
   void refuse_waiting();
   void arm_patience();
-  std::map<std::uint64_t, SequencedEntry> live_;  // held while reading or across a gap
   std::size_t appends_in_flight_ = 0;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer retry_timer_;
