@@ -47,7 +47,8 @@ std::optional<std::uint64_t> parse_seq(std::string_view text) {
 // What an appending script answered: "0-SEQ", or why it refused.
 void finish_append(const RedisReply& reply, const Engine::AppendHandler& handler) {
   if (reply.is_error()) return handler(script_error(reply.str), 0);
-  const auto seq = parse_seq(reply.str);
+  const auto id = reply_as<std::string>(reply);
+  const auto seq = id ? parse_seq(*id) : std::nullopt;
   if (!seq) return handler(EngineError::corrupt, 0);
   handler({}, *seq);
 }
@@ -137,9 +138,8 @@ void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler
     commands_->command(std::move(args), [this, node_ids, handler = std::move(handler)](std::error_code error,
                                                                                       RedisReply reply) {
       if (error) return handler(error, {});
-      if (reply.type != RedisReply::Type::array || reply.elements.size() != node_ids.size()) {
-        return handler(EngineError::unavailable, {});
-      }
+      const auto beats = reply_as<std::vector<std::optional<std::string>>>(reply);
+      if (!beats || beats->size() != node_ids.size()) return handler(EngineError::unavailable, {});
       // A missing heartbeat proves a death only if it stopped while this
       // node watched: seen refreshed (its value changed) since this node's
       // connection came up, or missing for longer than any live node takes
@@ -153,9 +153,11 @@ void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler
       std::vector<std::string> dead;
       for (std::size_t i = 0; i < node_ids.size(); ++i) {
         auto& watched = watched_[node_ids[i]];
-        if (reply.elements[i].type != RedisReply::Type::nil) {
-          if (!watched.first_beat) watched.first_beat = reply.elements[i].str;
-          else if (*watched.first_beat != reply.elements[i].str) watched.refreshed = true;
+        if (const auto& beat = (*beats)[i]) {
+          if (!watched.first_beat)
+            watched.first_beat = *beat;
+          else if (*watched.first_beat != *beat)
+            watched.refreshed = true;
         } else if (waited_long_enough || watched.refreshed) {
           dead.push_back(node_ids[i]);
           watched_.erase(node_ids[i]);
@@ -278,14 +280,15 @@ void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler hand
   std::vector<std::string> args = budget_args(lua::budget_up_to, {budget});
   args.push_back(std::to_string(want));
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
-    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-      if (!error && (reply.type != RedisReply::Type::array || reply.elements.size() != 3)) {
-        error = EngineError::unavailable;
-      }
-      if (error) return handler(error, {});
-      handler({}, Grant{reply.elements[0].integer, std::chrono::milliseconds(reply.elements[1].integer),
-                        std::chrono::milliseconds(reply.elements[2].integer)});
-    });
+    commands_->command(
+        std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+          // {granted, wait in ms, refill in ms}
+          const auto grant = reply_as<std::tuple<long long, long long, long long>>(reply);
+          if (!error && !grant) error = EngineError::unavailable;
+          if (error) return handler(error, {});
+          const auto [granted, wait, refill] = *grant;
+          handler({}, Grant{granted, std::chrono::milliseconds(wait), std::chrono::milliseconds(refill)});
+        });
   });
 }
 
@@ -295,12 +298,14 @@ void RedisEngine::take(std::vector<Budget> budgets, SharedBudgets::Handler handl
 
 void RedisEngine::run_budget_script(std::vector<std::string> args, SharedBudgets::Handler handler) {
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
-    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-      if (!error && reply.type != RedisReply::Type::integer) error = EngineError::unavailable;
-      if (error) return handler(error, std::nullopt);
-      if (reply.integer > 0) return handler({}, std::chrono::milliseconds(reply.integer));
-      handler({}, std::nullopt);
-    });
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         const auto wait = reply_as<long long>(reply);  // ms to wait; 0: taken
+                         if (!error && !wait) error = EngineError::unavailable;
+                         if (error) return handler(error, std::nullopt);
+                         if (*wait > 0) return handler({}, std::chrono::milliseconds(*wait));
+                         handler({}, std::nullopt);
+                       });
   });
 }
 
@@ -314,10 +319,12 @@ void RedisEngine::claim(const std::string& key, std::size_t count, std::size_t m
                                 std::to_string(max),
                                 std::to_string(presence_ttl_.count())};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
-    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
-      if (!error && reply.type != RedisReply::Type::integer) error = EngineError::unavailable;
-      handler(error, !error && reply.integer == 1);
-    });
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         const auto claimed = reply_as<long long>(reply);
+                         if (!error && !claimed) error = EngineError::unavailable;
+                         handler(error, !error && *claimed == 1);
+                       });
   });
 }
 
@@ -385,9 +392,9 @@ void RedisEngine::exists(std::string key, MarkedHandler handler) {
     commands_->command(std::move(args),
                        [handler = std::move(handler)](std::error_code error, RedisReply reply) {
                          if (error) return handler(error, false);
-                         if (reply.type != RedisReply::Type::integer)
-                           return handler(EngineError::unavailable, false);
-                         handler({}, reply.integer != 0);
+                         const auto count = reply_as<long long>(reply);
+                         if (!count) return handler(EngineError::unavailable, false);
+                         handler({}, *count != 0);
                        });
   });
 }
@@ -400,16 +407,16 @@ void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std:
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (error) return handler(error, {});
       if (reply.is_error() || reply.type != RedisReply::Type::array) return handler(EngineError::unavailable, {});
+      // [[id, [field, value, ...]], ...]
+      const auto items = reply_as<std::vector<std::tuple<std::string, std::vector<std::string>>>>(reply);
+      if (!items) return handler(EngineError::corrupt, {});
       std::vector<SequencedEntry> entries;
-      entries.reserve(reply.elements.size());
-      for (const auto& item : reply.elements) {
-        // [id, [field, value, ...]]
-        if (item.elements.size() != 2 || item.elements[1].elements.size() < 2) return handler(EngineError::corrupt, {});
-        const auto seq = parse_seq(item.elements[0].str);
+      entries.reserve(items->size());
+      for (const auto& [id, fields] : *items) {
+        const auto seq = parse_seq(id);
         auto entry = std::make_shared<v1::LogEntry>();
-        if (!seq || !entry->ParseFromString(item.elements[1].elements[1].str)) {
+        if (!seq || fields.size() < 2 || !entry->ParseFromString(fields[1]))
           return handler(EngineError::corrupt, {});
-        }
         entries.push_back(SequencedEntry{*seq, std::move(entry), {}});
       }
       handler({}, std::move(entries));
@@ -426,11 +433,10 @@ void RedisEngine::load_checkpoint(const std::string& room_id, CheckpointHandler 
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (error) return handler(error, std::nullopt);
-      if (reply.type == RedisReply::Type::nil) return handler({}, std::nullopt);
+      const auto data = reply_as<std::optional<std::string>>(reply);
+      if (data && !*data) return handler({}, std::nullopt);  // none stored
       v1::RoomCheckpoint checkpoint;
-      if (reply.type != RedisReply::Type::string || !checkpoint.ParseFromString(reply.str)) {
-        return handler(EngineError::corrupt, std::nullopt);
-      }
+      if (!data || !checkpoint.ParseFromString(**data)) return handler(EngineError::corrupt, std::nullopt);
       handler({}, std::move(checkpoint));
     });
   });
@@ -478,8 +484,9 @@ void RedisEngine::rewrite_page(const std::string& room_id, const Rewrite& rewrit
     commands_->command(std::move(args),
                        [handler = std::move(handler)](std::error_code error, RedisReply reply) {
                          if (!error && reply.is_error()) error = script_error(reply.str);
-                         if (!error && reply.type != RedisReply::Type::integer) error = EngineError::corrupt;
-                         handler(error, error ? 0 : static_cast<std::uint64_t>(reply.integer));
+                         const auto generation = reply_as<long long>(reply);
+                         if (!error && !generation) error = EngineError::corrupt;
+                         handler(error, error ? 0 : static_cast<std::uint64_t>(*generation));
                        });
   });
 }
@@ -528,16 +535,17 @@ void RedisEngine::scan_rooms(std::string cursor, std::vector<std::string> found,
                      [this, found = std::move(found), handler = std::move(handler)](std::error_code error,
                                                                                     RedisReply reply) mutable {
                        if (error) return handler(error, {});
-                       if (reply.type != RedisReply::Type::array || reply.elements.size() != 2) {
-                         return handler(EngineError::unavailable, {});
-                       }
-                       for (const auto& key : reply.elements[1].elements) {
-                         if (auto room_id = room_of(key.str, kEpochSuffix); !room_id.empty()) {
+                       // [next cursor, [key, ...]]
+                       auto page = reply_as<std::tuple<std::string, std::vector<std::string>>>(reply);
+                       if (!page) return handler(EngineError::unavailable, {});
+                       auto& [next, keys] = *page;
+                       for (const auto& key : keys) {
+                         if (auto room_id = room_of(key, kEpochSuffix); !room_id.empty()) {
                            found.push_back(std::move(room_id));
                          }
                        }
-                       if (reply.elements[0].str == "0") return handler({}, std::move(found));
-                       scan_rooms(reply.elements[0].str, std::move(found), std::move(handler));
+                       if (next == "0") return handler({}, std::move(found));
+                       scan_rooms(std::move(next), std::move(found), std::move(handler));
                      });
 }
 

@@ -25,18 +25,18 @@ void LogFollower::catch_up(Actions& out) {
   read_again_ = false;
   retrying_ = Retrying::read;
   live_high_at_read_ = live_.empty() ? 0 : live_.rbegin()->first;
-  out.push_back(Read{position_});
+  out.emplace_back(std::in_place_type<Read>, position_);
 }
 
 void LogFollower::load_checkpoint(Actions& out) {
   reading_ = true;  // live entries wait, as for a read
   retrying_ = Retrying::checkpoint;
-  out.push_back(LoadCheckpoint{});
+  out.emplace_back(std::in_place_type<LoadCheckpoint>);
 }
 
 void LogFollower::apply(SequencedEntry entry, Actions& out) {
   position_ = entry.seq;
-  out.push_back(Apply{std::move(entry)});
+  out.emplace_back(std::in_place_type<Apply>, std::move(entry));
 }
 
 LogFollower::Actions LogFollower::live(SequencedEntry entry) {
@@ -80,7 +80,7 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
     if (ready_) {
       reset_ = true;
       live_.clear();
-      out.push_back(Reset{});
+      out.emplace_back(std::in_place_type<Reset>);
       return out;
     }
     if (!checkpoint_tried_) {
@@ -88,7 +88,7 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
       return out;
     }
     // Nothing stands in for the missing entries: go on from what is there.
-    out.push_back(Skip{entries.front().seq - 1, Skip::Why::log_starts_later});
+    out.emplace_back(std::in_place_type<Skip>, entries.front().seq - 1, Skip::Why::log_starts_later);
   }
   const bool full = entries.size() == read_page_;
   for (auto& entry : entries) {
@@ -102,7 +102,7 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
   // the gap arrived can say so.
   if (entries.empty() && !live_.empty() && live_.begin()->first > position_ + 1 &&
       live_.begin()->first <= live_high_at_read_) {
-    out.push_back(Skip{live_.begin()->first - 1, Skip::Why::gap_not_in_log});
+    out.emplace_back(std::in_place_type<Skip>, live_.begin()->first - 1, Skip::Why::gap_not_in_log);
     auto next = std::move(live_.begin()->second);
     live_.erase(live_.begin());
     apply(std::move(next), out);
@@ -110,7 +110,7 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
   drain_live(out);
   if (!ready_ && !reading_) {
     ready_ = true;
-    out.push_back(Ready{});
+    out.emplace_back(std::in_place_type<Ready>);
   }
   return out;
 }
@@ -118,8 +118,9 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
 LogFollower::Actions LogFollower::read_failed() {
   // Try again in a while, one retry at a time: reading_ stays set
   // meanwhile, so live entries just wait.
-  if (reset_) return {};
-  return {RetryLater{}};
+  Actions out;
+  if (!reset_) out.emplace_back(std::in_place_type<RetryLater>);
+  return out;
 }
 
 LogFollower::Actions LogFollower::checkpoint_loaded(std::optional<std::uint64_t> seq) {
@@ -130,7 +131,7 @@ LogFollower::Actions LogFollower::checkpoint_loaded(std::optional<std::uint64_t>
     // Not ready yet: no member has seen anything, so the state may start
     // over from the checkpoint.
     position_ = *seq;
-    out.push_back(AdoptCheckpoint{});
+    out.emplace_back(std::in_place_type<AdoptCheckpoint>);
   } else {
     checkpoint_tried_ = true;  // none, or it does not help: the next gap is accepted
   }
@@ -139,8 +140,9 @@ LogFollower::Actions LogFollower::checkpoint_loaded(std::optional<std::uint64_t>
 }
 
 LogFollower::Actions LogFollower::checkpoint_failed() {
-  if (reset_) return {};
-  return {RetryLater{}};
+  Actions out;
+  if (!reset_) out.emplace_back(std::in_place_type<RetryLater>);
+  return out;
 }
 
 LogFollower::Actions LogFollower::retry() {

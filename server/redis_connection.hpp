@@ -30,8 +30,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "redis_reply.hpp"
+
 struct redisAsyncContext;
-struct redisReply;
 
 namespace hearth {
 
@@ -39,18 +40,6 @@ namespace hearth {
 // up to this; each try may take up to kRedisConnectTimeout.
 inline constexpr std::chrono::milliseconds kRedisMaxBackoff{5000};
 inline constexpr std::chrono::milliseconds kRedisConnectTimeout{3000};
-
-// A reply, copied out of hiredis' memory so that handlers may keep it.
-struct RedisReply {
-  enum class Type { string, array, integer, nil, status, error };
-  Type type = Type::nil;
-  std::string str;  // string, status and error
-  long long integer = 0;
-  std::vector<RedisReply> elements;
-
-  static RedisReply from(const redisReply& reply);
-  bool is_error() const { return type == Type::error; }
-};
 
 // Where Redis is: redis://[:password@]host[:port] or unix:///path/to/socket.
 struct RedisAddress {

@@ -118,12 +118,24 @@ void Room::follow(LogFollower::Actions actions, const v1::RoomCheckpoint* checkp
   using F = LogFollower;
   for (auto& action : actions) {
     if (retired_) return;
+    // Each action fails alone, as a handler on the shard does
+    // (server/fault.hpp): the follower has counted it done, so what comes
+    // after it must still run. An entry's sequence is RoomState's before
+    // anything of it can throw; a read or a load that failed to start is
+    // retried as one that failed.
     if (auto* apply = std::get_if<F::Apply>(&action)) {
-      handle_entry(apply->entry);
+      fault::contain(
+          fault::Where::fold, [&] { handle_entry(apply->entry); }, [] {});
     } else if (auto* read = std::get_if<F::Read>(&action)) {
-      read_log(read->after);
+      if (!fault::contain(
+              fault::Where::loop, [&] { read_log(read->after); }, [] {})) {
+        follow(follower_.read_failed());
+      }
     } else if (std::holds_alternative<F::LoadCheckpoint>(action)) {
-      load_checkpoint();
+      if (!fault::contain(
+              fault::Where::loop, [&] { load_checkpoint(); }, [] {})) {
+        follow(follower_.checkpoint_failed());
+      }
     } else if (std::holds_alternative<F::RetryLater>(action)) {
       retry_timer_.expires_after(std::chrono::seconds(1));
       retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code) {
@@ -139,7 +151,8 @@ void Room::follow(LogFollower::Actions actions, const v1::RoomCheckpoint* checkp
                     : "room log has a gap it cannot fill; continuing");
       history_floor_ = skip->to;
     } else if (std::holds_alternative<F::Ready>(action)) {
-      become_ready();
+      fault::contain(
+          fault::Where::loop, [&] { become_ready(); }, [] {});
     } else if (std::holds_alternative<F::Reset>(action)) {
       fell_behind();
     }
@@ -285,6 +298,7 @@ void Room::maybe_retire() {
   sweep_timer_.cancel();
   flush_timer_.cancel();
   push_timer_.cancel();
+  follower_.stop();
   engine_.unsubscribe(id_, this);
   registry_.forget(id_, this);
 }

@@ -19,7 +19,9 @@
 //   non-blocking gather-write, and waits for the socket only when it is
 //   full. A queue that reaches Limits::send_queue_frames before that turn
 //   is written at once; a client whose queue passes it while its socket is
-//   full is closed with 4001 rather than let memory grow. Pongs, pings and
+//   full is closed with 4001 rather than let memory grow. (On TLS a write
+//   in flight cannot be joined: frames past the limit behind it count
+//   against the client, even if its socket has room.) Pongs, pings and
 //   the close frame take the same queue;
 // - the idle timeout is checked by the shard's tick, every half of it: a
 //   ping to a connection that sent nothing since the last tick, and a drop

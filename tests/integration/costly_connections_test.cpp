@@ -137,10 +137,16 @@ TEST(CostlyConnections, FramesOwedAfterTheServerStallsAreNotASlowConsumer) {
   }
   host.next_presence_where([&](const v1::Presence& p) { return p.present() == kMembers + 1; }, 20s);
 
-  ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
   std::vector<std::uint32_t> sent;
-  for (auto& member : members) sent.push_back(member->send(say("r", "at once")));
-  ASSERT_EQ(::kill(server.pid(), SIGCONT), 0);
+  ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
+  {
+    // Woken however this block ends: a stopped server would hide why.
+    struct Wake {
+      pid_t pid;
+      ~Wake() { ::kill(pid, SIGCONT); }
+    } wake{server.pid()};
+    for (auto& member : members) sent.push_back(member->send(say("r", "at once")));
+  }
 
   for (int i = 0; i < kMembers; ++i) {
     EXPECT_TRUE(

@@ -152,8 +152,10 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> argv{HEARTH_SERVER_BIN, "--port", "0", "--listen", "127.0.0.1"};
-  if (std::find(args.begin(), args.end(), "--threads") == args.end())
-    argv.insert(argv.end(), {"--threads", "2"});
+  const bool threads_set = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+    return arg == "--threads" || arg.starts_with("--threads=");
+  });
+  if (!threads_set) argv.insert(argv.end(), {"--threads", "2"});
   argv.insert(argv.end(), args.begin(), args.end());
   // Most tests send faster than any person and open more connections than
   // one person would: the abuse limits are off unless a test sets them

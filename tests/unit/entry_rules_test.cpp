@@ -29,6 +29,33 @@ std::vector<const FieldDescriptor*> fields_of(const OneofDescriptor* oneof) {
   return fields;
 }
 
+// The kind of entry each command makes, written out here, apart from the
+// families' builders, so that a builder that makes the wrong one fails.
+const std::map<std::string, std::string> kEntryOfCommand = {
+    {"update_room", "room_updated"},
+    {"close_room", "room_closed"},
+    {"mute_member", "mute"},
+    {"kick_member", "kick"},
+    {"ban_member", "ban"},
+    {"ask_question", "ask"},
+    {"vote_question", "vote"},
+    {"approve_question", "approve"},
+    {"dismiss_question", "dismiss"},
+    {"pin_question", "pin"},
+    {"answer_question", "answer"},
+    {"mark_answered", "mark_answered"},
+    {"edit_question", "edit_question"},
+    {"delete_question", "delete_question"},
+    {"send_message", "say"},
+    {"edit_message", "edit_message"},
+    {"delete_message", "delete_message"},
+    {"release_message", "release_message"},
+    {"report_item", "report"},
+    {"reply_privately", "say"},
+    {"mark_handled", "handled"},
+    {"erase_my_content", "erase"},
+};
+
 // What the session answers itself: these are not entries of a room's log.
 const std::set<std::string> kSessionCommands = {"hello", "create_room",   "join_room", "leave_room",
                                                 "ping",  "create_invite", "forget_me", "list_members"};
@@ -90,6 +117,10 @@ TEST(EntryRules, EveryCommandBecomesAnEntryWithRulesOrIsTheSessions) {
     const auto failure = entry_for_command(message, entry);
     ASSERT_FALSE(failure) << failure->message;
     EXPECT_NE(rules_for(entry.kind_case()), nullptr) << "it makes an entry of kind " << entry.kind_case();
+    const auto* made = v1::LogEntry::descriptor()->FindFieldByNumber(entry.kind_case());
+    ASSERT_NE(made, nullptr);
+    ASSERT_TRUE(kEntryOfCommand.contains(field->name())) << "add the command to kEntryOfCommand";
+    EXPECT_EQ(made->name(), kEntryOfCommand.at(field->name()));
   }
   EXPECT_EQ(session_seen, kSessionCommands) << "a command listed as the session's that the proto lacks";
 }
