@@ -25,7 +25,7 @@ void LogFollower::catch_up(Actions& out) {
   read_again_ = false;
   retrying_ = Retrying::read;
   live_high_at_read_ = live_.empty() ? 0 : live_.rbegin()->first;
-  out.emplace_back(std::in_place_type<Read>, position_);
+  out.emplace_back(std::in_place_type<Read>, Read{position_});
 }
 
 void LogFollower::load_checkpoint(Actions& out) {
@@ -36,7 +36,7 @@ void LogFollower::load_checkpoint(Actions& out) {
 
 void LogFollower::apply(SequencedEntry entry, Actions& out) {
   position_ = entry.seq;
-  out.emplace_back(std::in_place_type<Apply>, std::move(entry));
+  out.emplace_back(std::in_place_type<Apply>, Apply{std::move(entry)});
 }
 
 LogFollower::Actions LogFollower::live(SequencedEntry entry) {
@@ -88,7 +88,7 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
       return out;
     }
     // Nothing stands in for the missing entries: go on from what is there.
-    out.emplace_back(std::in_place_type<Skip>, entries.front().seq - 1, Skip::Why::log_starts_later);
+    out.emplace_back(std::in_place_type<Skip>, Skip{entries.front().seq - 1, Skip::Why::log_starts_later});
   }
   const bool full = entries.size() == read_page_;
   for (auto& entry : entries) {
@@ -102,7 +102,7 @@ LogFollower::Actions LogFollower::read_done(std::vector<SequencedEntry> entries)
   // the gap arrived can say so.
   if (entries.empty() && !live_.empty() && live_.begin()->first > position_ + 1 &&
       live_.begin()->first <= live_high_at_read_) {
-    out.emplace_back(std::in_place_type<Skip>, live_.begin()->first - 1, Skip::Why::gap_not_in_log);
+    out.emplace_back(std::in_place_type<Skip>, Skip{live_.begin()->first - 1, Skip::Why::gap_not_in_log});
     auto next = std::move(live_.begin()->second);
     live_.erase(live_.begin());
     apply(std::move(next), out);
