@@ -106,9 +106,7 @@ std::optional<Failure> RoomState::check(const v1::LogEntry& entry) const {
 // the two ids, and not one the room no longer holds (1.16).
 std::optional<Failure> RoomState::check_one_item(std::uint64_t question_id, std::uint64_t message_id,
                                                  const char* too_old_for) const {
-  if ((question_id == 0) == (message_id == 0)) {
-    return fail(v1::INVALID_ARGUMENT, "name a question or a message: one of the two ids");
-  }
+  if (auto failure = one_of_two_ids(question_id, message_id)) return failure;
   if (forgot_question(question_id) || forgot_message(message_id)) {
     return fail(question_id != 0 ? v1::QUESTION_NOT_FOUND : v1::MESSAGE_NOT_FOUND,
                 std::string("this is too old ") + too_old_for);

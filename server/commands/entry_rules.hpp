@@ -14,6 +14,7 @@
 // HasItsRules (tests/unit/entry_rules_test.cpp), which walks the proto.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -85,6 +86,8 @@ CommandFamily moderation_family();
 CommandFamily question_family();
 CommandFamily chat_family();
 CommandFamily care_family();
+// All of them: what the table is made of.
+std::array<CommandFamily, 6> command_families();
 
 // The rules for `kind`, or null (KIND_NOT_SET, or a kind no family has).
 const EntryRules* rules_for(v1::LogEntry::KindCase kind);

@@ -16,8 +16,7 @@ struct Tables {
   std::array<const CommandRules*, kTableSize> commands{};
 
   Tables() {
-    for (const CommandFamily& family : {lifecycle_family(), membership_family(), moderation_family(),
-                                        question_family(), chat_family(), care_family()}) {
+    for (const CommandFamily& family : command_families()) {
       for (const EntryRules& rules : family.entries)
         entries.at(static_cast<std::size_t>(rules.kind)) = &rules;
       for (const CommandRules& rules : family.commands)
@@ -32,6 +31,11 @@ const Tables& tables() {
 }
 
 }  // namespace
+
+std::array<CommandFamily, 6> command_families() {
+  return {lifecycle_family(), membership_family(), moderation_family(),
+          question_family(),  chat_family(),       care_family()};
+}
 
 const EntryRules* rules_for(v1::LogEntry::KindCase kind) {
   const auto at = static_cast<std::size_t>(kind);

@@ -62,8 +62,7 @@ const std::set<std::string> kSessionCommands = {"hello", "create_room",   "join_
 
 TEST(EntryRules, EveryKindOfEntryHasItsRulesInOneFamily) {
   std::map<int, int> listed;
-  for (const CommandFamily& family : {lifecycle_family(), membership_family(), moderation_family(),
-                                      question_family(), chat_family(), care_family()}) {
+  for (const CommandFamily& family : command_families()) {
     for (const EntryRules& rules : family.entries) ++listed[rules.kind];
   }
   const auto* kinds = v1::LogEntry::descriptor()->FindOneofByName("kind");
