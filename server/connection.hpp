@@ -1,5 +1,6 @@
 // What a room needs of one member's connection, whatever carries it. The
-// WebSocket session implements it; unit tests can implement it with a vector.
+// client session (client_session.hpp) implements it; the session fuzzer
+// implements it with a vector.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,6 @@ namespace hearth {
 
 class Shard;
 
-class Room;
-
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -26,7 +25,9 @@ class Connection {
   // Queues one frame. A connection that cannot keep up closes itself.
   virtual void send(SharedFrame frame) = 0;
   // The room accepted this connection as a member (before the join reply).
-  virtual void joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) = 0;
+  // The connection reaches the room through the registry
+  // (RoomRegistry::with_room): no room hands itself up.
+  virtual void joined(const std::string& room_id, Membership membership) = 0;
   // A join (or create) of this connection failed; the room sent the error.
   virtual void join_failed(const std::string& room_id) = 0;
   // The room removed this connection (kicked, banned).

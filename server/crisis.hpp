@@ -1,7 +1,7 @@
 // Crisis detection: whether a question or chat message suggests that its
 // writer may be at risk (CRISIS), talks about suicide or self-harm for
 // someone else or in general (ABOUT), or neither (NONE). Decided once, where
-// the command arrives (ws_session.cpp); the log keeps the flag, so every
+// the command arrives (client_session.cpp); the log keeps the flag, so every
 // node and every replay agree whatever rules they run.
 //
 // The rules are data a clinician can read and extend: one file per locale

@@ -15,6 +15,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 
+#include "client_session.hpp"
 #include "command.hpp"
 #include "engine_await.hpp"
 #include "fault.hpp"
@@ -23,7 +24,6 @@
 #include "static_files.hpp"
 #include "token.hpp"
 #include "transcript.hpp"
-#include "ws_session.hpp"
 
 namespace hearth {
 namespace {
@@ -80,7 +80,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   if (path == "/healthz") {
     const bool stopping = context.shutting_down.load();
     boost::json::object body{{"status", stopping ? "stopping" : "ok"},
-                             {"connections", context.sessions.size()},
+                             {"connections", context.connections.size()},
                              {"rooms_open", context.rooms.open_rooms()}};
     return make_response(request, stopping ? http::status::service_unavailable : http::status::ok,
                          "application/json", boost::json::serialize(body) + "\n");
@@ -95,7 +95,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
   }
   if (path == "/metrics") {
     return make_response(request, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                         metrics().render(context.sessions.size(), context.rooms.open_rooms()));
+                         metrics().render(context.connections.size(), context.rooms.open_rooms()));
   }
   if (auto file = serve_static(request, context.config.web_root)) return std::move(*file);
   if (path == "/" && read_only) {
@@ -235,9 +235,9 @@ void HttpSession::upgrade(http::request<http::string_body> request) {
   }
   // A token may come in the Sec-WebSocket-Protocol header instead of a
   // hello ("hearth.v1, hearth.token.JWT"): checked before the upgrade.
-  WsSession::Handshake handshake;
+  ClientSession::Handshake handshake;
   for (const auto& item : split_list(request[http::field::sec_websocket_protocol])) {
-    if (item == "hearth.v1") handshake.subprotocol = item;
+    if (item == "hearth.v1") handshake.v1_subprotocol = true;
     if (!item.starts_with("hearth.token.")) continue;
     auto claims = verify_token(std::string_view(item).substr(13), context_.config.token_secret,
                                std::chrono::system_clock::now());
@@ -250,7 +250,7 @@ void HttpSession::upgrade(http::request<http::string_body> request) {
   }
   // Open connections from this address, over every node: this node's
   // count, then (with a cap and Redis) one round trip.
-  auto waiting = std::make_shared<std::pair<http::request<http::string_body>, WsSession::Handshake>>(
+  auto waiting = std::make_shared<std::pair<http::request<http::string_body>, ClientSession::Handshake>>(
       std::move(request), std::move(handshake));
   std::string address = client_address(waiting->first);
   context_.connections_per_address.try_add(address, [self = shared_from_this(), waiting, address](bool admitted) {
@@ -271,8 +271,8 @@ void HttpSession::upgrade(http::request<http::string_body> request) {
       // The bytes already read belong to the HTTP request alone: a client
       // may not send WebSocket frames before the 101 response. Once
       // admitted, the session uncounts the connection when it ends.
-      std::make_shared<WsSession>(std::move(self->stream_), self->context_, address, std::move(checked))
-          ->start(std::move(upgrade_request));
+      ClientSession::serve(std::move(self->stream_), self->context_, address, std::move(checked),
+                           std::move(upgrade_request));
     });
   });
 }

@@ -1,5 +1,5 @@
 // One HTTP connection: answers plain requests (/healthz, 404, 405) with
-// keep-alive, and hands WebSocket upgrades on /ws to a WsSession.
+// keep-alive, and hands WebSocket upgrades on /ws to a ClientSession.
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -45,7 +45,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send_error(const boost::beast::http::request<boost::beast::http::string_body>& request,
                   boost::beast::http::status status, std::string_view code, std::string_view message);
   // An upgrade on /ws: the Origin, a token in Sec-WebSocket-Protocol and the
-  // per-address limit are checked, then a WsSession takes the stream.
+  // per-address limit are checked, then a ClientSession takes the stream.
   void upgrade(boost::beast::http::request<boost::beast::http::string_body> request);
   // Whether the request's bearer token holds one of `roles` in `room_id`;
   // if not, the error response has been sent and it returns false.

@@ -25,4 +25,9 @@ struct Membership {
   bool resumed = false;
 };
 
+// Hosts, moderators and admins: who may moderate.
+inline bool is_staff(v1::Role role) {
+  return role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
+}
+
 }  // namespace hearth

@@ -666,7 +666,7 @@ void Room::finish_join(const std::string& connection_id) {
   if (state_.is_banned(caller.membership.user_id)) return reply_error(caller, {v1::BANNED, "you are banned from this room"});
   caller.joining = false;
   add_member(caller);
-  caller.connection->joined(id_, shared_from_this(), caller.membership);
+  caller.connection->joined(id_, caller.membership);
   v1::Ok ok;
   auto failure = v1::RESUME_FAILURE_NONE;
   if (caller.resume) {

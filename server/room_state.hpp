@@ -77,10 +77,6 @@ std::uint64_t item_acted_on(const v1::LogEntry& entry);
 // settings replace them whole; without settings nothing changes.
 v1::RoomSettings settings_after(const v1::RoomSettings& current, const v1::RoomUpdatedEntry& update);
 
-inline bool is_staff(v1::Role role) {
-  return role == v1::ROLE_HOST || role == v1::ROLE_MODERATOR || role == v1::ROLE_ADMIN;
-}
-
 // Support rooms list their members to everyone while at most this many
 // people are present (RoomSettings.member_list_limit: 0 takes the default,
 // and no room may set more than the maximum).

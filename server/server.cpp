@@ -198,7 +198,7 @@ int run_server(const Config& config) {
   asio::steady_timer deadline(io);
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) return;
-    log::info("signal ", signal, ": shutting down, ", context.sessions.size(), " connections to close");
+    log::info("signal ", signal, ": shutting down, ", context.connections.size(), " connections to close");
     context.shutting_down = true;
     hangups.cancel();
     listener->stop();
@@ -216,7 +216,7 @@ int run_server(const Config& config) {
     // Then the rooms: each retires once the Left entries of its departed
     // members are written; then this node says goodbye to the other nodes
     // (its heartbeat goes, so they need not wait for it to expire).
-    context.sessions.close_all(CloseCode::going_away, [&shards, &rooms, redis] {
+    context.connections.close_all(CloseCode::going_away, [&shards, &rooms, redis] {
       rooms.when_empty([&shards, redis] {
         if (redis) redis->say_goodbye([&shards] { shards.stop(); });
         else shards.stop();
@@ -236,9 +236,11 @@ int run_server(const Config& config) {
 
   shards.run();
   // Every shard has stopped. If the grace ran out, sessions whose clients
-  // never answered the close are still members of their Rooms: let go of
-  // them, so that nothing is left holding itself.
+  // never answered the close are still members of their Rooms, and hold
+  // their connections, which hold them: let go of both, so that nothing is
+  // left holding itself.
   rooms.abandon_all();
+  context.connections.abandon_all();
   // A second SIGTERM while the process winds down must not turn a clean
   // exit into a death by signal: stop listening for them, then ignore them.
   boost::system::error_code ignored;

@@ -16,26 +16,9 @@
 #include "error.hpp"
 #include "rate_limit.hpp"
 #include "room_registry.hpp"
+#include "ws_connection.hpp"
 
 namespace hearth {
-
-class WsSession;
-
-// The open WebSocket sessions, weakly held, so that shutdown can close each.
-class SessionTracker {
- public:
-  void add(const std::shared_ptr<WsSession>& session);
-  void remove(const WsSession* session);
-  // Asks every open session to close with `code`; `on_empty` runs (once, on
-  // whichever thread removes the last session) when none is left.
-  void close_all(CloseCode code, std::function<void()> on_empty);
-  std::size_t size() const;
-
- private:
-  mutable std::mutex mutex_;
-  std::unordered_map<const WsSession*, std::weak_ptr<WsSession>> sessions_;
-  std::function<void()> on_empty_;
-};
 
 struct ServerContext {
   // `budgets`: the budgets every node shares (Redis), or this node's;
@@ -65,7 +48,8 @@ struct ServerContext {
   std::atomic<std::shared_ptr<const CrisisLane>> crisis;
   // With --tls-cert: every connection starts with a TLS handshake.
   boost::asio::ssl::context* tls = nullptr;
-  SessionTracker sessions;
+  // The open WebSocket connections, which shutdown closes.
+  ConnectionTracker connections;
   std::atomic<bool> shutting_down{false};
   // Per-identity message budgets and open connections per address, both
   // over every node.

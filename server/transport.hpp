@@ -1,10 +1,10 @@
 // A connection's byte stream: plain TCP, or TLS over TCP when the server was
 // given --tls-cert and --tls-key. The HTTP session, the WebSocket handshake
-// and the clients use it; after the upgrade the server's WebSocket session
-// keeps only the bare socket or the TLS stream (ws_session.hpp).
+// and the clients use it; after the upgrade the server's WebSocket connection
+// keeps only the bare socket or the TLS stream (ws_connection.hpp).
 //
 // Beast's own examples make every session a template over its stream (the
-// "flex" server). A variant here keeps HttpSession and WsSession ordinary
+// "flex" server). A variant here keeps HttpSession and WsConnection ordinary
 // classes, compiled once: each read or write picks its branch at run time,
 // which costs a predictable branch next to a system call. Written by hand
 // because neither Asio nor Beast has a run-time either-stream.

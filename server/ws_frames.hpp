@@ -8,7 +8,7 @@
 // take (docs/performance.md). This reader keeps about 100 bytes while a
 // connection is idle: it works in the buffer it is given (the shard's, shared
 // by every connection there) and copies only a message that arrives in pieces.
-// Beast still does the handshake (http_session.cpp, ws_session.cpp).
+// Beast still does the handshake (http_session.cpp, ws_connection.cpp).
 #pragma once
 
 #include <array>

@@ -2,7 +2,7 @@
 // the code the server really runs: Room, RoomRegistry, the memory engine,
 // erasure's rewrite of the stored log, the retention sweep, and transcripts.
 // No sockets: the connections are Session objects below (the dispatch of
-// WsSession, without a WebSocket), the rooms' shard is polled on this thread
+// ClientSession, without a WebSocket), the rooms' shard is polled on this thread
 // until it is idle after each step, and every frame a connection receives is
 // decoded and checked by a RoomWatch (privacy_watch.hpp), which folds each
 // room's log beside the server: nobody is shown what they may not see.
@@ -12,7 +12,7 @@
 // unique marker, so that they can be traced; the fuzzer chooses which kind
 // (blank, too long, a crisis phrase, with its own bytes). "Together" runs
 // the next two steps before the rooms catch up, so that commands race as
-// they do on a busy server. Differences from WsSession, on purpose: no rate
+// they do on a busy server. Differences from ClientSession, on purpose: no rate
 // limits (they refuse on time, not on content) and at most kPasscodeBudget
 // passcodes per input (each costs a deliberately slow key derivation).
 //
@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "client_identity.hpp"
 #include "command.hpp"
 #include "crisis_lane.hpp"
 #include "engine_memory.hpp"
@@ -239,46 +240,38 @@ struct World {
 };
 
 // ---------------------------------------------------------------------------
-// A connection: WsSession's dispatch (on_hello, membership_for,
-// on_create_or_join, on_leave, on_create_invite, on_room_command, finish),
-// with frames kept instead of written.
+// A connection: ClientSession's dispatch (on_create_or_join, on_leave,
+// on_create_invite, on_room_command, on_finished) over the same
+// ClientIdentity, with frames kept instead of written.
 // ---------------------------------------------------------------------------
-
-Failure token_failure(std::error_code error) {
-  switch (static_cast<TokenError>(error.value())) {
-    case TokenError::expired:
-      return {v1::TOKEN_EXPIRED, "the token has expired"};
-    case TokenError::wrong_room:
-      return {v1::TOKEN_WRONG_ROOM, "the token is for another room"};
-    default:
-      return {v1::TOKEN_INVALID, "the token is not valid"};
-  }
-}
 
 class Session final : public Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(World& world, std::string connection_id)
-      : world_(world), connection_id_(std::move(connection_id)) {}
+      : world_(world),
+        connection_id_(std::move(connection_id)),
+        identity_(std::string(kSecret), world.limits.max_name_chars) {}
 
   void send(SharedFrame frame) override {
     if (!finished_) frames_.push_back(std::move(frame));
   }
-  void joined(const std::string& room_id, std::shared_ptr<Room> room, Membership membership) override {
-    asio::post(world_.io(), [self = shared_from_this(), room_id, room = std::move(room), membership] {
+  void joined(const std::string& room_id, Membership membership) override {
+    asio::post(world_.io(), [self = shared_from_this(), room_id, membership] {
       if (self->finished_) {
         Caller caller{self, membership, 0, Encoding::json};
         caller.wants_reply = false;
-        room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
+        self->world_.registry.with_room(
+            room_id, [caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
         return;
       }
-      if (is_anonymous_id(membership.user_id)) self->room_identities_[room_id] = membership.user_id;
-      self->rooms_[room_id] = Slot{room, membership};
+      self->identity_.joined(room_id, membership);
+      self->rooms_[room_id] = Slot{membership, true};
     });
   }
   void join_failed(const std::string& room_id) override {
     asio::post(world_.io(), [self = shared_from_this(), room_id] {
       const auto it = self->rooms_.find(room_id);
-      if (it != self->rooms_.end() && !it->second.room) self->rooms_.erase(it);
+      if (it != self->rooms_.end() && !it->second.joined) self->rooms_.erase(it);
     });
   }
   void removed(const std::string& room_id) override {
@@ -288,7 +281,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   const std::string& connection_id() const override { return connection_id_; }
 
   // A frame from the client, encoded as it would send it and decoded as
-  // WsSession::on_frame decodes it.
+  // ClientSession::on_message decodes it.
   void receive(const v1::ClientMessage& sent, Encoding encoding) {
     if (finished_) return;
     push_encoding_ = encoding;
@@ -320,21 +313,22 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     }
   }
 
-  // The connection closed (WsSession::finish).
+  // The connection closed (ClientSession::on_finished).
   void disconnect() {
     if (finished_) return;
     finished_ = true;
     for (auto& [room_id, slot] : rooms_) {
-      if (!slot.room) continue;
+      if (!slot.joined) continue;
       Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
       caller.wants_reply = false;
-      slot.room->run([caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
+      world_.registry.with_room(
+          room_id, [caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
     }
     rooms_.clear();
   }
 
   std::vector<SharedFrame> take_frames() { return std::exchange(frames_, {}); }
-  const std::string& user_id() const { return user_id_; }
+  const std::string& user_id() const { return identity_.user_id(); }
   // Who this connection last asked to be in `room_id`: how the room sees it.
   const Membership* seen_as(const std::string& room_id) const {
     const auto it = seen_as_.find(room_id);
@@ -344,8 +338,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
  private:
   struct Slot {
-    std::shared_ptr<Room> room;
     Membership membership;
+    bool joined = false;
   };
 
   void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
@@ -356,104 +350,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   }
 
   void on_hello(const v1::ClientMessage& message, Encoding encoding) {
-    if (hello_seen_ || identified_) {
-      return reply(message.request_id(), encoding,
-                   Failure{v1::ALREADY_IDENTIFIED, "hello must come once, before any join"});
-    }
-    const auto& hello = message.hello();
-    std::string name;
-    if (auto failure = clean_display_name(hello.display_name(), world_.limits.max_name_chars, name)) {
-      return reply(message.request_id(), encoding, *failure);
-    }
-    if (!hello.token().empty()) {
-      if (looks_like_resume(hello.token())) {
-        return reply(message.request_id(), encoding,
-                     Failure{v1::TOKEN_INVALID, "a resume token is for one room"});
-      }
-      auto claims = verify_token(hello.token(), kSecret, std::chrono::system_clock::now());
-      if (!claims) return reply(message.request_id(), encoding, token_failure(claims.error()));
-      user_id_ = claims->sub;
-      display_name_ = !name.empty() ? name : !claims->name.empty() ? claims->name : new_pseudonym();
-      claims_ = std::move(*claims);
-    } else {
-      user_id_ = new_anonymous_user_id();
-      display_name_ = name;
-    }
-    hello_seen_ = identified_ = true;
+    auto answer = identity_.hello(message.hello());
+    if (auto* failure = std::get_if<Failure>(&answer)) return reply(message.request_id(), encoding, *failure);
     v1::Ok ok;
-    auto* welcome = ok.mutable_welcome();
-    welcome->set_user_id(user_id_);
-    welcome->set_display_name(!display_name_.empty() ? display_name_ : pseudonym_for(user_id_));
-    welcome->set_anonymous(!claims_.has_value());
+    *ok.mutable_welcome() = std::move(std::get<v1::Welcome>(answer));
     reply(message.request_id(), encoding, std::move(ok));
-  }
-
-  void ensure_identity() {
-    if (identified_) return;
-    user_id_ = new_anonymous_user_id();
-    display_name_.clear();
-    identified_ = true;
-  }
-
-  std::optional<Failure> membership_for(const std::string& room_id, const std::string& token,
-                                        const std::string& display_name, Membership& out) {
-    std::string name;
-    if (auto failure = clean_display_name(display_name, world_.limits.max_name_chars, name)) return failure;
-    std::optional<Claims> claims = claims_;
-    if (!token.empty() && looks_like_resume(token)) {
-      // As the server's session: this room's anonymous member, back.
-      if (claims_ || (identified_ && !is_anonymous_id(user_id_))) {
-        return Failure{v1::TOKEN_INVALID, "a resume token is for anonymous connections"};
-      }
-      auto resumed = verify_resume(token, kSecret, std::chrono::system_clock::now());
-      if (!resumed) return token_failure(resumed.error());
-      if (resumed->room != room_id) return token_failure(TokenError::wrong_room);
-      ensure_identity();
-      out.role = v1::ROLE_PARTICIPANT;
-      out.user_id = resumed->user_id;
-      out.identity_since = resumed->since;
-      out.resumed = true;
-      out.display_name = !name.empty()            ? name
-                         : !display_name_.empty() ? display_name_
-                                                  : pseudonym_for(out.user_id);
-      return std::nullopt;  // kept for rejoins once the room has let it in (joined)
-    }
-    if (!token.empty()) {
-      auto verified = verify_token(token, kSecret, std::chrono::system_clock::now());
-      if (!verified) return token_failure(verified.error());
-      if (identified_ && verified->sub != user_id_) {
-        return Failure{v1::TOKEN_INVALID, "the token names another user than this connection's"};
-      }
-      claims = std::move(*verified);
-    }
-    if (claims) {
-      if (has_expired(*claims, std::chrono::system_clock::now())) return token_failure(TokenError::expired);
-      if (auto error = check_room(*claims, room_id)) return token_failure(error);
-      if (!identified_) {
-        user_id_ = claims->sub;
-        display_name_ = !claims->name.empty() ? claims->name : new_pseudonym();
-        identified_ = true;
-      }
-      out.role = claims->role;
-      out.admitted = claims->room == room_id || is_staff(claims->role);
-      out.user_id = user_id_;
-      out.display_name = name.empty() ? display_name_ : name;
-      return std::nullopt;
-    }
-    ensure_identity();
-    out.role = v1::ROLE_PARTICIPANT;
-    if (!is_anonymous_id(user_id_)) {
-      out.user_id = user_id_;
-      out.display_name = name.empty() ? display_name_ : name;
-      return std::nullopt;
-    }
-    auto kept = room_identities_.try_emplace(room_id, room_member_id(user_id_, room_id, kSecret)).first;
-    out.user_id = kept->second;
-    out.identity_since = seconds_since_epoch(std::chrono::system_clock::now());
-    out.display_name = !name.empty()            ? name
-                       : !display_name_.empty() ? display_name_
-                                                : pseudonym_for(out.user_id);
-    return std::nullopt;
   }
 
   void on_create_or_join(const v1::ClientMessage& message, Encoding encoding) {
@@ -476,7 +377,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Membership membership;
     const std::string& token = create ? std::string() : message.join_room().token();
     const std::string& name = create ? std::string() : message.join_room().display_name();
-    if (auto failure = membership_for(room_id, token, name, membership)) {
+    const auto in_room = [this](const std::string& id) { return rooms_.contains(id); };
+    if (auto failure = identity_.membership_for(room_id, token, name, membership, in_room)) {
       return reply(message.request_id(), encoding, *failure);
     }
     if (create) membership.admitted = true;
@@ -491,20 +393,13 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     if (!create && !message.join_room().passcode().empty() && !membership.admitted) {
       passcode = message.join_room().passcode();
     }
-    rooms_[room_id] = Slot{nullptr, membership};
+    rooms_[room_id] = Slot{membership};
     seen_as_[room_id] = membership;
     Caller caller{shared_from_this(), membership, message.request_id(), encoding};
     caller.command = message.command_case();
     caller.passcode = std::move(passcode);
     if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
-    if (is_anonymous_id(membership.user_id)) {
-      // As the session's: a day, never past a week from the first join.
-      const auto now = seconds_since_epoch(std::chrono::system_clock::now());
-      caller.resume_token =
-          mint_resume({membership.user_id, room_id, membership.identity_since,
-                       std::min(now + 24 * 3600, membership.identity_since + 7 * 24 * 3600)},
-                      kSecret);
-    }
+    caller.resume_token = identity_.resume_token_for(room_id, membership);
     if (create) {
       world_.registry.with_room(
           room_id, [caller, command = message.create_room()](Room& room) { room.create(caller, command); });
@@ -515,7 +410,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
   void on_create_invite(const v1::ClientMessage& message, Encoding encoding) {
     const auto it = rooms_.find(message.room_id());
-    if (it == rooms_.end() || !it->second.room) {
+    if (it == rooms_.end() || !it->second.joined) {
       return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
     }
     if (!is_staff(it->second.membership.role)) {
@@ -537,19 +432,19 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
   void on_leave(const v1::ClientMessage& message, Encoding encoding) {
     const auto it = rooms_.find(message.room_id());
-    if (it == rooms_.end() || !it->second.room) {
+    if (it == rooms_.end() || !it->second.joined) {
       return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
     }
     Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
     caller.command = message.command_case();
-    auto room = std::move(it->second.room);
+    const std::string room_id = it->first;
     rooms_.erase(it);
-    room->run([caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
+    world_.registry.with_room(room_id, [caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
   }
 
   void on_room_command(const v1::ClientMessage& message, Encoding encoding) {
     const auto it = rooms_.find(message.room_id());
-    if (it == rooms_.end() || !it->second.room) {
+    if (it == rooms_.end() || !it->second.joined) {
       return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
     }
     v1::LogEntry entry = new_entry(it->second.membership);
@@ -558,7 +453,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
     caller.command = message.command_case();
     caller.support = world_.crisis.shown(flag_crisis(entry, world_.crisis.rules));
-    it->second.room->run([caller, entry = std::move(entry)](Room& room) mutable {
+    world_.registry.with_room(it->first, [caller, entry = std::move(entry)](Room& room) mutable {
       if (entry.has_erase())
         room.erase(caller, std::move(entry));
       else
@@ -569,13 +464,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   World& world_;
   const std::string connection_id_;
   Encoding push_encoding_ = Encoding::json;
-  bool identified_ = false;
-  bool hello_seen_ = false;
+  ClientIdentity identity_;
   bool finished_ = false;
-  std::string user_id_;
-  std::string display_name_;
-  std::optional<Claims> claims_;
-  std::map<std::string, std::string> room_identities_;  // anonymous: this connection's id in each room
   std::map<std::string, Slot> rooms_;
   std::map<std::string, Membership> seen_as_;
   std::map<std::string, std::uint64_t> joined_at_;
