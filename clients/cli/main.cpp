@@ -2,6 +2,9 @@
 // creates) a room, prints every event as it arrives, and sends what you type:
 // JSON ClientMessages or /shortcuts (see /help). At the end of input it
 // waits for the replies still due, then closes.
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,13 +23,10 @@
 #include <optional>
 #include <regex>
 #include <set>
-#include <unistd.h>
 
-#include <google/protobuf/util/json_util.h>
-
-#include "codec.hpp"
-#include "transport.hpp"
 #include "format.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/transport.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

@@ -1,4 +1,4 @@
-// The engine's guarantees (server/engine.hpp), held against every engine:
+// The engine's guarantees (server/engine/engine.hpp), held against every engine:
 // the memory engine, and the Redis engine against a real redis-server.
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
@@ -10,13 +10,13 @@
 #include <mutex>
 #include <thread>
 
-#include "command.hpp"
-#include "engine_memory.hpp"
-#include "engine_redis.hpp"
-#include "retention.hpp"
-#include "room_state.hpp"
+#include "domain/command.hpp"
+#include "domain/room_state.hpp"
+#include "domain/transcript.hpp"
+#include "engine/memory/engine_memory.hpp"
+#include "engine/redis/engine_redis.hpp"
+#include "room/retention.hpp"
 #include "support/redis_process.hpp"
-#include "transcript.hpp"
 
 namespace hearth::testing {
 namespace {

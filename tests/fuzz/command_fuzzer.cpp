@@ -18,11 +18,11 @@
 #include <utility>
 #include <vector>
 
-#include "codec.hpp"
-#include "command.hpp"
 #include "crisis_lane.hpp"
+#include "domain/command.hpp"
+#include "domain/room_state.hpp"
 #include "fuzz_input.hpp"
-#include "room_state.hpp"
+#include "protocol/codec.hpp"
 
 namespace {
 

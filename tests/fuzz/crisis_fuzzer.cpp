@@ -1,4 +1,4 @@
-// libFuzzer target: the crisis rules (server/crisis.cpp), whose files a
+// libFuzzer target: the crisis rules (server/domain/crisis.cpp), whose files a
 // clinician edits by hand and whose matcher reads every question and message.
 // Whatever the rules file and the text, parsing must succeed or name a line,
 // and classifying must end (the fuzzer's timeout catches a matcher that
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "crisis.hpp"
+#include "domain/crisis.hpp"
 #include "fuzz_input.hpp"
 
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "crisis.hpp"
+#include "domain/crisis.hpp"
 
 namespace hearth::fuzz {
 

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "command.hpp"
 #include "crisis_lane.hpp"
+#include "domain/command.hpp"
 #include "fuzz_input.hpp"
 #include "privacy_watch.hpp"
 #include "room_choices.hpp"

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "domain/transcript.hpp"
 #include "fuzz_input.hpp"
-#include "transcript.hpp"
 
 namespace hearth::fuzz {
 namespace {

@@ -27,10 +27,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "engine.hpp"
+#include "domain/room_state.hpp"
+#include "engine/engine.hpp"
 #include "hearth/v1/log.pb.h"
 #include "hearth/v1/protocol.pb.h"
-#include "room_state.hpp"
 
 namespace hearth::fuzz {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "base/limits.hpp"
 #include "fuzz_input.hpp"
 #include "hearth/v1/protocol.pb.h"
-#include "limits.hpp"
 #include "privacy_watch.hpp"
 
 namespace hearth::fuzz {

@@ -32,20 +32,20 @@
 #include <string>
 #include <vector>
 
-#include "client_identity.hpp"
-#include "command.hpp"
+#include "base/identity.hpp"
+#include "base/log.hpp"
 #include "crisis_lane.hpp"
-#include "engine_memory.hpp"
+#include "domain/client_identity.hpp"
+#include "domain/command.hpp"
+#include "domain/token.hpp"
+#include "engine/memory/engine_memory.hpp"
 #include "fuzz_input.hpp"
-#include "identity.hpp"
-#include "log.hpp"
 #include "privacy_watch.hpp"
-#include "retention.hpp"
-#include "room.hpp"
+#include "room/retention.hpp"
+#include "room/room.hpp"
+#include "room/room_registry.hpp"
+#include "room/shards.hpp"
 #include "room_choices.hpp"
-#include "room_registry.hpp"
-#include "shards.hpp"
-#include "token.hpp"
 
 namespace hearth::fuzz {
 namespace {

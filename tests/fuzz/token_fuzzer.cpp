@@ -1,4 +1,4 @@
-// libFuzzer target: identity tokens and invites (server/token.cpp), the only
+// libFuzzer target: identity tokens and invites (server/domain/token.cpp), the only
 // input that decides who someone is. Whatever comes in must be refused or
 // accepted without a crash, and what is accepted must make sense:
 //   * a token that verifies has a subject, a known role, a room and an
@@ -22,8 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include "domain/token.hpp"
 #include "fuzz_input.hpp"
-#include "token.hpp"
 
 namespace {
 

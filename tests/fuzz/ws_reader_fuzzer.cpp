@@ -1,4 +1,4 @@
-// libFuzzer target: the WebSocket frame reader (server/ws_frames.cpp), the
+// libFuzzer target: the WebSocket frame reader (server/protocol/ws_frames.cpp), the
 // first code that every byte from the network meets after the handshake,
 // written by hand. Whatever comes in must not crash it, and:
 //   * the same bytes give the same events however the network cuts them
@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "fuzz_input.hpp"
+#include "protocol/ws_frames.hpp"
 #include "support/client_frames.hpp"
-#include "ws_frames.hpp"
 
 namespace {
 

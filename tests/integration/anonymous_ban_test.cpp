@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine_redis.hpp"
+#include "engine/redis/engine_redis.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"

@@ -5,9 +5,9 @@
 
 #include <thread>
 
+#include "domain/token.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
-#include "token.hpp"
 
 namespace hearth::testing {
 namespace {

@@ -12,8 +12,8 @@
 #include <sstream>
 #include <thread>
 
-#include "command.hpp"
-#include "engine_redis.hpp"
+#include "domain/command.hpp"
+#include "engine/redis/engine_redis.hpp"
 #include "support/nginx_process.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"

@@ -1,5 +1,5 @@
 // A failure of the server's own code (an exception; injected here with the
-// test-only --fault-injection, server/fault.hpp) stays with what it happened
+// test-only --fault-injection, server/base/fault.hpp) stays with what it happened
 // to: the command fails with INTERNAL, or the connection closes with 1011, or
 // the log entry is skipped. The process, the connection's other commands and
 // every other room go on serving, and /metrics counts each failure.

@@ -9,10 +9,10 @@
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "domain/token.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
-#include "token.hpp"
 
 namespace hearth::testing {
 namespace {

@@ -8,8 +8,8 @@
 // that have not written yet, are untouched.
 #include <gtest/gtest.h>
 
-#include "command.hpp"
-#include "engine_redis.hpp"
+#include "domain/command.hpp"
+#include "engine/redis/engine_redis.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"

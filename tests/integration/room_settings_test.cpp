@@ -10,8 +10,8 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "engine_redis.hpp"
-#include "passcode.hpp"
+#include "engine/redis/engine_redis.hpp"
+#include "room/passcode.hpp"
 #include "support/redis_process.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"

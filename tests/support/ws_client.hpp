@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
 #include "hearth/v1/protocol.pb.h"
-#include "transport.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/transport.hpp"
 
 namespace hearth::testing {
 

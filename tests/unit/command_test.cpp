@@ -1,4 +1,4 @@
-#include "command.hpp"
+#include "domain/command.hpp"
 
 #include <gtest/gtest.h>
 

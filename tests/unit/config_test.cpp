@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "session/config.hpp"
 
 #include <gtest/gtest.h>
 

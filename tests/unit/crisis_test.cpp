@@ -1,8 +1,8 @@
-#include "crisis.hpp"
+#include "domain/crisis.hpp"
 
 #include <gtest/gtest.h>
 
-#include "command.hpp"
+#include "domain/command.hpp"
 
 namespace hearth {
 namespace {

@@ -1,10 +1,10 @@
-// The table of entry kinds (server/commands/entry_rules.hpp) against the
+// The table of entry kinds (server/domain/commands/entry_rules.hpp) against the
 // proto itself: every kind of log entry has its rules, in one family; every
 // client command becomes an entry with rules or is one the session answers;
 // every kind of event has its place in the web client. (The CLI's formatter
 // and the transcript name every kind in a switch without a default, so a new
 // kind fails their build instead.)
-#include "commands/entry_rules.hpp"
+#include "domain/commands/entry_rules.hpp"
 
 #include <google/protobuf/descriptor.pb.h>
 #include <gtest/gtest.h>
@@ -14,8 +14,8 @@
 #include <set>
 #include <sstream>
 
-#include "command.hpp"
-#include "room_state.hpp"
+#include "domain/command.hpp"
+#include "domain/room_state.hpp"
 
 namespace hearth {
 namespace {

@@ -4,8 +4,8 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
-#include "command.hpp"
-#include "room_state.hpp"
+#include "domain/command.hpp"
+#include "domain/room_state.hpp"
 
 namespace hearth {
 namespace {

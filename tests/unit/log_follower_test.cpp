@@ -1,6 +1,6 @@
-// The log follower's state machine (server/log_follower.hpp), driven without
+// The log follower's state machine (server/domain/log_follower.hpp), driven without
 // an engine or sockets: each input's actions, written as short words.
-#include "log_follower.hpp"
+#include "domain/log_follower.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,8 @@
 // The budgets: a node's token buckets (rate_limit.hpp), taken from every
 // shard at once, the GCRA every node shares, and the leases that spend it
 // without a round trip per frame (budgets.hpp).
+#include "base/rate_limit.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,8 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "budgets.hpp"
-#include "rate_limit.hpp"
+#include "base/budgets.hpp"
 
 namespace hearth {
 namespace {

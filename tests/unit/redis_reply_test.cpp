@@ -1,6 +1,6 @@
-// The typed reader of Redis replies (server/redis_reply.hpp): each shape the
+// The typed reader of Redis replies (server/engine/redis/redis_reply.hpp): each shape the
 // engine reads, and the wrong shapes it must refuse rather than misread.
-#include "redis_reply.hpp"
+#include "engine/redis/redis_reply.hpp"
 
 #include <gtest/gtest.h>
 

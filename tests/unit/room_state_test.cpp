@@ -1,10 +1,9 @@
-#include "room_state.hpp"
+#include "domain/room_state.hpp"
 
 #include <google/protobuf/util/time_util.h>
-
 #include <gtest/gtest.h>
 
-#include "command.hpp"
+#include "domain/command.hpp"
 
 namespace hearth {
 namespace {

@@ -1,4 +1,4 @@
-#include "token.hpp"
+#include "domain/token.hpp"
 
 #include <gtest/gtest.h>
 

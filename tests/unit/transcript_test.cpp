@@ -1,10 +1,10 @@
-#include "transcript.hpp"
+#include "domain/transcript.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
-#include "command.hpp"
+#include "domain/command.hpp"
 
 namespace hearth {
 namespace {

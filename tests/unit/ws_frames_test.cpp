@@ -1,6 +1,6 @@
 // The WebSocket reader and writer (ws_frames.hpp): RFC 6455's framing rules,
 // byte by byte where the network may split them.
-#include "ws_frames.hpp"
+#include "protocol/ws_frames.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,631 @@
+#include "engine/redis/engine_redis.hpp"
+
+#include <openssl/sha.h>
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+#include "base/identity.hpp"
+#include "base/log.hpp"
+#include "redis_scripts.hpp"  // generated from lua/*.lua
+
+namespace hearth {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// How long a scratch copy outlives its last page: a rewrite whose node died
+// leaves nothing behind for long.
+constexpr auto kRewriteScratchLife = std::chrono::seconds(60);
+
+// A script's refusal as an engine error. A script that fails leaves nothing
+// written: every write comes after every check.
+std::error_code script_error(const std::string& reply) {
+  if (reply.find("HEARTH_EXISTS") != std::string::npos) return EngineError::room_exists;
+  if (reply.find("HEARTH_EPOCH") != std::string::npos) return EngineError::epoch_mismatch;
+  if (reply.find("HEARTH_CONFLICT") != std::string::npos) return EngineError::conflict;
+  log::error("redis script failed: ", reply);
+  return EngineError::unavailable;
+}
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return to_hex(digest);
+}
+
+// "0-42" or "42" -> 42.
+std::optional<std::uint64_t> parse_seq(std::string_view text) {
+  if (text.starts_with("0-")) text.remove_prefix(2);
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// What an appending script answered: "0-SEQ", or why it refused.
+void finish_append(const RedisReply& reply, const Engine::AppendHandler& handler) {
+  if (reply.is_error()) return handler(script_error(reply.str), 0);
+  const auto id = reply_as<std::string>(reply);
+  const auto seq = id ? parse_seq(*id) : std::nullopt;
+  if (!seq) return handler(EngineError::corrupt, 0);
+  handler({}, *seq);
+}
+
+constexpr std::string_view kPrefix = "hearth:{room:";
+constexpr std::string_view kChannelSuffix = "}:events";
+constexpr std::string_view kEpochSuffix = "}:epoch";
+
+}  // namespace
+
+namespace {
+
+// The room id in "hearth:{room:ID}" + `suffix`; empty for any other name.
+std::string room_of(std::string_view name, std::string_view suffix) {
+  if (!name.starts_with(kPrefix) || !name.ends_with(suffix)) return {};
+  return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - suffix.size()));
+}
+
+// The room whose events `name` carries; empty for any other channel.
+std::string room_of_channel(std::string_view name) { return room_of(name, kChannelSuffix); }
+
+}  // namespace
+
+std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
+std::string RedisEngine::epoch_key(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + std::string(kEpochSuffix);
+}
+std::string RedisEngine::rewrite_key(const std::string& room_id, const std::string& rewrite_id) {
+  return std::string(kPrefix) + room_id + "}:rewrite:" + rewrite_id;
+}
+
+std::string RedisEngine::checkpoint_key(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + "}:checkpoint";
+}
+std::string RedisEngine::banned_address_key(const std::string& room_id, const std::string& address_key) {
+  return std::string(kPrefix) + room_id + "}:banned-address:" + address_key;
+}
+std::string RedisEngine::banned_addresses_key(const std::string& room_id, const std::string& user_id) {
+  return std::string(kPrefix) + room_id + "}:banned-addresses-of:" + user_id;
+}
+std::string RedisEngine::forgotten_key(const std::string& room_id, const std::string& user_id) {
+  return std::string(kPrefix) + room_id + "}:forgotten:" + user_id;
+}
+std::string RedisEngine::channel(const std::string& room_id) {
+  return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
+}
+
+RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address,
+                         std::chrono::milliseconds presence_ttl)
+    : strand_(asio::make_strand(executor)),
+      commands_(std::make_shared<RedisConnection>(strand_, address, "commands")),
+      subscriptions_(std::make_shared<RedisConnection>(strand_, address, "subscriptions")),
+      script_sha_(sha1_hex(lua::append)),
+      node_id_(random_hex(8)),
+      presence_ttl_(presence_ttl),
+      heartbeat_timer_(strand_) {}
+
+std::string RedisEngine::node_key(const std::string& node_id) { return "hearth:node:" + node_id; }
+
+void RedisEngine::heartbeat() {
+  // The value changes with every beat, so that another node can tell a
+  // heartbeat refreshed while it watched from one left over from before.
+  commands_->command({"SET", node_key(node_id_), std::to_string(++beats_), "PX", std::to_string(presence_ttl_.count())},
+                     [](std::error_code, RedisReply) {});
+  // The echo proves the subscription connection alive: silent for three
+  // rounds, it is dead though TCP has not said so; drop it (it reconnects,
+  // resubscribes, and every room resyncs).
+  if (subscriptions_up_ && commands_up_) {
+    if (std::chrono::steady_clock::now() - last_echo_ > 3 * (presence_ttl_ / 3) + std::chrono::seconds(1)) {
+      log::warn("redis subscriptions: own heartbeat echo not heard; reconnecting");
+      last_echo_ = std::chrono::steady_clock::now();
+      subscriptions_->drop();
+    }
+    commands_->command({"PUBLISH", echo_channel(), "1"}, [](std::error_code, RedisReply) {});
+  }
+  heartbeat_timer_.expires_after(presence_ttl_ / 3);
+  heartbeat_timer_.async_wait([this](boost::system::error_code error) {
+    if (!error) heartbeat();
+  });
+}
+
+void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) {
+  asio::post(strand_, [this, node_ids = std::move(node_ids), handler = std::move(handler)]() mutable {
+    if (!commands_up_) return handler(EngineError::unavailable, {});
+    std::vector<std::string> args{"MGET"};
+    for (const auto& id : node_ids) args.push_back(node_key(id));
+    commands_->command(std::move(args), [this, node_ids, handler = std::move(handler)](std::error_code error,
+                                                                                      RedisReply reply) {
+      if (error) return handler(error, {});
+      const auto beats = reply_as<std::vector<std::optional<std::string>>>(reply);
+      if (!beats || beats->size() != node_ids.size()) return handler(EngineError::unavailable, {});
+      // A missing heartbeat proves a death only if it stopped while this
+      // node watched: seen refreshed (its value changed) since this node's
+      // connection came up, or missing for longer than any live node takes
+      // to come back. After an outage of Redis (or of this node's link to
+      // it) every heartbeat may have expired, or be about to, and the node
+      // back first must not write off the members of nodes still on their
+      // way back.
+      // (On its first connection a node has no outage behind it.)
+      const bool waited_long_enough =
+          !reconnected_ || std::chrono::steady_clock::now() - commands_up_since_ >= liveness_grace();
+      std::vector<std::string> dead;
+      for (std::size_t i = 0; i < node_ids.size(); ++i) {
+        auto& watched = watched_[node_ids[i]];
+        if (const auto& beat = (*beats)[i]) {
+          if (!watched.first_beat)
+            watched.first_beat = *beat;
+          else if (*watched.first_beat != *beat)
+            watched.refreshed = true;
+        } else if (waited_long_enough || watched.refreshed) {
+          dead.push_back(node_ids[i]);
+          watched_.erase(node_ids[i]);
+        }
+      }
+      handler({}, std::move(dead));
+    });
+  });
+}
+
+RedisEngine::~RedisEngine() = default;
+
+void RedisEngine::check_first_ready() {
+  if (ready() && on_first_ready_) std::exchange(on_first_ready_, nullptr)();
+}
+
+void RedisEngine::start(std::function<void()> on_first_ready) {
+  on_first_ready_ = std::move(on_first_ready);
+  asio::post(strand_, [this] {
+    commands_->start([this](bool up) {
+      commands_up_ = up;
+      // The heartbeat first, so that this node is alive before any join of
+      // its names it; then on, at a third of the expiry.
+      if (up) {
+        reconnected_ = commands_up_since_ != std::chrono::steady_clock::time_point{};
+        commands_up_since_ = std::chrono::steady_clock::now();
+        watched_.clear();
+        heartbeat_timer_.cancel();
+        heartbeat();
+      }
+      check_first_ready();
+      // Load the script ahead of the first append; a Redis restarted without
+      // it answers NOSCRIPT, and run_append falls back to EVAL.
+      if (up) commands_->command({"SCRIPT", "LOAD", lua::append}, [](std::error_code, RedisReply) {});
+    });
+    subscriptions_->set_message_handler(
+        [this](const std::string& name, const std::string& payload) { on_message(name, payload); });
+    subscriptions_->set_subscribed_handler([this](const std::string& name) { on_subscribed(name); });
+    subscriptions_->start([this](bool up) {
+      subscriptions_up_ = up;
+      check_first_ready();
+      if (!up) return;
+      last_echo_ = std::chrono::steady_clock::now();
+      subscriptions_->subscribe(echo_channel());
+      for (const auto& [room_id, subscribers] : subscribers_) subscriptions_->subscribe(channel(room_id));
+    });
+  });
+}
+
+void RedisEngine::say_goodbye(std::function<void()> done) {
+  asio::post(strand_, [this, done = std::move(done)]() mutable {
+    heartbeat_timer_.cancel();
+    commands_->command({"DEL", node_key(node_id_)}, [done = std::move(done)](std::error_code, RedisReply) { done(); });
+  });
+}
+
+void RedisEngine::stop() {
+  asio::post(strand_, [this] {
+    commands_->stop();
+    subscriptions_->stop();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Appending and reading
+// ---------------------------------------------------------------------------
+
+void RedisEngine::append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
+                         v1::LogEntry entry, AppendHandler handler) {
+  std::vector<std::string> args{"EVALSHA", script_sha_, "2", log_key(room_id), epoch_key(room_id), channel(room_id),
+                                epoch, entry.SerializeAsString(), entry.has_room_created() ? "1" : "0",
+                                std::to_string(known_seq)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    run_append(std::move(args), std::move(handler), true);
+  });
+}
+
+void RedisEngine::run_append(std::vector<std::string> args, AppendHandler handler, bool by_sha) {
+  auto retry_args = args;
+  commands_->command(std::move(args), [this, handler = std::move(handler), retry_args = std::move(retry_args),
+                                       by_sha](std::error_code error, RedisReply reply) mutable {
+    if (error) return handler(error, 0);
+    if (by_sha && reply.is_error() && reply.str.starts_with("NOSCRIPT")) {
+      retry_args[0] = "EVAL";
+      retry_args[1] = lua::append;
+      return run_append(std::move(retry_args), std::move(handler), false);
+    }
+    finish_append(reply, handler);
+  });
+}
+
+namespace {
+
+// `times`: how many intervals each argument stands for (give_back's count).
+std::vector<std::string> budget_args(const char* script, const std::vector<Budget>& budgets, std::int64_t times = 1) {
+  std::vector<std::string> args{"EVAL", script, std::to_string(budgets.size())};
+  for (const auto& budget : budgets) args.push_back(budget.key);
+  for (const auto& budget : budgets) {
+    args.push_back(std::to_string(gcra_interval(budget) * times));
+    args.push_back(std::to_string(static_cast<long long>(std::max(1.0, budget.burst))));
+  }
+  return args;
+}
+
+}  // namespace
+
+void RedisEngine::give_back(std::vector<Budget> budgets, std::int64_t count) {
+  asio::post(strand_, [this, args = budget_args(lua::budget_give_back, budgets, count)]() mutable {
+    commands_->command(std::move(args), [](std::error_code, RedisReply) {});
+  });
+}
+
+void RedisEngine::take_turn(std::string key, std::chrono::milliseconds every,
+                            SharedBudgets::Handler handler) {
+  run_budget_script({"EVAL", lua::turn, "1", std::move(key), std::to_string(every.count())},
+                    std::move(handler));
+}
+
+void RedisEngine::take_up_to(Budget budget, std::int64_t want, GrantHandler handler) {
+  std::vector<std::string> args = budget_args(lua::budget_up_to, {budget});
+  args.push_back(std::to_string(want));
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(
+        std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+          // {granted, wait in ms, refill in ms}
+          const auto grant = reply_as<std::tuple<long long, long long, long long>>(reply);
+          if (!error && !grant) error = EngineError::unavailable;
+          if (error) return handler(error, {});
+          const auto [granted, wait, refill] = *grant;
+          handler({}, Grant{granted, std::chrono::milliseconds(wait), std::chrono::milliseconds(refill)});
+        });
+  });
+}
+
+void RedisEngine::take(std::vector<Budget> budgets, SharedBudgets::Handler handler) {
+  run_budget_script(budget_args(lua::budget, budgets), std::move(handler));
+}
+
+void RedisEngine::run_budget_script(std::vector<std::string> args, SharedBudgets::Handler handler) {
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         const auto wait = reply_as<long long>(reply);  // ms to wait; 0: taken
+                         if (!error && !wait) error = EngineError::unavailable;
+                         if (error) return handler(error, std::nullopt);
+                         if (*wait > 0) return handler({}, std::chrono::milliseconds(*wait));
+                         handler({}, std::nullopt);
+                       });
+  });
+}
+
+void RedisEngine::claim(const std::string& key, std::size_t count, std::size_t max, SharedCounts::Handler handler) {
+  std::vector<std::string> args{"EVAL",
+                                lua::count_claim,
+                                "1",
+                                key,
+                                node_id_,
+                                std::to_string(count),
+                                std::to_string(max),
+                                std::to_string(presence_ttl_.count())};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         const auto claimed = reply_as<long long>(reply);
+                         if (!error && !claimed) error = EngineError::unavailable;
+                         handler(error, !error && *claimed == 1);
+                       });
+  });
+}
+
+void RedisEngine::report(std::vector<std::pair<std::string, std::size_t>> counts) {
+  std::vector<std::string> args{"EVAL", lua::count_report, std::to_string(counts.size())};
+  for (auto& [key, count] : counts) args.push_back(std::move(key));
+  args.push_back(node_id_);
+  args.push_back(std::to_string(presence_ttl_.count()));
+  for (const auto& [key, count] : counts) args.push_back(std::to_string(count));
+  asio::post(strand_, [this, args = std::move(args)]() mutable {
+    commands_->command(std::move(args), [](std::error_code, RedisReply) {});
+  });
+}
+
+void RedisEngine::run_for_error(std::vector<std::string> args, ErrorHandler handler) {
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && reply.is_error()) error = EngineError::unavailable;
+      handler(error);
+    });
+  });
+}
+
+void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
+  run_for_error({"EVAL", lua::delete_room, "3", log_key(room_id), epoch_key(room_id), checkpoint_key(room_id),
+                 channel(room_id)},
+                std::move(handler));
+}
+
+void RedisEngine::mark_address(const std::string& room_id, const std::string& user_id,
+                               const std::string& address_key, std::chrono::seconds ttl,
+                               ErrorHandler handler) {
+  run_for_error({"EVAL", lua::mark_address, "2", banned_address_key(room_id, address_key),
+                 banned_addresses_key(room_id, user_id), user_id, std::to_string(ttl.count()), address_key},
+                std::move(handler));
+}
+
+void RedisEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
+                                 ErrorHandler handler) {
+  run_for_error({"EVAL", lua::lift_addresses, "1", banned_addresses_key(room_id, user_id),
+                 banned_address_key(room_id, ""), user_id},
+                std::move(handler));
+}
+
+void RedisEngine::address_marked(const std::string& room_id, const std::string& address_key,
+                                 MarkedHandler handler) {
+  exists(banned_address_key(room_id, address_key), std::move(handler));
+}
+
+void RedisEngine::forget_identity(const std::string& room_id, const std::string& user_id,
+                                  std::chrono::seconds ttl, ErrorHandler handler) {
+  run_for_error({"SET", forgotten_key(room_id, user_id), "1", "EX",
+                 std::to_string(std::max<std::int64_t>(1, ttl.count()))},
+                std::move(handler));
+}
+
+void RedisEngine::identity_forgotten(const std::string& room_id, const std::string& user_id,
+                                     MarkedHandler handler) {
+  exists(forgotten_key(room_id, user_id), std::move(handler));
+}
+
+void RedisEngine::exists(std::string key, MarkedHandler handler) {
+  std::vector<std::string> args{"EXISTS", std::move(key)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (error) return handler(error, false);
+                         const auto count = reply_as<long long>(reply);
+                         if (!count) return handler(EngineError::unavailable, false);
+                         handler({}, *count != 0);
+                       });
+  });
+}
+
+void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) {
+  std::vector<std::string> args{"XRANGE", log_key(room_id), "(0-" + std::to_string(after_seq), "+", "COUNT",
+                                std::to_string(limit)};
+  if (after_seq == 0) args[2] = "-";
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (error) return handler(error, {});
+      if (reply.is_error() || reply.type != RedisReply::Type::array) return handler(EngineError::unavailable, {});
+      // [[id, [field, value, ...]], ...]
+      const auto items = reply_as<std::vector<std::tuple<std::string, std::vector<std::string>>>>(reply);
+      if (!items) return handler(EngineError::corrupt, {});
+      std::vector<SequencedEntry> entries;
+      entries.reserve(items->size());
+      for (const auto& [id, fields] : *items) {
+        const auto seq = parse_seq(id);
+        auto entry = std::make_shared<v1::LogEntry>();
+        if (!seq || fields.size() < 2 || !entry->ParseFromString(fields[1]))
+          return handler(EngineError::corrupt, {});
+        entries.push_back(SequencedEntry{*seq, std::move(entry), {}});
+      }
+      handler({}, std::move(entries));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+// ---------------------------------------------------------------------------
+
+void RedisEngine::load_checkpoint(const std::string& room_id, CheckpointHandler handler) {
+  std::vector<std::string> args{"HGET", checkpoint_key(room_id), "data"};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (error) return handler(error, std::nullopt);
+      const auto data = reply_as<std::optional<std::string>>(reply);
+      if (data && !*data) return handler({}, std::nullopt);  // none stored
+      v1::RoomCheckpoint checkpoint;
+      if (!data || !checkpoint.ParseFromString(**data)) return handler(EngineError::corrupt, std::nullopt);
+      handler({}, std::move(checkpoint));
+    });
+  });
+}
+
+void RedisEngine::store_checkpoint(const std::string& room_id, const std::string& epoch,
+                                   v1::RoomCheckpoint checkpoint, std::function<void(std::error_code)> handler) {
+  // Rare (a sweep at most), so plain EVAL: no script cache to keep.
+  std::vector<std::string> args{"EVAL",
+                                lua::checkpoint,
+                                "3",
+                                log_key(room_id),
+                                epoch_key(room_id),
+                                checkpoint_key(room_id),
+                                epoch,
+                                std::to_string(checkpoint.seq()),
+                                checkpoint.SerializeAsString(),
+                                "0-" + std::to_string(checkpoint.base_seq() + 1)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (!error && reply.is_error()) error = script_error(reply.str);
+      handler(error);
+    });
+  });
+}
+
+void RedisEngine::rewrite_page(const std::string& room_id, const Rewrite& rewrite, std::uint64_t after_seq,
+                               std::uint64_t up_to_seq, std::vector<SequencedEntry> stand_ins,
+                               RewritePageHandler handler) {
+  std::vector<std::string> args{"EVAL",
+                                lua::rewrite_page,
+                                "3",
+                                log_key(room_id),
+                                checkpoint_key(room_id),
+                                rewrite_key(room_id, rewrite.id),
+                                rewrite.generation ? std::to_string(*rewrite.generation) : std::string(),
+                                std::to_string(after_seq),
+                                std::to_string(up_to_seq),
+                                std::to_string(std::chrono::milliseconds(kRewriteScratchLife).count())};
+  for (const auto& stand_in : stand_ins) {
+    args.push_back(std::to_string(stand_in.seq));
+    args.push_back(stand_in.entry->SerializeAsString());
+  }
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args),
+                       [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+                         if (!error && reply.is_error()) error = script_error(reply.str);
+                         const auto generation = reply_as<long long>(reply);
+                         if (!error && !generation) error = EngineError::corrupt;
+                         handler(error, error ? 0 : static_cast<std::uint64_t>(*generation));
+                       });
+  });
+}
+
+void RedisEngine::finish_rewrite(const std::string& room_id, const std::string& epoch, const Rewrite& rewrite,
+                                 std::uint64_t last_seq, std::uint64_t checkpoint_seq,
+                                 std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
+                                 AppendHandler handler) {
+  std::vector<std::string> args{"EVAL",
+                                lua::rewrite_finish,
+                                "5",
+                                log_key(room_id),
+                                epoch_key(room_id),
+                                checkpoint_key(room_id),
+                                rewrite_key(room_id, rewrite.id),
+                                std::string(kPrefix) + room_id + "}:rewrite-old",
+                                channel(room_id),
+                                epoch,
+                                entry.SerializeAsString(),
+                                std::to_string(last_seq),
+                                std::to_string(checkpoint_seq),
+                                checkpoint ? checkpoint->SerializeAsString() : std::string(),
+                                std::to_string(rewrite.generation.value_or(0)),
+                                std::to_string(rewrite.copied),
+                                rewrite.user_id,
+                                std::to_string(kRewriteTail)};
+  asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
+    commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
+      if (error) return handler(error, 0);
+      finish_append(reply, handler);
+    });
+  });
+}
+
+void RedisEngine::list_rooms(RoomsHandler handler) {
+  asio::post(strand_, [this, handler = std::move(handler)]() mutable {
+    scan_rooms("0", {}, std::move(handler));
+  });
+}
+
+void RedisEngine::scan_rooms(std::string cursor, std::vector<std::string> found, RoomsHandler handler) {
+  // Every created room has an epoch key; SCAN walks them a page at a time
+  // without blocking Redis.
+  commands_->command({"SCAN", std::move(cursor), "MATCH", std::string(kPrefix) + "*" + std::string(kEpochSuffix),
+                      "COUNT", "1000"},
+                     [this, found = std::move(found), handler = std::move(handler)](std::error_code error,
+                                                                                    RedisReply reply) mutable {
+                       if (error) return handler(error, {});
+                       // [next cursor, [key, ...]]
+                       auto page = reply_as<std::tuple<std::string, std::vector<std::string>>>(reply);
+                       if (!page) return handler(EngineError::unavailable, {});
+                       auto& [next, keys] = *page;
+                       for (const auto& key : keys) {
+                         if (auto room_id = room_of(key, kEpochSuffix); !room_id.empty()) {
+                           found.push_back(std::move(room_id));
+                         }
+                       }
+                       if (next == "0") return handler({}, std::move(found));
+                       scan_rooms(std::move(next), std::move(found), std::move(handler));
+                     });
+}
+
+// ---------------------------------------------------------------------------
+// Fan-out
+// ---------------------------------------------------------------------------
+
+void RedisEngine::subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) {
+  asio::post(strand_, [this, room_id, subscriber = std::move(subscriber)]() mutable {
+    auto& list = subscribers_[room_id];
+    const auto* raw = subscriber.lock().get();
+    for (const auto& weak : list) {
+      if (weak.lock().get() == raw) return;
+    }
+    list.push_back(std::move(subscriber));
+    if (list.size() == 1) subscriptions_->subscribe(channel(room_id));
+  });
+}
+
+void RedisEngine::unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) {
+  asio::post(strand_, [this, room_id, subscriber] {
+    const auto it = subscribers_.find(room_id);
+    if (it == subscribers_.end()) return;
+    std::erase_if(it->second, [subscriber](const auto& weak) {
+      const auto locked = weak.lock();
+      return !locked || locked.get() == subscriber;
+    });
+    if (it->second.empty()) {
+      subscribers_.erase(it);
+      subscriptions_->unsubscribe(channel(room_id));
+    }
+  });
+}
+
+void RedisEngine::on_subscribed(const std::string& name) {
+  // Anything published before the subscription took effect is only in the
+  // log: every subscriber reads from where it is.
+  const std::string room_id = room_of_channel(name);
+  const auto it = subscribers_.find(room_id);
+  if (it == subscribers_.end()) return;
+  for (const auto& weak : it->second) {
+    if (auto subscriber = weak.lock()) subscriber->on_resync(room_id);
+  }
+}
+
+void RedisEngine::on_message(const std::string& name, const std::string& payload) {
+  if (name == echo_channel()) {
+    last_echo_ = std::chrono::steady_clock::now();
+    return;
+  }
+  const std::string room_id = room_of_channel(name);
+  const auto it = subscribers_.find(room_id);
+  if (it == subscribers_.end()) return;
+  // "SEQ EPOCH\n" + entry, or "0\n" for a deleted room.
+  const auto newline = payload.find('\n');
+  const auto undecodable = [] {
+    log::error("redis: undecodable message on a room channel; skipping it (the log fills the gap)");
+  };
+  if (newline == std::string::npos) return undecodable();
+  const std::string_view head = std::string_view(payload).substr(0, newline);
+  const auto space = head.find(' ');
+  const auto parsed = parse_seq(head.substr(0, space));
+  if (!parsed) return undecodable();
+  const std::uint64_t seq = parsed.value_or(0);
+  if (seq == 0) {
+    for (const auto& weak : it->second) {
+      if (auto subscriber = weak.lock()) subscriber->on_deleted(room_id);
+    }
+    return;
+  }
+  const std::string epoch(space == std::string_view::npos ? std::string_view() : head.substr(space + 1));
+  auto entry = std::make_shared<v1::LogEntry>();
+  if (!entry->ParseFromArray(payload.data() + newline + 1, static_cast<int>(payload.size() - newline - 1))) {
+    return undecodable();
+  }
+  // Decoded once per node, shared by every subscriber.
+  const SequencedEntry sequenced{seq, std::move(entry), epoch};
+  for (const auto& weak : it->second) {
+    if (auto subscriber = weak.lock()) subscriber->on_entry(room_id, sequenced);
+  }
+}
+
+}  // namespace hearth
