@@ -82,7 +82,6 @@ int run_server(const Config& config) {
   Shards shards(config.threads, std::chrono::milliseconds(config.write_coalesce_ms));
   asio::io_context& io = shards.main().io();
   std::unique_ptr<Engine> engine;
-  RedisEngine* redis = nullptr;
   if (config.engine == "redis") {
     auto address = RedisAddress::parse(config.redis_url);
     if (!address) {
@@ -91,16 +90,15 @@ int run_server(const Config& config) {
     }
     if (!config.redis_password.empty()) address->password = config.redis_password;
     log::info("engine redis at ", address->describe());
-    auto owned = std::make_unique<RedisEngine>(io.get_executor(), *address, config.presence_ttl);
-    redis = owned.get();
-    engine = std::move(owned);
+    engine = std::make_unique<RedisEngine>(io.get_executor(), *address, config.presence_ttl);
   } else {
     engine = std::make_unique<MemoryEngine>();
   }
   // Budgets every node shares (passcode guesses, reports, messages per identity);
   // passcode keys are derived on two threads of their own.
   LocalBudgets local_budgets;
-  SharedBudgets& budgets = redis != nullptr ? static_cast<SharedBudgets&>(*redis) : local_budgets;
+  SharedBudgets& budgets = engine->shared_budgets() != nullptr ? *engine->shared_budgets() : local_budgets;
+  SharedCounts* const counts = engine->shared_counts();
   PasscodeChecker passcodes(budgets, 2, config.token_secret);
   ReportMeter reports(budgets, config.token_secret, config.limits.reports_per_hour);
   AddressBans address_bans(*engine, config.token_secret, std::chrono::hours(config.limits.address_ban_hours));
@@ -111,7 +109,7 @@ int run_server(const Config& config) {
     log::error(crisis_error);
     return 2;
   }
-  ServerContext context(config, *engine, rooms, budgets, redis, std::move(crisis));
+  ServerContext context(config, *engine, rooms, budgets, counts, std::move(crisis));
   std::optional<asio::ssl::context> tls;
   if (!config.tls_cert.empty()) {
     tls = make_tls_context(config);
@@ -167,7 +165,7 @@ int run_server(const Config& config) {
   // heartbeat is, and idle message leases given back (budgets.hpp).
   asio::steady_timer renewal(io);
   std::function<void()> renew_counts = [&] {
-    renewal.expires_after(redis->renew_interval());
+    renewal.expires_after(counts->renew_interval());
     renewal.async_wait([&](boost::system::error_code error) {
       if (error) return;
       context.connections_per_address.renew();
@@ -216,11 +214,8 @@ int run_server(const Config& config) {
     // Then the rooms: each retires once the Left entries of its departed
     // members are written; then this node says goodbye to the other nodes
     // (its heartbeat goes, so they need not wait for it to expire).
-    context.connections.close_all(CloseCode::going_away, [&shards, &rooms, redis] {
-      rooms.when_empty([&shards, redis] {
-        if (redis) redis->say_goodbye([&shards] { shards.stop(); });
-        else shards.stop();
-      });
+    context.connections.close_all(CloseCode::going_away, [&shards, &rooms, &engine] {
+      rooms.when_empty([&shards, &engine] { engine->say_goodbye([&shards] { shards.stop(); }); });
     });
   });
 
@@ -229,10 +224,9 @@ int run_server(const Config& config) {
   std::cout << "hearth listening on " << (tls ? "https://" : "http://") << where << " (WebSocket: "
             << (tls ? "wss://" : "ws://") << where << "/ws)" << std::endl;
   log::info("serving with ", config.threads, " threads, engine ", config.engine);
-  if (redis) redis->start(announce_ready);
-  else announce_ready();
+  engine->start(announce_ready);
   retention->start();
-  if (redis) renew_counts();
+  if (counts != nullptr) renew_counts();
 
   shards.run();
   // Every shard has stopped. If the grace ran out, sessions whose clients

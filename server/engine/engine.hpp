@@ -1,6 +1,15 @@
 // The seam between rooms and where their logs live: an ordered, durable (as
 // far as the implementation goes) log per room, and fan-out of each appended
-// entry to every node that has the room open.
+// entry to every node that has the room open. By role, each an interface of
+// its own, which Engine joins:
+//   LogStore       append, read, checkpoints, rewrites, deletes, listing
+//   Broker         subscriptions to the entries appended (on any node)
+//   Marks          marks that expire: banned addresses, forgotten identities
+//   Presence       this node's id, and which nodes have died
+//   EngineService  start, ready, stop, and the budgets and counts every
+//                  node shares (none for one node alone)
+// Rooms use the whole; retention, erasure and the server's start and stop
+// take only the role they need.
 //
 // Guarantees every implementation gives (tests/engine/engine_conformance_test.cpp
 // holds both engines to them):
@@ -35,6 +44,7 @@
 #include <system_error>
 #include <vector>
 
+#include "base/budgets.hpp"
 #include "base/sequenced_entry.hpp"
 #include "hearth/v1/log.pb.h"
 
@@ -63,12 +73,12 @@ class EngineSubscriber {
   virtual void on_deleted(const std::string& room_id) = 0;
 };
 
-class Engine {
+class LogStore {
  public:
   using AppendHandler = std::function<void(std::error_code, std::uint64_t seq)>;
   using ReadHandler = std::function<void(std::error_code, std::vector<SequencedEntry>)>;
 
-  virtual ~Engine() = default;
+  virtual ~LogStore() = default;
 
   // Appends `entry` to the log of `room_id` whose epoch is `epoch` (for the
   // creating entry: the new log's epoch) and which the caller has read up to
@@ -80,11 +90,6 @@ class Engine {
   // Entries with seq > after_seq, oldest first, at most `limit`. Entries at
   // or below the stored checkpoint's base_seq may be gone (trimmed).
   virtual void read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) = 0;
-
-  // The subscriber is held weakly: a destroyed subscriber simply stops
-  // receiving. Subscribing twice is harmless.
-  virtual void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) = 0;
-  virtual void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) = 0;
 
   // Removes the room's log and everything kept beside it, and tells every
   // subscriber on every node. Later appends with the old epoch are refused.
@@ -140,6 +145,23 @@ class Engine {
                               std::optional<v1::RoomCheckpoint> checkpoint, v1::LogEntry entry,
                               AppendHandler handler) = 0;
 
+  // The ids of every room that has a log (for the retention sweep).
+  using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;
+  virtual void list_rooms(RoomsHandler handler) = 0;
+};
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+  // The subscriber is held weakly: a destroyed subscriber simply stops
+  // receiving. Subscribing twice is harmless.
+  virtual void subscribe(const std::string& room_id, std::weak_ptr<EngineSubscriber> subscriber) = 0;
+  virtual void unsubscribe(const std::string& room_id, const EngineSubscriber* subscriber) = 0;
+};
+
+class Marks {
+ public:
+  virtual ~Marks() = default;
   // Marks of banned client addresses (AddressBans): `address_key` (an
   // HMAC, never an address) is marked as `user_id`'s in the room for
   // `ttl`; lifting removes every mark of `user_id` there; a lookup says
@@ -159,14 +181,11 @@ class Engine {
                                std::chrono::seconds ttl, ErrorHandler handler) = 0;
   virtual void identity_forgotten(const std::string& room_id, const std::string& user_id,
                                   MarkedHandler handler) = 0;
+};
 
-  // The ids of every room that has a log (for the retention sweep).
-  using RoomsHandler = std::function<void(std::error_code, std::vector<std::string>)>;
-  virtual void list_rooms(RoomsHandler handler) = 0;
-
-  // Whether appends can succeed now (for /readyz).
-  virtual bool ready() const = 0;
-
+class Presence {
+ public:
+  virtual ~Presence() = default;
   // This node's id. The engine keeps a heartbeat for it (Redis: a key with
   // an expiry, refreshed at a third of it), so that other nodes can tell
   // when it died.
@@ -178,6 +197,28 @@ class Engine {
   // How often rooms sweep presence (a third of the heartbeat expiry).
   virtual std::chrono::milliseconds presence_interval() const = 0;
 };
+
+class EngineService {
+ public:
+  virtual ~EngineService() = default;
+  // Connects (Redis); `on_first_ready` (may be empty) runs once, when
+  // appends can first succeed.
+  virtual void start(std::function<void()> on_first_ready) = 0;
+  // Whether appends can succeed now (for /readyz).
+  virtual bool ready() const = 0;
+  // Tells the other nodes this one is leaving (Redis: its heartbeat goes,
+  // so they sweep the presence it leaves at once), then `done`, also if
+  // storage is out.
+  virtual void say_goodbye(std::function<void()> done) = 0;
+  // Disconnects.
+  virtual void stop() = 0;
+  // The budgets and counts every node shares, or null where this node is
+  // alone (then it keeps its own: LocalBudgets, and no counts).
+  virtual SharedBudgets* shared_budgets() noexcept { return nullptr; }
+  virtual SharedCounts* shared_counts() noexcept { return nullptr; }
+};
+
+class Engine : public LogStore, public Broker, public Marks, public Presence, public EngineService {};
 
 }  // namespace hearth
 

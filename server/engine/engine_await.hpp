@@ -40,14 +40,14 @@ boost::asio::awaitable<std::tuple<std::error_code, Values...>> engine_call(Call 
 }
 
 inline boost::asio::awaitable<std::tuple<std::error_code, std::vector<SequencedEntry>>> read_page(
-    Engine& engine, const std::string& room_id, std::uint64_t after, std::size_t limit = kEngineReadPage) {
+    LogStore& engine, const std::string& room_id, std::uint64_t after, std::size_t limit = kEngineReadPage) {
   return engine_call<std::vector<SequencedEntry>>([&engine, room_id, after, limit](auto done) {
     engine.read(room_id, after, limit, std::move(done));
   });
 }
 
-inline boost::asio::awaitable<std::tuple<std::error_code, std::optional<v1::RoomCheckpoint>>> await_checkpoint(
-    Engine& engine, const std::string& room_id) {
+inline boost::asio::awaitable<std::tuple<std::error_code, std::optional<v1::RoomCheckpoint>>>
+await_checkpoint(LogStore& engine, const std::string& room_id) {
   return engine_call<std::optional<v1::RoomCheckpoint>>(
       [&engine, room_id](auto done) { engine.load_checkpoint(room_id, std::move(done)); });
 }
@@ -56,7 +56,7 @@ inline boost::asio::awaitable<std::tuple<std::error_code, std::optional<v1::Room
 // a time (never the whole log), until the log's end or until `visit`
 // returns false. Returns the read's error, if any.
 template <typename Visit>
-boost::asio::awaitable<std::error_code> visit_log(Engine& engine, const std::string& room_id,
+boost::asio::awaitable<std::error_code> visit_log(LogStore& engine, const std::string& room_id,
                                                   std::uint64_t after, Visit visit) {
   for (;;) {
     auto [error, page] = co_await read_page(engine, room_id, after);

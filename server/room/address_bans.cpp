@@ -5,8 +5,8 @@
 
 namespace hearth {
 
-AddressBans::AddressBans(Engine& engine, std::string secret, std::chrono::seconds ttl)
-    : engine_(engine), secret_(std::move(secret)), ttl_(ttl) {}
+AddressBans::AddressBans(Marks& marks, std::string secret, std::chrono::seconds ttl)
+    : marks_(marks), secret_(std::move(secret)), ttl_(ttl) {}
 
 std::string AddressBans::key(const std::string& address) const {
   return budget_key(secret_, "ban:address", address);
@@ -14,14 +14,14 @@ std::string AddressBans::key(const std::string& address) const {
 
 void AddressBans::mark(const std::string& room_id, const std::string& user_id, const std::string& address) {
   if (!enabled() || address.empty()) return;
-  engine_.mark_address(room_id, user_id, key(address), ttl_, [](std::error_code error) {
+  marks_.mark_address(room_id, user_id, key(address), ttl_, [](std::error_code error) {
     if (error) log::warn("a banned address could not be marked: ", error.message());
   });
 }
 
 void AddressBans::lift(const std::string& room_id, const std::string& user_id) {
   if (!enabled()) return;
-  engine_.lift_addresses(room_id, user_id, [](std::error_code error) {
+  marks_.lift_addresses(room_id, user_id, [](std::error_code error) {
     if (error) log::warn("a lifted ban's addresses could not be unmarked: ", error.message());
   });
 }
@@ -29,7 +29,7 @@ void AddressBans::lift(const std::string& room_id, const std::string& user_id) {
 void AddressBans::check(const std::string& room_id, const std::string& address,
                         Engine::MarkedHandler handler) {
   if (!enabled() || address.empty()) return handler({}, false);
-  engine_.address_marked(room_id, key(address), std::move(handler));
+  marks_.address_marked(room_id, key(address), std::move(handler));
 }
 
 }  // namespace hearth

@@ -21,7 +21,7 @@ namespace hearth {
 class AddressBans {
  public:
   // `ttl` 0: no bans by address.
-  AddressBans(Engine& engine, std::string secret, std::chrono::seconds ttl);
+  AddressBans(Marks& marks, std::string secret, std::chrono::seconds ttl);
 
   bool enabled() const { return ttl_.count() > 0; }
   // Fire and forget: a failure is logged (without the address).
@@ -32,7 +32,7 @@ class AddressBans {
  private:
   std::string key(const std::string& address) const;
 
-  Engine& engine_;
+  Marks& marks_;
   std::string secret_;
   std::chrono::seconds ttl_;
 };

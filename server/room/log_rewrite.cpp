@@ -16,9 +16,9 @@ constexpr int kCatchUps = 20;
 }  // namespace
 
 boost::asio::awaitable<std::tuple<std::error_code, std::uint64_t>> rewrite_stored_log(
-    Engine& engine, const LogRewrite& plan, const StandInsFor& stand_ins_for,
+    LogStore& engine, const LogRewrite& plan, const StandInsFor& stand_ins_for,
     const std::function<v1::LogEntry()>& final_entry, const std::function<bool()>& gone) {
-  Engine::Rewrite rewrite{random_hex(8), plan.user_id, std::nullopt, 0};
+  LogStore::Rewrite rewrite{random_hex(8), plan.user_id, std::nullopt, 0};
   std::uint64_t after = plan.base_seq;
   // The log's generation before the first read (a page that copies
   // nothing): another rewrite that goes in after it makes every page of

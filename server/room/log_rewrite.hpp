@@ -40,7 +40,7 @@ using StandInsFor = std::function<std::vector<SequencedEntry>(const std::vector<
 // conflict (the log was rewritten or trimmed under it, or kept changing:
 // start again), or unavailable once `gone()` (asked after every read).
 boost::asio::awaitable<std::tuple<std::error_code, std::uint64_t>> rewrite_stored_log(
-    Engine& engine, const LogRewrite& plan, const StandInsFor& stand_ins_for,
+    LogStore& engine, const LogRewrite& plan, const StandInsFor& stand_ins_for,
     const std::function<v1::LogEntry()>& final_entry, const std::function<bool()>& gone);
 
 }  // namespace hearth

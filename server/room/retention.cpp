@@ -25,7 +25,7 @@ constexpr int kStoreAttempts = 5;
 
 }  // namespace
 
-Retention::Retention(asio::any_io_executor executor, Engine& engine, SharedBudgets& budgets, Limits limits,
+Retention::Retention(asio::any_io_executor executor, LogStore& engine, SharedBudgets& budgets, Limits limits,
                      std::uint32_t default_days, std::chrono::seconds interval)
     : engine_(engine),
       budgets_(budgets),

@@ -41,7 +41,7 @@ namespace hearth {
 class Retention : public std::enable_shared_from_this<Retention> {
  public:
   // `budgets`: those every node shares (the Redis engine), or this node's.
-  Retention(boost::asio::any_io_executor executor, Engine& engine, SharedBudgets& budgets, Limits limits,
+  Retention(boost::asio::any_io_executor executor, LogStore& engine, SharedBudgets& budgets, Limits limits,
             std::uint32_t default_days, std::chrono::seconds interval);
 
   // Sweeps every interval until stop(); the first sweep comes after a random
@@ -58,7 +58,7 @@ class Retention : public std::enable_shared_from_this<Retention> {
   boost::asio::awaitable<void> sweep(bool in_turn);
   boost::asio::awaitable<void> trim_room(const std::string& room_id);
 
-  Engine& engine_;
+  LogStore& engine_;
   SharedBudgets& budgets_;
   const Limits limits_;
   const std::uint32_t default_days_;

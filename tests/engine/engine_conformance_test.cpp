@@ -84,7 +84,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     } else {
       redis_ = std::make_unique<RedisProcess>();
       auto engine = std::make_unique<RedisEngine>(io_.get_executor(), *RedisAddress::parse(redis_->url()), 15s);
-      engine->start();
+      engine->start({});
       engine_ = std::move(engine);
       thread_ = std::thread([this] { io_.run(); });
       wait_ready();
@@ -263,7 +263,7 @@ TEST_P(EngineTest, DeletingARoomRemovesItsLogAndTellsSubscribers) {
   ASSERT_TRUE(recorder->wait_for_deletion());
   EXPECT_TRUE(read("r", 0, 10).second.empty());
   if (GetParam() == "redis") {
-    EXPECT_EQ(redis_->cli({"EXISTS", RedisEngine::log_key("r"), RedisEngine::epoch_key("r")}), "0\n");
+    EXPECT_EQ(redis_->cli({"EXISTS", redis_keys::log("r"), redis_keys::epoch("r")}), "0\n");
   }
   v1::LogEntry entry;
   entry.mutable_say()->set_text("from a node that missed the deletion");
@@ -478,7 +478,7 @@ TEST_P(EngineTest, RetentionTrimsOldEntriesAndEveryFoldAgrees) {
   EXPECT_EQ(checkpoint->state().SerializeAsString().find("an old question"), std::string::npos);
   EXPECT_EQ(checkpoint->base().SerializeAsString().find("an old question"), std::string::npos);
   if (GetParam() == "redis") {
-    EXPECT_EQ(redis_->cli({"XLEN", RedisEngine::log_key("old")}), std::to_string(kept.size()) + "\n");
+    EXPECT_EQ(redis_->cli({"XLEN", redis_keys::log("old")}), std::to_string(kept.size()) + "\n");
   }
 
   std::promise<void> again;
@@ -643,7 +643,7 @@ TEST(RedisEngineConnect, Password) {
     EXPECT_TRUE(address) << url;
     RedisEngine engine(io.get_executor(), *address, 15s);
     const long long errors_before = error_replies(redis);
-    engine.start();
+    engine.start({});
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (!engine.ready() && error_replies(redis) < errors_before + 4) {
       if (std::chrono::steady_clock::now() > deadline) {
@@ -667,7 +667,7 @@ TEST(RedisEngineConnect, UnixSocket) {
   RedisProcess redis(RedisProcess::Options{true, "", true});
   boost::asio::io_context io;
   RedisEngine engine(io.get_executor(), *RedisAddress::parse("unix://" + redis.socket_path()), 15s);
-  engine.start();
+  engine.start({});
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   while (!engine.ready() && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
   ASSERT_TRUE(engine.ready());

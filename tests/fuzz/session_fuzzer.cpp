@@ -184,7 +184,10 @@ class WatchedEngine final : public Engine {
                           MarkedHandler handler) override {
     inner_.identity_forgotten(room_id, user_id, std::move(handler));
   }
+  void start(std::function<void()> on_first_ready) override { inner_.start(std::move(on_first_ready)); }
   bool ready() const override { return inner_.ready(); }
+  void say_goodbye(std::function<void()> done) override { inner_.say_goodbye(std::move(done)); }
+  void stop() override { inner_.stop(); }
   const std::string& node_id() const override { return inner_.node_id(); }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override {
     inner_.dead_nodes(std::move(node_ids), std::move(handler));

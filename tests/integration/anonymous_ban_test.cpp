@@ -33,7 +33,7 @@ std::vector<std::string> banned_address_keys(const RedisProcess& redis, const st
   const auto until = std::chrono::steady_clock::now() + deadline;
   for (;;) {
     std::vector<std::string> keys;
-    std::istringstream lines(redis.cli({"KEYS", RedisEngine::banned_address_key(room, "*")}));
+    std::istringstream lines(redis.cli({"KEYS", redis_keys::banned_address(room, "*")}));
     for (std::string line; std::getline(lines, line);) {
       if (!line.empty()) keys.push_back(line);
     }

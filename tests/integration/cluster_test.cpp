@@ -489,10 +489,11 @@ TEST(ClusterRetention, OldItemsLeaveEveryNodesViewTheLogAndTheTranscript) {
   }
 
   // Storage: the old entries are gone, a checkpoint stands in for them.
-  const std::string first = redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "+", "COUNT", "1"});
+  const std::string first = redis.cli({"XRANGE", redis_keys::log("r"), "-", "+", "COUNT", "1"});
   EXPECT_EQ(first.substr(0, first.find('\n')), "0-8");
-  EXPECT_EQ(redis.cli({"EXISTS", RedisEngine::checkpoint_key("r")}), "1\n");
-  EXPECT_EQ(redis.cli({"HGET", RedisEngine::checkpoint_key("r"), "data"}).find("forty days ago"), std::string::npos);
+  EXPECT_EQ(redis.cli({"EXISTS", redis_keys::checkpoint("r")}), "1\n");
+  EXPECT_EQ(redis.cli({"HGET", redis_keys::checkpoint("r"), "data"}).find("forty days ago"),
+            std::string::npos);
 
   const auto transcript = http_request(node_b.port(), boost::beast::http::verb::get, "/rooms/r/transcript",
                                        "Bearer " + ServerProcess::token("host", "r", "Dr. Ada", "ada"));
@@ -599,7 +600,7 @@ TEST(ClusterRetention, WhatWasWrittenAboutARemovedItemGoesFromStorageAtTheNextSw
   host.request_ok(update_settings("r", week, {"retention_days"}));
   host.next_event_where(expired(10), 15s);
 
-  const std::string stored = redis.cli({"XRANGE", RedisEngine::log_key("r"), "0-11", "+"});
+  const std::string stored = redis.cli({"XRANGE", redis_keys::log("r"), "0-11", "+"});
   for (const auto* words : {"pat edited the question today", "pat edited the message today",
                             "ada answered today", "rex reason today"}) {
     EXPECT_EQ(stored.find(words), std::string::npos) << "storage still holds \"" << words << '"';
@@ -607,7 +608,7 @@ TEST(ClusterRetention, WhatWasWrittenAboutARemovedItemGoesFromStorageAtTheNextSw
   EXPECT_NE(stored.find("rex replied today"), std::string::npos) << "a reply is a message of its own";
   for (const auto& [seq, who] : about_old) {
     const std::string id = "0-" + std::to_string(seq);
-    const std::string entry = redis.cli({"XRANGE", RedisEngine::log_key("r"), id, id});
+    const std::string entry = redis.cli({"XRANGE", redis_keys::log("r"), id, id});
     ASSERT_EQ(entry.substr(0, entry.find('\n')), id) << "the entry keeps its place in the log";
     EXPECT_EQ(entry.find(who), std::string::npos) << "entry " << seq << " still names " << who;
   }
@@ -718,7 +719,7 @@ TEST(ClusterErasure, CatchesUpWithALongLogThatOthersAndAnotherTabKeepWriting) {
 
   // Nothing Pat wrote before the erasure is left in the stored log.
   const std::string before =
-      redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "0-" + std::to_string(erased_at - 1)});
+      redis.cli({"XRANGE", redis_keys::log("r"), "-", "0-" + std::to_string(erased_at - 1)});
   ASSERT_NE(before.find("host words 1497"), std::string::npos) << "the log holds everyone else's words";
   EXPECT_EQ(before.find("pat secret"), std::string::npos);
   EXPECT_EQ(before.find("pat during"), std::string::npos);
@@ -754,8 +755,8 @@ TEST(ClusterErasure, GoneFromEveryNodeTheStoredLogTheCheckpointAndTheTranscript)
   host.request_ok(join("r"));
   ServerProcess node_b(sweeping(redis, "1s"));
   host.next_event_where([](const v1::Event& e) { return e.has_items_expired(); }, 15s);
-  const auto checkpoint = [&redis] { return redis.cli({"HGET", RedisEngine::checkpoint_key("r"), "data"}); };
-  const auto stored_log = [&redis] { return redis.cli({"XRANGE", RedisEngine::log_key("r"), "-", "+"}); };
+  const auto checkpoint = [&redis] { return redis.cli({"HGET", redis_keys::checkpoint("r"), "data"}); };
+  const auto stored_log = [&redis] { return redis.cli({"XRANGE", redis_keys::log("r"), "-", "+"}); };
   ASSERT_NE(checkpoint().find("Pat Secretname"), std::string::npos) << "the test would prove nothing otherwise";
 
   // Today: Pat on node A asks (one approved, one anonymous and pending) and

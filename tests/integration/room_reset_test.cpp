@@ -58,8 +58,8 @@ TEST(RoomReset, ALostLogResetsMembersNodeByNodeTheRoomIsNotFoundUntilRecreatedAn
 
   // The room's keys are gone (as after a FLUSHALL or a Redis restarted
   // without its data); room "other" keeps its own.
-  redis.cli({"DEL", RedisEngine::log_key("ama-9"), RedisEngine::epoch_key("ama-9"),
-             RedisEngine::checkpoint_key("ama-9")});
+  redis.cli({"DEL", redis_keys::log("ama-9"), redis_keys::epoch("ama-9"),
+             redis_keys::checkpoint("ama-9")});
 
   // Pat's next command finds out: its reply, then the push (pat is a member too).
   const auto reply = pat.request(say("ama-9", "back?"));
@@ -130,7 +130,7 @@ TEST(RoomReset, ALostLogResetsMembersNodeByNodeTheRoomIsNotFoundUntilRecreatedAn
 void add_unseen(const RedisProcess& redis, const std::string& room, std::uint64_t seq,
                 const v1::LogEntry& entry) {
   run_and_capture({"/usr/bin/redis-cli", "-p", std::to_string(redis.port()), "-x", "XADD",
-                   RedisEngine::log_key(room), "0-" + std::to_string(seq), "e"},
+                   redis_keys::log(room), "0-" + std::to_string(seq), "e"},
                   entry.SerializeAsString());
 }
 
@@ -165,7 +165,7 @@ TEST(RoomReset, ANodeThatFellBehindRetentionResetsItsMembersAndTheRoomStaysIntac
   };
   add_unseen(redis, "r", last + 1, unseen("removed before the node read it"));
   add_unseen(redis, "r", last + 2, unseen("written elsewhere"));
-  redis.cli({"XDEL", RedisEngine::log_key("r"), "0-" + std::to_string(last + 1)});
+  redis.cli({"XDEL", redis_keys::log("r"), "0-" + std::to_string(last + 1)});
 
   // Pat's message is appended after them; reading the log to reach it, the
   // node finds the hole.

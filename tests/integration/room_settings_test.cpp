@@ -231,9 +231,9 @@ TEST(UpdateRoom, TheHostSetsChangesAndRemovesThePasscodeWhichNeverLeavesTheServe
     }
   }
   // Redis holds the hashes (that is how joins are checked), never a passcode.
-  std::string stored = redis.cli({"XRANGE", RedisEngine::log_key("circle"), "-", "+"});
-  stored += redis.cli({"GET", RedisEngine::epoch_key("circle")});
-  stored += redis.cli({"HGETALL", RedisEngine::checkpoint_key("circle")});
+  std::string stored = redis.cli({"XRANGE", redis_keys::log("circle"), "-", "+"});
+  stored += redis.cli({"GET", redis_keys::epoch("circle")});
+  stored += redis.cli({"HGETALL", redis_keys::checkpoint("circle")});
   EXPECT_NE(stored.find("Tuesday circle"), std::string::npos) << "this is the room's stored log";
   for (const auto& passcode : {first, second, third}) {
     EXPECT_EQ(stored.find(passcode), std::string::npos) << "Redis holds the passcode " << passcode;

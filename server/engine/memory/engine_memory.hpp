@@ -40,7 +40,13 @@ class MemoryEngine final : public Engine {
   void identity_forgotten(const std::string& room_id, const std::string& user_id,
                           MarkedHandler handler) override;
   void list_rooms(RoomsHandler handler) override;
+  // One node, in this process: nothing to connect to or leave.
+  void start(std::function<void()> on_first_ready) override {
+    if (on_first_ready) on_first_ready();
+  }
   bool ready() const override { return true; }
+  void say_goodbye(std::function<void()> done) override { done(); }
+  void stop() override {}
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string>, DeadNodesHandler handler) override { handler({}, {}); }
   std::chrono::milliseconds presence_interval() const override { return std::chrono::seconds(10); }

@@ -53,48 +53,7 @@ void finish_append(const RedisReply& reply, const Engine::AppendHandler& handler
   handler({}, *seq);
 }
 
-constexpr std::string_view kPrefix = "hearth:{room:";
-constexpr std::string_view kChannelSuffix = "}:events";
-constexpr std::string_view kEpochSuffix = "}:epoch";
-
 }  // namespace
-
-namespace {
-
-// The room id in "hearth:{room:ID}" + `suffix`; empty for any other name.
-std::string room_of(std::string_view name, std::string_view suffix) {
-  if (!name.starts_with(kPrefix) || !name.ends_with(suffix)) return {};
-  return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - suffix.size()));
-}
-
-// The room whose events `name` carries; empty for any other channel.
-std::string room_of_channel(std::string_view name) { return room_of(name, kChannelSuffix); }
-
-}  // namespace
-
-std::string RedisEngine::log_key(const std::string& room_id) { return std::string(kPrefix) + room_id + "}:log"; }
-std::string RedisEngine::epoch_key(const std::string& room_id) {
-  return std::string(kPrefix) + room_id + std::string(kEpochSuffix);
-}
-std::string RedisEngine::rewrite_key(const std::string& room_id, const std::string& rewrite_id) {
-  return std::string(kPrefix) + room_id + "}:rewrite:" + rewrite_id;
-}
-
-std::string RedisEngine::checkpoint_key(const std::string& room_id) {
-  return std::string(kPrefix) + room_id + "}:checkpoint";
-}
-std::string RedisEngine::banned_address_key(const std::string& room_id, const std::string& address_key) {
-  return std::string(kPrefix) + room_id + "}:banned-address:" + address_key;
-}
-std::string RedisEngine::banned_addresses_key(const std::string& room_id, const std::string& user_id) {
-  return std::string(kPrefix) + room_id + "}:banned-addresses-of:" + user_id;
-}
-std::string RedisEngine::forgotten_key(const std::string& room_id, const std::string& user_id) {
-  return std::string(kPrefix) + room_id + "}:forgotten:" + user_id;
-}
-std::string RedisEngine::channel(const std::string& room_id) {
-  return std::string(kPrefix) + room_id + std::string(kChannelSuffix);
-}
 
 RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address,
                          std::chrono::milliseconds presence_ttl)
@@ -106,12 +65,11 @@ RedisEngine::RedisEngine(asio::any_io_executor executor, RedisAddress address,
       presence_ttl_(presence_ttl),
       heartbeat_timer_(strand_) {}
 
-std::string RedisEngine::node_key(const std::string& node_id) { return "hearth:node:" + node_id; }
-
 void RedisEngine::heartbeat() {
   // The value changes with every beat, so that another node can tell a
   // heartbeat refreshed while it watched from one left over from before.
-  commands_->command({"SET", node_key(node_id_), std::to_string(++beats_), "PX", std::to_string(presence_ttl_.count())},
+  commands_->command({"SET", redis_keys::node(node_id_), std::to_string(++beats_), "PX",
+                      std::to_string(presence_ttl_.count())},
                      [](std::error_code, RedisReply) {});
   // The echo proves the subscription connection alive: silent for three
   // rounds, it is dead though TCP has not said so; drop it (it reconnects,
@@ -134,7 +92,7 @@ void RedisEngine::dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler
   asio::post(strand_, [this, node_ids = std::move(node_ids), handler = std::move(handler)]() mutable {
     if (!commands_up_) return handler(EngineError::unavailable, {});
     std::vector<std::string> args{"MGET"};
-    for (const auto& id : node_ids) args.push_back(node_key(id));
+    for (const auto& id : node_ids) args.push_back(redis_keys::node(id));
     commands_->command(std::move(args), [this, node_ids, handler = std::move(handler)](std::error_code error,
                                                                                       RedisReply reply) {
       if (error) return handler(error, {});
@@ -202,7 +160,8 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
       if (!up) return;
       last_echo_ = std::chrono::steady_clock::now();
       subscriptions_->subscribe(echo_channel());
-      for (const auto& [room_id, subscribers] : subscribers_) subscriptions_->subscribe(channel(room_id));
+      for (const auto& [room_id, subscribers] : subscribers_)
+        subscriptions_->subscribe(redis_keys::events(room_id));
     });
   });
 }
@@ -210,7 +169,8 @@ void RedisEngine::start(std::function<void()> on_first_ready) {
 void RedisEngine::say_goodbye(std::function<void()> done) {
   asio::post(strand_, [this, done = std::move(done)]() mutable {
     heartbeat_timer_.cancel();
-    commands_->command({"DEL", node_key(node_id_)}, [done = std::move(done)](std::error_code, RedisReply) { done(); });
+    commands_->command({"DEL", redis_keys::node(node_id_)},
+                       [done = std::move(done)](std::error_code, RedisReply) { done(); });
   });
 }
 
@@ -227,8 +187,15 @@ void RedisEngine::stop() {
 
 void RedisEngine::append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq,
                          v1::LogEntry entry, AppendHandler handler) {
-  std::vector<std::string> args{"EVALSHA", script_sha_, "2", log_key(room_id), epoch_key(room_id), channel(room_id),
-                                epoch, entry.SerializeAsString(), entry.has_room_created() ? "1" : "0",
+  std::vector<std::string> args{"EVALSHA",
+                                script_sha_,
+                                "2",
+                                redis_keys::log(room_id),
+                                redis_keys::epoch(room_id),
+                                redis_keys::events(room_id),
+                                epoch,
+                                entry.SerializeAsString(),
+                                entry.has_room_created() ? "1" : "0",
                                 std::to_string(known_seq)};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     run_append(std::move(args), std::move(handler), true);
@@ -349,41 +316,42 @@ void RedisEngine::run_for_error(std::vector<std::string> args, ErrorHandler hand
 }
 
 void RedisEngine::delete_room(const std::string& room_id, std::function<void(std::error_code)> handler) {
-  run_for_error({"EVAL", lua::delete_room, "3", log_key(room_id), epoch_key(room_id), checkpoint_key(room_id),
-                 channel(room_id)},
+  run_for_error({"EVAL", lua::delete_room, "3", redis_keys::log(room_id), redis_keys::epoch(room_id),
+                 redis_keys::checkpoint(room_id), redis_keys::events(room_id)},
                 std::move(handler));
 }
 
 void RedisEngine::mark_address(const std::string& room_id, const std::string& user_id,
                                const std::string& address_key, std::chrono::seconds ttl,
                                ErrorHandler handler) {
-  run_for_error({"EVAL", lua::mark_address, "2", banned_address_key(room_id, address_key),
-                 banned_addresses_key(room_id, user_id), user_id, std::to_string(ttl.count()), address_key},
-                std::move(handler));
+  run_for_error(
+      {"EVAL", lua::mark_address, "2", redis_keys::banned_address(room_id, address_key),
+       redis_keys::banned_addresses_of(room_id, user_id), user_id, std::to_string(ttl.count()), address_key},
+      std::move(handler));
 }
 
 void RedisEngine::lift_addresses(const std::string& room_id, const std::string& user_id,
                                  ErrorHandler handler) {
-  run_for_error({"EVAL", lua::lift_addresses, "1", banned_addresses_key(room_id, user_id),
-                 banned_address_key(room_id, ""), user_id},
+  run_for_error({"EVAL", lua::lift_addresses, "1", redis_keys::banned_addresses_of(room_id, user_id),
+                 redis_keys::banned_address(room_id, ""), user_id},
                 std::move(handler));
 }
 
 void RedisEngine::address_marked(const std::string& room_id, const std::string& address_key,
                                  MarkedHandler handler) {
-  exists(banned_address_key(room_id, address_key), std::move(handler));
+  exists(redis_keys::banned_address(room_id, address_key), std::move(handler));
 }
 
 void RedisEngine::forget_identity(const std::string& room_id, const std::string& user_id,
                                   std::chrono::seconds ttl, ErrorHandler handler) {
-  run_for_error({"SET", forgotten_key(room_id, user_id), "1", "EX",
+  run_for_error({"SET", redis_keys::forgotten(room_id, user_id), "1", "EX",
                  std::to_string(std::max<std::int64_t>(1, ttl.count()))},
                 std::move(handler));
 }
 
 void RedisEngine::identity_forgotten(const std::string& room_id, const std::string& user_id,
                                      MarkedHandler handler) {
-  exists(forgotten_key(room_id, user_id), std::move(handler));
+  exists(redis_keys::forgotten(room_id, user_id), std::move(handler));
 }
 
 void RedisEngine::exists(std::string key, MarkedHandler handler) {
@@ -400,8 +368,8 @@ void RedisEngine::exists(std::string key, MarkedHandler handler) {
 }
 
 void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std::size_t limit, ReadHandler handler) {
-  std::vector<std::string> args{"XRANGE", log_key(room_id), "(0-" + std::to_string(after_seq), "+", "COUNT",
-                                std::to_string(limit)};
+  std::vector<std::string> args{"XRANGE", redis_keys::log(room_id), "(0-" + std::to_string(after_seq), "+",
+                                "COUNT",  std::to_string(limit)};
   if (after_seq == 0) args[2] = "-";
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
@@ -429,7 +397,7 @@ void RedisEngine::read(const std::string& room_id, std::uint64_t after_seq, std:
 // ---------------------------------------------------------------------------
 
 void RedisEngine::load_checkpoint(const std::string& room_id, CheckpointHandler handler) {
-  std::vector<std::string> args{"HGET", checkpoint_key(room_id), "data"};
+  std::vector<std::string> args{"HGET", redis_keys::checkpoint(room_id), "data"};
   asio::post(strand_, [this, args = std::move(args), handler = std::move(handler)]() mutable {
     commands_->command(std::move(args), [handler = std::move(handler)](std::error_code error, RedisReply reply) {
       if (error) return handler(error, std::nullopt);
@@ -448,9 +416,9 @@ void RedisEngine::store_checkpoint(const std::string& room_id, const std::string
   std::vector<std::string> args{"EVAL",
                                 lua::checkpoint,
                                 "3",
-                                log_key(room_id),
-                                epoch_key(room_id),
-                                checkpoint_key(room_id),
+                                redis_keys::log(room_id),
+                                redis_keys::epoch(room_id),
+                                redis_keys::checkpoint(room_id),
                                 epoch,
                                 std::to_string(checkpoint.seq()),
                                 checkpoint.SerializeAsString(),
@@ -469,9 +437,9 @@ void RedisEngine::rewrite_page(const std::string& room_id, const Rewrite& rewrit
   std::vector<std::string> args{"EVAL",
                                 lua::rewrite_page,
                                 "3",
-                                log_key(room_id),
-                                checkpoint_key(room_id),
-                                rewrite_key(room_id, rewrite.id),
+                                redis_keys::log(room_id),
+                                redis_keys::checkpoint(room_id),
+                                redis_keys::rewrite(room_id, rewrite.id),
                                 rewrite.generation ? std::to_string(*rewrite.generation) : std::string(),
                                 std::to_string(after_seq),
                                 std::to_string(up_to_seq),
@@ -498,12 +466,12 @@ void RedisEngine::finish_rewrite(const std::string& room_id, const std::string& 
   std::vector<std::string> args{"EVAL",
                                 lua::rewrite_finish,
                                 "5",
-                                log_key(room_id),
-                                epoch_key(room_id),
-                                checkpoint_key(room_id),
-                                rewrite_key(room_id, rewrite.id),
-                                std::string(kPrefix) + room_id + "}:rewrite-old",
-                                channel(room_id),
+                                redis_keys::log(room_id),
+                                redis_keys::epoch(room_id),
+                                redis_keys::checkpoint(room_id),
+                                redis_keys::rewrite(room_id, rewrite.id),
+                                redis_keys::rewrite_old(room_id),
+                                redis_keys::events(room_id),
                                 epoch,
                                 entry.SerializeAsString(),
                                 std::to_string(last_seq),
@@ -530,17 +498,17 @@ void RedisEngine::list_rooms(RoomsHandler handler) {
 void RedisEngine::scan_rooms(std::string cursor, std::vector<std::string> found, RoomsHandler handler) {
   // Every created room has an epoch key; SCAN walks them a page at a time
   // without blocking Redis.
-  commands_->command({"SCAN", std::move(cursor), "MATCH", std::string(kPrefix) + "*" + std::string(kEpochSuffix),
-                      "COUNT", "1000"},
-                     [this, found = std::move(found), handler = std::move(handler)](std::error_code error,
-                                                                                    RedisReply reply) mutable {
+  commands_->command({"SCAN", std::move(cursor), "MATCH", redis_keys::every_epoch(), "COUNT", "1000"},
+                     [this, found = std::move(found), handler = std::move(handler)](
+                         std::error_code error, RedisReply reply) mutable {
                        if (error) return handler(error, {});
                        // [next cursor, [key, ...]]
                        auto page = reply_as<std::tuple<std::string, std::vector<std::string>>>(reply);
                        if (!page) return handler(EngineError::unavailable, {});
                        auto& [next, keys] = *page;
                        for (const auto& key : keys) {
-                         if (auto room_id = room_of(key, kEpochSuffix); !room_id.empty()) {
+                         if (auto room_id = redis_keys::room_of(key, redis_keys::kEpochSuffix);
+                             !room_id.empty()) {
                            found.push_back(std::move(room_id));
                          }
                        }
@@ -561,7 +529,7 @@ void RedisEngine::subscribe(const std::string& room_id, std::weak_ptr<EngineSubs
       if (weak.lock().get() == raw) return;
     }
     list.push_back(std::move(subscriber));
-    if (list.size() == 1) subscriptions_->subscribe(channel(room_id));
+    if (list.size() == 1) subscriptions_->subscribe(redis_keys::events(room_id));
   });
 }
 
@@ -575,7 +543,7 @@ void RedisEngine::unsubscribe(const std::string& room_id, const EngineSubscriber
     });
     if (it->second.empty()) {
       subscribers_.erase(it);
-      subscriptions_->unsubscribe(channel(room_id));
+      subscriptions_->unsubscribe(redis_keys::events(room_id));
     }
   });
 }
@@ -583,7 +551,7 @@ void RedisEngine::unsubscribe(const std::string& room_id, const EngineSubscriber
 void RedisEngine::on_subscribed(const std::string& name) {
   // Anything published before the subscription took effect is only in the
   // log: every subscriber reads from where it is.
-  const std::string room_id = room_of_channel(name);
+  const std::string room_id = redis_keys::room_of(name, redis_keys::kEventsSuffix);
   const auto it = subscribers_.find(room_id);
   if (it == subscribers_.end()) return;
   for (const auto& weak : it->second) {
@@ -596,7 +564,7 @@ void RedisEngine::on_message(const std::string& name, const std::string& payload
     last_echo_ = std::chrono::steady_clock::now();
     return;
   }
-  const std::string room_id = room_of_channel(name);
+  const std::string room_id = redis_keys::room_of(name, redis_keys::kEventsSuffix);
   const auto it = subscribers_.find(room_id);
   if (it == subscribers_.end()) return;
   // "SEQ EPOCH\n" + entry, or "0\n" for a deleted room.

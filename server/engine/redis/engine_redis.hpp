@@ -1,21 +1,7 @@
 // The multi-node engine: each room's log is a Redis Stream, and every node
 // that has the room open hears of new entries over Redis pub/sub.
 //
-// Keys of one room share the hash tag {room:ID}, so that a Redis Cluster
-// keeps them on one shard:
-//   hearth:{room:ID}:log     the stream; entry ids are 0-SEQ, field "e" holds
-//                            the LogEntry (protobuf)
-//   hearth:{room:ID}:epoch   the log's epoch, set by the creating entry
-//   hearth:{room:ID}:checkpoint  a hash {seq, data: RoomCheckpoint}, once
-//                            retention has trimmed the log
-//   hearth:{room:ID}:events  the pub/sub channel: "SEQ EPOCH\n" + LogEntry bytes
-//                            ("0\n": the room was deleted)
-//   hearth:budget:KIND:HMAC  a shared rate budget (budgets.hpp), outside any
-//                            room: guess:room, guess:address, guess:identity,
-//                            message; and hearth:budget:connections:HMAC, a
-//                            hash of each node's open connections from one
-//                            address; hearth:budget:sweep:{room:ID}, when
-//                            a node last swept the room (Retention)
+// Its keys and channels are in redis_keys.hpp.
 // One Lua script (loaded once, called by SHA) checks the epoch, XADDs and
 // PUBLISHes, so append and publish are atomic and in the same order.
 //
@@ -38,6 +24,7 @@
 #include "base/budgets.hpp"
 #include "engine/engine.hpp"
 #include "engine/redis/redis_connection.hpp"
+#include "engine/redis/redis_keys.hpp"
 
 namespace hearth {
 
@@ -49,12 +36,12 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   RedisEngine(boost::asio::any_io_executor executor, RedisAddress address, std::chrono::milliseconds presence_ttl);
   ~RedisEngine() override;
 
-  // Connects; `on_first_ready` runs once, when both connections are up.
-  void start(std::function<void()> on_first_ready = {});
-  void stop();
-  // Deletes this node's heartbeat, so that other nodes sweep whatever
-  // presence it leaves behind at once; then `done` (also if Redis is out).
-  void say_goodbye(std::function<void()> done);
+  // EngineService: appends can succeed once both connections are up.
+  void start(std::function<void()> on_first_ready) override;
+  void stop() override;
+  void say_goodbye(std::function<void()> done) override;
+  SharedBudgets* shared_budgets() noexcept override { return this; }
+  SharedCounts* shared_counts() noexcept override { return this; }
 
   void append(const std::string& room_id, const std::string& epoch, std::uint64_t known_seq, v1::LogEntry entry,
               AppendHandler handler) override;
@@ -94,21 +81,8 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   const std::string& node_id() const override { return node_id_; }
   void dead_nodes(std::vector<std::string> node_ids, DeadNodesHandler handler) override;
   std::chrono::milliseconds presence_interval() const override { return presence_ttl_ / 3; }
-  static std::string node_key(const std::string& node_id);
-
-  static std::string log_key(const std::string& room_id);
-  static std::string epoch_key(const std::string& room_id);
-  static std::string checkpoint_key(const std::string& room_id);
-  // A rewrite's scratch copy of the log (rewrite_page).
-  static std::string rewrite_key(const std::string& room_id, const std::string& rewrite_id);
-  static std::string channel(const std::string& room_id);
-  // A banned address's mark (its HMAC names it), and the set of one banned
-  // person's marks, in the room's hash slot.
-  static std::string banned_address_key(const std::string& room_id, const std::string& address_key);
-  static std::string forgotten_key(const std::string& room_id, const std::string& user_id);
   // Whether `key` exists: the lookups of address marks and forgotten identities.
   void exists(std::string key, MarkedHandler handler);
-  static std::string banned_addresses_key(const std::string& room_id, const std::string& user_id);
 
  private:
   void on_message(const std::string& channel, const std::string& payload);
@@ -145,7 +119,7 @@ class RedisEngine final : public Engine, public SharedBudgets, public SharedCoun
   // The subscription connection hears this node's own heartbeat echo; if it
   // stops, the connection is dead though TCP has not said so yet.
   std::chrono::steady_clock::time_point last_echo_;
-  std::string echo_channel() const { return "hearth:node:" + node_id_ + ":echo"; }
+  std::string echo_channel() const { return redis_keys::node_echo(node_id_); }
   void heartbeat();
   std::function<void()> on_first_ready_;
   void check_first_ready();

@@ -1,0 +1,154 @@
+// The AMA board: questions, votes, answers, and asking.
+
+import { h, replaceChildren, time } from "../../dom.js";
+import { once, authorName, reportButton } from "./parts.js";
+
+export function renderBoard(section, session) {
+  const room = session.room;
+  const parts = once(section, () => {
+    const text = h("textarea", { id: "ask-text", rows: 3, maxlength: 1000, required: true,
+                                 placeholder: "Your question" });
+    const anonymous = h("input", { id: "ask-anonymous", type: "checkbox" });
+    const approvalNote = h("p", { class: "hint" });
+    const ask = h("form", { class: "composer ask", onsubmit: (e) => {
+      e.preventDefault();
+      const value = text.value.trim();
+      if (!value) return;
+      session.post("question", { askQuestion: { text: value, anonymous: anonymous.checked } }, value);
+      text.value = "";
+    } },
+      h("label", { for: "ask-text" }, "Ask a question"),
+      text,
+      h("div", { class: "row" },
+        h("label", { class: "check" }, anonymous, " Post anonymously"),
+        h("button", { type: "submit", id: "ask-button" }, "Ask")),
+      approvalNote);
+    const top = h("button", { type: "button", dataset: { key: "sort-top" },
+                              onclick: () => { session.order = "top"; session.scheduleRender(); } }, "Top");
+    const newest = h("button", { type: "button", dataset: { key: "sort-new" },
+                                 onclick: () => { session.order = "new"; session.scheduleRender(); } }, "Newest");
+    const answerText = h("textarea", { id: "answer-text", rows: 3, maxlength: 4000 });
+    const answerFor = h("p", { class: "answer-for" });
+    const answer = h("form", { class: "composer answer", hidden: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const value = answerText.value.trim();
+      if (!value || !session.answering) return;
+      const ok = await session.command({ answerQuestion: { questionId: session.answering, text: value } });
+      if (ok) {
+        answerText.value = "";
+        session.answering = null;
+        session.scheduleRender();
+      }
+    } },
+      h("label", { for: "answer-text" }, "Your answer"), answerFor, answerText,
+      h("div", { class: "row" },
+        h("button", { type: "submit", id: "answer-button" }, "Post answer"),
+        h("button", { type: "button", class: "quiet",
+                      onclick: () => { session.answering = null; session.scheduleRender(); } }, "Cancel")));
+    const pinned = h("div", { class: "pinned" });
+    const queue = h("div", { class: "queue" });
+    const list = h("ol", { class: "questions", id: "questions" });
+    section.append(pinned, ask, answer, queue,
+      h("div", { class: "sort", role: "group", "aria-label": "Sort questions" }, "Sort: ", top, newest),
+      list);
+    return { ask, text, approvalNote, top, newest, answer, answerFor, answerText, pinned, queue, list };
+  });
+
+  const canPost = !room.youAreMuted && !room.info.closed;
+  parts.ask.hidden = !canPost;
+  parts.approvalNote.textContent = room.info.settings?.requireApproval && !room.isStaff()
+    ? "Questions appear once a host or moderator has approved them." : "";
+  parts.top.setAttribute("aria-pressed", String(session.order === "top"));
+  parts.newest.setAttribute("aria-pressed", String(session.order === "new"));
+
+  const answering = session.answering && room.questions.get(session.answering);
+  parts.answer.hidden = !answering;
+  if (answering) parts.answerFor.textContent = `Answering: ${answering.text}`;
+
+  const pinned = room.pinned();
+  replaceChildren(parts.pinned, pinned
+    ? h("div", { class: "now", id: "answering-now" }, h("span", { class: "badge now" }, "Answering now"),
+        h("p", {}, pinned.text))
+    : null);
+
+  const questions = room.sortedQuestions(session.order);
+  const pending = questions.filter((q) => q.state === "QUESTION_STATE_PENDING");
+  const shown = questions.filter((q) => q.state !== "QUESTION_STATE_PENDING" || !room.isStaff());
+  replaceChildren(parts.queue, room.isStaff() && pending.length
+    ? [h("h2", {}, `Waiting for approval (${pending.length})`),
+       h("ol", { class: "questions pending", id: "approval-queue" }, pending.map((q) => questionItem(q, session)))]
+    : null);
+  replaceChildren(parts.list, shown.length ? shown.map((q) => questionItem(q, session))
+                                           : h("li", { class: "empty" }, "No questions yet."));
+}
+
+function questionItem(question, session) {
+  const room = session.room;
+  const id = question.id;
+  const state = question.state;
+  if (state === "QUESTION_STATE_DELETED") {
+    return h("li", { class: "question deleted", dataset: { id } }, h("p", { class: "tombstone" }, "This question was deleted."));
+  }
+  const staff = room.isStaff();
+  const own = question.author?.userId && question.author.userId === room.you?.userId;
+  const voted = room.votedByMe(question);
+  const votable = state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED";
+  const badges = [];
+  if (question.pinned) badges.push(h("span", { class: "badge now" }, "Answering now"));
+  if (question.flagged) badges.push(h("span", { class: "badge flagged" }, "May need support"));
+  if (question.reports) badges.push(h("span", { class: "badge flagged" }, `Reported (${question.reports})`));
+  if (state === "QUESTION_STATE_ANSWERED") badges.push(h("span", { class: "badge answered" }, "Answered"));
+  if (state === "QUESTION_STATE_PENDING") badges.push(h("span", { class: "badge pending" }, "Waiting for approval"));
+  // Someone who was offered support with their question is never told it
+  // was "not taken".
+  if (state === "QUESTION_STATE_DISMISSED") {
+    // Only staff and its author see a dismissed question; an anonymous
+    // author's own is not marked theirs in events, so ask the field.
+    badges.push(!staff && question.supportOffered ? h("span", { class: "badge pending" }, "Seen by the hosts")
+                                               : h("span", { class: "badge dismissed" }, "Not taken"));
+  }
+
+  const actions = [];
+  const act = (label, payload, key) =>
+    h("button", { type: "button", class: "small", dataset: { key: `${key}-${id}` },
+                  onclick: () => session.command(payload) }, label);
+  if (staff && state === "QUESTION_STATE_PENDING") {
+    actions.push(act("Approve", { approveQuestion: { questionId: id } }, "approve"),
+                 act("Dismiss", { dismissQuestion: { questionId: id } }, "dismiss"));
+  }
+  if (staff && state === "QUESTION_STATE_OPEN") {
+    actions.push(question.pinned ? act("Stop answering", { pinQuestion: { questionId: "0" } }, "unpin")
+                                 : act("Answer now", { pinQuestion: { questionId: id } }, "pin"));
+  }
+  if (staff && (state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED")) {
+    actions.push(h("button", { type: "button", class: "small", dataset: { key: `answer-${id}` }, onclick: () => {
+      session.answering = id;
+      session.scheduleRender();
+      requestAnimationFrame(() => document.getElementById("answer-text")?.focus());
+    } }, question.answer ? "Answer again" : "Write answer"));
+  }
+  if (staff && state === "QUESTION_STATE_OPEN") actions.push(act("Mark answered", { markAnswered: { questionId: id } }, "answered"));
+  if (!staff && !own) actions.push(reportButton(session, { questionId: id }, `report-${id}`));
+  if (staff || own) {
+    actions.push(h("button", { type: "button", class: "small danger", dataset: { key: `delete-${id}` }, onclick: () => {
+      if (confirm("Delete this question for everyone?")) session.command({ deleteQuestion: { questionId: id } });
+    } }, "Delete"));
+  }
+
+  return h("li", { class: `question${question.pinned ? " pinned" : ""}`, dataset: { id } },
+    h("button", { type: "button", class: `vote${voted ? " voted" : ""}`, disabled: !votable,
+                  "aria-pressed": String(voted), dataset: { key: `vote-${id}` },
+                  "aria-label": `${voted ? "Remove your vote" : "Vote for this question"} (${question.votes || 0} votes)`,
+                  onclick: () => session.vote(question) },
+      h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, String(question.votes || 0))),
+    h("div", { class: "body" },
+      h("p", { class: "text" }, question.text),
+      h("p", { class: "meta" }, question.anonymous && !own ? "Anonymous" : authorName(question.author),
+        question.anonymous && own ? " (anonymously)" : "", " · ", time(question.askedAt),
+        question.editedAt ? " · edited" : "", " ", badges),
+      question.answer
+        ? h("div", { class: "answer" }, h("p", { class: "meta" }, `${authorName(question.answer.by)} answered`),
+            h("p", { class: "text" }, question.answer.text))
+        : null,
+      actions.length ? h("div", { class: "actions" }, actions) : null));
+}
