@@ -102,7 +102,8 @@ asio::awaitable<void> Room::run_erasure(Caller caller, v1::LogEntry entry) {
     reply_error(caller, {v1::ROOM_NOT_FOUND, "the room is gone"});
   } else if (error == EngineError::conflict) {
     log::warn("erasure: the room's log kept changing; gave up after ", kAttempts, " tries");
-    reply_error(caller, {v1::UNAVAILABLE, "the room is too busy to erase now; nothing was changed, try again"});
+    reply_error(caller,
+                {v1::UNAVAILABLE, "the room is too busy to erase now; nothing was changed, try again"});
   } else {
     if (!error) log::info("erasure: a member's content was erased");
     on_appended(caller, accept_when_applied(caller, v1::Ok()), error, seq);
