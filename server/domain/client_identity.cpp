@@ -28,8 +28,9 @@ Failure token_failure(std::error_code error) {
   }
 }
 
-ClientIdentity::ClientIdentity(std::string secret, std::size_t max_name_chars, std::optional<Claims> claims)
-    : secret_(std::move(secret)), max_name_chars_(max_name_chars) {
+ClientIdentity::ClientIdentity(std::string_view secret, std::size_t max_name_chars,
+                               std::optional<Claims> claims)
+    : secret_(secret), max_name_chars_(max_name_chars) {
   if (!claims) return;
   // As a Hello with this token: the identity is fixed; a Hello now would be
   // a second one.

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <variant>
 
@@ -41,8 +42,10 @@ Failure token_failure(std::error_code error);
 class ClientIdentity {
  public:
   // `claims`: a token's from the upgrade request, which identifies the
-  // connection as a Hello with it would.
-  ClientIdentity(std::string secret, std::size_t max_name_chars, std::optional<Claims> claims = std::nullopt);
+  // connection as a Hello with it would. `secret` (the server's token
+  // secret) must outlive it: one per connection, it keeps no copy.
+  ClientIdentity(std::string_view secret, std::size_t max_name_chars,
+                 std::optional<Claims> claims = std::nullopt);
 
   bool identified() const noexcept { return identified_; }
   // Set once identified; anonymous: the connection's own id, which names
@@ -86,7 +89,7 @@ class ClientIdentity {
     bool resumed = false;
   };
 
-  const std::string secret_;
+  const std::string_view secret_;
   const std::size_t max_name_chars_;
   bool identified_ = false;
   bool hello_seen_ = false;

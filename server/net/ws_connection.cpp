@@ -217,6 +217,10 @@ bool WsConnection::handle_bytes(std::span<char> bytes) {
 
 void WsConnection::resume_reading() {
   assert_home();
+  // Only after on_message() said to wait: a second read at once would be
+  // undefined behaviour (TLS).
+  assert(handler_waits_);
+  if (!handler_waits_) return;
   handler_waits_ = false;
   if (!read_paused_) read_pending();
 }
@@ -280,7 +284,7 @@ void WsConnection::send(SharedFrame frame) {
       [self = shared_from_this(), frame = std::move(frame)]() mutable { self->enqueue(std::move(frame)); });
 }
 
-void WsConnection::send_last(SharedFrame frame) {
+bool WsConnection::send_last(SharedFrame frame) {
   assert_home();
   // Close now if close() has not reached this connection yet (it would drop
   // a frame queued before it), then queue the frame ahead of the close
@@ -288,9 +292,10 @@ void WsConnection::send_last(SharedFrame frame) {
   if (!closing_) begin_close(CloseCode::going_away);
   // Bounded like every queue: a client that keeps sending and never reads
   // gets no more answers once its queue is full; the close follows anyway.
-  if (finished_ || close_started_ || queue_.size() >= settings_.send_queue_frames) return;
+  if (finished_ || close_started_ || queue_.size() >= settings_.send_queue_frames) return false;
   queue_.push_back(std::move(frame));
   if (!writing_) flush();  // then start_close(), once the queue is written
+  return true;
 }
 
 void WsConnection::enqueue(SharedFrame frame) {

@@ -122,8 +122,8 @@ class WsConnection final : public Flushable,
   // A broken rule of the peer's: close with `code` at once.
   void fail(CloseCode code);
   // Closes with 1001 (unless closing already), `frame` the last before the
-  // close frame, if the queue has room for it.
-  void send_last(SharedFrame frame);
+  // close frame, if the queue has room for it; whether it did.
+  bool send_last(SharedFrame frame);
   // After on_message() returned false: reads on, from what was kept.
   void resume_reading();
   // Lets go of the handler, which holds this connection, without a word to

@@ -362,9 +362,11 @@ void ClientSession::reply(std::uint32_t request_id, Encoding encoding, const Fai
 }
 
 void ClientSession::reply_shutting_down(std::uint32_t request_id, Encoding encoding) {
-  metrics().command_error(command_, v1::SHUTTING_DOWN);
-  wire_->send_last(encode_frame(
-      error_reply(request_id, Failure{v1::SHUTTING_DOWN, "the server is shutting down"}), encoding));
+  // Counted only if it goes out (the queue may be full).
+  if (wire_->send_last(encode_frame(
+          error_reply(request_id, Failure{v1::SHUTTING_DOWN, "the server is shutting down"}), encoding))) {
+    metrics().command_error(command_, v1::SHUTTING_DOWN);
+  }
 }
 
 // ---------------------------------------------------------------------------

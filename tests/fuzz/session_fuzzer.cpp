@@ -253,7 +253,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   Session(World& world, std::string connection_id)
       : world_(world),
         connection_id_(std::move(connection_id)),
-        identity_(std::string(kSecret), world.limits.max_name_chars) {}
+        identity_(kSecret, world.limits.max_name_chars) {}
 
   void send(SharedFrame frame) override {
     if (!finished_) frames_.push_back(std::move(frame));

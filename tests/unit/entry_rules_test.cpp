@@ -1,9 +1,9 @@
 // The table of entry kinds (server/domain/commands/entry_rules.hpp) against the
 // proto itself: every kind of log entry has its rules, in one family; every
 // client command becomes an entry with rules or is one the session answers;
-// every kind of event has its place in the web client. (The CLI's formatter
-// and the transcript name every kind in a switch without a default, so a new
-// kind fails their build instead.)
+// every kind of event has its place in the web client; every kind says its
+// transcript line. (The CLI's formatter names every kind of event in a
+// switch without a default, so a new kind fails its build instead.)
 #include "domain/commands/entry_rules.hpp"
 
 #include <google/protobuf/descriptor.pb.h>
@@ -74,6 +74,7 @@ TEST(EntryRules, EveryKindOfEntryHasItsRulesInOneFamily) {
     ASSERT_NE(rules, nullptr);
     EXPECT_EQ(rules->kind, field->number());
     EXPECT_NE(rules->apply, nullptr) << "every kind folds (if only to nothing)";
+    EXPECT_NE(rules->transcript, nullptr) << "every kind says its transcript line (no_transcript_line: none)";
     if (rules->gate == Gate::creation) {
       EXPECT_NE(rules->check, nullptr);
     }

@@ -4,6 +4,7 @@
 // (EraseEntry).
 #include "domain/commands/entry_rules.hpp"
 #include "domain/room_state.hpp"
+#include "domain/transcript_line.hpp"
 
 namespace hearth {
 
@@ -185,6 +186,25 @@ struct RoomState::CareRules {
     return had;
   }
 
+  // Transcript lines (transcript_line.hpp).
+  static bool line_report(const TranscriptContext& c) {
+    const auto& report = c.entry.report();
+    c.line.action = report.question_id() ? "reported question" : "reported message";
+    c.line.item = report.question_id() ? report.question_id() : report.message_id();
+    if (!report.reason().empty()) c.line.text = report.reason();
+    return true;
+  }
+  static bool line_handled(const TranscriptContext& c) {
+    const auto& handled = c.entry.handled();
+    c.line.action = handled.question_id() ? "marked handled question" : "marked handled message";
+    c.line.item = handled.question_id() ? handled.question_id() : handled.message_id();
+    return true;
+  }
+  static bool line_erase(const TranscriptContext& c) {
+    c.line.action = "erased everything they had written";
+    return true;
+  }
+
   static constexpr EntryRules entries[] = {
       {.kind = v1::LogEntry::kReport,
        .gate = Gate::member,
@@ -192,15 +212,20 @@ struct RoomState::CareRules {
        .apply = apply_report,
        .changes_nothing = report_changes_nothing,
        .item = reported_item,
-       .redact = redact_report},
+       .redact = redact_report,
+       .transcript = line_report},
       {.kind = v1::LogEntry::kHandled,
        .gate = Gate::member,
        .check = check_handled,
        .apply = apply_handled,
        .changes_nothing = handled_changes_nothing,
-       .item = handled_item},
+       .item = handled_item,
+       .transcript = line_handled},
       // Erasing what you wrote is a right, also in a closed room.
-      {.kind = v1::LogEntry::kErase, .gate = Gate::own_content, .apply = apply_erase},
+      {.kind = v1::LogEntry::kErase,
+       .gate = Gate::own_content,
+       .apply = apply_erase,
+       .transcript = line_erase},
   };
 };
 

@@ -2,6 +2,7 @@
 // deleted by their authors, deleted or released (when held) by staff.
 #include "domain/commands/entry_rules.hpp"
 #include "domain/room_state.hpp"
+#include "domain/transcript_line.hpp"
 
 namespace hearth {
 
@@ -175,28 +176,59 @@ struct RoomState::ChatRules {
     return erase_text(entry.mutable_edit_message()->mutable_text());
   }
 
+  // Transcript lines (transcript_line.hpp).
+  static bool line_say(const TranscriptContext& c) {
+    const auto& say = c.entry.say();
+    const std::string replied = say.private_reply() ? "replied privately to " : "replied to ";
+    c.line.action =
+        say.reply_to_message_id()    ? replied + "message " + std::to_string(say.reply_to_message_id())
+        : say.reply_to_question_id() ? replied + "question " + std::to_string(say.reply_to_question_id())
+                                     : "said";
+    c.message_text(c.seq, say.text());
+    return true;
+  }
+  static bool line_edit(const TranscriptContext& c) {
+    c.line.action = "edited message";
+    c.message_text(c.entry.edit_message().id(), c.entry.edit_message().text());
+    return true;
+  }
+  static bool line_delete(const TranscriptContext& c) {
+    c.line.action = "deleted message";
+    c.line.item = c.entry.delete_message().message_id();
+    return true;
+  }
+  static bool line_release(const TranscriptContext& c) {
+    c.line.action = "released message";
+    c.line.item = c.entry.release_message().message_id();
+    return true;
+  }
+
   static constexpr EntryRules entries[] = {
       {.kind = v1::LogEntry::kSay,
        .gate = Gate::member,
        .check = check_say,
        .apply = apply_say,
-       .redact = redact_say},
+       .redact = redact_say,
+       .transcript = line_say},
       {.kind = v1::LogEntry::kEditMessage,
        .gate = Gate::member,
        .check = check_on_message,
        .apply = apply_edit,
        .item = target,
-       .redact = redact_edit},
+       .redact = redact_edit,
+       .transcript = line_edit},
       {.kind = v1::LogEntry::kDeleteMessage,
        .gate = Gate::member,
        .check = check_on_message,
        .apply = apply_delete,
-       .item = target},
+       .item = target,
+       .transcript = line_delete},
       {.kind = v1::LogEntry::kReleaseMessage,
        .gate = Gate::member,
        .check = check_on_message,
        .apply = apply_release,
-       .item = target},
+       .item = target,
+       .transcript = line_release},
   };
 };
 

@@ -6,8 +6,9 @@
 //   - who may append it, and when (the gate, then its own check),
 //   - its fold: what it does to the room's state and whom it tells,
 //   - when it would change nothing (a second identical vote),
-//   - the question or message it acts on (retention uses it), and
-//   - what of it goes with "erase my data" (redact_entry).
+//   - the question or message it acts on (retention uses it),
+//   - what of it goes with "erase my data" (redact_entry), and
+//   - its line in the room's transcript (transcript.hpp).
 // RoomState's check() and apply(), redact_entry(), item_acted_on() and
 // entry_for_command() are short dispatchers over it. A kind or a command
 // the proto has and the table lacks fails EntryRules.EveryKindAndCommand-
@@ -28,6 +29,7 @@ namespace hearth {
 
 class RoomState;
 struct Applied;
+struct TranscriptContext;
 
 // What RoomState::check() asks of every entry of a kind before its own check.
 enum class Gate {
@@ -64,6 +66,9 @@ struct EntryRules {
   bool (*redact)(v1::LogEntry&) = nullptr;
   // For Gate::member: whether a closed room still takes this entry; null: no.
   bool (*taken_when_closed)(const v1::LogEntry&) = nullptr;
+  // Its line in the room's transcript (transcript_line.hpp), false for
+  // none; every kind says (no_transcript_line, if it makes none).
+  bool (*transcript)(const TranscriptContext&) = nullptr;
 };
 
 // A client's command that is appended to the room's log as an entry.

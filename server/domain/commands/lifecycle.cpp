@@ -3,10 +3,14 @@
 // the stand-in for an entry retention removed (ExpiredEntry).
 #include <google/protobuf/util/field_mask_util.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "domain/command.hpp"
 #include "domain/commands/entry_rules.hpp"
 #include "domain/passcode_hash.hpp"
 #include "domain/room_state.hpp"
+#include "domain/transcript_line.hpp"
 
 namespace hearth {
 
@@ -17,6 +21,50 @@ v1::RoomSettings settings_after(const v1::RoomSettings& current, const v1::RoomU
   google::protobuf::util::FieldMaskUtil::MergeMessageTo(update.settings(), update.settings_mask(), {}, &next);
   return next;
 }
+
+namespace {
+
+// "changed the settings: approval on, slow mode 30 s": the settings the
+// update named (all of them for an entry from before settings masks).
+std::string settings_changed(const v1::RoomUpdatedEntry& update) {
+  const auto& s = update.settings();
+  const auto on_off = [](bool on) { return on ? "on" : "off"; };
+  const std::pair<const char*, std::string> settings[] = {
+      {"require_approval", std::string("approval ") + on_off(s.require_approval())},
+      {"side_chat", std::string("side chat ") + on_off(s.side_chat())},
+      {"retention_days",
+       "retention " + (s.retention_days() ? std::to_string(s.retention_days()) + " days" : "default")},
+      {"slow_mode_seconds",
+       "slow mode " +
+           (s.slow_mode_seconds() ? std::to_string(s.slow_mode_seconds()) + " s" : std::string("off"))},
+      {"invite_only", std::string("private ") + on_off(s.invite_only())},
+      {"require_sign_in", std::string("sign-in required ") + on_off(s.require_sign_in())},
+      {"crisis_policy",
+       std::string("flagged posts ") + (s.crisis_policy() == v1::CRISIS_POLICY_HOLD ? "held" : "shown")},
+      {"member_list_limit",
+       "member list " + (s.member_list_limit() ? "up to " + std::to_string(s.member_list_limit())
+                                               : std::string("default"))},
+  };
+  const auto& paths = update.settings_mask().paths();
+  std::vector<std::string> parts;
+  for (const auto& [field, text] : settings) {
+    const bool named =
+        paths.empty() ? update.has_settings() : std::find(paths.begin(), paths.end(), field) != paths.end();
+    if (named) parts.push_back(text);
+  }
+  if (!update.passcode_hash().empty())
+    parts.emplace_back("a new passcode");
+  else if (update.remove_passcode())
+    parts.emplace_back("no passcode");
+  if (parts.empty()) return update.title().empty() ? "changed nothing" : "renamed the room";
+  std::string out = "changed the settings: ";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out;
+}
+
+// What later entries did to earlier items, learnt in a first pass.
+
+}  // namespace
 
 struct RoomState::LifecycleRules {
   static std::optional<Failure> check_settings(const v1::RoomSettings& settings) {
@@ -143,18 +191,49 @@ struct RoomState::LifecycleRules {
   // What it stands for acted on an item retention removed: nothing to do.
   static bool apply_expired(RoomState&, Fold&) { return false; }
 
+  // Transcript lines (transcript_line.hpp).
+  static bool line_created(const TranscriptContext& c) {
+    c.line.action = "opened the room";
+    c.line.text = c.entry.room_created().title();
+    return true;
+  }
+  static bool line_updated(const TranscriptContext& c) {
+    c.line.action = settings_changed(c.entry.room_updated());
+    if (!c.entry.room_updated().title().empty()) c.line.text = c.entry.room_updated().title();
+    return true;
+  }
+  static bool line_closed(const TranscriptContext& c) {
+    c.line.action = "closed the room";
+    return true;
+  }
+  static bool line_trim(const TranscriptContext& c) {
+    c.by_hearth();
+    c.line.action = "removed, as the room's retention asks, everything up to";
+    c.line.item = c.entry.trim().up_to_seq();
+    return true;
+  }
+
   static constexpr EntryRules entries[] = {
       {.kind = v1::LogEntry::kRoomCreated,
        .gate = Gate::creation,
        .check = check_created,
-       .apply = apply_created},
+       .apply = apply_created,
+       .transcript = line_created},
       {.kind = v1::LogEntry::kRoomUpdated,
        .gate = Gate::member,
        .check = check_updated,
-       .apply = apply_updated},
-      {.kind = v1::LogEntry::kRoomClosed, .gate = Gate::member, .check = check_closed, .apply = apply_closed},
-      {.kind = v1::LogEntry::kTrim, .gate = Gate::server, .apply = apply_trim},
-      {.kind = v1::LogEntry::kExpired, .gate = Gate::server, .apply = apply_expired},
+       .apply = apply_updated,
+       .transcript = line_updated},
+      {.kind = v1::LogEntry::kRoomClosed,
+       .gate = Gate::member,
+       .check = check_closed,
+       .apply = apply_closed,
+       .transcript = line_closed},
+      {.kind = v1::LogEntry::kTrim, .gate = Gate::server, .apply = apply_trim, .transcript = line_trim},
+      {.kind = v1::LogEntry::kExpired,
+       .gate = Gate::server,
+       .apply = apply_expired,
+       .transcript = no_transcript_line},
   };
 };
 

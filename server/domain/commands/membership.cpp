@@ -4,10 +4,48 @@
 // entries a client builds: Room writes these.
 #include <unordered_map>
 
+#include "base/identity.hpp"
 #include "domain/commands/entry_rules.hpp"
 #include "domain/room_state.hpp"
+#include "domain/transcript_line.hpp"
 
 namespace hearth {
+
+namespace {
+
+// Names in one transcript line about presence; the rest are counted.
+constexpr int kPresenceNames = 20;
+
+std::string name_of(const v1::Person& person) {
+  return person.display_name().empty() ? kNameErased : person.display_name();
+}
+
+// "3 joined (Ada, Obi, 1 anonymous); 1 left (Lou); 12 here". Anonymous
+// people are counted, never named: a name beside the time they came would
+// tie them to the anonymous questions they asked then.
+std::string presence_summary(const v1::MembersChanged& changed) {
+  std::string out;
+  const auto list = [&out](const char* verb, int count, const auto& person_at) {
+    if (count == 0) return;
+    if (!out.empty()) out += "; ";
+    out += std::to_string(count) + " " + verb + " (";
+    int named = 0;
+    for (int i = 0; i < count; ++i) {
+      if (is_anonymous_id(person_at(i).user_id())) continue;
+      if (named < kPresenceNames) out += (named ? ", " : "") + name_of(person_at(i));
+      ++named;
+    }
+    if (named > kPresenceNames) out += " and " + std::to_string(named - kPresenceNames) + " more";
+    if (named < count) out += (named ? ", " : "") + std::to_string(count - named) + " anonymous";
+    out += ")";
+  };
+  list("joined", changed.joined_size(),
+       [&](int i) -> const v1::Person& { return changed.joined(i).person(); });
+  list("left", changed.left_size(), [&](int i) -> const v1::Person& { return changed.left(i).person(); });
+  return out + "; " + std::to_string(changed.present()) + " here";
+}
+
+}  // namespace
 
 struct RoomState::MembershipRules {
   // Whom one presence entry touched: each person once, in order, with
@@ -100,10 +138,32 @@ struct RoomState::MembershipRules {
 
   // A presence batch is checked change by change as it is applied: a join
   // in it that raced a ban or the close is skipped.
+  // Transcript lines (transcript_line.hpp): one for a person's own coming
+  // or going, as for anything else they do; but nothing about one anonymous
+  // person's, which would sit beside what they asked anonymously. More at
+  // once (a batch of presence), one summary line by Hearth.
+  static bool line_presence(const TranscriptContext& c) {
+    if (!c.seen.has_members_changed()) return false;
+    const v1::MembersChanged& changed = c.seen.members_changed();
+    if (changed.joined_size() + changed.left_size() == 1) {
+      const v1::Person& person =
+          changed.joined_size() ? changed.joined(0).person() : changed.left(0).person();
+      if (is_anonymous_id(person.user_id())) return false;
+      c.by(person);
+      c.line.action = changed.joined_size()                                     ? "joined"
+                      : changed.left(0).reason() == v1::MemberLeft::REASON_LEFT ? "left"
+                                                                                : "disconnected";
+      return true;
+    }
+    c.by_hearth();
+    c.line.action = presence_summary(changed);
+    return true;
+  }
+
   static constexpr EntryRules entries[] = {
-      {.kind = v1::LogEntry::kJoined, .gate = Gate::arrival, .apply = apply},
-      {.kind = v1::LogEntry::kLeft, .gate = Gate::server, .apply = apply},
-      {.kind = v1::LogEntry::kPresence, .gate = Gate::server, .apply = apply},
+      {.kind = v1::LogEntry::kJoined, .gate = Gate::arrival, .apply = apply, .transcript = line_presence},
+      {.kind = v1::LogEntry::kLeft, .gate = Gate::server, .apply = apply, .transcript = line_presence},
+      {.kind = v1::LogEntry::kPresence, .gate = Gate::server, .apply = apply, .transcript = line_presence},
   };
 };
 

@@ -3,6 +3,7 @@
 // muted, banned or removed.
 #include "domain/commands/entry_rules.hpp"
 #include "domain/room_state.hpp"
+#include "domain/transcript_line.hpp"
 
 namespace hearth {
 
@@ -92,18 +93,41 @@ struct RoomState::ModerationRules {
     return true;
   }
 
+  // Transcript lines (transcript_line.hpp).
+  static bool line_mute(const TranscriptContext& c) {
+    c.line.action = c.entry.mute().muted() ? "muted" : "unmuted";
+    c.line.target = c.entry.mute().user_id();
+    return true;
+  }
+  static bool line_ban(const TranscriptContext& c) {
+    c.line.action = c.entry.ban().banned() ? "banned" : "lifted the ban on";
+    c.line.target = c.entry.ban().user_id();
+    return true;
+  }
+  static bool line_kick(const TranscriptContext& c) {
+    c.line.action = "removed";
+    c.line.target = c.entry.kick().user_id();
+    return true;
+  }
+
   static constexpr EntryRules entries[] = {
       {.kind = v1::LogEntry::kMute,
        .gate = Gate::member,
        .check = check,
        .apply = apply_mute,
-       .changes_nothing = mute_changes_nothing},
+       .changes_nothing = mute_changes_nothing,
+       .transcript = line_mute},
       {.kind = v1::LogEntry::kBan,
        .gate = Gate::member,
        .check = check,
        .apply = apply_ban,
-       .changes_nothing = ban_changes_nothing},
-      {.kind = v1::LogEntry::kKick, .gate = Gate::member, .check = check, .apply = apply_kick},
+       .changes_nothing = ban_changes_nothing,
+       .transcript = line_ban},
+      {.kind = v1::LogEntry::kKick,
+       .gate = Gate::member,
+       .check = check,
+       .apply = apply_kick,
+       .transcript = line_kick},
   };
 };
 

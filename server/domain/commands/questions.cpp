@@ -3,6 +3,7 @@
 // by their authors.
 #include "domain/commands/entry_rules.hpp"
 #include "domain/room_state.hpp"
+#include "domain/transcript_line.hpp"
 
 namespace hearth {
 
@@ -269,57 +270,108 @@ struct RoomState::QuestionRules {
   // run_erasure) is part of the erasure: a closed room takes it too.
   static bool erasing(const v1::LogEntry& entry) { return entry.delete_question().erasing(); }
 
+  // Transcript lines (transcript_line.hpp). A vote has none: the
+  // transcript ends with the final counts.
+  static bool line_ask(const TranscriptContext& c) {
+    c.hide_author_of(c.seq);
+    c.line.action = "asked";
+    c.question_text(c.seq, c.entry.ask().text());
+    return true;
+  }
+  static bool line_on_question(const TranscriptContext& c, const char* action, std::uint64_t question) {
+    c.line.action = action;
+    c.line.item = question;
+    return true;
+  }
+  static bool line_approve(const TranscriptContext& c) {
+    return line_on_question(c, "approved question", c.entry.approve().question_id());
+  }
+  static bool line_dismiss(const TranscriptContext& c) {
+    return line_on_question(c, "dismissed question", c.entry.dismiss().question_id());
+  }
+  static bool line_pin(const TranscriptContext& c) {
+    const std::uint64_t question = c.entry.pin().question_id();
+    return line_on_question(c, question ? "is answering question" : "unpinned the question", question);
+  }
+  static bool line_answer(const TranscriptContext& c) {
+    c.line.action = "answered question";
+    c.question_text(c.entry.answer().question_id(), c.entry.answer().text());
+    return true;
+  }
+  static bool line_mark_answered(const TranscriptContext& c) {
+    return line_on_question(c, "marked answered question", c.entry.mark_answered().question_id());
+  }
+  static bool line_edit(const TranscriptContext& c) {
+    c.hide_author_of(c.entry.edit_question().id());
+    c.line.action = "edited question";
+    c.question_text(c.entry.edit_question().id(), c.entry.edit_question().text());
+    return true;
+  }
+  static bool line_delete(const TranscriptContext& c) {
+    c.hide_author_of(c.entry.delete_question().question_id());
+    return line_on_question(c, "deleted question", c.entry.delete_question().question_id());
+  }
+
   static constexpr EntryRules entries[] = {
       {.kind = v1::LogEntry::kAsk,
        .gate = Gate::member,
        .check = check_ask,
        .apply = apply_ask,
-       .redact = redact_ask},
+       .redact = redact_ask,
+       .transcript = line_ask},
       {.kind = v1::LogEntry::kVote,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_vote,
        .changes_nothing = vote_changes_nothing,
-       .item = target},
+       .item = target,
+       .transcript = no_transcript_line},
       {.kind = v1::LogEntry::kApprove,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_approve,
-       .item = target},
+       .item = target,
+       .transcript = line_approve},
       {.kind = v1::LogEntry::kDismiss,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_dismiss,
-       .item = target},
+       .item = target,
+       .transcript = line_dismiss},
       {.kind = v1::LogEntry::kPin,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_pin,
        .changes_nothing = pin_changes_nothing,
-       .item = target},
+       .item = target,
+       .transcript = line_pin},
       {.kind = v1::LogEntry::kAnswer,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_answer,
        .item = target,
-       .redact = redact_answer},
+       .redact = redact_answer,
+       .transcript = line_answer},
       {.kind = v1::LogEntry::kMarkAnswered,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_mark_answered,
-       .item = target},
+       .item = target,
+       .transcript = line_mark_answered},
       {.kind = v1::LogEntry::kEditQuestion,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_edit,
        .item = target,
-       .redact = redact_edit},
+       .redact = redact_edit,
+       .transcript = line_edit},
       {.kind = v1::LogEntry::kDeleteQuestion,
        .gate = Gate::member,
        .check = check_on_question,
        .apply = apply_delete,
        .item = target,
-       .taken_when_closed = erasing},
+       .taken_when_closed = erasing,
+       .transcript = line_delete},
   };
 };
 

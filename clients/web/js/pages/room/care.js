@@ -79,7 +79,7 @@ function alertCard(alert, session) {
   const reply = alert.replyForm;
   reply.hidden = !alert.replying;
   const putAway = () => {
-    // alertHandled may have taken it away already (app.js).
+    // alertHandled may have taken it away already (session.js).
     session.alerts = session.alerts.filter((other) => other !== alert);
     session.scheduleRender();
   };
