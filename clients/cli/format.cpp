@@ -10,6 +10,20 @@ namespace {
 
 std::string quoted(const std::string& text) { return "\"" + text + "\""; }
 
+// An event's kind and what it holds, in the protocol's JSON: for a kind
+// this client has no line for. Unknown fields (a newer server's) are kept
+// by protobuf and printed too.
+std::string generic_line(const v1::Event& e) {
+  const auto* kind = v1::Event::descriptor()->FindOneofByName("kind");
+  const auto* field = e.GetReflection()->GetOneofFieldDescriptor(e, kind);
+  if (field == nullptr) return "(an event of a kind this client does not know)";
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = false;
+  (void)google::protobuf::util::MessageToJsonString(e.GetReflection()->GetMessage(e, field), &json, options);
+  return field->json_name() + " " + json;
+}
+
 std::string role_word(v1::Role role) {
   switch (role) {
     case v1::ROLE_HOST: return "host";
@@ -154,11 +168,10 @@ std::string describe_event(const v1::Event& e) {
                                     : "m" + std::to_string(handled.message_id()));
       break;
     }
-    // From a newer server. Every kind is named in this switch, so that a
-    // new one does not compile until it has its line.
-    case v1::Event::kMemberJoined:  // retired: no server sends it
-    case v1::Event::KIND_NOT_SET:
-      out << "(an event this client does not know)";
+    // A kind without a line of its own here (new, or from a newer server):
+    // its name and its fields, never nothing.
+    default:
+      out << who << " " << generic_line(e);
       break;
   }
   return out.str();
