@@ -160,7 +160,7 @@ void TranscriptContext::by_hearth() const {
 }
 
 void TranscriptContext::by(const v1::Person& person) const {
-  line.who = person.display_name().empty() ? kNameErased : person.display_name();
+  line.who = name_of(person);
   line.user_id = person.user_id();
   line.role = std::string(role_name(person.role()));
 }

@@ -60,6 +60,11 @@ struct TranscriptContext {
 // What stands for a name its owner erased (docs/privacy.md).
 inline constexpr const char* kNameErased = "(name erased)";
 
+// A person's name in the transcript: theirs, or kNameErased.
+inline std::string name_of(const v1::Person& person) {
+  return person.display_name().empty() ? kNameErased : person.display_name();
+}
+
 // A kind of entry that makes no line of its own.
 inline bool no_transcript_line(const TranscriptContext&) {
   return false;

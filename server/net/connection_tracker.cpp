@@ -24,9 +24,7 @@ void ConnectionTracker::close_all(CloseCode code, std::function<void()> on_empty
   {
     std::lock_guard lock(mutex_);
     closing_ = code;
-    for (const auto& [key, weak] : connections_) {
-      if (auto connection = weak.lock()) open.push_back(std::move(connection));
-    }
+    open = open_locked();
     if (connections_.empty()) {
       on_empty_ = nullptr;
     } else {
@@ -43,12 +41,18 @@ void ConnectionTracker::abandon_all() {
   std::vector<std::shared_ptr<WsConnection>> open;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [key, weak] : connections_) {
-      if (auto connection = weak.lock()) open.push_back(std::move(connection));
-    }
+    open = open_locked();
     connections_.clear();
   }
   for (const auto& connection : open) connection->abandon();
+}
+
+std::vector<std::shared_ptr<WsConnection>> ConnectionTracker::open_locked() const {
+  std::vector<std::shared_ptr<WsConnection>> open;
+  for (const auto& [key, weak] : connections_) {
+    if (auto connection = weak.lock()) open.push_back(std::move(connection));
+  }
+  return open;
 }
 
 std::size_t ConnectionTracker::size() const {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "protocol/error.hpp"
 
@@ -30,6 +31,9 @@ class ConnectionTracker {
   void abandon_all();
 
  private:
+  // The connections still alive; under the lock.
+  std::vector<std::shared_ptr<WsConnection>> open_locked() const;
+
   mutable std::mutex mutex_;
   std::unordered_map<const WsConnection*, std::weak_ptr<WsConnection>> connections_;
   std::optional<CloseCode> closing_;

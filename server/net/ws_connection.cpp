@@ -534,7 +534,6 @@ void WsConnection::finish() {
   // The handler may hold this connection: it is let go of on a later turn,
   // when none of its code is on the stack.
   if (auto handler = std::move(handler_)) {
-    handler->on_peer_gone();
     handler->on_finished();
     post_home([handler = std::move(handler)] {});
   }

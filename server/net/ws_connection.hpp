@@ -69,10 +69,10 @@ class WsHandler {
   virtual bool on_message(std::string_view payload, Encoding encoding) = 0;
   // A message above the soft frame limit, skipped unread.
   virtual void on_too_large(Encoding encoding) = 0;
-  // Nothing more will come from the peer: its close frame came, or the
-  // connection ended. May come more than once.
+  // The peer's close frame came: nothing more will come from it, though the
+  // connection may take until the close deadline to end.
   virtual void on_peer_gone() = 0;
-  // The connection has ended. Once, last.
+  // The connection has ended (on_peer_gone() or not before). Once, last.
   virtual void on_finished() = 0;
 };
 

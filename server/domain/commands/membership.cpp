@@ -16,10 +16,6 @@ namespace {
 // Names in one transcript line about presence; the rest are counted.
 constexpr int kPresenceNames = 20;
 
-std::string name_of(const v1::Person& person) {
-  return person.display_name().empty() ? kNameErased : person.display_name();
-}
-
 // "3 joined (Ada, Obi, 1 anonymous); 1 left (Lou); 12 here". Anonymous
 // people are counted, never named: a name beside the time they came would
 // tie them to the anonymous questions they asked then.
