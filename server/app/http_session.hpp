@@ -9,9 +9,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
 
+#include "app/server_context.hpp"
 #include "domain/transcript.hpp"
 #include "protocol/transport.hpp"
-#include "session/server_context.hpp"
 
 namespace hearth {
 

@@ -6,8 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
+#include "app/server_context.hpp"
 #include "room/shards.hpp"
-#include "session/server_context.hpp"
 
 namespace hearth {
 

@@ -5,9 +5,9 @@
 #include <exception>
 #include <iostream>
 
+#include "app/config.hpp"
 #include "app/server.hpp"
 #include "protocol/codec.hpp"
-#include "session/config.hpp"
 
 int main(int argc, char* argv[]) {
   // A closed stdout (a parent that stopped reading) must not kill the server;

@@ -2,7 +2,7 @@
 // clean shutdown on SIGINT/SIGTERM (close 1001 to every client, then exit).
 #pragma once
 
-#include "session/config.hpp"
+#include "app/config.hpp"
 
 namespace hearth {
 

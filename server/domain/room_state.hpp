@@ -7,6 +7,10 @@
 // now refuse, so that entries which raced on the way in (two nodes, two
 // votes) can never corrupt the state. Applying is idempotent where it must
 // be: a vote, a join or a delete applied twice counts once.
+//
+// room_state.cpp holds the checks and the fold, room_state_views.cpp what a
+// member is shown, room_state_checkpoint.cpp the state to and from a
+// checkpoint; each kind of entry's own rules are in commands/.
 #pragma once
 
 #include <cstdint>

@@ -25,16 +25,17 @@ Failure too_many_messages(std::chrono::milliseconds wait) {
 
 }  // namespace
 
-void ClientSession::serve(Transport stream, ServerContext& context, std::string address, Handshake handshake,
+void ClientSession::serve(Transport stream, SessionContext& context, std::string address, Handshake handshake,
                           boost::beast::http::request<boost::beast::http::string_body> request) {
-  const auto& limits = context.config.limits;
+  const auto& limits = context.settings.limits;
   WsConnection::Settings settings;
   settings.max_frame_bytes = limits.max_frame_bytes;
   settings.hard_frame_bytes = limits.max_frame_bytes * limits.hard_frame_factor;
   settings.send_queue_frames = limits.send_queue_frames;
   settings.handshake_timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(context.config.handshake_timeout);
-  settings.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(context.config.idle_timeout);
+      std::chrono::duration_cast<std::chrono::milliseconds>(context.settings.handshake_timeout);
+  settings.idle_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(context.settings.idle_timeout);
   settings.v1_subprotocol = handshake.v1_subprotocol;
   auto session = std::make_shared<ClientSession>(context, std::move(address), std::move(handshake.claims));
   session->wire_ = std::make_shared<WsConnection>(std::move(stream), settings, context.connections,
@@ -42,12 +43,12 @@ void ClientSession::serve(Transport stream, ServerContext& context, std::string 
   session->wire_->start(std::move(request), session);
 }
 
-ClientSession::ClientSession(ServerContext& context, std::string address, std::optional<Claims> claims)
+ClientSession::ClientSession(SessionContext& context, std::string address, std::optional<Claims> claims)
     : context_(context),
       connection_id_(new_connection_id()),
       address_(std::move(address)),
-      identity_(context.config.token_secret, context.config.limits.max_name_chars, std::move(claims)),
-      bucket_(context.config.limits.message_rate, context.config.limits.message_burst) {}
+      identity_(context.settings.token_secret, context.settings.limits.max_name_chars, std::move(claims)),
+      bucket_(context.settings.limits.message_rate, context.settings.limits.message_burst) {}
 
 // ---------------------------------------------------------------------------
 // Messages from the client
@@ -74,7 +75,7 @@ bool ClientSession::spend_malformed() {
 void ClientSession::on_too_large(Encoding encoding) {
   if (!take_command(encoding)) return;
   if (!spend_malformed()) return;
-  const std::size_t soft_limit = context_.config.limits.max_frame_bytes;
+  const std::size_t soft_limit = context_.settings.limits.max_frame_bytes;
   reply(0, encoding,
         Failure{v1::MESSAGE_TOO_LARGE, "message is larger than " + std::to_string(soft_limit) + " bytes"});
 }
@@ -201,7 +202,7 @@ void ClientSession::on_create_or_join(const v1::ClientMessage& message, Encoding
     return reply(message.request_id(), encoding,
                  Failure{v1::ALREADY_IN_ROOM, "you are in this room already"});
   }
-  if (rooms_.size() >= context_.config.limits.max_rooms_per_connection) {
+  if (rooms_.size() >= context_.settings.limits.max_rooms_per_connection) {
     return reply(message.request_id(), encoding,
                  Failure{v1::TOO_MANY_ROOMS, "this connection is in as many rooms as it may be"});
   }
@@ -220,7 +221,7 @@ void ClientSession::on_create_or_join(const v1::ClientMessage& message, Encoding
   }
   if (create) membership.admitted = true;
   if (!create && !message.join_room().invite().empty()) {
-    auto invited = verify_invite(message.join_room().invite(), context_.config.token_secret,
+    auto invited = verify_invite(message.join_room().invite(), context_.settings.token_secret,
                                  std::chrono::system_clock::now());
     if (!invited) return reply(message.request_id(), encoding, token_failure(invited.error()));
     if (*invited != room_id)
@@ -265,7 +266,7 @@ void ClientSession::on_create_invite(const v1::ClientMessage& message, Encoding 
   const auto lifetime = asked == 0 ? kDefaultInviteLifetime : std::chrono::seconds(asked);
   const auto exp = seconds_since_epoch(std::chrono::system_clock::now() + lifetime);
   v1::Ok ok;
-  ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, context_.config.token_secret));
+  ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, context_.settings.token_secret));
   *ok.mutable_invite()->mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(exp);
   reply(message.request_id(), encoding, std::move(ok));
 }

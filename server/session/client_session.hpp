@@ -23,7 +23,7 @@
 #include "net/ws_connection.hpp"
 #include "room/connection.hpp"
 #include "room/room.hpp"
-#include "session/server_context.hpp"
+#include "session/session_context.hpp"
 
 namespace hearth {
 
@@ -43,10 +43,10 @@ class ClientSession final : public Connection,
   // Serves the WebSocket upgrade `request` on `stream`, from `address`,
   // which has been counted in context.connections_per_address: the session
   // uncounts it when the connection ends. On the connection's shard.
-  static void serve(Transport stream, ServerContext& context, std::string address, Handshake handshake,
+  static void serve(Transport stream, SessionContext& context, std::string address, Handshake handshake,
                     boost::beast::http::request<boost::beast::http::string_body> request);
 
-  ClientSession(ServerContext& context, std::string address, std::optional<Claims> claims);
+  ClientSession(SessionContext& context, std::string address, std::optional<Claims> claims);
 
   // Connection: from rooms, any thread.
   void send(SharedFrame frame) override { wire_->send(std::move(frame)); }
@@ -108,7 +108,7 @@ class ClientSession final : public Connection,
   // Leaves every room this connection is in; once.
   void leave_rooms();
 
-  ServerContext& context_;
+  SessionContext& context_;
   std::shared_ptr<WsConnection> wire_;  // set by serve(), before anything else
   const std::string connection_id_;
   const std::string address_;

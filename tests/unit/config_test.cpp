@@ -1,4 +1,4 @@
-#include "session/config.hpp"
+#include "app/config.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "session/config.hpp"
+#include "app/config.hpp"
 
 #include <boost/algorithm/string/split.hpp>
 #include <boost/algorithm/string/trim.hpp>
