@@ -235,7 +235,7 @@ void WsConnection::read_pending() {
 void WsConnection::resume_if_room() {
   if (!read_paused_ || queue_.size() >= settings_.send_queue_frames / 2) return;
   read_paused_ = false;
-  post_home([self = shared_from_this()] { self->read_pending(); });
+  run_home([self = shared_from_this()] { self->read_pending(); });
 }
 
 void WsConnection::on_peer_close(std::uint16_t code) {
@@ -280,7 +280,7 @@ bool WsConnection::takes_messages() const {
 
 void WsConnection::send(SharedFrame frame) {
   if (on_home_shard()) return enqueue(std::move(frame));
-  post_home(
+  run_home(
       [self = shared_from_this(), frame = std::move(frame)]() mutable { self->enqueue(std::move(frame)); });
 }
 
@@ -441,7 +441,7 @@ void WsConnection::write_tls(Transport::Tls& tls) {
 }
 
 void WsConnection::close(CloseCode code) {
-  post_home([self = shared_from_this(), code] {
+  run_home([self = shared_from_this(), code] {
     if (self->closing_ || self->finished_) return;
     // start_close() does nothing until the upgrade is done; on_upgraded()
     // arms the deadline and calls it then. A frame begun is finished first.
@@ -535,7 +535,7 @@ void WsConnection::finish() {
   // when none of its code is on the stack.
   if (auto handler = std::move(handler_)) {
     handler->on_finished();
-    post_home([handler = std::move(handler)] {});
+    run_home([handler = std::move(handler)] {});
   }
   tracker_.remove(this);
 }

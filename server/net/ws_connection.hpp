@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "net/connection_tracker.hpp"
+#include "net/wire.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/error.hpp"
 #include "protocol/transport.hpp"
@@ -58,25 +59,8 @@
 
 namespace hearth {
 
-// What a WsConnection tells the one it serves. Called on the connection's
-// home shard, never after on_finished().
-class WsHandler {
- public:
-  virtual ~WsHandler() = default;
-  // A whole text (json) or binary message. False: read nothing more until
-  // WsConnection::resume_reading() (the handler waits for something; the
-  // messages after this one keep their order).
-  virtual bool on_message(std::string_view payload, Encoding encoding) = 0;
-  // A message above the soft frame limit, skipped unread.
-  virtual void on_too_large(Encoding encoding) = 0;
-  // The peer's close frame came: nothing more will come from it, though the
-  // connection may take until the close deadline to end.
-  virtual void on_peer_gone() = 0;
-  // The connection has ended (on_peer_gone() or not before). Once, last.
-  virtual void on_finished() = 0;
-};
-
-class WsConnection final : public Flushable,
+class WsConnection final : public Wire,
+                           public Flushable,
                            public Ticked,
                            public std::enable_shared_from_this<WsConnection> {
  public:
@@ -98,34 +82,19 @@ class WsConnection final : public Flushable,
   void start(boost::beast::http::request<boost::beast::http::string_body> request,
              std::shared_ptr<WsHandler> handler);
 
-  // Queues one frame. Any thread.
-  void send(SharedFrame frame);
+  // Wire: see there.
+  void send(SharedFrame frame) override;
+  void post_home(std::function<void()> fn) override { run_home(std::move(fn)); }
+  Shard* home() const noexcept override { return home_; }
+  bool on_home_shard() const noexcept override { return home_ != nullptr && Shard::current() == home_; }
+  bool takes_messages() const override;
+  void fail(CloseCode code) override;
+  bool send_last(SharedFrame frame) override;
+  void resume_reading() override;
+
   // Sends a close frame with `code` after the frame being written; queued
   // frames are dropped. Any thread.
   void close(CloseCode code);
-  // Runs `fn` on the home shard, after what was handed to this connection
-  // before. Any thread.
-  template <typename Fn>
-  void post_home(Fn&& fn) {
-    if (home_ != nullptr) return boost::asio::post(home_->io(), std::forward<Fn>(fn));
-    boost::asio::post(socket().get_executor(), std::forward<Fn>(fn));
-  }
-  Shard* home() const noexcept { return home_; }
-  bool on_home_shard() const noexcept { return home_ != nullptr && Shard::current() == home_; }
-
-  // On the home shard:
-  // Whether a message read now may still be answered: not once the
-  // connection was given up on (a slow consumer) or our close frame is on
-  // its way (RFC 6455 allows no data frame after it); while shutting down
-  // (1001), until then.
-  bool takes_messages() const;
-  // A broken rule of the peer's: close with `code` at once.
-  void fail(CloseCode code);
-  // Closes with 1001 (unless closing already), `frame` the last before the
-  // close frame, if the queue has room for it; whether it did.
-  bool send_last(SharedFrame frame);
-  // After on_message() returned false: reads on, from what was kept.
-  void resume_reading();
   // Lets go of the handler, which holds this connection, without a word to
   // it: for a forced stop, once no shard runs.
   void abandon() { handler_.reset(); }
@@ -146,6 +115,12 @@ class WsConnection final : public Flushable,
   using Stream = std::variant<boost::asio::ip::tcp::socket, Transport::Tls>;
 
   void assert_home() const noexcept { assert(home_ == nullptr || on_home_shard()); }
+  // post_home() without a std::function around `fn`.
+  template <typename Fn>
+  void run_home(Fn&& fn) {
+    if (home_ != nullptr) return boost::asio::post(home_->io(), std::forward<Fn>(fn));
+    boost::asio::post(socket().get_executor(), std::forward<Fn>(fn));
+  }
   void on_upgraded(boost::beast::error_code error);
   boost::asio::ip::tcp::socket& socket() noexcept;
   void read_more();

@@ -9,6 +9,7 @@
 #include "base/log.hpp"
 #include "base/metrics.hpp"
 #include "domain/command.hpp"
+#include "net/ws_connection.hpp"
 
 namespace hearth {
 namespace {
@@ -38,9 +39,10 @@ void ClientSession::serve(Transport stream, SessionContext& context, std::string
       std::chrono::duration_cast<std::chrono::milliseconds>(context.settings.idle_timeout);
   settings.v1_subprotocol = handshake.v1_subprotocol;
   auto session = std::make_shared<ClientSession>(context, std::move(address), std::move(handshake.claims));
-  session->wire_ = std::make_shared<WsConnection>(std::move(stream), settings, context.connections,
-                                                  session->connection_id_);
-  session->wire_->start(std::move(request), session);
+  auto wire = std::make_shared<WsConnection>(std::move(stream), settings, context.connections,
+                                             session->connection_id_);
+  session->attach(wire);
+  wire->start(std::move(request), session);
 }
 
 ClientSession::ClientSession(SessionContext& context, std::string address, std::optional<Claims> claims)

@@ -1,11 +1,12 @@
-// One client, served over a WebSocket connection (ws_connection.hpp): its
+// One client, served over a connection (net/wire.hpp; a WebSocket in the
+// server, net/ws_connection.hpp): its
 // messages decoded and budgeted, its identity (client_identity.hpp), Hello,
 // joins, invites, and each command handed to its room. Rooms talk back to
 // it through Connection (connection.hpp).
 //
 // Threading (docs/architecture.md, "Threads"): like its connection, a
 // session runs on its home shard; the Connection methods rooms call from
-// their own shards post there (WsConnection::post_home), so that what a
+// their own shards post there (Wire::post_home), so that what a
 // room hands a session arrives in the order the room sent it. Debug builds
 // assert it.
 #pragma once
@@ -20,7 +21,8 @@
 
 #include "base/rate_limit.hpp"
 #include "domain/client_identity.hpp"
-#include "net/ws_connection.hpp"
+#include "net/wire.hpp"
+#include "protocol/transport.hpp"
 #include "room/connection.hpp"
 #include "room/room.hpp"
 #include "session/session_context.hpp"
@@ -47,6 +49,17 @@ class ClientSession final : public Connection,
                     boost::beast::http::request<boost::beast::http::string_body> request);
 
   ClientSession(SessionContext& context, std::string address, std::optional<Claims> claims);
+  // The connection this session is served over, before anything else:
+  // serve() attaches a WebSocket; the session fuzzer a stand-in.
+  void attach(std::shared_ptr<Wire> wire) { wire_ = std::move(wire); }
+
+  // Who this connection is, or asked to be, in `room_id` (null: neither).
+  // On the home shard.
+  const Membership* membership_in(const std::string& room_id) const {
+    const auto it = rooms_.find(room_id);
+    return it == rooms_.end() ? nullptr : &it->second.membership;
+  }
+  const ClientIdentity& identity() const { return identity_; }
 
   // Connection: from rooms, any thread.
   void send(SharedFrame frame) override { wire_->send(std::move(frame)); }
@@ -109,7 +122,7 @@ class ClientSession final : public Connection,
   void leave_rooms();
 
   SessionContext& context_;
-  std::shared_ptr<WsConnection> wire_;  // set by serve(), before anything else
+  std::shared_ptr<Wire> wire_;  // attach()ed before anything else
   const std::string connection_id_;
   const std::string address_;
   ClientIdentity identity_;

@@ -1,8 +1,8 @@
 // libFuzzer target: sequences of commands from several connections, through
 // the code the server really runs: Room, RoomRegistry, the memory engine,
 // erasure's rewrite of the stored log, the retention sweep, and transcripts.
-// No sockets: the connections are Session objects below (the dispatch of
-// ClientSession, without a WebSocket), the rooms' shard is polled on this thread
+// No sockets: each connection is the server's ClientSession over a stand-in
+// for its WebSocket (StandInWire below), the rooms' shard is polled on this thread
 // until it is idle after each step, and every frame a connection receives is
 // decoded and checked by a RoomWatch (privacy_watch.hpp), which folds each
 // room's log beside the server: nobody is shown what they may not see.
@@ -12,9 +12,10 @@
 // unique marker, so that they can be traced; the fuzzer chooses which kind
 // (blank, too long, a crisis phrase, with its own bytes). "Together" runs
 // the next two steps before the rooms catch up, so that commands race as
-// they do on a busy server. Differences from ClientSession, on purpose: no rate
-// limits (they refuse on time, not on content) and at most kPasscodeBudget
-// passcodes per input (each costs a deliberately slow key derivation).
+// they do on a busy server. Differences from the server, on purpose: rate
+// budgets too large to refuse (they refuse on time, not on content) and at
+// most kPasscodeBudget passcodes per input (each costs a deliberately slow
+// key derivation).
 //
 // HEARTH_FUZZ_TRACE=1 in the environment prints every command sent and every
 // message received, for reading what a failing input does.
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,7 +37,6 @@
 #include "base/identity.hpp"
 #include "base/log.hpp"
 #include "crisis_lane.hpp"
-#include "domain/client_identity.hpp"
 #include "domain/command.hpp"
 #include "domain/token.hpp"
 #include "engine/memory/engine_memory.hpp"
@@ -46,6 +47,7 @@
 #include "room/room_registry.hpp"
 #include "room/shards.hpp"
 #include "room_choices.hpp"
+#include "session/client_session.hpp"
 
 namespace hearth::fuzz {
 namespace {
@@ -70,6 +72,8 @@ Limits fuzz_limits() {
   limits.max_rooms_per_connection = 2;
   limits.resume_window = 8;
   limits.send_queue_frames = 24;  // a resume past 12 events gets a snapshot
+  // Budgets refuse by time, not by content: never here.
+  limits.message_burst = limits.identity_message_burst = 1000;
   // Presence batches and pushes go as soon as the shard is polled.
   limits.presence_batch = std::chrono::milliseconds(0);
   limits.presence_push = std::chrono::milliseconds(0);
@@ -220,9 +224,10 @@ struct World {
 
   asio::io_context& io() { return shards.main().io(); }
   // Runs what is ready until nothing is: every reply and event of the step
-  // has then been sent.
-  void settle() {
-    while (io().poll() > 0) {
+  // has then been sent. `after_each` runs after each handler.
+  void settle(const std::function<void()>& after_each = {}) {
+    while (io().poll_one() > 0) {
+      if (after_each) after_each();
     }
   }
 
@@ -238,101 +243,111 @@ struct World {
   AddressBans address_bans{engine, "fuzz-secret-0123456789abcdef0123", std::chrono::hours(24)};
   RoomRegistry registry;
   std::shared_ptr<Retention> retention;
-  CrisisLane crisis = fuzz_crisis_lane();
+  // What the sessions share, as server.cpp makes it: no shared counts (one
+  // node), the fuzzers' crisis lane.
+  SessionContext context{
+      SessionSettings{std::string(kSecret), limits},         engine, registry, budgets, nullptr,
+      std::make_shared<const CrisisLane>(fuzz_crisis_lane())};
   int passcodes_left = kPasscodeBudget;
 };
 
 // ---------------------------------------------------------------------------
-// A connection: ClientSession's dispatch (on_create_or_join, on_leave,
-// on_create_invite, on_room_command, on_finished) over the same
-// ClientIdentity, with frames kept instead of written.
+// A connection: the server's ClientSession, over a stand-in for its
+// WebSocket that keeps the frames sent instead of writing them, and reads
+// (hands the session) what the harness sends, waiting as a WebSocket
+// connection does while the session asks it to.
 // ---------------------------------------------------------------------------
 
-class Session final : public Connection, public std::enable_shared_from_this<Session> {
+class StandInWire final : public Wire, public std::enable_shared_from_this<StandInWire> {
  public:
-  Session(World& world, std::string connection_id)
-      : world_(world),
-        connection_id_(std::move(connection_id)),
-        identity_(kSecret, world.limits.max_name_chars) {}
+  StandInWire(asio::io_context& io, WsHandler& handler) : io_(io), handler_(handler) {}
 
   void send(SharedFrame frame) override {
-    if (!finished_) frames_.push_back(std::move(frame));
+    if (!closed_) frames_.push_back(std::move(frame));
   }
-  void joined(const std::string& room_id, Membership membership) override {
-    asio::post(world_.io(), [self = shared_from_this(), room_id, membership] {
-      if (self->finished_) {
-        Caller caller{self, membership, 0, Encoding::json};
-        caller.wants_reply = false;
-        self->world_.registry.with_room(
-            room_id, [caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
-        return;
-      }
-      self->identity_.joined(room_id, membership);
-      self->rooms_[room_id] = Slot{membership, true};
-    });
+  void post_home(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
+  Shard* home() const noexcept override { return nullptr; }
+  bool on_home_shard() const noexcept override { return true; }
+  bool takes_messages() const override { return !closed_; }
+  // Closes after the handler returns, as a WebSocket does.
+  void fail(CloseCode) override {
+    asio::post(io_, [self = shared_from_this()] { self->close(); });
   }
-  void join_failed(const std::string& room_id) override {
-    asio::post(world_.io(), [self = shared_from_this(), room_id] {
-      const auto it = self->rooms_.find(room_id);
-      if (it != self->rooms_.end() && !it->second.joined) self->rooms_.erase(it);
-    });
+  bool send_last(SharedFrame frame) override {
+    send(std::move(frame));
+    fail(CloseCode::going_away);
+    return true;
   }
-  void removed(const std::string& room_id) override {
-    asio::post(world_.io(), [self = shared_from_this(), room_id] { self->rooms_.erase(room_id); });
-  }
-  Encoding push_encoding() const override { return push_encoding_; }
-  const std::string& connection_id() const override { return connection_id_; }
-
-  // A frame from the client, encoded as it would send it and decoded as
-  // ClientSession::on_message decodes it.
-  void receive(const v1::ClientMessage& sent, Encoding encoding) {
-    if (finished_) return;
-    push_encoding_ = encoding;
-    v1::ClientMessage message;
-    if (auto failure = decode_client_message(encode(sent, encoding), encoding, message)) {
-      return reply(0, encoding, *failure);
-    }
-    using M = v1::ClientMessage;
-    switch (message.command_case()) {
-      case M::kHello:
-        return on_hello(message, encoding);
-      case M::kPing: {
-        v1::Ok ok;
-        ok.mutable_pong();
-        return reply(message.request_id(), encoding, std::move(ok));
-      }
-      case M::kCreateRoom:
-      case M::kJoinRoom:
-        return on_create_or_join(message, encoding);
-      case M::kLeaveRoom:
-        return on_leave(message, encoding);
-      case M::kCreateInvite:
-        return on_create_invite(message, encoding);
-      case M::COMMAND_NOT_SET:
-        return reply(message.request_id(), encoding,
-                     Failure{v1::UNKNOWN_COMMAND, "no command, or an unknown one"});
-      default:
-        return on_room_command(message, encoding);
-    }
+  void resume_reading() override {
+    waiting_ = false;
+    read_on();
   }
 
-  // The connection closed (ClientSession::on_finished).
-  void disconnect() {
-    if (finished_) return;
-    finished_ = true;
-    for (auto& [room_id, slot] : rooms_) {
-      if (!slot.joined) continue;
-      Caller caller{shared_from_this(), slot.membership, 0, Encoding::json};
-      caller.wants_reply = false;
-      world_.registry.with_room(
-          room_id, [caller](Room& room) { room.leave(caller, v1::MemberLeft::REASON_DISCONNECTED); });
-    }
-    rooms_.clear();
+  // A message from the client, as it sent it.
+  void deliver(std::string payload, Encoding encoding) {
+    if (closed_) return;
+    unread_.push_back({std::move(payload), encoding});
+    read_on();
   }
-
+  // The connection ends: the session is told, once.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    unread_.clear();
+    handler_.on_finished();
+  }
   std::vector<SharedFrame> take_frames() { return std::exchange(frames_, {}); }
-  const std::string& user_id() const { return identity_.user_id(); }
-  // Who this connection last asked to be in `room_id`: how the room sees it.
+
+ private:
+  struct Unread {
+    std::string payload;
+    Encoding encoding;
+  };
+
+  void read_on() {
+    while (!waiting_ && !closed_ && !unread_.empty()) {
+      const Unread message = std::move(unread_.front());
+      unread_.erase(unread_.begin());
+      waiting_ = !handler_.on_message(message.payload, message.encoding);
+    }
+  }
+
+  asio::io_context& io_;
+  WsHandler& handler_;  // the session, which holds this wire
+  std::vector<SharedFrame> frames_;
+  std::vector<Unread> unread_;
+  bool waiting_ = false;
+  bool closed_ = false;
+};
+
+class Client {
+ public:
+  Client(World& world, std::string address)
+      : session_(std::make_shared<ClientSession>(world.context, address, std::nullopt)),
+        wire_(std::make_shared<StandInWire>(world.io(), *session_)) {
+    world.context.connections_per_address.try_add(address, [](bool) {});
+    session_->attach(wire_);
+  }
+
+  // A frame from the client, encoded as it would send it.
+  void receive(const v1::ClientMessage& sent, Encoding encoding) {
+    wire_->deliver(encode(sent, encoding), encoding);
+    note_memberships();
+  }
+  void disconnect() { wire_->close(); }
+
+  // Who this connection asked to be in each room, as the session says (the
+  // last it asked): how the room sees it. Noted after each step the rooms'
+  // shard takes, since a join may wait for the identity's budget.
+  void note_memberships() {
+    for (const char* room_id : kRooms) {
+      if (const Membership* membership = session_->membership_in(room_id)) seen_as_[room_id] = *membership;
+    }
+  }
+
+  std::vector<SharedFrame> take_frames() { return wire_->take_frames(); }
+  const std::string& connection_id() const { return session_->connection_id(); }
+  const std::string& user_id() const { return session_->identity().user_id(); }
   const Membership* seen_as(const std::string& room_id) const {
     const auto it = seen_as_.find(room_id);
     return it == seen_as_.end() ? nullptr : &it->second;
@@ -340,139 +355,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   std::map<std::string, std::uint64_t>& joined_at() { return joined_at_; }
 
  private:
-  struct Slot {
-    Membership membership;
-    bool joined = false;
-  };
-
-  void reply(std::uint32_t request_id, Encoding encoding, v1::Ok ok) {
-    send(encode_frame(ok_reply(request_id, std::move(ok)), encoding));
-  }
-  void reply(std::uint32_t request_id, Encoding encoding, const Failure& failure) {
-    send(encode_frame(error_reply(request_id, failure), encoding));
-  }
-
-  void on_hello(const v1::ClientMessage& message, Encoding encoding) {
-    auto answer = identity_.hello(message.hello());
-    if (auto* failure = std::get_if<Failure>(&answer)) return reply(message.request_id(), encoding, *failure);
-    v1::Ok ok;
-    *ok.mutable_welcome() = std::move(std::get<v1::Welcome>(answer));
-    reply(message.request_id(), encoding, std::move(ok));
-  }
-
-  void on_create_or_join(const v1::ClientMessage& message, Encoding encoding) {
-    const bool create = message.has_create_room();
-    std::string room_id = message.room_id();
-    if (create && room_id.empty()) room_id = new_room_id();
-    if (!valid_room_id(room_id)) {
-      return reply(
-          message.request_id(), encoding,
-          Failure{v1::INVALID_ARGUMENT, "room_id must be 1-64 characters of A-Z, a-z, 0-9, - and _"});
-    }
-    if (rooms_.contains(room_id)) {
-      return reply(message.request_id(), encoding,
-                   Failure{v1::ALREADY_IN_ROOM, "you are in this room already"});
-    }
-    if (rooms_.size() >= world_.limits.max_rooms_per_connection) {
-      return reply(message.request_id(), encoding,
-                   Failure{v1::TOO_MANY_ROOMS, "this connection is in as many rooms as it may be"});
-    }
-    Membership membership;
-    const std::string& token = create ? std::string() : message.join_room().token();
-    const std::string& name = create ? std::string() : message.join_room().display_name();
-    const auto in_room = [this](const std::string& id) { return rooms_.contains(id); };
-    if (auto failure = identity_.membership_for(room_id, token, name, membership, in_room)) {
-      return reply(message.request_id(), encoding, *failure);
-    }
-    if (create) membership.admitted = true;
-    if (!create && !message.join_room().invite().empty()) {
-      auto invited = verify_invite(message.join_room().invite(), kSecret, std::chrono::system_clock::now());
-      if (!invited) return reply(message.request_id(), encoding, token_failure(invited.error()));
-      if (*invited != room_id)
-        return reply(message.request_id(), encoding, token_failure(TokenError::wrong_room));
-      membership.admitted = true;
-    }
-    std::string passcode;
-    if (!create && !message.join_room().passcode().empty() && !membership.admitted) {
-      passcode = message.join_room().passcode();
-    }
-    rooms_[room_id] = Slot{membership};
-    seen_as_[room_id] = membership;
-    Caller caller{shared_from_this(), membership, message.request_id(), encoding};
-    caller.command = message.command_case();
-    caller.passcode = std::move(passcode);
-    if (!create && message.join_room().has_resume()) caller.resume = message.join_room().resume();
-    caller.resume_token = identity_.resume_token_for(room_id, membership);
-    if (create) {
-      world_.registry.with_room(
-          room_id, [caller, command = message.create_room()](Room& room) { room.create(caller, command); });
-    } else {
-      world_.registry.with_room(room_id, [caller](Room& room) { room.join(caller); });
-    }
-  }
-
-  void on_create_invite(const v1::ClientMessage& message, Encoding encoding) {
-    const auto it = rooms_.find(message.room_id());
-    if (it == rooms_.end() || !it->second.joined) {
-      return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
-    }
-    if (!is_staff(it->second.membership.role)) {
-      return reply(message.request_id(), encoding,
-                   Failure{v1::PERMISSION_DENIED, "only hosts and moderators may invite"});
-    }
-    const std::uint32_t asked = message.create_invite().ttl_seconds();
-    if (asked > 30 * 24 * 3600) {
-      return reply(message.request_id(), encoding,
-                   Failure{v1::INVALID_ARGUMENT, "an invite lasts 30 days at most"});
-    }
-    const auto lifetime = std::chrono::seconds(asked == 0 ? 7 * 24 * 3600 : asked);
-    const auto exp = seconds_since_epoch(std::chrono::system_clock::now() + lifetime);
-    v1::Ok ok;
-    ok.mutable_invite()->set_token(mint_invite(message.room_id(), exp, kSecret));
-    *ok.mutable_invite()->mutable_expires_at() = TimeUtil::SecondsToTimestamp(exp);
-    reply(message.request_id(), encoding, std::move(ok));
-  }
-
-  void on_leave(const v1::ClientMessage& message, Encoding encoding) {
-    const auto it = rooms_.find(message.room_id());
-    if (it == rooms_.end() || !it->second.joined) {
-      return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
-    }
-    Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
-    caller.command = message.command_case();
-    const std::string room_id = it->first;
-    rooms_.erase(it);
-    world_.registry.with_room(room_id, [caller](Room& r) { r.leave(caller, v1::MemberLeft::REASON_LEFT); });
-  }
-
-  void on_room_command(const v1::ClientMessage& message, Encoding encoding) {
-    const auto it = rooms_.find(message.room_id());
-    if (it == rooms_.end() || !it->second.joined) {
-      return reply(message.request_id(), encoding, Failure{v1::NOT_IN_ROOM, "you are not in this room"});
-    }
-    v1::LogEntry entry = new_entry(it->second.membership);
-    if (auto failure = entry_for_command(message, entry))
-      return reply(message.request_id(), encoding, *failure);
-    Caller caller{shared_from_this(), it->second.membership, message.request_id(), encoding};
-    caller.command = message.command_case();
-    caller.support = world_.crisis.shown(flag_crisis(entry, world_.crisis.rules));
-    world_.registry.with_room(it->first, [caller, entry = std::move(entry)](Room& room) mutable {
-      if (entry.has_erase())
-        room.erase(caller, std::move(entry));
-      else
-        room.submit(caller, std::move(entry));
-    });
-  }
-
-  World& world_;
-  const std::string connection_id_;
-  Encoding push_encoding_ = Encoding::json;
-  ClientIdentity identity_;
-  bool finished_ = false;
-  std::map<std::string, Slot> rooms_;
+  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<StandInWire> wire_;
   std::map<std::string, Membership> seen_as_;
   std::map<std::string, std::uint64_t> joined_at_;
-  std::vector<SharedFrame> frames_;
 };
 
 // A frame as the server framed it: the header of encode_frame, then the
@@ -554,7 +440,7 @@ class Run {
  private:
   // --- choices ---------------------------------------------------------------
 
-  Session* session() {
+  Client* session() {
     const unsigned index = in_.byte();
     return sessions_.empty() ? nullptr : sessions_[index % sessions_.size()].get();
   }
@@ -630,11 +516,12 @@ class Run {
     switch (op) {
       case kConnect:
         if (sessions_.size() < kMaxSessions) {
-          sessions_.push_back(std::make_shared<Session>(world_, "c" + std::to_string(sessions_.size() + 1)));
+          sessions_.push_back(
+              std::make_unique<Client>(world_, "10.0.0." + std::to_string(sessions_.size() + 1)));
         }
         return;
       case kDisconnect:
-        if (Session* s = session()) s->disconnect();
+        if (Client* s = session()) s->disconnect();
         return;
       case kSweep:
         if (kTrace) std::fprintf(stderr, "> retention sweep\n");
@@ -647,7 +534,7 @@ class Run {
       default:
         break;
     }
-    Session* s = session();
+    Client* s = session();
     const Encoding how = encoding();
     const char* room_id = room();
     v1::ClientMessage message;
@@ -801,7 +688,9 @@ class Run {
   // --- checks ----------------------------------------------------------------
 
   void settle_and_check() {
-    world_.settle();
+    world_.settle([this] {
+      for (const auto& session : sessions_) session->note_memberships();
+    });
     for (const auto& session : sessions_) check_frames(*session);
     if (storage_changed_) {
       storage_changed_ = false;
@@ -809,7 +698,7 @@ class Run {
     }
   }
 
-  void check_frames(Session& session) {
+  void check_frames(Client& session) {
     std::vector<v1::ServerMessage> messages;
     for (const auto& frame : session.take_frames()) messages.push_back(decode_frame(*frame));
     if (kTrace) {
@@ -892,7 +781,7 @@ class Run {
 
   FuzzInput& in_;
   World world_;
-  std::vector<std::shared_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<Client>> sessions_;
   std::vector<std::string> tokens_;
   std::vector<std::string> anonymous_tokens_;
   std::vector<std::string> invites_;
