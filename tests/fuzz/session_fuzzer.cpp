@@ -13,9 +13,11 @@
 // (blank, too long, a crisis phrase, with its own bytes). "Together" runs
 // the next two steps before the rooms catch up, so that commands race as
 // they do on a busy server. Differences from the server, on purpose: rate
-// budgets too large to refuse (they refuse on time, not on content) and at
-// most kPasscodeBudget passcodes per input (each costs a deliberately slow
-// key derivation).
+// budgets too large to refuse within kMaxSteps (they refuse on time, not on
+// content) and at most kPasscodeBudget passcodes per input (each costs a
+// deliberately slow key derivation). As on the server, a connection whose
+// frames fail to decode too often (text the fuzzer made invalid UTF-8, in
+// binary) is closed with 1008 (ClientSession::spend_malformed).
 //
 // HEARTH_FUZZ_TRACE=1 in the environment prints every command sent and every
 // message received, for reading what a failing input does.
@@ -72,7 +74,7 @@ Limits fuzz_limits() {
   limits.max_rooms_per_connection = 2;
   limits.resume_window = 8;
   limits.send_queue_frames = 24;  // a resume past 12 events gets a snapshot
-  // Budgets refuse by time, not by content: never here.
+  // Budgets refuse by time, not by content: never within kMaxSteps here.
   limits.message_burst = limits.identity_message_burst = 1000;
   // Presence batches and pushes go as soon as the shard is polled.
   limits.presence_batch = std::chrono::milliseconds(0);
@@ -263,14 +265,17 @@ class StandInWire final : public Wire, public std::enable_shared_from_this<Stand
   StandInWire(asio::io_context& io, WsHandler& handler) : io_(io), handler_(handler) {}
 
   void send(SharedFrame frame) override {
-    if (!closed_) frames_.push_back(std::move(frame));
+    if (!closing_) frames_.push_back(std::move(frame));
   }
   void post_home(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
   Shard* home() const noexcept override { return nullptr; }
   bool on_home_shard() const noexcept override { return true; }
-  bool takes_messages() const override { return !closed_; }
-  // Closes after the handler returns, as a WebSocket does.
+  bool takes_messages() const override { return !closing_; }
+  // As a WebSocket: nothing more is read or sent from now, and the session
+  // hears of the end after the handler that failed returns.
   void fail(CloseCode) override {
+    if (closing_) return;
+    closing_ = true;
     asio::post(io_, [self = shared_from_this()] { self->close(); });
   }
   bool send_last(SharedFrame frame) override {
@@ -285,14 +290,14 @@ class StandInWire final : public Wire, public std::enable_shared_from_this<Stand
 
   // A message from the client, as it sent it.
   void deliver(std::string payload, Encoding encoding) {
-    if (closed_) return;
+    if (closing_) return;
     unread_.push_back({std::move(payload), encoding});
     read_on();
   }
   // The connection ends: the session is told, once.
   void close() {
-    if (closed_) return;
-    closed_ = true;
+    if (finished_) return;
+    closing_ = finished_ = true;
     unread_.clear();
     handler_.on_finished();
   }
@@ -305,7 +310,7 @@ class StandInWire final : public Wire, public std::enable_shared_from_this<Stand
   };
 
   void read_on() {
-    while (!waiting_ && !closed_ && !unread_.empty()) {
+    while (!waiting_ && !closing_ && !unread_.empty()) {
       const Unread message = std::move(unread_.front());
       unread_.erase(unread_.begin());
       waiting_ = !handler_.on_message(message.payload, message.encoding);
@@ -317,7 +322,8 @@ class StandInWire final : public Wire, public std::enable_shared_from_this<Stand
   std::vector<SharedFrame> frames_;
   std::vector<Unread> unread_;
   bool waiting_ = false;
-  bool closed_ = false;
+  bool closing_ = false;   // failed or ended: nothing more read or sent
+  bool finished_ = false;  // the session was told
 };
 
 class Client {
