@@ -138,9 +138,32 @@ Applied RoomState::apply(std::uint64_t seq, const v1::LogEntry& entry) {
     *staff.mutable_alert() = *alert;
     out.staff_event = std::move(staff);
   }
+  add_author_event(out, event);
   forget_over_limits();
   out.event = std::move(event);
   return out;
+}
+
+// The author of an anonymous question sees it as theirs in every event that
+// shows it, as in their snapshot; the shared event names nobody.
+void RoomState::add_author_event(Applied& out, const v1::Event& event) const {
+  const v1::Question* shown = event.has_question_asked()     ? &event.question_asked()
+                              : event.has_question_updated() ? &event.question_updated()
+                                                             : nullptr;
+  if (shown == nullptr || !shown->anonymous()) return;
+  const QuestionRecord* question = find_question(shown->id());
+  if (question == nullptr || question->author.user_id().empty()) return;
+  const std::string& author = question->author.user_id();
+  // Staff who asked anonymously keep what staff get (the crisis flag).
+  const bool staff = out.staff_event && is_staff(question->author.role());
+  v1::Event own = staff ? *out.staff_event : event;
+  v1::Question* mine =
+      own.has_question_asked() ? own.mutable_question_asked() : own.mutable_question_updated();
+  const bool flagged = mine->flagged();
+  *mine = question_view(*question, author);
+  mine->set_flagged(flagged);
+  out.author = author;
+  out.author_event = std::move(own);
 }
 
 bool RoomState::forgot_message(std::uint64_t id) const {

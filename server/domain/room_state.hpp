@@ -46,6 +46,11 @@ struct Applied {
   // What staff get instead of `event` (with Event.alert and the item's
   // crisis flag), when the entry was flagged; may_see(audience) still holds.
   std::optional<v1::Event> staff_event;
+  // What `author`, who asked an anonymous question the event shows, gets
+  // instead (the question marked theirs, with their name), on each of
+  // their connections; may_see(audience) still holds.
+  std::string author;
+  std::optional<v1::Event> author_event;
   // Why the entry changed nothing, when check() refused it at apply time
   // (it raced something that came first: a mute, a ban, a delete).
   std::optional<Failure> refused;
@@ -259,6 +264,8 @@ class RoomState {
   Audience question_audience(const QuestionRecord& question) const;
   Audience message_audience(const MessageRecord& message) const;
   std::optional<v1::Alert> crisis_alert(const v1::LogEntry& entry, std::uint64_t seq) const;
+  // Applied::author_event, when `event` shows an anonymous question.
+  void add_author_event(Applied& out, const v1::Event& event) const;
   v1::Member member_view(const MemberRecord& member) const;
   // The people present after user id `after` (empty: from the start) whose
   // names contain `needle` (lower case; empty: anyone), by user id: the

@@ -96,6 +96,7 @@ v1::Question RoomState::question_view(const QuestionRecord& question, const std:
   if (question.state == v1::QUESTION_STATE_DELETED) return view;  // tombstone
   const bool own = !viewer.empty() && viewer == question.author.user_id();
   *view.mutable_author() = question.anonymous && !own ? anonymous_person() : question.author;
+  view.set_yours(own);
   view.set_text(question.text);
   view.set_votes(static_cast<std::uint32_t>(question.voters.size()));
   view.set_voted_by_me(!viewer.empty() && question.voters.contains(viewer));

@@ -282,8 +282,8 @@ void Room::handle_entry(const SequencedEntry& sequenced) {
         applied.refused = fault::internal_failure();
       });
   if (applied.event) {
-    fan_out(*applied.event, applied.audience, applied.staff_event);
-    remember(*applied.event, applied.audience, applied.staff_event);
+    fan_out(applied);
+    remember(applied);
   }
   if (entry.has_erase()) {
     // What was erased is not replayed to anyone: a resume from before the
@@ -321,10 +321,12 @@ Room::Outcome Room::take_outcome(std::uint64_t seq) {
   return std::move(node.mapped());
 }
 
-void Room::remember(const v1::Event& event, const Audience& audience,
-                    const std::optional<v1::Event>& staff_event) {
-  history_.push_back(HistoryItem{event.seq(), event.SerializeAsString(), audience,
-                                 staff_event ? staff_event->SerializeAsString() : std::string()});
+void Room::remember(const Applied& applied) {
+  history_.push_back(
+      HistoryItem{applied.event->seq(), applied.event->SerializeAsString(), applied.audience,
+                  applied.staff_event ? applied.staff_event->SerializeAsString() : std::string(),
+                  applied.author_event ? applied.author : std::string(),
+                  applied.author_event ? applied.author_event->SerializeAsString() : std::string()});
   while (history_.size() > limits_.resume_window) {
     history_floor_ = history_.front().seq;
     history_.pop_front();
@@ -348,32 +350,39 @@ bool Room::replay(const Caller& caller, std::uint64_t from, std::uint32_t& repla
   for (const auto& item : history_) {
     if (item.seq <= from) continue;
     if (!RoomState::may_see(item.audience, caller.membership.user_id, caller.membership.role)) continue;
+    const bool own = !item.author_event.empty() && item.author == caller.membership.user_id;
     // Serialized from a whole message by this process: it parses.
-    message.mutable_event()->ParseFromString(staff && !item.staff_event.empty() ? item.staff_event
-                                                                                : item.event);
+    message.mutable_event()->ParseFromString(own                                  ? item.author_event
+                                             : staff && !item.staff_event.empty() ? item.staff_event
+                                                                                  : item.event);
     caller.connection->send(encode_frame(message, caller.encoding));
     ++replayed;
   }
   return true;
 }
 
-void Room::fan_out(const v1::Event& event, const Audience& audience,
-                   const std::optional<v1::Event>& staff_event) {
+void Room::fan_out(const Applied& applied) {
   // Encoded and framed at most once per encoding (and per variant); every
   // member gets the same frame as the others like them.
   metrics().events_out.fetch_add(1, std::memory_order_relaxed);
-  v1::ServerMessage message;
-  *message.mutable_event() = event;
-  v1::ServerMessage staff_message;
-  if (staff_event) *staff_message.mutable_event() = *staff_event;
-  SharedFrame encoded[2][2];
+  const Audience& audience = applied.audience;
+  // Everyone's, staff's, the anonymous author's.
+  const v1::Event* events[3] = {&*applied.event, applied.staff_event ? &*applied.staff_event : nullptr,
+                                applied.author_event ? &*applied.author_event : nullptr};
+  SharedFrame encoded[3][2];
   FanOut fan;
   const auto deliver = [&](const LocalMember& member) {
     if (!RoomState::may_see(audience, member.membership.user_id, member.membership.role)) return;
-    const int variant = staff_event && is_staff(member.membership.role) ? 1 : 0;
+    const int variant = events[2] && member.membership.user_id == applied.author ? 2
+                        : events[1] && is_staff(member.membership.role)          ? 1
+                                                                                 : 0;
     const Encoding encoding = member.connection->push_encoding();
     SharedFrame& frame = encoded[variant][static_cast<int>(encoding)];
-    if (!frame) frame = encode_frame(variant ? staff_message : message, encoding);
+    if (!frame) {
+      v1::ServerMessage message;
+      *message.mutable_event() = *events[variant];
+      frame = encode_frame(message, encoding);
+    }
     fan.send(member.connection, frame);
   };
   // News for staff alone (membersChanged, reports) costs the staff here,

@@ -137,6 +137,8 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
     std::string event;
     Audience audience;
     std::string staff_event;  // what staff got instead; empty if the same
+    std::string author;       // Applied::author, who got author_event instead
+    std::string author_event;  // empty if none
   };
 
   // Does what the log follower says, in order, until the Room retires:
@@ -149,7 +151,7 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void fell_behind();
   void become_ready();
   void handle_entry(const SequencedEntry& entry);
-  void remember(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
+  void remember(const Applied& applied);
   // Sends the events after `from` that `caller` may see; false if some are
   // no longer kept.
   bool replay(const Caller& caller, std::uint64_t from, std::uint32_t& replayed) const;
@@ -177,7 +179,9 @@ class Room final : public EngineSubscriber, public std::enable_shared_from_this<
   void schedule_presence_push();
   void push_presence();
   v1::ServerMessage presence_message(bool staff) const;
-  void fan_out(const v1::Event& event, const Audience& audience, const std::optional<v1::Event>& staff_event);
+  // Sends applied.event, or the variant that is theirs (staff's, an
+  // anonymous author's), to every member here who may see it.
+  void fan_out(const Applied& applied);
   void remove_user(const std::string& user_id);
   void note_ban(const v1::LogEntry& entry);
   // members_ and staff_here_ together.

@@ -289,6 +289,7 @@ void RoomWatch::check_question(const v1::Question& question, const Viewer& viewe
   const auto author = question_author_.find(question.id());
   expect(author != question_author_.end(), "a member was shown a question nobody asked");
   const bool own = author->second == viewer.user_id;
+  expect(!question.yours() || own, "a question was marked as theirs to someone who did not ask it");
   if (!is_staff(viewer.role)) {
     if (!ever_public_.contains(question.id())) {
       expect(own, "a participant was shown someone else's pending or dismissed question");

@@ -336,8 +336,21 @@ TEST_F(RoomFold, AnonymousQuestionsHideTheirAuthorFromEveryoneButTheAuthor) {
   EXPECT_FALSE(applied.event->has_actor());
   EXPECT_EQ(applied.event->question_asked().author().user_id(), "");
   EXPECT_EQ(applied.event->question_asked().author().display_name(), "Anonymous");
+  EXPECT_FALSE(applied.event->question_asked().yours());
+  // Its author's connections get it as theirs, with their name: the
+  // shared event cannot say whose it is.
+  ASSERT_TRUE(applied.author_event);
+  EXPECT_EQ(applied.author, alice.user_id);
+  EXPECT_TRUE(applied.author_event->question_asked().yours());
+  EXPECT_EQ(applied.author_event->question_asked().author().user_id(), alice.user_id);
+  EXPECT_FALSE(applied.author_event->has_actor());
   EXPECT_EQ(question_in(state.snapshot_for(host.user_id, host.role), q).author().user_id(), "");
+  EXPECT_FALSE(question_in(state.snapshot_for(host.user_id, host.role), q).yours());
   EXPECT_EQ(question_in(state.snapshot_for(alice.user_id, alice.role), q).author().user_id(), alice.user_id);
+  EXPECT_TRUE(question_in(state.snapshot_for(alice.user_id, alice.role), q).yours());
+  // A vote changes nothing that needs an author's copy.
+  ASSERT_FALSE(act(vote(bob, q), &applied));
+  EXPECT_FALSE(applied.author_event);
   // The author may still edit it; others may not.
   auto edit = new_entry(alice);
   edit.mutable_edit_question()->set_id(q);
@@ -345,6 +358,9 @@ TEST_F(RoomFold, AnonymousQuestionsHideTheirAuthorFromEveryoneButTheAuthor) {
   ASSERT_FALSE(act(edit, &applied));
   EXPECT_FALSE(applied.event->has_actor());
   EXPECT_TRUE(applied.event->question_updated().has_edited_at());
+  ASSERT_TRUE(applied.author_event);
+  EXPECT_TRUE(applied.author_event->question_updated().yours());
+  EXPECT_EQ(applied.author_event->question_updated().text(), "a private worry, edited");
   *edit.mutable_actor() = new_entry(bob).actor();
   EXPECT_EQ(state.check(edit)->code, v1::PERMISSION_DENIED);
 }

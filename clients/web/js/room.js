@@ -165,7 +165,7 @@ export class Room {
   forgetMine() {
     const you = this.you?.userId;
     for (const question of this.questions.values()) {
-      if (question.author?.userId !== you) continue;
+      if (!this.asked(question)) continue;
       question.state = "QUESTION_STATE_DELETED";
       question.text = "";
     }
@@ -174,6 +174,13 @@ export class Room {
       message.deleted = true;
       message.text = "";
     }
+  }
+
+  // Whether this member asked it: the server marks an anonymous author's
+  // own questions `yours`, in snapshots and in the events it sends them
+  // (everyone else's copy names nobody).
+  asked(question) {
+    return !!question.yours || (!!question.author?.userId && question.author.userId === this.you?.userId);
   }
 
   votedByMe(question) {

@@ -279,7 +279,7 @@ export class Session {
 
   mine(item) {
     const author = item.author;
-    return !author || !author.userId || author.userId === this.room.you?.userId;
+    return !!item.yours || !author || !author.userId || author.userId === this.room.you?.userId;
   }
 
   // `forHelping`: resources for helping someone else (the crisis rules

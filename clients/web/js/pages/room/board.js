@@ -90,7 +90,7 @@ function questionItem(question, session) {
     return h("li", { class: "question deleted", dataset: { id } }, h("p", { class: "tombstone" }, "This question was deleted."));
   }
   const staff = room.isStaff();
-  const own = question.author?.userId && question.author.userId === room.you?.userId;
+  const own = room.asked(question);
   const voted = room.votedByMe(question);
   const votable = state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED";
   const badges = [];
@@ -128,6 +128,14 @@ function questionItem(question, session) {
     } }, question.answer ? "Answer again" : "Write answer"));
   }
   if (staff && state === "QUESTION_STATE_OPEN") actions.push(act("Mark answered", { markAnswered: { questionId: id } }, "answered"));
+  const editable = own && (state === "QUESTION_STATE_PENDING" || state === "QUESTION_STATE_OPEN");
+  if (editable && session.editingQuestion !== id) {
+    actions.push(h("button", { type: "button", class: "small", dataset: { key: `edit-${id}` }, onclick: () => {
+      session.editingQuestion = id;
+      session.scheduleRender();
+      requestAnimationFrame(() => document.getElementById(`edit-text-${id}`)?.focus());
+    } }, "Edit"));
+  }
   if (!staff && !own) actions.push(reportButton(session, { questionId: id }, `report-${id}`));
   if (staff || own) {
     actions.push(h("button", { type: "button", class: "small danger", dataset: { key: `delete-${id}` }, onclick: () => {
@@ -142,13 +150,45 @@ function questionItem(question, session) {
                   onclick: () => session.vote(question) },
       h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, String(question.votes || 0))),
     h("div", { class: "body" },
-      h("p", { class: "text" }, question.text),
-      h("p", { class: "meta" }, question.anonymous && !own ? "Anonymous" : authorName(question.author),
-        question.anonymous && own ? " (anonymously)" : "", " · ", time(question.askedAt),
+      editable && session.editingQuestion === id ? editForm(question, session)
+                                                 : h("p", { class: "text" }, question.text),
+      h("p", { class: "meta" },
+        question.anonymous && own ? h("span", { class: "yours" }, "Yours (anonymous to others)")
+          : question.anonymous ? "Anonymous" : authorName(question.author),
+        " · ", time(question.askedAt),
         question.editedAt ? " · edited" : "", " ", badges),
       question.answer
         ? h("div", { class: "answer" }, h("p", { class: "meta" }, `${authorName(question.answer.by)} answered`),
             h("p", { class: "text" }, question.answer.text))
         : null,
       actions.length ? h("div", { class: "actions" }, actions) : null));
+}
+
+// The author's own question, being edited in place: one form while it
+// lasts, so that renders on the way (votes, new questions) keep what is
+// typed.
+function editForm(question, session) {
+  const id = question.id;
+  if (session.questionEditForm?.dataset.question === id) return session.questionEditForm;
+  const text = h("textarea", { id: `edit-text-${id}`, rows: 3, maxlength: 1000, required: true,
+                               dataset: { key: `edit-text-${id}` } });
+  text.value = question.text;
+  const done = () => {
+    session.editingQuestion = null;
+    session.questionEditForm = null;
+    session.scheduleRender();
+  };
+  session.questionEditForm = h("form", { class: "composer edit", dataset: { question: id }, onsubmit: async (e) => {
+    e.preventDefault();
+    const value = text.value.trim();
+    if (!value) return;
+    if (value === question.text) return done();
+    const ok = await session.command({ editQuestion: { questionId: id, text: value } });
+    if (ok) done();
+  } },
+    h("label", { for: `edit-text-${id}` }, "Edit your question"), text,
+    h("div", { class: "row" },
+      h("button", { type: "submit", dataset: { key: `save-${id}` } }, "Save"),
+      h("button", { type: "button", class: "quiet", onclick: done }, "Cancel")));
+  return session.questionEditForm;
 }
