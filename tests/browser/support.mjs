@@ -204,3 +204,31 @@ export function chat(page) {
       text: li.querySelector(".text")?.textContent ?? li.querySelector(".tombstone")?.textContent ?? "",
     })));
 }
+
+// The host, signed in with `hostToken`, opens a room from the home page.
+export async function openRoom(page, base, hostToken, { title, id, approval = true }) {
+  await page.goto(`${base}/#token=${hostToken}`);
+  await page.fill("#new-title", title);
+  await page.fill("#new-id", id);
+  if (!approval) await page.uncheck("#new-approval");
+  await page.click('form:has(#new-title) button[type="submit"]');
+  await page.waitForURL(`${base}/r/${id}`);
+  await joinRoom(page, base, id, "");
+}
+
+// Whether all of `locator`'s element is inside the viewport as the page is
+// scrolled now: what someone sees without scrolling.
+export async function inView(locator) {
+  return locator.evaluate((element) => {
+    const box = element.getBoundingClientRect();
+    return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+  });
+}
+
+// Short ping timings for the page's connection (clients/web/js/connection.js),
+// set before its scripts run.
+export async function quickPings(page) {
+  await page.addInitScript(() => {
+    window.hearthTiming = { pingEveryMs: 1000, replyWithinMs: 1500, commandWithinMs: 2000, openWithinMs: 2000 };
+  });
+}

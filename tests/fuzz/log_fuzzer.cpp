@@ -162,7 +162,7 @@ class Log {
         with_question(entry.mutable_approve(), question());
         break;
       case kDismiss:
-        with_question(entry.mutable_dismiss(), question());
+        with_question(entry.mutable_dismiss(), question())->set_undo(in_.flag());
         break;
       case kPin:
         entry.mutable_pin()->set_question_id(in_.flag() ? 0 : question());

@@ -599,7 +599,7 @@ class Run {
         with_question(message.mutable_approve_question(), question(room_id));
         break;
       case kDismiss:
-        with_question(message.mutable_dismiss_question(), question(room_id));
+        with_question(message.mutable_dismiss_question(), question(room_id))->set_undo(in_.flag());
         break;
       case kPin:
         with_question(message.mutable_pin_question(), question(room_id));

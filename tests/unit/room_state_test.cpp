@@ -302,6 +302,44 @@ TEST_F(RoomFold, HostsQuestionsSkipTheQueueAndDismissedOnesStayHidden) {
   EXPECT_EQ(question_in(state.snapshot_for(alice.user_id, alice.role), q).state(), v1::QUESTION_STATE_DISMISSED);
 }
 
+TEST_F(RoomFold, ADismissalCanBeTakenBackByStaffOnly) {
+  open_ama(/*approval=*/true);
+  const auto q = act_ok(ask(alice, "set aside by mistake"));
+  const auto undo = [&](const Membership& who) {
+    auto entry = on_question(who, &v1::LogEntry::mutable_dismiss, q);
+    entry.mutable_dismiss()->set_undo(true);
+    return entry;
+  };
+  EXPECT_EQ(state.check(undo(host))->code, v1::INVALID_STATE) << "it was never dismissed";
+  act_ok(on_question(moderator, &v1::LogEntry::mutable_dismiss, q));
+  EXPECT_EQ(state.check(undo(alice))->code, v1::PERMISSION_DENIED) << "its author cannot undo a dismissal";
+
+  Applied applied;
+  ASSERT_FALSE(act(undo(host), &applied));
+  ASSERT_TRUE(applied.event);
+  EXPECT_EQ(applied.event->question_updated().state(), v1::QUESTION_STATE_PENDING);
+  EXPECT_TRUE(applied.audience.staff_only) << "it awaits approval again: still staff and its author only";
+  EXPECT_TRUE(RoomState::may_see(applied.audience, alice.user_id, alice.role));
+  EXPECT_EQ(state.snapshot_for(bob.user_id, bob.role).questions_size(), 0);
+  EXPECT_EQ(state.check(undo(host))->code, v1::INVALID_STATE) << "taken back once only";
+  act_ok(on_question(host, &v1::LogEntry::mutable_approve, q));
+  EXPECT_EQ(question_in(state.snapshot_for(bob.user_id, bob.role), q).state(), v1::QUESTION_STATE_OPEN);
+}
+
+TEST_F(RoomFold, ADismissalIsNotTakenBackIntoAFullRoom) {
+  Limits limits;
+  limits.max_open_questions = 2;
+  state = RoomState("room-1", limits);
+  open_ama(/*approval=*/true);
+  const auto q = act_ok(ask(alice, "one"));
+  act_ok(on_question(host, &v1::LogEntry::mutable_dismiss, q));
+  act_ok(ask(bob, "two"));
+  act_ok(ask(bob, "three"));
+  auto undo = on_question(host, &v1::LogEntry::mutable_dismiss, q);
+  undo.mutable_dismiss()->set_undo(true);
+  EXPECT_EQ(state.check(undo)->code, v1::TOO_MANY_QUESTIONS);
+}
+
 TEST_F(RoomFold, OneQuestionPinnedAtATimeAndAnsweringUnpins) {
   open_ama();
   const auto q1 = act_ok(ask(alice, "one"));

@@ -11,6 +11,20 @@
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
 
+// A connection can die without a word (a phone changing networks, a frozen
+// server, a proxy that drops packets): the socket stays "open" while
+// nothing comes back. So the page pings (docs/protocol.md 2.7) and gives up
+// on a socket whose pong, or whose reply to a command, is late: it drops it
+// and reconnects, and the room resumes (1.10). A browser test may set
+// `window.hearthTiming` first to make these short.
+const TIMING = {
+  pingEveryMs: 15000,     // a ping after this long without one
+  replyWithinMs: 10000,   // a pong later than this: the socket is dead
+  commandWithinMs: 20000, // a command not answered by then: the socket is pinged at once
+  openWithinMs: 10000,    // a socket that has not opened by then is tried again
+  ...globalThis.hearthTiming,
+};
+
 export class Disconnected extends Error {
   constructor(sent) {
     super(sent ? "the connection was lost before the server answered" : "not connected");
@@ -40,6 +54,20 @@ export class Connection extends EventTarget {
     this.timer = null;
     this.state = "connecting";
     this.stopped = false;
+    this.openTimer = null;
+    this.pingTimer = null;
+    this.probing = false;  // a ping is on its way
+    this.pongs = 0;        // answered pings (for the browser tests)
+    // The device said it went offline, or the tab came back to the front:
+    // find out now whether the socket still works, rather than at the next
+    // ping. Back online: try at once rather than at the end of the backoff.
+    globalThis.addEventListener?.("offline", () => this.probe());
+    globalThis.addEventListener?.("online", () => {
+      if (!this.stopped && !this.socket) this.open();
+    });
+    globalThis.document?.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.probe();
+    });
   }
 
   start() {
@@ -55,7 +83,7 @@ export class Connection extends EventTarget {
 
   // Drops the socket as if the network had (for tests and "reconnect now").
   drop() {
-    if (this.socket) this.socket.close(4000, "dropped by the client");
+    if (this.socket) this.lost(this.socket, 4000, "dropped by the client");
   }
 
   setState(state) {
@@ -69,8 +97,13 @@ export class Connection extends EventTarget {
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
     const socket = new WebSocket(this.url);
     this.socket = socket;
+    // A server that accepts the connection but never answers the upgrade
+    // (frozen, or a proxy in trouble) would leave this socket connecting.
+    this.openTimer = setTimeout(() => this.lost(socket, 4001, "did not open in time"), TIMING.openWithinMs);
     socket.addEventListener("open", () => {
       if (socket !== this.socket) return;
+      clearTimeout(this.openTimer);
+      this.pingTimer = setInterval(() => this.probe(), TIMING.pingEveryMs);
       this.setState("open");
       this.dispatchEvent(new CustomEvent("opened"));
     });
@@ -84,19 +117,45 @@ export class Connection extends EventTarget {
       }
       this.receive(parsed);
     });
-    socket.addEventListener("close", () => {
-      if (socket !== this.socket) return;
-      this.socket = null;
-      for (const { reject } of this.pending.values()) reject(new Disconnected(true));
-      this.pending.clear();
-      if (this.stopped) return;
-      this.setState("reconnecting");
-      // Full jitter: a crowd of clients cut off together does not come back
-      // together.
-      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
-      this.attempt = Math.min(this.attempt + 1, 10);
-      this.timer = setTimeout(() => this.open(), Math.random() * ceiling);
-    });
+    socket.addEventListener("close", () => this.lost(socket));
+  }
+
+  // `socket` is gone, closed by either side or given up on: what was asked
+  // on it may or may not have been done; a new one follows after a backoff.
+  // A socket given up on is closed without waiting for its closing
+  // handshake, which a dead peer never completes.
+  lost(socket, code = 0, reason = "") {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    clearTimeout(this.openTimer);
+    clearInterval(this.pingTimer);
+    this.probing = false;
+    if (code) socket.close(code, reason);
+    for (const { reject } of this.pending.values()) reject(new Disconnected(true));
+    this.pending.clear();
+    if (this.stopped) return;
+    this.setState("reconnecting");
+    // Full jitter: a crowd of clients cut off together does not come back
+    // together.
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 10);
+    this.timer = setTimeout(() => this.open(), Math.random() * ceiling);
+  }
+
+  // Pings now, unless a ping is on its way; no pong in time: the socket is
+  // dead. Any answer counts, an error included (it came back).
+  probe() {
+    const socket = this.socket;
+    if (this.probing || !this.isOpen) return;
+    this.probing = true;
+    const late = setTimeout(() => this.lost(socket, 4002, "no answer to a ping"), TIMING.replyWithinMs);
+    this.send({ ping: {} }).then(
+      () => {
+        clearTimeout(late);
+        this.pongs += 1;
+        if (socket === this.socket) this.probing = false;
+      },
+      () => clearTimeout(late));
   }
 
   // The connection identified and joined again: the next loss starts its
@@ -128,15 +187,31 @@ export class Connection extends EventTarget {
 
   // Sends one command; resolves with its `ok` payload, rejects with a
   // ServerError (the server said no) or Disconnected.
+  // A command that is not answered in time makes the page ping: a dead
+  // socket is then dropped (the command fails with Disconnected, and what
+  // it asked for may have been done); a live one keeps waiting for the
+  // answer.
   request(command) {
     if (!this.isOpen) return Promise.reject(new Disconnected(false));
+    const overdue = setTimeout(() => this.probe(), TIMING.commandWithinMs);
+    return this.send(command).then(
+      (reply) => {
+        clearTimeout(overdue);
+        if (reply.error) throw new ServerError(reply.error);
+        return reply.ok;
+      },
+      (error) => {
+        clearTimeout(overdue);
+        throw error;
+      });
+  }
+
+  // Sends one frame; resolves with its reply.
+  send(command) {
     const requestId = this.nextRequestId++;
     if (this.nextRequestId > 0x7fffffff) this.nextRequestId = 1;
     const promise = new Promise((resolve, reject) => this.pending.set(requestId, { resolve, reject }));
     this.socket.send(JSON.stringify({ requestId, ...command }));
-    return promise.then((reply) => {
-      if (reply.error) throw new ServerError(reply.error);
-      return reply.ok;
-    });
+    return promise;
   }
 }

@@ -1,7 +1,9 @@
 // Questions and messages on their way: sent when connected, held while
 // not, and after a lost connection either found on the board or sent
 // again; what the server refused stays visible with its reason. Never
-// silently lost.
+// silently lost. The newest post of each kind that arrived stays as "sent"
+// until the next one, so that the page can say what became of it beside
+// the box it was written in (pages/room/outbox.js).
 
 import { Disconnected } from "./connection.js";
 
@@ -13,7 +15,9 @@ export class Outbox {
   }
 
   post(kind, payload, text) {
-    const item = { localId: this.nextLocalId++, kind, payload, text, status: "queued", error: "", sentAfter: 0 };
+    const item = { localId: this.nextLocalId++, kind, payload, text, status: "queued", error: "", sentAfter: 0,
+                   seq: "" };
+    this.items = this.items.filter((other) => other.kind !== kind || other.status !== "sent");
     this.items.push(item);
     this.flush(false);
     this.session.scheduleRender();
@@ -33,7 +37,7 @@ export class Outbox {
           // Words that suggested a crisis: the server sends support for this
           // person alone.
           if (ok.accepted?.support) session.showSupport(ok.accepted.support, !!ok.accepted.supportForHelping);
-          this.forget(item);
+          this.arrived(item, ok.accepted?.seq);
         },
         (error) => {
           if (error instanceof Disconnected) {
@@ -66,11 +70,26 @@ export class Outbox {
       const list = item.kind === "question" ? session.room.questions : session.room.messages;
       for (const [id, posted] of list) {
         if (Number(id) > item.sentAfter && posted.text === item.text && session.mine(posted)) {
-          this.forget(item);
+          this.arrived(item, id);
           break;
         }
       }
     }
+  }
+
+  // On the server as entry `seq` (the question's or message's id).
+  arrived(item, seq) {
+    if (item.status === "sent") return;
+    item.status = "sent";
+    item.seq = String(seq || "");
+    item.error = "";
+    this.items = this.items.filter((other) => other === item || other.kind !== item.kind || other.status !== "sent");
+    this.session.scheduleRender();
+  }
+
+  // What is still on its way (not "sent"), of `kind` or of every kind.
+  unsent(kind = "") {
+    return this.items.filter((item) => item.status !== "sent" && (!kind || item.kind === kind));
   }
 
   forget(item) {

@@ -11,7 +11,6 @@ import { renderBoard } from "./pages/room/board.js";
 import { renderCare } from "./pages/room/care.js";
 import { renderChat } from "./pages/room/chat.js";
 import { renderHostTools } from "./pages/room/host.js";
-import { renderOutbox } from "./pages/room/outbox.js";
 import { renderMembers } from "./pages/room/people.js";
 
 const STATE_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…" };
@@ -42,6 +41,9 @@ export class Session {
     this.answering = null;  // question id the answer box is for
     this.replyTo = null;    // {messageId} or {questionId}
     this.editing = null;    // message id being edited
+    this.undo = null;       // staff: {text, run} for the last dismissal
+    this.undoTimer = null;
+    this.showDismissed = false;
     this.renderQueued = false;
     this.fatal = null;
     this.notice = "";
@@ -272,6 +274,33 @@ export class Session {
     }
   }
 
+  // Staff set a waiting question aside; for a while, "Undo" is in view.
+  async dismiss(question) {
+    const ok = await this.command({ dismissQuestion: { questionId: question.id } });
+    if (!ok) return;
+    const excerpt = question.text.length > 60 ? `${question.text.slice(0, 57)}…` : question.text;
+    this.offerUndo(`Dismissed “${excerpt}”.`,
+                   () => this.command({ dismissQuestion: { questionId: question.id, undo: true } }));
+  }
+
+  offerUndo(text, run) {
+    clearTimeout(this.undoTimer);
+    this.undo = { text, run };
+    this.undoTimer = setTimeout(() => {
+      this.undo = null;
+      this.scheduleRender();
+    }, 15000);
+    this.scheduleRender();
+  }
+
+  runUndo() {
+    const undo = this.undo;
+    clearTimeout(this.undoTimer);
+    this.undo = null;
+    this.scheduleRender();
+    undo?.run();
+  }
+
   // Questions and messages go through the outbox (outbox.js).
   post(kind, payload, text) {
     this.outbox.post(kind, payload, text);
@@ -304,13 +333,14 @@ export class Session {
       chat: h("section", { class: "chat", "aria-label": "Chat" }),
       members: h("section", { class: "members", "aria-label": "People here" }),
       host: h("section", { class: "host-tools", "aria-label": "Host tools" }),
-      outbox: h("div", { class: "outbox", "aria-live": "polite" }),
+      offline: h("p", { class: "offline", id: "offline-banner", role: "status", hidden: true },
+        "You are offline. Anything you write is kept here and sent when you are back."),
     };
     const a = this.areas;
     replaceChildren(main, h("div", { class: "room" },
-      a.notice, a.support, a.alerts, a.status,
+      a.offline, a.notice, a.support, a.alerts, a.status,
       h("div", { class: "columns" },
-        h("div", { class: "primary" }, a.board, a.chat, a.outbox),
+        h("div", { class: "primary" }, a.board, a.chat),
         h("aside", { class: "secondary" }, a.host, a.members))));
   }
 
@@ -331,6 +361,9 @@ export class Session {
     if (this.fatal) {
       a.status.replaceChildren(h("p", {}, h("a", { href: `/r/${this.roomId}` }, "Try joining again")));
     }
+    // Offline once the room was there: what is on the page stays, and the
+    // banner says what happens to what is written meanwhile.
+    a.offline.hidden = !!this.fatal || !room.joined || this.connection.state === "open";
     if (!room.joined) {
       if (!this.fatal) a.status.replaceChildren(h("p", { class: "loading" }, "Joining…"));
       return;
@@ -354,7 +387,6 @@ export class Session {
     renderMembers(a.members, this);
     a.host.hidden = !room.isStaff();
     if (room.isStaff()) renderHostTools(a.host, this);
-    renderOutbox(a.outbox, this);
     renderCare(a.support, a.alerts, this);
   }
 }

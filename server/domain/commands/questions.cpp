@@ -63,6 +63,21 @@ struct RoomState::QuestionRules {
     return std::nullopt;
   }
 
+  // Taking a dismissal back: the question awaits approval again, so it
+  // counts against the room's open questions as a new one would.
+  static std::optional<Failure> check_undismiss(const RoomState& state, const QuestionRecord& question) {
+    if (question.state != v1::QUESTION_STATE_DISMISSED) {
+      return fail(v1::INVALID_STATE, "the question is not dismissed");
+    }
+    const std::size_t max_open = state.limits_.max_open_questions;
+    if (state.questions_.size() - state.closed_questions_.size() >= max_open) {
+      return fail(v1::TOO_MANY_QUESTIONS, "this room has " + std::to_string(max_open) +
+                                              " questions open or awaiting approval, as many as it takes: "
+                                              "approve, dismiss or answer some first");
+    }
+    return std::nullopt;
+  }
+
   // Every kind but Ask: the question must be one the actor can see, in a
   // state the kind allows.
   static std::optional<Failure> check_on_question(const RoomState& state, const v1::LogEntry& entry) {
@@ -90,8 +105,10 @@ struct RoomState::QuestionRules {
           return fail(v1::INVALID_STATE, "only approved questions take votes");
         }
         return std::nullopt;
-      case v1::LogEntry::kApprove:
       case v1::LogEntry::kDismiss:
+        if (entry.dismiss().undo()) return check_undismiss(state, *question);
+        [[fallthrough]];
+      case v1::LogEntry::kApprove:
         if (question_state != v1::QUESTION_STATE_PENDING) {
           return fail(v1::INVALID_STATE, "the question is not awaiting approval");
         }
@@ -209,8 +226,10 @@ struct RoomState::QuestionRules {
   }
 
   static bool apply_dismiss(RoomState& state, Fold& fold) {
-    return change_question(state, fold,
-                           [](QuestionRecord& question) { question.state = v1::QUESTION_STATE_DISMISSED; });
+    const bool undo = fold.entry.dismiss().undo();
+    return change_question(state, fold, [undo](QuestionRecord& question) {
+      question.state = undo ? v1::QUESTION_STATE_PENDING : v1::QUESTION_STATE_DISMISSED;
+    });
   }
 
   static bool apply_answer(RoomState& state, Fold& fold) {
@@ -287,7 +306,9 @@ struct RoomState::QuestionRules {
     return line_on_question(c, "approved question", c.entry.approve().question_id());
   }
   static bool line_dismiss(const TranscriptContext& c) {
-    return line_on_question(c, "dismissed question", c.entry.dismiss().question_id());
+    return line_on_question(
+        c, c.entry.dismiss().undo() ? "took back the dismissal of question" : "dismissed question",
+        c.entry.dismiss().question_id());
   }
   static bool line_pin(const TranscriptContext& c) {
     const std::uint64_t question = c.entry.pin().question_id();
@@ -399,6 +420,13 @@ std::optional<Failure> build_target(const v1::ClientMessage& message, v1::LogEnt
   return std::nullopt;
 }
 
+std::optional<Failure> build_dismiss(const v1::ClientMessage& message, v1::LogEntry& entry) {
+  if (message.dismiss_question().question_id() == 0) return missing("question_id");
+  entry.mutable_dismiss()->set_question_id(message.dismiss_question().question_id());
+  entry.mutable_dismiss()->set_undo(message.dismiss_question().undo());
+  return std::nullopt;
+}
+
 std::optional<Failure> build_answer(const v1::ClientMessage& message, v1::LogEntry& entry) {
   if (message.answer_question().question_id() == 0) return missing("question_id");
   entry.mutable_answer()->set_question_id(message.answer_question().question_id());
@@ -419,7 +447,7 @@ constexpr CommandRules kCommands[] = {
     {M::kAskQuestion, build_ask},
     {M::kVoteQuestion, build_vote},
     {M::kApproveQuestion, build_target<&M::approve_question, &E::mutable_approve>},
-    {M::kDismissQuestion, build_target<&M::dismiss_question, &E::mutable_dismiss>},
+    {M::kDismissQuestion, build_dismiss},
     {M::kPinQuestion, build_target<&M::pin_question, &E::mutable_pin, true>},  // 0 unpins
     {M::kAnswerQuestion, build_answer},
     {M::kMarkAnswered, build_target<&M::mark_answered, &E::mutable_mark_answered>},

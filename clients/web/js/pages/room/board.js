@@ -2,6 +2,7 @@
 
 import { h, replaceChildren, time } from "../../dom.js";
 import { once, authorName, reportButton } from "./parts.js";
+import { renderOutbox } from "./outbox.js";
 
 export function renderBoard(section, session) {
   const room = session.room;
@@ -45,14 +46,29 @@ export function renderBoard(section, session) {
         h("button", { type: "submit", id: "answer-button" }, "Post answer"),
         h("button", { type: "button", class: "quiet",
                       onclick: () => { session.answering = null; session.scheduleRender(); } }, "Cancel")));
+    // What became of the question just asked: under the box, in view.
+    const askStatus = h("div", { class: "composer-status", id: "ask-status", role: "status" });
     const pinned = h("div", { class: "pinned" });
     const queue = h("div", { class: "queue" });
     const list = h("ol", { class: "questions", id: "questions" });
-    section.append(pinned, ask, answer, queue,
+    // Staff: what was dismissed is kept apart from the board, a click away,
+    // each with an undo; right after a dismissal, an undo in view.
+    const undo = h("div", { class: "undo-bar", id: "undo-bar", role: "status" });
+    const dismissedToggle = h("button", { type: "button", class: "small quiet", id: "show-dismissed",
+                                          "aria-expanded": "false", "aria-controls": "dismissed-questions",
+                                          onclick: () => {
+                                            session.showDismissed = !session.showDismissed;
+                                            session.scheduleRender();
+                                          } });
+    const dismissedList = h("ol", { class: "questions dismissed", id: "dismissed-questions" });
+    const dismissed = h("div", { class: "dismissed-area" }, dismissedToggle, dismissedList);
+    section.append(pinned, ask, askStatus, answer, undo, queue,
       h("div", { class: "sort", role: "group", "aria-label": "Sort questions" }, "Sort: ", top, newest),
-      list);
-    return { ask, text, approvalNote, top, newest, answer, answerFor, answerText, pinned, queue, list };
+      list, dismissed);
+    return { ask, askStatus, text, approvalNote, top, newest, answer, answerFor, answerText, pinned, queue, list,
+             undo, dismissed, dismissedToggle, dismissedList };
   });
+  renderOutbox(parts.askStatus, session, "question");
 
   const canPost = !room.youAreMuted && !room.info.closed;
   parts.ask.hidden = !canPost;
@@ -72,8 +88,23 @@ export function renderBoard(section, session) {
     : null);
 
   const questions = room.sortedQuestions(session.order);
+  const staff = room.isStaff();
   const pending = questions.filter((q) => q.state === "QUESTION_STATE_PENDING");
-  const shown = questions.filter((q) => q.state !== "QUESTION_STATE_PENDING" || !room.isStaff());
+  const dismissed = staff ? questions.filter((q) => q.state === "QUESTION_STATE_DISMISSED") : [];
+  // A participant sees their own waiting and dismissed questions in place.
+  const shown = staff ? questions.filter((q) => q.state !== "QUESTION_STATE_PENDING" &&
+                                                q.state !== "QUESTION_STATE_DISMISSED")
+                      : questions;
+  const undo = session.undo;
+  replaceChildren(parts.undo, staff && undo
+    ? [h("span", {}, undo.text), " ",
+       h("button", { type: "button", class: "small", id: "undo-button", onclick: () => session.runUndo() }, "Undo")]
+    : null);
+  parts.dismissed.hidden = !dismissed.length;
+  parts.dismissedToggle.textContent = `${session.showDismissed ? "Hide" : "Show"} dismissed questions (${dismissed.length})`;
+  parts.dismissedToggle.setAttribute("aria-expanded", String(!!session.showDismissed));
+  parts.dismissedList.hidden = !session.showDismissed;
+  replaceChildren(parts.dismissedList, session.showDismissed ? dismissed.map((q) => questionItem(q, session)) : null);
   replaceChildren(parts.queue, room.isStaff() && pending.length
     ? [h("h2", {}, `Waiting for approval (${pending.length})`),
        h("ol", { class: "questions pending", id: "approval-queue" }, pending.map((q) => questionItem(q, session)))]
@@ -114,7 +145,11 @@ function questionItem(question, session) {
                   onclick: () => session.command(payload) }, label);
   if (staff && state === "QUESTION_STATE_PENDING") {
     actions.push(act("Approve", { approveQuestion: { questionId: id } }, "approve"),
-                 act("Dismiss", { dismissQuestion: { questionId: id } }, "dismiss"));
+                 h("button", { type: "button", class: "small quiet", dataset: { key: `dismiss-${id}` },
+                               onclick: () => session.dismiss(question) }, "Dismiss"));
+  }
+  if (staff && state === "QUESTION_STATE_DISMISSED") {
+    actions.push(act("Undo dismissal", { dismissQuestion: { questionId: id, undo: true } }, "undismiss"));
   }
   if (staff && state === "QUESTION_STATE_OPEN") {
     actions.push(question.pinned ? act("Stop answering", { pinQuestion: { questionId: "0" } }, "unpin")

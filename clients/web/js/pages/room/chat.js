@@ -3,6 +3,7 @@
 import { h, replaceChildren, time } from "../../dom.js";
 import { roleName } from "../../room.js";
 import { once, authorName, reportButton } from "./parts.js";
+import { renderOutbox } from "./outbox.js";
 
 export function renderChat(section, session) {
   const room = session.room;
@@ -38,9 +39,11 @@ export function renderChat(section, session) {
         form.requestSubmit();
       }
     });
-    section.append(h("h2", {}, "Chat"), list, form);
-    return { list, text, context, form };
+    const status = h("div", { class: "composer-status", id: "chat-status", role: "status" });
+    section.append(h("h2", {}, "Chat"), list, form, status);
+    return { list, text, context, form, status };
   });
+  renderOutbox(parts.status, session, "message");
   parts.form.hidden = room.youAreMuted || room.info.closed;
   const replying = session.replyTo?.messageId && room.messages.get(session.replyTo.messageId);
   replaceChildren(parts.context,
