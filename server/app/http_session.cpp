@@ -14,7 +14,9 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 
+#include "app/qr_code.hpp"
 #include "app/static_files.hpp"
 #include "base/fault.hpp"
 #include "base/log.hpp"
@@ -57,6 +59,29 @@ http::response<http::string_body> error_response(const http::request<http::strin
   return make_response(request, status, "application/json", error_json(code, message));
 }
 
+// GET /qr.svg?link=LINK: LINK, this server's link to a room, as a QR code
+// for the host's share panel (docs/protocol.md 4).
+http::response<http::string_body> qr_code(const http::request<http::string_body>& request) {
+  const auto target = boost::urls::parse_origin_form(request.target());
+  std::string link;
+  if (target) {
+    const auto params = target->params();
+    const auto found = params.find("link");
+    if (found != params.end()) link = (*found).value;
+  }
+  if (!shareable_room_link(link, request[http::field::host])) {
+    return error_response(request, http::status::bad_request, "invalid_link",
+                          "link must be a link to a room on this server");
+  }
+  auto svg = qr_code_svg(link, "QR code for " + link);
+  if (!svg) return error_response(request, http::status::bad_request, "invalid_link", "link is too long");
+  auto response = make_response(request, http::status::ok, "image/svg+xml", std::move(*svg));
+  response.set(http::field::cache_control, "private, max-age=86400");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("Content-Security-Policy", "default-src 'none'");
+  return response;
+}
+
 }  // namespace
 
 http::response<http::string_body> respond(const http::request<http::string_body>& request,
@@ -97,6 +122,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     return make_response(request, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                          metrics().render(context.connections.size(), context.rooms.open_rooms()));
   }
+  if (path == "/qr.svg" && read_only) return qr_code(request);
   if (auto file = serve_static(request, context.config.web_root)) return std::move(*file);
   if (path == "/" && read_only) {
     // No web client configured: say what this is and how to use it.

@@ -3,7 +3,7 @@
 // every page ends showing the same board.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Processes, launch, person, token, joinRoom, board, screenshot } from "./support.mjs";
+import { Processes, launch, person, token, joinRoom, board, act, screenshot } from "./support.mjs";
 
 const processes = new Processes();
 let browser;
@@ -74,13 +74,13 @@ test("an AMA from the host's home page to an answered question, the same on ever
   const hostsView = host.locator("#questions .question", { hasText: "How many hours" });
   await hostsView.locator("button:has-text('Answer now')").click();
   for (const page of [host, pat, anon]) await page.waitForSelector("#answering-now >> text=How many hours");
-  await hostsView.locator("button:has-text('Write answer')").click();
+  await act(hostsView, "Write answer");
   await host.fill("#answer-text", "Eight to ten, and a regular wake-up time matters most.");
   await host.click("#answer-button");
   await pat.waitForSelector(".answer >> text=Eight to ten");
   // Screen readers hear of the answer (the live region is set a moment later).
   await pat.waitForFunction(() => /New answer/.test(document.getElementById("announcer").textContent));
-  await hostsView.locator("button:has-text('Mark answered')").click();
+  await hostsView.locator("button:text-is('Answered')").click();  // the one action in view while answering
   for (const page of [host, pat, anon]) {
     await page.waitForSelector('#questions .question:has-text("How many hours") .badge.answered');
   }

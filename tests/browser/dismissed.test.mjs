@@ -47,16 +47,18 @@ for (const mobile of [false, true]) {
     await queued("Buy my course?").locator("button:text-is('Dismiss')").click();
     await queued("Buy my course?").waitFor({ state: "detached" });
     await pat.locator('#questions .question:has-text("Buy my course?") .badge:text-is("Not taken")').waitFor();
-    const toggle = host.locator("#show-dismissed");
-    assert.equal(await toggle.textContent(), "Show dismissed questions (1)");
-    await toggle.click();
-    const kept = host.locator("#dismissed-questions .question", { hasText: "Buy my course?" });
+    const filter = host.locator("#filter-dismissed");
+    assert.equal(await filter.textContent(), "Dismissed (1)");
+    await filter.click();
+    const kept = host.locator("#questions .question", { hasText: "Buy my course?" });
     await kept.waitFor();
-    assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+    assert.equal(await filter.getAttribute("aria-pressed"), "true");
+    assert.equal(await host.locator("#questions .question").count(), 1, "only the dismissed one");
     await screenshot(host, `dismissed-list-${width}`);
     await kept.locator("button:text-is('Undo dismissal')").click();
     await queued("Buy my course?").waitFor();
-    await host.locator("#show-dismissed").waitFor({ state: "hidden" });
+    await host.locator("#filter-dismissed:text-is('Dismissed (0)')").waitFor();
+    await host.click("#filter-all");
 
     // It is a waiting question like any other: approved, everyone sees it.
     await queued("Buy my course?").locator("button:text-is('Approve')").click();

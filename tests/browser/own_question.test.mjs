@@ -4,7 +4,7 @@
 // may report it. The author edits it in place and everyone sees the edit.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Processes, launch, person, token, joinRoom, screenshot } from "./support.mjs";
+import { Processes, launch, person, token, joinRoom, act, screenshot } from "./support.mjs";
 
 const processes = new Processes();
 let browser;
@@ -90,7 +90,7 @@ test("an anonymous question is its author's on every tab of theirs, and nobody e
   // Sam edits it from the other tab; everyone sees the new words, marked
   // edited, and still nobody else sees whose it is.
   const edited = "Is it normal to feel angry at my mother, who died in spring?";
-  await item(samTab, asked).locator("button:text-is('Edit')").click();
+  await act(item(samTab, asked), "Edit");
   await samTab.fill(`#questions textarea[id^="edit-text-"]`, edited);
   await samTab.locator("#questions form.edit button:text-is('Save')").click();
   for (const page of [samPhone, samTab, pat, host]) {

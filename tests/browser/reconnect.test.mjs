@@ -4,7 +4,7 @@
 // typed while offline sent once.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Processes, launch, person, token, joinRoom, board, screenshot } from "./support.mjs";
+import { Processes, launch, person, token, joinRoom, board, ask, act, screenshot } from "./support.mjs";
 
 const processes = new Processes();
 let browser;
@@ -12,11 +12,6 @@ after(async () => {
   await browser?.close();
   await processes.stopAll();
 });
-
-async function ask(page, text) {
-  await page.fill("#ask-text", text);
-  await page.click("#ask-button");
-}
 
 test("a participant rides out a node crash and a cut socket without losing or repeating anything",
      { timeout: 180000 }, async () => {
@@ -47,7 +42,7 @@ test("a participant rides out a node crash and a cut socket without losing or re
   // Meanwhile the room goes on on node B.
   for (const text of ["While A was down 1", "While A was down 2", "While A was down 3"]) await ask(host, text);
   const answered = host.locator('#questions .question:has-text("Before the crash")');
-  await answered.locator("button:has-text('Write answer')").click();
+  await act(answered, "Write answer");
   await host.fill("#answer-text", "Answered while you were away.");
   await host.click("#answer-button");
   await host.waitForSelector(".answer >> text=Answered while you were away.");

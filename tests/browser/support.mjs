@@ -173,11 +173,15 @@ export async function screenshot(page, name) {
 }
 
 // Opens room `roomId` at `base` and joins it as `name` (empty: pseudonym),
-// with `staffToken` in the link's fragment if given.
+// with `staffToken` in the link's fragment if given. Someone signed in for
+// the room goes straight in, without the join form (and `name`).
 export async function joinRoom(page, base, roomId, name, staffToken = "") {
   await page.goto(`${base}/r/${roomId}${staffToken ? `#token=${staffToken}` : ""}`);
-  await page.fill("#display-name", name);
-  await page.click("#join-button");
+  await page.waitForFunction(() => document.getElementById("display-name") || window.hearth);
+  if (await page.locator("#display-name").count()) {
+    await page.fill("#display-name", name);
+    await page.click("#join-button");
+  }
   await page.waitForSelector('#connection[data-state="open"]');
   await page.waitForFunction(() => window.hearth?.room.joined);
 }
@@ -213,7 +217,9 @@ export async function openRoom(page, base, hostToken, { title, id, approval = tr
   if (!approval) await page.uncheck("#new-approval");
   await page.click('form:has(#new-title) button[type="submit"]');
   await page.waitForURL(`${base}/r/${id}`);
-  await joinRoom(page, base, id, "");
+  // Straight in: no join form for the host who opened it.
+  await page.waitForFunction(() => window.hearth?.room.joined);
+  await page.waitForSelector('#connection[data-state="open"]');
 }
 
 // Whether all of `locator`'s element is inside the viewport as the page is
@@ -231,4 +237,19 @@ export async function quickPings(page) {
   await page.addInitScript(() => {
     window.hearthTiming = { pingEveryMs: 1000, replyWithinMs: 1500, commandWithinMs: 2000, openWithinMs: 2000 };
   });
+}
+
+// Asks `text` on the board; staff first open their "Ask" box.
+export async function ask(page, text) {
+  if (!(await page.locator("#ask-text").isVisible())) await page.click("#show-ask");
+  await page.fill("#ask-text", text);
+  await page.click("#ask-button");
+}
+
+// Presses the action `label` of a question or message: in view, or under
+// its "…" menu.
+export async function act(item, label) {
+  const button = item.locator(`.actions button:text-is("${label}")`).first();
+  if (!(await button.isVisible())) await item.locator("details.more > summary").first().click();
+  await button.click();
 }

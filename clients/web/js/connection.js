@@ -22,6 +22,7 @@ const TIMING = {
   replyWithinMs: 10000,   // a pong later than this: the socket is dead
   commandWithinMs: 20000, // a command not answered by then: the socket is pinged at once
   openWithinMs: 10000,    // a socket that has not opened by then is tried again
+  slowReplyWithinMs: 60000, // a pong may wait this long behind a join's snapshot
   ...globalThis.hearthTiming,
 };
 
@@ -58,27 +59,34 @@ export class Connection extends EventTarget {
     this.pingTimer = null;
     this.probing = false;  // a ping is on its way
     this.pongs = 0;        // answered pings (for the browser tests)
+    this.heardAt = 0;      // when the socket last brought a frame
+    this.slow = 0;         // requests whose reply may be large (a join's snapshot)
     // The device said it went offline, or the tab came back to the front:
     // find out now whether the socket still works, rather than at the next
     // ping. Back online: try at once rather than at the end of the backoff.
-    globalThis.addEventListener?.("offline", () => this.probe());
-    globalThis.addEventListener?.("online", () => {
-      if (!this.stopped && !this.socket) this.open();
-    });
-    globalThis.document?.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.probe();
-    });
+    this.listeners = [
+      [globalThis, "offline", () => this.probe()],
+      [globalThis, "online", () => {
+        if (!this.stopped && !this.socket) this.open();
+      }],
+      [globalThis.document, "visibilitychange", () => {
+        if (document.visibilityState === "visible") this.probe();
+      }],
+    ];
   }
 
   start() {
     this.stopped = false;
+    for (const [target, type, listener] of this.listeners) target?.addEventListener(type, listener);
     this.open();
   }
 
+  // For good: nothing more is sent or tried, and what waits is told so.
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (this.socket) this.socket.close(1000);
+    for (const [target, type, listener] of this.listeners) target?.removeEventListener(type, listener);
+    if (this.socket) this.lost(this.socket, 1000);
   }
 
   // Drops the socket as if the network had (for tests and "reconnect now").
@@ -109,6 +117,7 @@ export class Connection extends EventTarget {
     });
     socket.addEventListener("message", (message) => {
       if (socket !== this.socket || typeof message.data !== "string") return;
+      this.heardAt = performance.now();
       let parsed;
       try {
         parsed = JSON.parse(message.data);
@@ -130,6 +139,7 @@ export class Connection extends EventTarget {
     clearTimeout(this.openTimer);
     clearInterval(this.pingTimer);
     this.probing = false;
+    this.slow = 0;
     if (code) socket.close(code, reason);
     for (const { reject } of this.pending.values()) reject(new Disconnected(true));
     this.pending.clear();
@@ -143,12 +153,29 @@ export class Connection extends EventTarget {
   }
 
   // Pings now, unless a ping is on its way; no pong in time: the socket is
-  // dead. Any answer counts, an error included (it came back).
+  // dead. Any answer counts, an error included (it came back). The pong
+  // queues behind whatever the server sent first: while frames keep
+  // arriving, or a join's snapshot (one large frame) may still be on its
+  // way over a slow link, the deadline is moved on rather than the socket
+  // dropped, which would only start the same long join again.
   probe() {
     const socket = this.socket;
     if (this.probing || !this.isOpen) return;
     this.probing = true;
-    const late = setTimeout(() => this.lost(socket, 4002, "no answer to a ping"), TIMING.replyWithinMs);
+    const sent = performance.now();
+    let since = sent;
+    let late;
+    const check = () => {
+      if (socket !== this.socket) return;
+      const waitingForSnapshot = this.slow > 0 && performance.now() - sent < TIMING.slowReplyWithinMs;
+      if (this.heardAt > since || waitingForSnapshot) {
+        since = performance.now();
+        late = setTimeout(check, TIMING.replyWithinMs);
+        return;
+      }
+      this.lost(socket, 4002, "no answer to a ping");
+    };
+    late = setTimeout(check, TIMING.replyWithinMs);
     this.send({ ping: {} }).then(
       () => {
         clearTimeout(late);
@@ -191,17 +218,25 @@ export class Connection extends EventTarget {
   // socket is then dropped (the command fails with Disconnected, and what
   // it asked for may have been done); a live one keeps waiting for the
   // answer.
-  request(command) {
+  // `slow`: the reply may be large (a join's snapshot), so a late pong
+  // meanwhile does not count against the socket.
+  request(command, { slow = false } = {}) {
     if (!this.isOpen) return Promise.reject(new Disconnected(false));
     const overdue = setTimeout(() => this.probe(), TIMING.commandWithinMs);
+    if (slow) this.slow += 1;
+    const socket = this.socket;
+    const done = () => {
+      clearTimeout(overdue);
+      if (slow && socket === this.socket) this.slow -= 1;
+    };
     return this.send(command).then(
       (reply) => {
-        clearTimeout(overdue);
+        done();
         if (reply.error) throw new ServerError(reply.error);
         return reply.ok;
       },
       (error) => {
-        clearTimeout(overdue);
+        done();
         throw error;
       });
   }

@@ -40,6 +40,9 @@ export class Outbox {
           this.arrived(item, ok.accepted?.seq);
         },
         (error) => {
+          // Seen on the board meanwhile (settle): it arrived, whatever
+          // became of the socket since.
+          if (item.status !== "sending") return;
           if (error instanceof Disconnected) {
             item.status = error.sent ? "unconfirmed" : "queued";
           } else if (error.retryAfterMs > 0) {

@@ -11,7 +11,9 @@ import { renderBoard } from "./pages/room/board.js";
 import { renderCare } from "./pages/room/care.js";
 import { renderChat } from "./pages/room/chat.js";
 import { renderHostTools } from "./pages/room/host.js";
+import { closeMenusFromOutside } from "./pages/room/parts.js";
 import { renderMembers } from "./pages/room/people.js";
+import { renderShare } from "./pages/room/share.js";
 
 const STATE_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…" };
 
@@ -43,7 +45,9 @@ export class Session {
     this.editing = null;    // message id being edited
     this.undo = null;       // staff: {text, run} for the last dismissal
     this.undoTimer = null;
-    this.showDismissed = false;
+    this.filter = "all";    // staff: which questions the list shows (board.js)
+    this.staffAsking = false;  // staff opened their own "Ask" box
+    this.openMenu = null;   // the key of the open "…" menu, kept across renders
     this.renderQueued = false;
     this.fatal = null;
     this.notice = "";
@@ -71,6 +75,7 @@ export class Session {
       this.scheduleRender();
     });
     window.hearth = this;  // for the browser tests and the curious
+    closeMenusFromOutside();
     this.buildLayout();
     this.showState("connecting");
     this.connection.start();
@@ -104,7 +109,7 @@ export class Session {
       if (wasJoined) join.resume = { epoch: this.room.epoch, seq: String(this.room.seq) };
       let ok;
       try {
-        ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
+        ok = await this.connection.request({ roomId: this.roomId, joinRoom: join }, { slow: true });
       } catch (error) {
         // An identity that can no longer be resumed (expired, or forgotten
         // on request): join as someone new.
@@ -114,7 +119,7 @@ export class Session {
         // Someone new sees the room afresh: nothing of the old identity's
         // (its votes, its own items) may carry over from a resume.
         delete join.resume;
-        ok = await this.connection.request({ roomId: this.roomId, joinRoom: join });
+        ok = await this.connection.request({ roomId: this.roomId, joinRoom: join }, { slow: true });
       }
       const renewed = (ok.snapshot || ok.resumed)?.resumeToken;
       if (renewed) sessionStorage.setItem(resumeKey(this.roomId), renewed);
@@ -332,16 +337,16 @@ export class Session {
       board: h("section", { class: "board", "aria-label": "Questions" }),
       chat: h("section", { class: "chat", "aria-label": "Chat" }),
       members: h("section", { class: "members", "aria-label": "People here" }),
+      share: h("section", { class: "share", "aria-label": "Invite people" }),
       host: h("section", { class: "host-tools", "aria-label": "Host tools" }),
-      offline: h("p", { class: "offline", id: "offline-banner", role: "status", hidden: true },
-        "You are offline. Anything you write is kept here and sent when you are back."),
+      offline: h("p", { class: "offline", id: "offline-banner", role: "status", hidden: true }),
     };
     const a = this.areas;
     replaceChildren(main, h("div", { class: "room" },
       a.offline, a.notice, a.support, a.alerts, a.status,
       h("div", { class: "columns" },
         h("div", { class: "primary" }, a.board, a.chat),
-        h("aside", { class: "secondary" }, a.host, a.members))));
+        h("aside", { class: "secondary" }, a.share, a.host, a.members))));
   }
 
   scheduleRender() {
@@ -364,6 +369,11 @@ export class Session {
     // Offline once the room was there: what is on the page stays, and the
     // banner says what happens to what is written meanwhile.
     a.offline.hidden = !!this.fatal || !room.joined || this.connection.state === "open";
+    if (!a.offline.hidden) {
+      a.offline.textContent = navigator.onLine
+        ? "Connection lost, reconnecting. New questions and messages are kept here and sent once it is back."
+        : "You are offline. New questions and messages are kept here and sent when you are back online.";
+    }
     if (!room.joined) {
       if (!this.fatal) a.status.replaceChildren(h("p", { class: "loading" }, "Joining…"));
       return;
@@ -385,6 +395,8 @@ export class Session {
     a.chat.hidden = !chatOn;
     if (chatOn) renderChat(a.chat, this);
     renderMembers(a.members, this);
+    a.share.hidden = !room.isStaff() || room.info.closed;
+    if (!a.share.hidden) renderShare(a.share, this);
     a.host.hidden = !room.isStaff();
     if (room.isStaff()) renderHostTools(a.host, this);
     renderCare(a.support, a.alerts, this);

@@ -8,15 +8,16 @@ export function showHome() {
   takeTokenFromFragment("");
   titleBadge.textContent = "";
   const roomInput = h("input", { id: "room-id", name: "room", required: true, pattern: "[A-Za-z0-9_\\-]{1,64}",
-                                 autocomplete: "off", placeholder: "e.g. ama-with-dr-ada" });
+                                 autocomplete: "off", placeholder: "e.g. ama-with-dr-ada", autocapitalize: "none", spellcheck: "false" });
   const join = h("form", { class: "card", onsubmit: (e) => {
     e.preventDefault();
     location.assign(`/r/${encodeURIComponent(roomInput.value.trim())}`);
   } },
     h("h1", {}, "Join a room"),
-    h("label", { for: "room-id" }, "Room id"),
+    h("label", { for: "room-id" }, "Room code"),
     roomInput,
-    h("button", { type: "submit" }, "Open the room"));
+    h("p", { class: "hint" }, "The code is the last part of the room's link, after /r/."),
+    h("button", { type: "submit", id: "join-code" }, "Join"));
 
   const hostToken = sessionStorage.getItem(tokenKey("new")) || "";
   const tokenInput = h("input", { id: "host-token", type: "password", autocomplete: "off", value: hostToken });
@@ -59,9 +60,9 @@ export function showHome() {
 async function createRoom({ token, roomId, title, kind, settings }) {
   const connection = new Connection(wsUrl());
   const opened = new Promise((resolve) => connection.addEventListener("opened", resolve, { once: true }));
-  connection.start();
-  await Promise.race([opened, new Promise((_, reject) => setTimeout(() => reject(new Error("no connection")), 10000))]);
   try {
+    connection.start();
+    await Promise.race([opened, new Promise((_, reject) => setTimeout(() => reject(new Error("no connection")), 10000))]);
     await connection.request({ hello: { token } });
     const ok = await connection.request({ roomId, createRoom: { kind, title, settings } });
     return ok.snapshot.room.roomId;

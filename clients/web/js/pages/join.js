@@ -9,6 +9,13 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
   takeTokenFromFragment(roomId);
   titleBadge.textContent = roomId;
   const token = sessionStorage.getItem(tokenKey(roomId));
+  const askAgain = (why) => showJoin(roomId, { passcodeNeeded: why });
+  // Signed in for this room (the host who just opened it, staff from their
+  // link): their name comes with the sign-in, so straight in.
+  if (token && !passcodeNeeded) {
+    new Session(roomId, { name: "", token, askAgain }).start();
+    return;
+  }
   const nameInput = h("input", { id: "display-name", maxlength: 40, autocomplete: "nickname",
                                  value: sessionStorage.getItem("hearth.name") || "" });
   const tokenInput = h("input", { id: "staff-token", type: "password", autocomplete: "off" });
@@ -19,8 +26,7 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
     sessionStorage.setItem("hearth.name", name);
     const staff = tokenInput.value.trim() || token || "";
     if (tokenInput.value.trim()) sessionStorage.setItem(tokenKey(roomId), staff);
-    new Session(roomId, { name, token: staff, passcode: passcodeInput.value,
-                         askAgain: (passcodeNeeded) => showJoin(roomId, { passcodeNeeded }) }).start();
+    new Session(roomId, { name, token: staff, passcode: passcodeInput.value, askAgain }).start();
   } },
     h("h1", {}, "Join the room"),
     h("p", { class: "room-id" }, roomId),

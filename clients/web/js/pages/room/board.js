@@ -1,7 +1,7 @@
 // The AMA board: questions, votes, answers, and asking.
 
 import { h, replaceChildren, time } from "../../dom.js";
-import { once, authorName, reportButton } from "./parts.js";
+import { once, authorName, menuItem, moreMenu, reportButton } from "./parts.js";
 import { renderOutbox } from "./outbox.js";
 
 export function renderBoard(section, session) {
@@ -24,6 +24,12 @@ export function renderBoard(section, session) {
         h("label", { class: "check" }, anonymous, " Post anonymously"),
         h("button", { type: "submit", id: "ask-button" }, "Ask")),
       approvalNote);
+    // Staff run the session rather than ask: their box waits behind a button.
+    const showAsk = h("button", { type: "button", class: "small quiet", id: "show-ask", onclick: () => {
+      session.staffAsking = true;
+      session.scheduleRender();
+      requestAnimationFrame(() => text.focus());
+    } }, "Ask a question yourself");
     const top = h("button", { type: "button", dataset: { key: "sort-top" },
                               onclick: () => { session.order = "top"; session.scheduleRender(); } }, "Top");
     const newest = h("button", { type: "button", dataset: { key: "sort-new" },
@@ -48,31 +54,31 @@ export function renderBoard(section, session) {
                       onclick: () => { session.answering = null; session.scheduleRender(); } }, "Cancel")));
     // What became of the question just asked: under the box, in view.
     const askStatus = h("div", { class: "composer-status", id: "ask-status", role: "status" });
+    const stats = h("p", { class: "board-stats", id: "board-stats" });
     const pinned = h("div", { class: "pinned" });
     const queue = h("div", { class: "queue" });
     const list = h("ol", { class: "questions", id: "questions" });
-    // Staff: what was dismissed is kept apart from the board, a click away,
-    // each with an undo; right after a dismissal, an undo in view.
+    // Staff: right after a dismissal, an undo in view.
     const undo = h("div", { class: "undo-bar", id: "undo-bar", role: "status" });
-    const dismissedToggle = h("button", { type: "button", class: "small quiet", id: "show-dismissed",
-                                          "aria-expanded": "false", "aria-controls": "dismissed-questions",
-                                          onclick: () => {
-                                            session.showDismissed = !session.showDismissed;
-                                            session.scheduleRender();
-                                          } });
-    const dismissedList = h("ol", { class: "questions dismissed", id: "dismissed-questions" });
-    const dismissed = h("div", { class: "dismissed-area" }, dismissedToggle, dismissedList);
-    section.append(pinned, ask, askStatus, answer, undo, queue,
-      h("div", { class: "sort", role: "group", "aria-label": "Sort questions" }, "Sort: ", top, newest),
-      list, dismissed);
-    return { ask, askStatus, text, approvalNote, top, newest, answer, answerFor, answerText, pinned, queue, list,
-             undo, dismissed, dismissedToggle, dismissedList };
+    // Staff: which questions the list shows. Waiting ones have their own
+    // place above (the approval queue).
+    const filters = h("div", { class: "filters", role: "group", "aria-label": "Show questions" },
+      Object.entries(FILTERS).map(([key]) => h("button", { type: "button", class: "small", id: `filter-${key}`,
+        dataset: { key: `filter-${key}` }, onclick: () => { session.filter = key; session.scheduleRender(); } })));
+    section.append(stats, pinned, showAsk, ask, askStatus, answer, undo, queue,
+      h("div", { class: "list-head" }, filters,
+        h("div", { class: "sort", role: "group", "aria-label": "Sort questions" }, "Sort: ", top, newest)),
+      list);
+    return { ask, showAsk, askStatus, text, approvalNote, top, newest, answer, answerFor, answerText, stats, pinned,
+             queue, list, undo, filters };
   });
   renderOutbox(parts.askStatus, session, "question");
 
+  const staff = room.isStaff();
   const canPost = !room.youAreMuted && !room.info.closed;
-  parts.ask.hidden = !canPost;
-  parts.approvalNote.textContent = room.info.settings?.requireApproval && !room.isStaff()
+  parts.ask.hidden = !canPost || (staff && !session.staffAsking);
+  parts.showAsk.hidden = !canPost || !staff || !!session.staffAsking;
+  parts.approvalNote.textContent = room.info.settings?.requireApproval && !staff
     ? "Questions appear once a host or moderator has approved them." : "";
   parts.top.setAttribute("aria-pressed", String(session.order === "top"));
   parts.newest.setAttribute("aria-pressed", String(session.order === "new"));
@@ -88,30 +94,67 @@ export function renderBoard(section, session) {
     : null);
 
   const questions = room.sortedQuestions(session.order);
-  const staff = room.isStaff();
-  const pending = questions.filter((q) => q.state === "QUESTION_STATE_PENDING");
-  const dismissed = staff ? questions.filter((q) => q.state === "QUESTION_STATE_DISMISSED") : [];
-  // A participant sees their own waiting and dismissed questions in place.
-  const shown = staff ? questions.filter((q) => q.state !== "QUESTION_STATE_PENDING" &&
-                                                q.state !== "QUESTION_STATE_DISMISSED")
-                      : questions;
+  const counts = { waiting: 0, all: 0, open: 0, answered: 0, dismissed: 0 };
+  for (const question of questions) {
+    for (const [key, filter] of Object.entries(FILTERS)) if (filter.shows(question)) counts[key] += 1;
+    if (question.state === "QUESTION_STATE_PENDING") counts.waiting += 1;
+  }
+  const here = Math.max(room.present, room.members.size);
+  parts.stats.hidden = !staff;
+  if (staff) {
+    parts.stats.textContent = [`${here} here`, `${counts.waiting} waiting`, `${counts.open} open`,
+                               `${counts.answered} answered`].join(" · ");
+  }
+
   const undo = session.undo;
   replaceChildren(parts.undo, staff && undo
     ? [h("span", {}, undo.text), " ",
        h("button", { type: "button", class: "small", id: "undo-button", onclick: () => session.runUndo() }, "Undo")]
     : null);
-  parts.dismissed.hidden = !dismissed.length;
-  parts.dismissedToggle.textContent = `${session.showDismissed ? "Hide" : "Show"} dismissed questions (${dismissed.length})`;
-  parts.dismissedToggle.setAttribute("aria-expanded", String(!!session.showDismissed));
-  parts.dismissedList.hidden = !session.showDismissed;
-  replaceChildren(parts.dismissedList, session.showDismissed ? dismissed.map((q) => questionItem(q, session)) : null);
-  replaceChildren(parts.queue, room.isStaff() && pending.length
-    ? [h("h2", {}, `Waiting for approval (${pending.length})`),
+
+  // A participant sees every question they may see, their own waiting and
+  // dismissed ones in place; staff choose.
+  const filter = staff ? FILTERS[session.filter] || FILTERS.all : null;
+  parts.filters.hidden = !staff;
+  for (const [key, { label }] of Object.entries(FILTERS)) {
+    const button = parts.filters.querySelector(`#filter-${key}`);
+    button.textContent = `${label} (${counts[key]})`;
+    button.setAttribute("aria-pressed", String(filter === FILTERS[key]));
+  }
+  const shown = filter ? questions.filter(filter.shows) : questions;
+
+  const pending = staff ? questions.filter((q) => q.state === "QUESTION_STATE_PENDING") : [];
+  // Approving everything at once leaves out what the crisis rules flagged:
+  // a person, not a button, decides on those.
+  const approvable = pending.filter((q) => !q.flagged);
+  replaceChildren(parts.queue, pending.length
+    ? [h("div", { class: "row queue-head" },
+         h("h2", {}, `Waiting for approval (${pending.length})`),
+         approvable.length > 1
+           ? h("button", { type: "button", class: "small", id: "approve-all", onclick: () => {
+               for (const q of approvable) session.command({ approveQuestion: { questionId: q.id } });
+             } }, `Approve all ${approvable.length}`)
+           : null),
+       approvable.length > 1 && approvable.length < pending.length
+         ? h("p", { class: "hint" }, "Questions flagged “May need support” are left for you to look at one by one.")
+         : null,
        h("ol", { class: "questions pending", id: "approval-queue" }, pending.map((q) => questionItem(q, session)))]
     : null);
   replaceChildren(parts.list, shown.length ? shown.map((q) => questionItem(q, session))
-                                           : h("li", { class: "empty" }, "No questions yet."));
+                                           : h("li", { class: "empty" }, filter?.empty || "No questions yet."));
 }
+
+// What staff can choose to see in the list.
+const FILTERS = {
+  all: { label: "All", empty: "No questions yet.",
+         shows: (q) => q.state === "QUESTION_STATE_OPEN" || q.state === "QUESTION_STATE_ANSWERED" ||
+                       q.state === "QUESTION_STATE_DELETED" },
+  open: { label: "Open", empty: "No open questions.", shows: (q) => q.state === "QUESTION_STATE_OPEN" },
+  answered: { label: "Answered", empty: "No answered questions yet.",
+              shows: (q) => q.state === "QUESTION_STATE_ANSWERED" },
+  dismissed: { label: "Dismissed", empty: "No dismissed questions.",
+               shows: (q) => q.state === "QUESTION_STATE_DISMISSED" },
+};
 
 function questionItem(question, session) {
   const room = session.room;
@@ -133,50 +176,59 @@ function questionItem(question, session) {
   // Someone who was offered support with their question is never told it
   // was "not taken".
   if (state === "QUESTION_STATE_DISMISSED") {
-    // Only staff and its author see a dismissed question; an anonymous
-    // author's own is not marked theirs in events, so ask the field.
     badges.push(!staff && question.supportOffered ? h("span", { class: "badge pending" }, "Seen by the hosts")
                                                : h("span", { class: "badge dismissed" }, "Not taken"));
   }
 
-  const actions = [];
-  const act = (label, payload, key) =>
-    h("button", { type: "button", class: "small", dataset: { key: `${key}-${id}` },
-                  onclick: () => session.command(payload) }, label);
+  // One action in view (the one a host reaches for next), the rest under
+  // "…", the destructive one last and confirmed.
+  const send = (payload) => () => session.command(payload);
+  const primary = [];
+  const more = [];
   if (staff && state === "QUESTION_STATE_PENDING") {
-    actions.push(act("Approve", { approveQuestion: { questionId: id } }, "approve"),
+    primary.push(h("button", { type: "button", class: "small", dataset: { key: `approve-${id}` },
+                               onclick: send({ approveQuestion: { questionId: id } }) }, "Approve"),
                  h("button", { type: "button", class: "small quiet", dataset: { key: `dismiss-${id}` },
                                onclick: () => session.dismiss(question) }, "Dismiss"));
   }
   if (staff && state === "QUESTION_STATE_DISMISSED") {
-    actions.push(act("Undo dismissal", { dismissQuestion: { questionId: id, undo: true } }, "undismiss"));
+    primary.push(h("button", { type: "button", class: "small quiet", dataset: { key: `undismiss-${id}` },
+                               onclick: send({ dismissQuestion: { questionId: id, undo: true } }) }, "Undo dismissal"));
   }
   if (staff && state === "QUESTION_STATE_OPEN") {
-    actions.push(question.pinned ? act("Stop answering", { pinQuestion: { questionId: "0" } }, "unpin")
-                                 : act("Answer now", { pinQuestion: { questionId: id } }, "pin"));
+    primary.push(question.pinned
+      ? h("button", { type: "button", class: "small", dataset: { key: `answered-${id}` },
+                      onclick: send({ markAnswered: { questionId: id } }) }, "Answered")
+      : h("button", { type: "button", class: "small", dataset: { key: `pin-${id}` },
+                      onclick: send({ pinQuestion: { questionId: id } }) }, "Answer now"));
+    if (question.pinned) more.push(menuItem("Stop answering", `unpin-${id}`, send({ pinQuestion: { questionId: "0" } })));
+    else more.push(menuItem("Mark answered", `mark-answered-${id}`, send({ markAnswered: { questionId: id } })));
   }
   if (staff && (state === "QUESTION_STATE_OPEN" || state === "QUESTION_STATE_ANSWERED")) {
-    actions.push(h("button", { type: "button", class: "small", dataset: { key: `answer-${id}` }, onclick: () => {
+    more.push(menuItem(question.answer ? "Answer again in writing" : "Write answer", `answer-${id}`, () => {
       session.answering = id;
       session.scheduleRender();
       requestAnimationFrame(() => document.getElementById("answer-text")?.focus());
-    } }, question.answer ? "Answer again" : "Write answer"));
+    }));
   }
-  if (staff && state === "QUESTION_STATE_OPEN") actions.push(act("Mark answered", { markAnswered: { questionId: id } }, "answered"));
   const editable = own && (state === "QUESTION_STATE_PENDING" || state === "QUESTION_STATE_OPEN");
   if (editable && session.editingQuestion !== id) {
-    actions.push(h("button", { type: "button", class: "small", dataset: { key: `edit-${id}` }, onclick: () => {
+    more.push(menuItem("Edit", `edit-${id}`, () => {
       session.editingQuestion = id;
       session.scheduleRender();
       requestAnimationFrame(() => document.getElementById(`edit-text-${id}`)?.focus());
-    } }, "Edit"));
+    }));
   }
-  if (!staff && !own) actions.push(reportButton(session, { questionId: id }, `report-${id}`));
+  if (!staff && !own) more.push(reportButton(session, { questionId: id }, `report-${id}`));
   if (staff || own) {
-    actions.push(h("button", { type: "button", class: "small danger", dataset: { key: `delete-${id}` }, onclick: () => {
-      if (confirm("Delete this question for everyone?")) session.command({ deleteQuestion: { questionId: id } });
-    } }, "Delete"));
+    more.push(menuItem("Delete", `delete-${id}`, () => {
+      if (confirm(own && !staff ? "Delete your question? This cannot be undone."
+                                : "Delete this question for everyone? This cannot be undone.")) {
+        session.command({ deleteQuestion: { questionId: id } });
+      }
+    }, { danger: true }));
   }
+  const menu = moreMenu(session, "More actions for this question", `more-${id}`, more);
 
   return h("li", { class: `question${question.pinned ? " pinned" : ""}`, dataset: { id } },
     h("button", { type: "button", class: `vote${voted ? " voted" : ""}`, disabled: !votable,
@@ -196,7 +248,7 @@ function questionItem(question, session) {
         ? h("div", { class: "answer" }, h("p", { class: "meta" }, `${authorName(question.answer.by)} answered`),
             h("p", { class: "text" }, question.answer.text))
         : null,
-      actions.length ? h("div", { class: "actions" }, actions) : null));
+      primary.length || menu ? h("div", { class: "actions" }, primary, menu) : null));
 }
 
 // The author's own question, being edited in place: one form while it

@@ -39,7 +39,8 @@ function arrived(item, session) {
     const question = room.questions.get(item.seq);
     const waits = question ? question.state === "QUESTION_STATE_PENDING"
                            : room.info.settings?.requireApproval && !room.isStaff();
-    if (question?.state === "QUESTION_STATE_DELETED") return null;
+    // Deleted, or dismissed (the board says so, in its own words): no note.
+    if (question?.state === "QUESTION_STATE_DELETED" || question?.state === "QUESTION_STATE_DISMISSED") return null;
     text = waits ? "Sent to the host for review. It appears for everyone once approved." : "Your question is on the board.";
     show = !waits && !!question;
   } else {

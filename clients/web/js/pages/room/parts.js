@@ -14,6 +14,50 @@ export function authorName(person) {
   return person?.displayName || "Anonymous";
 }
 
+// The rest of an item's actions, behind "…": one click away, out of the
+// way of the one that matters. Null entries are left out; nothing when
+// none is left. The list is drawn again on every event, so which menu is
+// open is kept in the session (and focus by the summary's data-key).
+export function moreMenu(session, label, key, buttons) {
+  const shown = buttons.filter(Boolean);
+  if (!shown.length) return null;
+  const menu = h("details", { class: "more", open: session.openMenu === key, dataset: { menu: key } },
+    h("summary", { "aria-label": label, title: label, dataset: { key } }, h("span", { "aria-hidden": "true" }, "…")),
+    h("div", { class: "more-items" }, shown));
+  menu.addEventListener("toggle", () => {
+    if (menu.open) session.openMenu = key;
+    else if (session.openMenu === key) session.openMenu = null;
+  });
+  // A choice closes the menu.
+  menu.addEventListener("click", (e) => {
+    if (e.target.closest("button")) menu.open = false;
+  });
+  return menu;
+}
+
+// Closes any open "…" menu on a click elsewhere or on Escape (once per page).
+let closing = false;
+export function closeMenusFromOutside() {
+  if (closing) return;
+  closing = true;
+  const close = (except) => {
+    for (const menu of document.querySelectorAll("details.more[open]")) if (menu !== except) menu.open = false;
+  };
+  document.addEventListener("click", (e) => close(e.target.closest?.("details.more")));
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    const open = document.querySelector("details.more[open]");
+    if (!open) return;
+    open.open = false;
+    open.querySelector("summary").focus();
+  });
+}
+
+// A button for moreMenu.
+export function menuItem(label, key, onclick, { danger = false } = {}) {
+  return h("button", { type: "button", class: `small quiet${danger ? " danger" : ""}`, dataset: { key }, onclick }, label);
+}
+
 export function reportButton(session, target, key) {
   return h("button", { type: "button", class: "small quiet", dataset: { key }, onclick: async () => {
     const reason = prompt("Tell the moderators what is wrong (optional). Only they will see your report.");
