@@ -7,12 +7,13 @@
 import { ROOM_ID } from "./page.js";
 import { showHome } from "./pages/home.js";
 import { showJoin } from "./pages/join.js";
+import { showPresenter } from "./pages/present.js";
 
 function route() {
-  const match = /^\/r\/([^/]+)\/?$/.exec(location.pathname);
+  const match = /^\/r\/([^/]+)(\/present)?\/?$/.exec(location.pathname);
   if (match) {
     const roomId = decodeURIComponent(match[1]);
-    if (ROOM_ID.test(roomId)) return showJoin(roomId);
+    if (ROOM_ID.test(roomId)) return match[2] ? showPresenter(roomId) : showJoin(roomId);
   }
   showHome();
 }

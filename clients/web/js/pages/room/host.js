@@ -75,7 +75,14 @@ export function renderHostTools(section, session) {
       " ",
       h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
         "Markdown"));
-    section.append(h("h2", {}, "Room tools"), settings, access, downloads, close);
+    // A window of its own (so that it keeps this tab's sign-in), to share
+    // in a video call.
+    const present = h("button", { type: "button", class: "small", id: "open-presenter", onclick: () =>
+      window.open(`/r/${encodeURIComponent(session.roomId)}/present`, `hearth-present-${session.roomId}`,
+                  "popup,width=1280,height=720") }, "Presenter view");
+    const presentRow = h("p", { class: "present-open" }, present, " ",
+      h("span", { class: "hint" }, "the question being answered, large, for sharing your screen"));
+    section.append(h("h2", {}, "Room tools"), presentRow, settings, access, downloads, close);
     return { approval, sideChat, slowMode, crisis, inviteOnly, signIn, settings, access, close };
   });
   const host = room.isHost() && !room.info.closed;
