@@ -76,6 +76,10 @@ po::options_description server_options(Config& c) {
     ("crisis-about-resources",
      po::value(&c.crisis_about_resources)->default_value(data_path("crisis/resources-about.txt")),
      "text file of resources sent privately to a writer who talks about suicide or self-harm for someone else")
+    ("support-resources",
+     po::value(&c.support_resources)->default_value(data_path("crisis/resources-general.txt")),
+     "text file of where to find support, for everyone (GET /support; the web client shows it when a room "
+     "ends); empty: none; read again on SIGHUP")
     ("web-root", po::value(&c.web_root)->default_value(data_path("web")),
      "folder of the web client served at /; empty serves none")
     ("token-secret", po::value(&c.token_secret), "HS256 secret for tokens, at least 32 bytes (required)")

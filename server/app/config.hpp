@@ -35,6 +35,7 @@ struct Config {
   std::string crisis_rules;
   std::string crisis_resources;
   std::string crisis_about_resources;
+  std::string support_resources;
   // Browser origins allowed to open WebSockets ("*": any). Empty: only the
   // server's own origin (the Origin's host equals the Host header). A client
   // that sends no Origin (not a browser) is not checked.

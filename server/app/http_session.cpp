@@ -60,7 +60,7 @@ http::response<http::string_body> error_response(const http::request<http::strin
 }
 
 // GET /qr.svg?link=LINK: LINK, this server's link to a room, as a QR code
-// for the host's share panel (docs/protocol.md 4).
+// for the host's share panel (docs/protocol.md 6).
 http::response<http::string_body> qr_code(const http::request<http::string_body>& request) {
   const auto target = boost::urls::parse_origin_form(request.target());
   std::string link;
@@ -123,6 +123,12 @@ http::response<http::string_body> respond(const http::request<http::string_body>
                          metrics().render(context.connections.size(), context.rooms.open_rooms()));
   }
   if (path == "/qr.svg" && read_only) return qr_code(request);
+  if (path == "/support" && read_only) {
+    // Where to find support, for anyone (--support-resources): public.
+    const auto lane = context.crisis.load();
+    return make_response(request, http::status::ok, "application/json",
+                         boost::json::serialize(boost::json::object{{"text", lane->general}}) + "\n");
+  }
   if (auto file = serve_static(request, context.config.web_root)) return std::move(*file);
   if (path == "/" && read_only) {
     // No web client configured: say what this is and how to use it.

@@ -2,6 +2,8 @@
 
 #include <qrencode.h>
 
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/url/parse.hpp>
 #include <memory>
 
 #include "domain/command.hpp"
@@ -76,17 +78,22 @@ std::optional<std::string> qr_code_svg(std::string_view text, std::string_view t
 }
 
 bool shareable_room_link(std::string_view link, std::string_view host) {
-  if (link.size() > kMaxLink || host.empty()) return false;
-  std::string_view rest;
-  if (link.starts_with("https://")) {
-    rest = link.substr(8);
-  } else if (link.starts_with("http://")) {
-    rest = link.substr(7);
-  } else {
+  if (link.size() > kMaxLink) return false;
+  // The Host header as an authority (host and port), nothing more: a
+  // client could send any text there.
+  const auto authority = boost::urls::parse_authority(host);
+  if (!authority || authority->has_userinfo() || authority->encoded_host().empty()) return false;
+  const auto url = boost::urls::parse_absolute_uri(link);
+  if (!url) return false;
+  if (url->scheme_id() != boost::urls::scheme::http && url->scheme_id() != boost::urls::scheme::https)
+    return false;
+  if (url->has_userinfo() || url->has_query() || url->has_fragment()) return false;
+  if (!boost::algorithm::iequals(url->encoded_host(), authority->encoded_host()) ||
+      url->port() != authority->port()) {
     return false;
   }
-  if (!rest.starts_with(host) || !rest.substr(host.size()).starts_with("/r/")) return false;
-  return valid_room_id(rest.substr(host.size() + 3));
+  const std::string_view path = url->encoded_path();
+  return path.starts_with("/r/") && valid_room_id(path.substr(3));
 }
 
 }  // namespace hearth

@@ -51,13 +51,6 @@ std::optional<asio::ssl::context> make_tls_context(const Config& config) {
 // empty --crisis-rules turns detection off.
 std::shared_ptr<const CrisisLane> load_crisis_lane(const Config& config, std::string& error) {
   auto lane = std::make_shared<CrisisLane>();
-  if (config.crisis_rules.empty()) return lane;
-  auto rules = CrisisRules::load(config.crisis_rules, error);
-  if (!rules) {
-    error = "--crisis-rules: " + error;
-    return nullptr;
-  }
-  lane->rules = std::move(*rules);
   const auto read = [&](const std::string& path, const char* flag, std::string& out) {
     std::ifstream in(path);
     if (!in)
@@ -66,6 +59,17 @@ std::shared_ptr<const CrisisLane> load_crisis_lane(const Config& config, std::st
       out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     return static_cast<bool>(in);
   };
+  if (!config.support_resources.empty() &&
+      !read(config.support_resources, "--support-resources", lane->general)) {
+    return nullptr;
+  }
+  if (config.crisis_rules.empty()) return lane;
+  auto rules = CrisisRules::load(config.crisis_rules, error);
+  if (!rules) {
+    error = "--crisis-rules: " + error;
+    return nullptr;
+  }
+  lane->rules = std::move(*rules);
   if (!read(config.crisis_resources, "--crisis-resources", lane->support) ||
       !read(config.crisis_about_resources, "--crisis-about-resources", lane->resources)) {
     return nullptr;

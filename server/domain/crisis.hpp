@@ -79,6 +79,7 @@ struct CrisisLane {
   CrisisRules rules;
   std::string support;    // CRISIS: support, helplines, "moderators have been told"
   std::string resources;  // ABOUT: where help for someone else is found
+  std::string general;    // for everyone: where to find support (GET /support)
 
   // The text the writer of an entry with `outcome` is shown (may be empty).
   const std::string& shown(CrisisOutcome outcome) const {

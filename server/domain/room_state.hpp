@@ -91,6 +91,8 @@ v1::RoomSettings settings_after(const v1::RoomSettings& current, const v1::RoomU
 // and no room may set more than the maximum).
 inline constexpr std::uint32_t kDefaultMemberListLimit = 30;
 inline constexpr std::uint32_t kMaxMemberListLimit = 200;
+// RoomSettings.care_notice, in code points.
+inline constexpr std::size_t kMaxCareNoticeChars = 300;
 // Members listed in a staff member's snapshot (the rest by ListMembers), in
 // a ListMembers page by default and at most, and staff in a Presence.
 inline constexpr std::size_t kSnapshotMembers = 200;

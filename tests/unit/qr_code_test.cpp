@@ -28,6 +28,14 @@ TEST(QrCode, OnlyThisServersRoomLinksAreDrawn) {
     EXPECT_FALSE(shareable_room_link(link, "hearth.example.org")) << link;
   }
   EXPECT_FALSE(shareable_room_link("https://hearth.example.org/r/x", "")) << "no Host header";
+  EXPECT_FALSE(shareable_room_link("https://me@hearth.example.org/r/x", "hearth.example.org")) << "userinfo";
+  EXPECT_TRUE(shareable_room_link("https://Hearth.Example.org/r/x", "hearth.example.org"))
+      << "hosts ignore case";
+  EXPECT_FALSE(shareable_room_link("http://127.0.0.1:8081/r/x", "127.0.0.1:8080")) << "another port";
+  EXPECT_TRUE(shareable_room_link("http://[::1]:8080/r/x", "[::1]:8080"));
+  // A Host header is whatever the client sends: it must be a host and port.
+  EXPECT_FALSE(shareable_room_link("https://evil.example/phish?x=/r/abc", "evil.example/phish?x="));
+  EXPECT_FALSE(shareable_room_link("https://good.example@evil.example/r/abc", "good.example@evil.example"));
   EXPECT_FALSE(
       shareable_room_link("https://hearth.example.org/r/" + std::string(65, 'a'), "hearth.example.org"));
 }

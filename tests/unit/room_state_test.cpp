@@ -712,6 +712,34 @@ TEST_F(RoomFold, SlowModePacesParticipantsByTheirEntriesTimes) {
   EXPECT_EQ(state.check(update)->code, v1::INVALID_ARGUMENT);
 }
 
+TEST_F(RoomFold, TheCareNoticeIsTheHostsToSetEveryoneSeesItAndItIsShort) {
+  act_ok(created(v1::ROOM_KIND_SUPPORT));
+  act_ok(joined(host, "c-host"));
+  act_ok(joined(alice, "c-alice"));
+  const std::string notice = "Peer support from people who have been there: not therapy, not emergency care.";
+  auto update = new_entry(host);
+  update.mutable_room_updated()->mutable_settings()->set_care_notice(notice);
+  update.mutable_room_updated()->mutable_settings_mask()->add_paths("care_notice");
+  auto by_alice = new_entry(alice);
+  *by_alice.mutable_room_updated() = update.room_updated();
+  EXPECT_EQ(state.check(by_alice)->code, v1::PERMISSION_DENIED);
+  act_ok(update);
+  EXPECT_EQ(state.snapshot_for(alice.user_id, alice.role).room().settings().care_notice(), notice);
+  const RoomState copy = RoomState::from_data("room-1", Limits{}, state.to_data());
+  EXPECT_EQ(copy.snapshot_for(alice.user_id, alice.role).room().settings().care_notice(), notice);
+
+  auto too_long = new_entry(host);
+  // 301 characters of two bytes each: counted in characters, not bytes.
+  std::string long_notice;
+  for (int i = 0; i < 301; ++i) long_notice += "\u00e9";
+  too_long.mutable_room_updated()->mutable_settings()->set_care_notice(long_notice);
+  too_long.mutable_room_updated()->mutable_settings_mask()->add_paths("care_notice");
+  EXPECT_EQ(state.check(too_long)->code, v1::TEXT_TOO_LONG);
+  long_notice.resize(long_notice.size() - 2);
+  too_long.mutable_room_updated()->mutable_settings()->set_care_notice(long_notice);
+  EXPECT_FALSE(state.check(too_long));
+}
+
 TEST_F(RoomFold, CrisisHoldKeepsAFlaggedMessageAmongStaffUntilReleased) {
   auto room = created(v1::ROOM_KIND_SUPPORT);
   room.mutable_room_created()->mutable_settings()->set_crisis_policy(v1::CRISIS_POLICY_HOLD);

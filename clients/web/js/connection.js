@@ -167,8 +167,9 @@ export class Connection extends EventTarget {
     let late;
     const check = () => {
       if (socket !== this.socket) return;
-      const waitingForSnapshot = this.slow > 0 && performance.now() - sent < TIMING.slowReplyWithinMs;
-      if (this.heardAt > since || waitingForSnapshot) {
+      // Frames still arriving, or a snapshot on its way: up to a point.
+      const alive = this.heardAt > since || this.slow > 0;
+      if (alive && performance.now() - sent < TIMING.slowReplyWithinMs) {
         since = performance.now();
         late = setTimeout(check, TIMING.replyWithinMs);
         return;

@@ -42,3 +42,28 @@ export function time(timestamp) {
   const date = new Date(timestamp);
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
+
+// `text` (an operator's support text, never a member's) as nodes with its
+// web addresses as links and its phone numbers as tel: links, and an sms:
+// link beside a number the text says may be texted ("call or text 988").
+export function linkified(text) {
+  const nodes = [];
+  const pattern = /(https:\/\/[^\s)]+[^\s).,;])|(\b\d{3,}(?:[ -]\d{2,})*\b)/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    nodes.push(text.slice(last, match.index));
+    const [whole, url, number] = match;
+    if (url) {
+      nodes.push(h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
+    } else {
+      const digits = number.replace(/\D/g, "");
+      nodes.push(h("a", { href: `tel:${digits}`, class: "phone" }, number));
+      if (/\btext\b[^.;]{0,12}$/i.test(text.slice(Math.max(0, match.index - 24), match.index))) {
+        nodes.push(" (", h("a", { href: `sms:${digits}` }, "send a text"), ")");
+      }
+    }
+    last = match.index + whole.length;
+  }
+  nodes.push(text.slice(last));
+  return nodes;
+}

@@ -3,7 +3,7 @@
 // changes.
 
 import { Connection, Disconnected, ServerError } from "./connection.js";
-import { h, replaceChildren } from "./dom.js";
+import { h, linkified, replaceChildren } from "./dom.js";
 import { Outbox } from "./outbox.js";
 import { announce, connectionBadge, inviteKey, main, resumeKey, titleBadge, tokenKey, wsUrl } from "./page.js";
 import { Room, roleName } from "./room.js";
@@ -14,6 +14,13 @@ import { renderHostTools } from "./pages/room/host.js";
 import { closeMenusFromOutside } from "./pages/room/parts.js";
 import { renderMembers } from "./pages/room/people.js";
 import { renderShare } from "./pages/room/share.js";
+
+// The line every member sees unless the host wrote their own
+// (RoomSettings.careNotice).
+const DEFAULT_CARE_NOTICE = {
+  ROOM_KIND_AMA: "This is a live Q&A with the host, not therapy or emergency care.",
+  ROOM_KIND_SUPPORT: "This is peer support, not therapy or emergency care.",
+};
 
 const STATE_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…" };
 
@@ -288,6 +295,28 @@ export class Session {
                    () => this.command({ dismissQuestion: { questionId: question.id, undo: true } }));
   }
 
+  // One approval at a time, each waiting for the one before: a long queue
+  // would otherwise run into the message budget (RATE_LIMITED), whose wait
+  // is then waited out.
+  async approveAll(ids) {
+    for (const questionId of ids) {
+      for (;;) {
+        try {
+          await this.connection.request({ roomId: this.roomId, approveQuestion: { questionId } });
+        } catch (error) {
+          if (error instanceof ServerError && error.retryAfterMs > 0) {
+            await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs));
+            continue;
+          }
+          // Approved or dismissed meanwhile by someone else, or deleted:
+          // on to the next. Lost connection: stop; the queue is still there.
+          if (error instanceof Disconnected) return this.setNotice("Not connected: approve the rest when it is back.");
+        }
+        break;
+      }
+    }
+  }
+
   offerUndo(text, run) {
     clearTimeout(this.undoTimer);
     this.undo = { text, run };
@@ -328,9 +357,29 @@ export class Session {
 
   // --- Rendering -------------------------------------------------------------
 
+  // The room closed: a word of thanks, and where to find support (the
+  // server's --support-resources, fetched once).
+  renderEnded() {
+    const ended = this.areas.ended;
+    const closed = !!this.room.info.closed;
+    ended.hidden = !closed;
+    if (!closed || ended.dataset.drawn) return;
+    ended.dataset.drawn = "1";
+    const resources = h("div", { class: "ended-support" });
+    ended.append(
+      h("h2", {}, "This session has ended"),
+      h("p", {}, "Thank you for being here. You can still read everything on this page."),
+      resources);
+    fetch("/support").then((response) => (response.ok ? response.json() : { text: "" })).then(({ text }) => {
+      const lines = (text || "").split("\n").filter(Boolean);
+      if (lines.length) resources.append(...lines.map((line) => h("p", {}, linkified(line))));
+    }, () => {});
+  }
+
   buildLayout() {
     this.areas = {
       notice: h("p", { class: "notice", role: "status", hidden: true }),
+      ended: h("section", { class: "ended", id: "session-ended", hidden: true, "aria-label": "This session has ended" }),
       support: h("section", { class: "support", id: "support", hidden: true, "aria-label": "Support" }),
       alerts: h("section", { class: "alerts", id: "alerts", hidden: true, "aria-label": "Alerts" }),
       status: h("div", { class: "room-status" }),
@@ -343,7 +392,7 @@ export class Session {
     };
     const a = this.areas;
     replaceChildren(main, h("div", { class: "room" },
-      a.offline, a.notice, a.support, a.alerts, a.status,
+      a.offline, a.notice, a.ended, a.support, a.alerts, a.status,
       h("div", { class: "columns" },
         h("div", { class: "primary" }, a.board, a.chat),
         h("aside", { class: "secondary" }, a.share, a.host, a.members))));
@@ -387,7 +436,11 @@ export class Session {
         room.youAreMuted ? " · muted: you can read and vote, not post" : "",
         room.info.settings?.slowModeSeconds && !room.isStaff()
           ? ` · slow mode: one post every ${room.info.settings.slowModeSeconds} seconds` : "",
-        room.info.closed ? " · this room is closed" : ""));
+        room.info.closed ? " · this room is closed" : ""),
+      // What this room is and is not, in the host's words or ours.
+      h("p", { class: "care-notice", id: "care-notice" },
+        room.info.settings?.careNotice || DEFAULT_CARE_NOTICE[room.info.kind] || DEFAULT_CARE_NOTICE.ROOM_KIND_SUPPORT));
+    this.renderEnded();
     const isAma = room.info.kind === "ROOM_KIND_AMA";
     a.board.hidden = !isAma;
     if (isAma) renderBoard(a.board, this);

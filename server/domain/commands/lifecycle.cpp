@@ -44,6 +44,7 @@ std::string settings_changed(const v1::RoomUpdatedEntry& update) {
       {"member_list_limit",
        "member list " + (s.member_list_limit() ? "up to " + std::to_string(s.member_list_limit())
                                                : std::string("default"))},
+      {"care_notice", s.care_notice().empty() ? "the default notice" : "a new notice"},
   };
   const auto& paths = update.settings_mask().paths();
   std::vector<std::string> parts;
@@ -78,6 +79,10 @@ struct RoomState::LifecycleRules {
     if (settings.member_list_limit() > kMaxMemberListLimit) {
       return fail(v1::INVALID_ARGUMENT,
                   "member_list_limit is at most " + std::to_string(kMaxMemberListLimit));
+    }
+    if (count_code_points(settings.care_notice()) > kMaxCareNoticeChars) {
+      return fail(v1::TEXT_TOO_LONG,
+                  "care_notice is at most " + std::to_string(kMaxCareNoticeChars) + " characters");
     }
     return std::nullopt;
   }

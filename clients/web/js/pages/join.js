@@ -10,10 +10,11 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
   titleBadge.textContent = roomId;
   const token = sessionStorage.getItem(tokenKey(roomId));
   const askAgain = (why) => showJoin(roomId, { passcodeNeeded: why });
-  // Signed in for this room (the host who just opened it, staff from their
-  // link): their name comes with the sign-in, so straight in.
-  if (token && !passcodeNeeded) {
-    new Session(roomId, { name: "", token, askAgain }).start();
+  // Staff signed in for this room (the host who just opened it, a
+  // moderator from their link): straight in, under the sign-in's name.
+  // Participants, signed in or not, see the form and what it says first.
+  if (token && !passcodeNeeded && STAFF.has(tokenRole(token))) {
+    new Session(roomId, { name: sessionStorage.getItem("hearth.name") || "", token, askAgain }).start();
     return;
   }
   const nameInput = h("input", { id: "display-name", maxlength: 40, autocomplete: "nickname",
@@ -51,4 +52,17 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
     h("button", { type: "submit", id: "join-button" }, "Join"));
   replaceChildren(main, form);
   (passcodeNeeded ? passcodeInput : nameInput).focus();
+}
+
+const STAFF = new Set(["moderator", "host", "admin"]);
+
+// The role a token claims. Only for choosing a page: the server checks the
+// token itself.
+function tokenRole(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload)).role || "";
+  } catch {
+    return "";
+  }
 }

@@ -131,9 +131,9 @@ export function renderBoard(section, session) {
     ? [h("div", { class: "row queue-head" },
          h("h2", {}, `Waiting for approval (${pending.length})`),
          approvable.length > 1
-           ? h("button", { type: "button", class: "small", id: "approve-all", onclick: () => {
-               for (const q of approvable) session.command({ approveQuestion: { questionId: q.id } });
-             } }, `Approve all ${approvable.length}`)
+           ? h("button", { type: "button", class: "small", id: "approve-all",
+                           onclick: () => session.approveAll(approvable.map((q) => q.id)) },
+               `Approve all ${approvable.length}`)
            : null),
        approvable.length > 1 && approvable.length < pending.length
          ? h("p", { class: "hint" }, "Questions flagged “May need support” are left for you to look at one by one.")

@@ -1,6 +1,6 @@
 // Care: support for someone whose words suggested a crisis, alerts for staff.
 
-import { h, replaceChildren, time } from "../../dom.js";
+import { h, replaceChildren, time, linkified } from "../../dom.js";
 import { once, authorName, isTombstone, showItem } from "./parts.js";
 
 export function renderCare(support, alerts, session) {
@@ -12,7 +12,7 @@ export function renderCare(support, alerts, session) {
   replaceChildren(support,
     session.support
       ? [h("h2", {}, session.supportForHelping ? "If you are worried about someone" : "You are not alone"),
-         ...session.support.split("\n").filter(Boolean).map((line) => h("p", {}, line)),
+         ...session.support.split("\n").filter(Boolean).map((line) => h("p", {}, linkified(line))),
          h("button", { type: "button", class: "small quiet", onclick: () => {
            session.support = "";
            session.scheduleRender();

@@ -2,7 +2,7 @@
 
 import { h, replaceChildren, time } from "../../dom.js";
 import { roleName } from "../../room.js";
-import { once, authorName, reportButton } from "./parts.js";
+import { once, authorName, menuItem, moreMenu, reportButton } from "./parts.js";
 import { renderOutbox } from "./outbox.js";
 
 export function renderChat(section, session) {
@@ -78,7 +78,15 @@ function messageItem(message, session, parts) {
     : message.replyToQuestionId && message.replyToQuestionId !== "0"
       ? h("p", { class: "reply-to" }, "↪ about question: ", room.questions.get(message.replyToQuestionId)?.text || "(no longer shown)")
       : null;
+  // Reply in view (and a staff member's release of a held message); Edit,
+  // Report and Delete under "…", Delete last and confirmed.
   const actions = [];
+  const more = [];
+  if (staff && message.held) {
+    actions.push(h("button", { type: "button", class: "small", dataset: { key: `release-${id}` },
+                               onclick: () => session.command({ releaseMessage: { messageId: id } }) },
+      "Release to everyone"));
+  }
   if (!room.youAreMuted && !room.info.closed) {
     actions.push(h("button", { type: "button", class: "small quiet", dataset: { key: `reply-${id}` }, onclick: () => {
       session.replyTo = { messageId: id };
@@ -88,26 +96,25 @@ function messageItem(message, session, parts) {
     } }, "Reply"));
   }
   if (own && !room.youAreMuted && !room.info.closed) {
-    actions.push(h("button", { type: "button", class: "small quiet", dataset: { key: `edit-${id}` }, onclick: () => {
+    more.push(menuItem("Edit", `edit-${id}`, () => {
       session.editing = id;
       session.replyTo = null;
       parts.text.value = message.text;
       session.scheduleRender();
       parts.text.focus();
-    } }, "Edit"));
+    }));
   }
-  if (!own && !staff) actions.push(reportButton(session, { messageId: id }, `report-message-${id}`));
+  if (!own && !staff) more.push(reportButton(session, { messageId: id }, `report-message-${id}`));
   if (own || staff) {
-    actions.push(h("button", { type: "button", class: "small quiet danger", dataset: { key: `delete-message-${id}` },
-                               onclick: () => {
-      if (confirm("Delete this message for everyone?")) session.command({ deleteMessage: { messageId: id } });
-    } }, "Delete"));
+    more.push(menuItem("Delete", `delete-message-${id}`, () => {
+      if (confirm(own && !staff ? "Delete your message? This cannot be undone."
+                                : "Delete this message for everyone? This cannot be undone.")) {
+        session.command({ deleteMessage: { messageId: id } });
+      }
+    }, { danger: true }));
   }
-  if (staff && message.held) {
-    actions.unshift(h("button", { type: "button", class: "small", dataset: { key: `release-${id}` },
-                                  onclick: () => session.command({ releaseMessage: { messageId: id } }) },
-      "Release to everyone"));
-  }
+  const menu = moreMenu(session, "More actions for this message", `more-message-${id}`, more);
+  if (menu) actions.push(menu);
   const author = message.author || {};
   return h("li", { class: `message${own ? " own" : ""}${message.flagged ? " flagged" : ""}`, dataset: { id } },
     quote,

@@ -31,11 +31,24 @@ export function renderHostTools(section, session) {
         ? "Show posts that suggest a crisis at once, without a moderator seeing them first?" : "") },
       h("option", { value: "CRISIS_POLICY_DELIVER" }, "show it, and alert hosts and moderators"),
       h("option", { value: "CRISIS_POLICY_HOLD" }, "hold it for a moderator, and alert them"));
+    // The line every member sees about what the room is and is not.
+    const careNotice = h("input", { id: "setting-care-notice", maxlength: 300,
+                                    placeholder: "This is peer support, not therapy or emergency care." });
+    const careForm = h("form", { class: "care-notice-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const ok = await session.command({ updateRoom: { settings: { careNotice: careNotice.value.trim() },
+                                                       settingsMask: "careNotice" } });
+      if (ok) session.setNotice("Everyone in the room now sees the new notice.");
+    } },
+      h("label", { for: "setting-care-notice" }, "Notice everyone sees (what this room is, and is not)"),
+      careNotice,
+      h("button", { type: "submit", class: "small", id: "save-care-notice" }, "Save notice"));
     const settings = h("div", { class: "settings" },
       h("label", { class: "check" }, approval, " Review questions first"),
       h("label", { class: "check" }, sideChat, " Side chat"),
       h("label", { for: "setting-slow-mode" }, "Slow mode: each participant posts at most once per"), slowMode,
-      h("label", { for: "setting-crisis" }, "When someone's words suggest a crisis"), crisis);
+      h("label", { for: "setting-crisis" }, "When someone's words suggest a crisis"), crisis,
+      careForm);
     const inviteOnly = h("input", { type: "checkbox", id: "setting-private", onchange: () =>
       update("inviteOnly", inviteOnly.checked,
              inviteOnly.checked ? "" : "Make the room open to anyone who has its link or id?") });
@@ -83,7 +96,7 @@ export function renderHostTools(section, session) {
     const presentRow = h("p", { class: "present-open" }, present, " ",
       h("span", { class: "hint" }, "the question being answered, large, for sharing your screen"));
     section.append(h("h2", {}, "Room tools"), presentRow, settings, access, downloads, close);
-    return { approval, sideChat, slowMode, crisis, inviteOnly, signIn, settings, access, close };
+    return { approval, sideChat, slowMode, crisis, inviteOnly, signIn, settings, access, close, careNotice };
   });
   const host = room.isHost() && !room.info.closed;
   parts.settings.hidden = !host;
@@ -102,6 +115,8 @@ export function renderHostTools(section, session) {
   }
   parts.slowMode.value = slow;
   parts.crisis.value = room.info.settings?.crisisPolicy || "CRISIS_POLICY_DELIVER";
+  // The room's notice, unless the host is typing a new one.
+  if (document.activeElement !== parts.careNotice) parts.careNotice.value = room.info.settings?.careNotice || "";
   parts.sideChat.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
   parts.approval.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA";
 }

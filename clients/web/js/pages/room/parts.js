@@ -24,14 +24,18 @@ export function moreMenu(session, label, key, buttons) {
   const menu = h("details", { class: "more", open: session.openMenu === key, dataset: { menu: key } },
     h("summary", { "aria-label": label, title: label, dataset: { key } }, h("span", { "aria-hidden": "true" }, "…")),
     h("div", { class: "more-items" }, shown));
-  menu.addEventListener("toggle", () => {
-    if (menu.open) session.openMenu = key;
-    else if (session.openMenu === key) session.openMenu = null;
+  // Opened and closed by its summary (the toggle event comes a task later,
+  // after a render may have drawn the menu again: the session is told at
+  // once); a choice closes it.
+  menu.querySelector("summary").addEventListener("click", () => {
+    session.openMenu = menu.open ? null : key;
   });
-  // A choice closes the menu.
   menu.addEventListener("click", (e) => {
-    if (e.target.closest("button")) menu.open = false;
+    if (!e.target.closest("button")) return;
+    menu.open = false;
+    session.openMenu = null;
   });
+  menu.session = session;
   return menu;
 }
 
@@ -41,7 +45,11 @@ export function closeMenusFromOutside() {
   if (closing) return;
   closing = true;
   const close = (except) => {
-    for (const menu of document.querySelectorAll("details.more[open]")) if (menu !== except) menu.open = false;
+    for (const menu of document.querySelectorAll("details.more[open]")) {
+      if (menu === except) continue;
+      menu.open = false;
+      if (menu.session) menu.session.openMenu = null;
+    }
   };
   document.addEventListener("click", (e) => close(e.target.closest?.("details.more")));
   document.addEventListener("keydown", (e) => {
@@ -49,6 +57,7 @@ export function closeMenusFromOutside() {
     const open = document.querySelector("details.more[open]");
     if (!open) return;
     open.open = false;
+    if (open.session) open.session.openMenu = null;
     open.querySelector("summary").focus();
   });
 }
