@@ -59,9 +59,13 @@ std::shared_ptr<const CrisisLane> load_crisis_lane(const Config& config, std::st
       out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     return static_cast<bool>(in);
   };
+  // A public text, not part of detection: one that cannot be read is
+  // served empty, with a warning, rather than keep the server (or a reload
+  // of the rules) from going ahead.
   if (!config.support_resources.empty() &&
       !read(config.support_resources, "--support-resources", lane->general)) {
-    return nullptr;
+    log::warn(error, "; GET /support serves no text");
+    error.clear();
   }
   if (config.crisis_rules.empty()) return lane;
   auto rules = CrisisRules::load(config.crisis_rules, error);

@@ -63,7 +63,7 @@ test("every question is confirmed under the composer, online and offline, on a p
     const box = item?.getBoundingClientRect();
     return box && box.top >= 0 && box.bottom <= window.innerHeight;
   });
-  await status.locator("button:text-is('OK')").click();
+  await status.locator("button:has-text('OK')").click();
   await status.locator(".post-status").waitFor({ state: "detached" });  // the note goes when acknowledged
 
   // At 1200 px, the host's own question skips the queue: on the board.

@@ -241,6 +241,7 @@ export async function quickPings(page) {
 
 // Asks `text` on the board; staff first open their "Ask" box.
 export async function ask(page, text) {
+  await page.locator("#ask-text:visible, #show-ask:visible").first().waitFor();
   if (!(await page.locator("#ask-text").isVisible())) await page.click("#show-ask");
   await page.fill("#ask-text", text);
   await page.click("#ask-button");

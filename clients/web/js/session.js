@@ -299,6 +299,16 @@ export class Session {
   // would otherwise run into the message budget (RATE_LIMITED), whose wait
   // is then waited out.
   async approveAll(ids) {
+    if (this.approvingAll) return;  // a second press while the first runs
+    this.approvingAll = true;
+    try {
+      await this.approveEach(ids);
+    } finally {
+      this.approvingAll = false;
+    }
+  }
+
+  async approveEach(ids) {
     for (const questionId of ids) {
       for (;;) {
         try {
@@ -311,6 +321,7 @@ export class Session {
           // Approved or dismissed meanwhile by someone else, or deleted:
           // on to the next. Lost connection: stop; the queue is still there.
           if (error instanceof Disconnected) return this.setNotice("Not connected: approve the rest when it is back.");
+          if (error.code !== "INVALID_STATE" && error.code !== "QUESTION_NOT_FOUND") return this.setNotice(error.message);
         }
         break;
       }

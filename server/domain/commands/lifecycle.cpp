@@ -49,8 +49,10 @@ std::string settings_changed(const v1::RoomUpdatedEntry& update) {
   const auto& paths = update.settings_mask().paths();
   std::vector<std::string> parts;
   for (const auto& [field, text] : settings) {
-    const bool named =
-        paths.empty() ? update.has_settings() : std::find(paths.begin(), paths.end(), field) != paths.end();
+    // Entries from before masks replaced the settings whole, and before
+    // care_notice: their lines stay as they were.
+    const bool named = paths.empty() ? update.has_settings() && std::string_view(field) != "care_notice"
+                                     : std::find(paths.begin(), paths.end(), field) != paths.end();
     if (named) parts.push_back(text);
   }
   if (!update.passcode_hash().empty())

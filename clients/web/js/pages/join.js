@@ -14,7 +14,7 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
   // moderator from their link): straight in, under the sign-in's name.
   // Participants, signed in or not, see the form and what it says first.
   if (token && !passcodeNeeded && STAFF.has(tokenRole(token))) {
-    new Session(roomId, { name: sessionStorage.getItem("hearth.name") || "", token, askAgain }).start();
+    new Session(roomId, { name: "", token, askAgain }).start();
     return;
   }
   const nameInput = h("input", { id: "display-name", maxlength: 40, autocomplete: "nickname",
@@ -44,7 +44,8 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
       "can download, until the room's retention removes them. You can post questions anonymously: then ",
       "nobody, hosts included, sees who asked."),
     token
-      ? h("p", { class: "signed-in" }, "You are signed in as staff for this room.")
+      ? h("p", { class: "signed-in" }, STAFF.has(tokenRole(token)) ? "You are signed in as staff for this room."
+                                                                   : "You are signed in.")
       : h("details", {},
           h("summary", {}, "Host or moderator? Sign in"),
           h("label", { for: "staff-token" }, "Your token"),
@@ -54,11 +55,11 @@ export function showJoin(roomId, { passcodeNeeded = "" } = {}) {
   (passcodeNeeded ? passcodeInput : nameInput).focus();
 }
 
-const STAFF = new Set(["moderator", "host", "admin"]);
+export const STAFF = new Set(["moderator", "host", "admin"]);
 
 // The role a token claims. Only for choosing a page: the server checks the
 // token itself.
-function tokenRole(token) {
+export function tokenRole(token) {
   try {
     const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     return JSON.parse(atob(payload)).role || "";

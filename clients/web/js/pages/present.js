@@ -9,20 +9,25 @@ import { h, replaceChildren } from "../dom.js";
 import { authorName } from "./room/parts.js";
 import { main, takeTokenFromFragment, titleBadge, tokenKey } from "../page.js";
 import { Session } from "../session.js";
+import { STAFF, tokenRole } from "./join.js";
 
 export function showPresenter(roomId) {
   takeTokenFromFragment(roomId);
   document.body.classList.add("presenting");
   titleBadge.textContent = roomId;
   const token = sessionStorage.getItem(tokenKey(roomId));
-  if (!token) {
+  if (!token || !STAFF.has(tokenRole(token))) {
     replaceChildren(main, h("div", { class: "card" },
       h("h1", {}, "Presenter view"),
       h("p", {}, "Open it from the room's page as its host: Room tools, then “Presenter view”."),
       h("p", {}, h("a", { href: `/r/${encodeURIComponent(roomId)}` }, "Go to the room"))));
     return;
   }
-  new Presenter(roomId, { name: "", token, askAgain: () => {} }).start();
+  // A room that asks for more than the sign-in (it should not, for staff):
+  // say so rather than stay blank.
+  const presenter = new Presenter(roomId, { name: "", token, askAgain: () =>
+    presenter.stop("This room did not let the presenter view in. Open it again from the room's page.") });
+  presenter.start();
 }
 
 class Presenter extends Session {

@@ -233,9 +233,10 @@ function questionItem(question, session) {
   return h("li", { class: `question${question.pinned ? " pinned" : ""}`, dataset: { id } },
     h("button", { type: "button", class: `vote${voted ? " voted" : ""}`, disabled: !votable,
                   "aria-pressed": String(voted), dataset: { key: `vote-${id}` },
-                  "aria-label": `${voted ? "Remove your vote" : "Vote for this question"} (${question.votes || 0} votes)`,
                   onclick: () => session.vote(question) },
-      h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, String(question.votes || 0))),
+      // Named by what it shows ("3"), then what it does, for screen readers.
+      h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "count" }, String(question.votes || 0)),
+      h("span", { class: "visually-hidden" }, ` votes: ${voted ? "remove your vote" : "vote for this question"}`)),
     h("div", { class: "body" },
       editable && session.editingQuestion === id ? editForm(question, session)
                                                  : h("p", { class: "text" }, question.text),

@@ -32,8 +32,7 @@ export function renderHostTools(section, session) {
       h("option", { value: "CRISIS_POLICY_DELIVER" }, "show it, and alert hosts and moderators"),
       h("option", { value: "CRISIS_POLICY_HOLD" }, "hold it for a moderator, and alert them"));
     // The line every member sees about what the room is and is not.
-    const careNotice = h("input", { id: "setting-care-notice", maxlength: 300,
-                                    placeholder: "This is peer support, not therapy or emergency care." });
+    const careNotice = h("input", { id: "setting-care-notice", maxlength: 300 });
     const careForm = h("form", { class: "care-notice-form", onsubmit: async (e) => {
       e.preventDefault();
       const ok = await session.command({ updateRoom: { settings: { careNotice: careNotice.value.trim() },
@@ -96,10 +95,15 @@ export function renderHostTools(section, session) {
     const presentRow = h("p", { class: "present-open" }, present, " ",
       h("span", { class: "hint" }, "the question being answered, large, for sharing your screen"));
     section.append(h("h2", {}, "Room tools"), presentRow, settings, access, downloads, close);
-    return { approval, sideChat, slowMode, crisis, inviteOnly, signIn, settings, access, close, careNotice };
+    return { approval, sideChat, slowMode, crisis, inviteOnly, signIn, settings, access, close, careNotice, present };
   });
   const host = room.isHost() && !room.info.closed;
   parts.settings.hidden = !host;
+  // The presenter view is for an AMA that is on.
+  parts.present.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA" || room.info.closed;
+  parts.careNotice.placeholder = room.info.kind === "ROOM_KIND_AMA"
+    ? "This is a live Q&A with the host, not therapy or emergency care."
+    : "This is peer support, not therapy or emergency care.";
   parts.inviteOnly.checked = !!room.info.settings?.inviteOnly;
   parts.inviteOnly.parentElement.hidden = !host;
   parts.signIn.checked = !!room.info.settings?.requireSignIn;

@@ -51,6 +51,6 @@ function arrived(item, session) {
     h("p", {}, h("span", { class: "tick", "aria-hidden": "true" }, "✓ "), text),
     h("div", { class: "actions" },
       show ? h("button", { type: "button", class: "small quiet", onclick: () => showItem(item.seq) }, "Show it") : null,
-      h("button", { type: "button", class: "small quiet", "aria-label": "Hide this note",
-                    onclick: () => session.outbox.forget(item) }, "OK")));
+      h("button", { type: "button", class: "small quiet", onclick: () => session.outbox.forget(item) },
+        "OK", h("span", { class: "visually-hidden" }, ", hide this note"))));
 }

@@ -48,7 +48,7 @@ export function closeMenusFromOutside() {
     for (const menu of document.querySelectorAll("details.more[open]")) {
       if (menu === except) continue;
       menu.open = false;
-      if (menu.session) menu.session.openMenu = null;
+      if (menu.session?.openMenu === menu.dataset.menu) menu.session.openMenu = null;
     }
   };
   document.addEventListener("click", (e) => close(e.target.closest?.("details.more")));
@@ -57,7 +57,7 @@ export function closeMenusFromOutside() {
     const open = document.querySelector("details.more[open]");
     if (!open) return;
     open.open = false;
-    if (open.session) open.session.openMenu = null;
+    if (open.session?.openMenu === open.dataset.menu) open.session.openMenu = null;
     open.querySelector("summary").focus();
   });
 }
