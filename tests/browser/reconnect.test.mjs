@@ -90,6 +90,7 @@ test("a participant rides out a node crash and a cut socket without losing or re
   // and the same tab coming back is someone new; Pat's question stays.
   await screenshot(pat, "reconnect-after");
   pat.once("dialog", (dialog) => dialog.accept());
+  await pat.click("#your-data summary");
   await pat.click("#forget-me");
   await pat.waitForSelector("text=this device no longer remembers you here");
   assert.equal(await pat.evaluate(() => Object.keys(sessionStorage).filter((k) => k.includes("shifts")).length), 0);

@@ -184,6 +184,7 @@ test("support room: chat, reply, edit, and a moderator's delete reach every page
   // Ria erases what she wrote (a right also in a closed room): her words go
   // from every screen, and the host's reply to her stays.
   ria.once("dialog", (dialog) => dialog.accept());
+  await ria.click("#your-data summary");
   await ria.click("#erase-mine");
   for (const page of [host, moderator, ria]) {
     await page.waitForFunction(() => !document.getElementById("messages").textContent.includes("A bit nervous"));

@@ -41,7 +41,7 @@ export function renderHostTools(section, session) {
     } },
       h("label", { for: "setting-care-notice" }, "Notice everyone sees (what this room is, and is not)"),
       careNotice,
-      h("button", { type: "submit", class: "small", id: "save-care-notice" }, "Save notice"));
+      h("button", { type: "submit", class: "small quiet", id: "save-care-notice" }, "Save notice"));
     const settings = h("div", { class: "settings" },
       h("label", { class: "check" }, approval, " Review questions first"),
       h("label", { class: "check" }, sideChat, " Side chat"),
@@ -63,9 +63,9 @@ export function renderHostTools(section, session) {
       }
     } },
       h("label", { for: "setting-passcode" }, "Passcode for the private room"), passcode,
-      h("button", { type: "submit", class: "small" }, "Set passcode"));
+      h("button", { type: "submit", class: "small quiet" }, "Set passcode"));
     const inviteLink = h("input", { id: "invite-link", readonly: true, hidden: true });
-    const invite = h("button", { type: "button", class: "small", id: "create-invite", onclick: async () => {
+    const invite = h("button", { type: "button", class: "small quiet", id: "create-invite", onclick: async () => {
       const ok = await session.command({ createInvite: { ttlSeconds: 7 * 24 * 3600 } });
       if (!ok) return;
       inviteLink.value = `${location.origin}/r/${encodeURIComponent(session.roomId)}#invite=${ok.invite.token}`;
@@ -79,17 +79,17 @@ export function renderHostTools(section, session) {
       h("label", { class: "check" }, inviteOnly, " Private: only with an invite or the passcode"),
       h("label", { class: "check" }, signIn, " Only people who are signed in or invited"),
       setPasscode, invite, inviteLink);
-    const close = h("button", { type: "button", class: "danger", id: "close-room", onclick: () => {
+    const close = h("button", { type: "button", class: "quiet danger", id: "close-room", onclick: () => {
       if (confirm("Close the room for everyone? Nobody can post afterwards.")) session.command({ closeRoom: {} });
     } }, "Close the room");
     const downloads = h("p", { class: "downloads" }, "Transcript: ",
-      h("button", { type: "button", class: "small", id: "download-json", onclick: () => download(session, "json") }, "JSON"),
+      h("button", { type: "button", class: "small quiet", id: "download-json", onclick: () => download(session, "json") }, "JSON"),
       " ",
-      h("button", { type: "button", class: "small", id: "download-markdown", onclick: () => download(session, "markdown") },
+      h("button", { type: "button", class: "small quiet", id: "download-markdown", onclick: () => download(session, "markdown") },
         "Markdown"));
     // A window of its own (so that it keeps this tab's sign-in), to share
     // in a video call.
-    const present = h("button", { type: "button", class: "small", id: "open-presenter", onclick: () =>
+    const present = h("button", { type: "button", class: "small quiet", id: "open-presenter", onclick: () =>
       window.open(`/r/${encodeURIComponent(session.roomId)}/present`, `hearth-present-${session.roomId}`,
                   "popup,width=1280,height=720") }, "Presenter view");
     const presentRow = h("p", { class: "present-open" }, present, " ",

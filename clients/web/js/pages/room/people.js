@@ -2,7 +2,7 @@
 
 import { h, replaceChildren } from "../../dom.js";
 import { roleName } from "../../room.js";
-import { RANK, once } from "./parts.js";
+import { RANK, menuItem, moreMenu, once } from "./parts.js";
 
 export function renderMembers(section, session) {
   const room = session.room;
@@ -40,7 +40,13 @@ export function renderMembers(section, session) {
                    "person, here or on any other device. What you wrote stays, without your name.")) return;
       await session.forgetMe();
     } }, "Forget me on this device");
-    section.append(heading, note, search, list, erase, forget);
+    // Your data here: one quiet place, not two red buttons in view.
+    const yours = h("details", { class: "your-data", id: "your-data" },
+      h("summary", {}, "Your data in this room"),
+      h("p", { class: "hint" }, "Erasing removes your words and name for everyone, also from the room's stored " +
+        "history. Forgetting makes this device unable to come back as you."),
+      h("div", { class: "actions" }, erase, forget));
+    section.append(heading, note, search, list, yours);
     return { heading, note, search, list, forget };
   });
   parts.forget.hidden = !room.you?.userId?.startsWith("anon:");
@@ -62,15 +68,21 @@ export function renderMembers(section, session) {
     const userId = person.userId;
     const actions = [];
     if (room.isStaff() && userId !== room.you?.userId && (RANK[person.role] ?? 0) < myRank) {
+      // Mute in view (the quick, undoable one); Remove and Ban under "…".
       actions.push(
         h("button", { type: "button", class: "small quiet", dataset: { key: `mute-${userId}` },
                       onclick: () => session.command({ muteMember: { userId, muted: !member.muted } }) },
           member.muted ? "Unmute" : "Mute"),
-        h("button", { type: "button", class: "small quiet", dataset: { key: `kick-${userId}` },
-                      onclick: () => session.command({ kickMember: { userId } }) }, "Remove"),
-        h("button", { type: "button", class: "small quiet danger", dataset: { key: `ban-${userId}` }, onclick: () => {
-          if (confirm(`Ban ${person.displayName} from this room?`)) session.command({ banMember: { userId, banned: true } });
-        } }, "Ban"));
+        moreMenu(session, `More actions for ${person.displayName || "this person"}`, `more-member-${userId}`, [
+          menuItem("Remove from the room", `kick-${userId}`, () => {
+            if (confirm(`Remove ${person.displayName} from the room? They can join again.`)) {
+              session.command({ kickMember: { userId } });
+            }
+          }),
+          menuItem("Ban", `ban-${userId}`, () => {
+            if (confirm(`Ban ${person.displayName} from this room?`)) session.command({ banMember: { userId, banned: true } });
+          }, { danger: true }),
+        ]));
     }
     return h("li", { class: "person", dataset: { user: userId } },
       h("span", { class: "name" }, person.displayName || "(name erased)"),
