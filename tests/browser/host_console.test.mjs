@@ -81,6 +81,9 @@ for (const mobile of [false, true]) {
     // delete of the first would have been seen.
     host.once("dialog", (dialog) => dialog.dismiss());
     await act(item(asked[1]), "Delete");
+    // Focus is back on the menu's "…", not on a button the closed menu hides.
+    assert.equal(await host.evaluate(() => document.activeElement?.closest("details.more")?.dataset.menu &&
+                                           document.activeElement.tagName), "SUMMARY");
     host.once("dialog", (dialog) => dialog.accept());
     await act(item(asked[2]), "Delete");
     await pat.locator("#questions .tombstone").waitFor();

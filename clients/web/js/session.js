@@ -464,5 +464,10 @@ export class Session {
     a.host.hidden = !room.isStaff();
     if (room.isStaff()) renderHostTools(a.host, this);
     renderCare(a.support, a.alerts, this);
+    // A menu whose item went (someone left, nothing left to do) is not
+    // opened again by itself when it comes back.
+    if (this.openMenu && !document.querySelector(`details.more[data-menu="${CSS.escape(this.openMenu)}"]`)) {
+      this.openMenu = null;
+    }
   }
 }

@@ -30,10 +30,13 @@ export function moreMenu(session, label, key, buttons) {
   menu.querySelector("summary").addEventListener("click", () => {
     session.openMenu = menu.open ? null : key;
   });
+  // Focus goes back to the summary, not left on a button the closed menu
+  // hides (Edit and Write answer then move it on to their text box).
   menu.addEventListener("click", (e) => {
     if (!e.target.closest("button")) return;
     menu.open = false;
     session.openMenu = null;
+    menu.querySelector("summary").focus();
   });
   menu.session = session;
   return menu;

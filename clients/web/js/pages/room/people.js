@@ -44,12 +44,13 @@ export function renderMembers(section, session) {
     const yours = h("details", { class: "your-data", id: "your-data" },
       h("summary", {}, "Your data in this room"),
       h("p", { class: "hint" }, "Erasing removes your words and name for everyone, also from the room's stored " +
-        "history. Forgetting makes this device unable to come back as you."),
+        "history.", h("span", { class: "forget-hint" }, " Forgetting makes this device unable to come back as you.")),
       h("div", { class: "actions" }, erase, forget));
     section.append(heading, note, search, list, yours);
     return { heading, note, search, list, forget };
   });
   parts.forget.hidden = !room.you?.userId?.startsWith("anon:");
+  section.querySelector(".forget-hint").hidden = parts.forget.hidden;
   const count = Math.max(room.present, room.members.size);
   parts.heading.textContent = `Here now (${count})`;
   const hidden = !room.isStaff() && !room.listed;
@@ -66,6 +67,7 @@ export function renderMembers(section, session) {
   replaceChildren(parts.list, members.map((member) => {
     const person = member.person;
     const userId = person.userId;
+    const name = person.displayName || "this person";
     const actions = [];
     if (room.isStaff() && userId !== room.you?.userId && (RANK[person.role] ?? 0) < myRank) {
       // Mute in view (the quick, undoable one); Remove and Ban under "…".
@@ -73,14 +75,12 @@ export function renderMembers(section, session) {
         h("button", { type: "button", class: "small quiet", dataset: { key: `mute-${userId}` },
                       onclick: () => session.command({ muteMember: { userId, muted: !member.muted } }) },
           member.muted ? "Unmute" : "Mute"),
-        moreMenu(session, `More actions for ${person.displayName || "this person"}`, `more-member-${userId}`, [
+        moreMenu(session, `More actions for ${name}`, `more-member-${userId}`, [
           menuItem("Remove from the room", `kick-${userId}`, () => {
-            if (confirm(`Remove ${person.displayName} from the room? They can join again.`)) {
-              session.command({ kickMember: { userId } });
-            }
+            if (confirm(`Remove ${name} from the room? They can join again.`)) session.command({ kickMember: { userId } });
           }),
           menuItem("Ban", `ban-${userId}`, () => {
-            if (confirm(`Ban ${person.displayName} from this room?`)) session.command({ banMember: { userId, banned: true } });
+            if (confirm(`Ban ${name} from this room?`)) session.command({ banMember: { userId, banned: true } });
           }, { danger: true }),
         ]));
     }
