@@ -40,11 +40,9 @@ struct RoomState::QuestionRules {
       return failure;
     }
     if (auto failure = state.check_slow_mode(entry)) return failure;
-    const std::size_t max_open = state.limits_.max_open_questions;
-    if (state.questions_.size() - state.closed_questions_.size() >= max_open) {
-      return fail(v1::TOO_MANY_QUESTIONS, "this room has " + std::to_string(max_open) +
-                                              " questions open or awaiting approval, as many as it takes: "
-                                              "vote for one of them, or ask once some are answered");
+    if (auto failure =
+            check_room_for_one_more(state, "vote for one of them, or ask once some are answered")) {
+      return failure;
     }
     // Only questions that will wait count: staff skip the queue unless anonymous.
     const bool will_wait =
@@ -63,19 +61,23 @@ struct RoomState::QuestionRules {
     return std::nullopt;
   }
 
+  // Room for one more question open or awaiting approval
+  // (Limits::max_open_questions); `what_then` says what the refused can do.
+  static std::optional<Failure> check_room_for_one_more(const RoomState& state, std::string_view what_then) {
+    const std::size_t max_open = state.limits_.max_open_questions;
+    if (state.questions_.size() - state.closed_questions_.size() < max_open) return std::nullopt;
+    return fail(v1::TOO_MANY_QUESTIONS,
+                "this room has " + std::to_string(max_open) +
+                    " questions open or awaiting approval, as many as it takes: " + std::string(what_then));
+  }
+
   // Taking a dismissal back: the question awaits approval again, so it
   // counts against the room's open questions as a new one would.
   static std::optional<Failure> check_undismiss(const RoomState& state, const QuestionRecord& question) {
     if (question.state != v1::QUESTION_STATE_DISMISSED) {
       return fail(v1::INVALID_STATE, "the question is not dismissed");
     }
-    const std::size_t max_open = state.limits_.max_open_questions;
-    if (state.questions_.size() - state.closed_questions_.size() >= max_open) {
-      return fail(v1::TOO_MANY_QUESTIONS, "this room has " + std::to_string(max_open) +
-                                              " questions open or awaiting approval, as many as it takes: "
-                                              "approve, dismiss or answer some first");
-    }
-    return std::nullopt;
+    return check_room_for_one_more(state, "approve, dismiss or answer some first");
   }
 
   // Every kind but Ask: the question must be one the actor can see, in a
