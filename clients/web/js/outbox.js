@@ -90,11 +90,6 @@ export class Outbox {
     this.session.scheduleRender();
   }
 
-  // What is still on its way (not "sent"), of `kind` or of every kind.
-  unsent(kind = "") {
-    return this.items.filter((item) => item.status !== "sent" && (!kind || item.kind === kind));
-  }
-
   forget(item) {
     this.items = this.items.filter((other) => other !== item);
     this.session.scheduleRender();

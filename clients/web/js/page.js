@@ -33,6 +33,12 @@ export function takeTokenFromFragment(roomId) {
   history.replaceState(null, "", location.pathname + location.search);
 }
 
+// The room's address, as people are given it (share panel, presenter view,
+// invite links).
+export function roomLink(roomId) {
+  return `${location.origin}/r/${encodeURIComponent(roomId)}`;
+}
+
 export function wsUrl() {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 }

@@ -11,16 +11,9 @@ import { renderBoard } from "./pages/room/board.js";
 import { renderCare } from "./pages/room/care.js";
 import { renderChat } from "./pages/room/chat.js";
 import { renderHostTools } from "./pages/room/host.js";
-import { closeMenusFromOutside } from "./pages/room/parts.js";
+import { closeMenusFromOutside, defaultCareNotice } from "./pages/room/parts.js";
 import { renderMembers } from "./pages/room/people.js";
 import { renderShare } from "./pages/room/share.js";
-
-// The line every member sees unless the host wrote their own
-// (RoomSettings.careNotice).
-const DEFAULT_CARE_NOTICE = {
-  ROOM_KIND_AMA: "This is a live Q&A with the host, not therapy or emergency care.",
-  ROOM_KIND_SUPPORT: "This is peer support, not therapy or emergency care.",
-};
 
 const STATE_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…" };
 
@@ -450,7 +443,7 @@ export class Session {
         room.info.closed ? " · this room is closed" : ""),
       // What this room is and is not, in the host's words or ours.
       h("p", { class: "care-notice", id: "care-notice" },
-        room.info.settings?.careNotice || DEFAULT_CARE_NOTICE[room.info.kind] || DEFAULT_CARE_NOTICE.ROOM_KIND_SUPPORT));
+        room.info.settings?.careNotice || defaultCareNotice(room.info.kind)));
     this.renderEnded();
     const isAma = room.info.kind === "ROOM_KIND_AMA";
     a.board.hidden = !isAma;

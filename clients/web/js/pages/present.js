@@ -7,7 +7,8 @@
 
 import { h, replaceChildren } from "../dom.js";
 import { authorName } from "./room/parts.js";
-import { main, takeTokenFromFragment, titleBadge, tokenKey } from "../page.js";
+import { main, roomLink, takeTokenFromFragment, titleBadge, tokenKey } from "../page.js";
+import { qrCode } from "./room/share.js";
 import { Session } from "../session.js";
 import { STAFF, tokenRole } from "./join.js";
 
@@ -53,7 +54,7 @@ class Presenter extends Session {
     document.title = `${title} · presenting · Hearth`;
     a.title.textContent = title;
     const pinned = room.pinned();
-    const link = `${location.origin}/r/${encodeURIComponent(this.roomId)}`;
+    const link = roomLink(this.roomId);
     if (pinned) {
       replaceChildren(a.now,
         h("p", { class: "present-label" }, "Answering now"),
@@ -69,7 +70,7 @@ class Presenter extends Session {
     a.join.hidden = room.info.closed;
     if (!a.join.firstChild) {
       a.join.append(
-        h("img", { class: "qr", src: `/qr.svg?link=${encodeURIComponent(link)}`, alt: `QR code of ${link}` }),
+        qrCode(link, { alt: `QR code of ${link}` }),
         h("p", {}, "Join at ", h("strong", {}, link.replace(/^https?:\/\//, ""))));
     }
   }

@@ -1,7 +1,7 @@
 // The AMA board: questions, votes, answers, and asking.
 
 import { h, replaceChildren, time } from "../../dom.js";
-import { once, authorName, menuItem, moreMenu, reportButton } from "./parts.js";
+import { once, actionButton, authorName, menuItem, moreMenu, reportButton } from "./parts.js";
 import { renderOutbox } from "./outbox.js";
 
 export function renderBoard(section, session) {
@@ -186,21 +186,17 @@ function questionItem(question, session) {
   const primary = [];
   const more = [];
   if (staff && state === "QUESTION_STATE_PENDING") {
-    primary.push(h("button", { type: "button", class: "small", dataset: { key: `approve-${id}` },
-                               onclick: send({ approveQuestion: { questionId: id } }) }, "Approve"),
-                 h("button", { type: "button", class: "small quiet", dataset: { key: `dismiss-${id}` },
-                               onclick: () => session.dismiss(question) }, "Dismiss"));
+    primary.push(actionButton("Approve", `approve-${id}`, send({ approveQuestion: { questionId: id } })),
+                 actionButton("Dismiss", `dismiss-${id}`, () => session.dismiss(question), { quiet: true }));
   }
   if (staff && state === "QUESTION_STATE_DISMISSED") {
-    primary.push(h("button", { type: "button", class: "small quiet", dataset: { key: `undismiss-${id}` },
-                               onclick: send({ dismissQuestion: { questionId: id, undo: true } }) }, "Undo dismissal"));
+    primary.push(actionButton("Undo dismissal", `undismiss-${id}`,
+                              send({ dismissQuestion: { questionId: id, undo: true } }), { quiet: true }));
   }
   if (staff && state === "QUESTION_STATE_OPEN") {
     primary.push(question.pinned
-      ? h("button", { type: "button", class: "small", dataset: { key: `answered-${id}` },
-                      onclick: send({ markAnswered: { questionId: id } }) }, "Answered")
-      : h("button", { type: "button", class: "small", dataset: { key: `pin-${id}` },
-                      onclick: send({ pinQuestion: { questionId: id } }) }, "Answer now"));
+      ? actionButton("Answered", `answered-${id}`, send({ markAnswered: { questionId: id } }))
+      : actionButton("Answer now", `pin-${id}`, send({ pinQuestion: { questionId: id } })));
     if (question.pinned) more.push(menuItem("Stop answering", `unpin-${id}`, send({ pinQuestion: { questionId: "0" } })));
     else more.push(menuItem("Mark answered", `mark-answered-${id}`, send({ markAnswered: { questionId: id } })));
   }

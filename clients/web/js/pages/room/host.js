@@ -1,7 +1,8 @@
 // The host's and moderators' tools: the room's settings, invites, transcripts.
 
 import { h } from "../../dom.js";
-import { once } from "./parts.js";
+import { roomLink } from "../../page.js";
+import { defaultCareNotice, once } from "./parts.js";
 
 export function renderHostTools(section, session) {
   const room = session.room;
@@ -68,7 +69,7 @@ export function renderHostTools(section, session) {
     const invite = h("button", { type: "button", class: "small quiet", id: "create-invite", onclick: async () => {
       const ok = await session.command({ createInvite: { ttlSeconds: 7 * 24 * 3600 } });
       if (!ok) return;
-      inviteLink.value = `${location.origin}/r/${encodeURIComponent(session.roomId)}#invite=${ok.invite.token}`;
+      inviteLink.value = `${roomLink(session.roomId)}#invite=${ok.invite.token}`;
       inviteLink.hidden = false;
       inviteLink.select();
     } }, "Create an invite link (7 days)");
@@ -101,9 +102,7 @@ export function renderHostTools(section, session) {
   parts.settings.hidden = !host;
   // The presenter view is for an AMA that is on.
   parts.present.parentElement.hidden = room.info.kind !== "ROOM_KIND_AMA" || room.info.closed;
-  parts.careNotice.placeholder = room.info.kind === "ROOM_KIND_AMA"
-    ? "This is a live Q&A with the host, not therapy or emergency care."
-    : "This is peer support, not therapy or emergency care.";
+  parts.careNotice.placeholder = defaultCareNotice(room.info.kind);
   parts.inviteOnly.checked = !!room.info.settings?.inviteOnly;
   parts.inviteOnly.parentElement.hidden = !host;
   parts.signIn.checked = !!room.info.settings?.requireSignIn;

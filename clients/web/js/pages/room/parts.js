@@ -4,6 +4,13 @@ import { h } from "../../dom.js";
 
 export const RANK = { ROLE_PARTICIPANT: 0, ROLE_MODERATOR: 1, ROLE_HOST: 2, ROLE_ADMIN: 3 };
 
+// The line every member sees about what the room is and is not, unless the
+// host wrote their own (RoomSettings.careNotice).
+export function defaultCareNotice(kind) {
+  return kind === "ROOM_KIND_AMA" ? "This is a live Q&A with the host, not therapy or emergency care."
+                                  : "This is peer support, not therapy or emergency care.";
+}
+
 // Builds a section once; its inputs keep what is typed in them.
 export function once(section, build) {
   if (!section.parts) section.parts = build();
@@ -65,9 +72,16 @@ export function closeMenusFromOutside() {
   });
 }
 
+// A small action button of an item (`key`: its data-key, so that focus
+// survives re-renders); filled unless `quiet`.
+export function actionButton(label, key, onclick, { quiet = false, danger = false } = {}) {
+  const look = `small${quiet ? " quiet" : ""}${danger ? " danger" : ""}`;
+  return h("button", { type: "button", class: look, dataset: { key }, onclick }, label);
+}
+
 // A button for moreMenu.
 export function menuItem(label, key, onclick, { danger = false } = {}) {
-  return h("button", { type: "button", class: `small quiet${danger ? " danger" : ""}`, dataset: { key }, onclick }, label);
+  return actionButton(label, key, onclick, { quiet: true, danger });
 }
 
 export function reportButton(session, target, key) {

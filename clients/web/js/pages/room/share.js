@@ -3,11 +3,12 @@
 // code for people who type it in on the home page.
 
 import { h } from "../../dom.js";
+import { roomLink } from "../../page.js";
 import { once } from "./parts.js";
 
 export function renderShare(section, session) {
   const room = session.room;
-  const link = `${location.origin}/r/${encodeURIComponent(session.roomId)}`;
+  const link = roomLink(session.roomId);
   const parts = once(section, () => {
     const linkInput = h("input", { id: "share-link", readonly: true, value: link, "aria-label": "The room's link",
                                    onfocus: () => linkInput.select() });
@@ -20,9 +21,8 @@ export function renderShare(section, session) {
       ? h("button", { type: "button", class: "small quiet", onclick: () =>
           navigator.share({ title: room.info.title || session.roomId, url: link }).catch(() => {}) }, "Share…")
       : null;
-    const qr = h("img", { id: "share-qr", class: "qr", width: 168, height: 168,
-                          src: `/qr.svg?link=${encodeURIComponent(link)}`,
-                          alt: "QR code of the room's link: point a phone's camera at it to join" });
+    const qr = qrCode(link, { id: "share-qr", width: 168, height: 168,
+                              alt: "QR code of the room's link: point a phone's camera at it to join" });
     const privateNote = h("p", { class: "hint" },
       "This room is private: people also need an invite link or the passcode (Room tools).");
     section.append(
@@ -37,6 +37,11 @@ export function renderShare(section, session) {
     return { privateNote };
   });
   parts.privateNote.hidden = !room.info.settings?.inviteOnly;
+}
+
+// An image of `link` as a QR code, drawn by the server.
+export function qrCode(link, attributes) {
+  return h("img", { class: "qr", src: `/qr.svg?link=${encodeURIComponent(link)}`, ...attributes });
 }
 
 // The clipboard, or (where the page may not use it) the selected input
